@@ -1,0 +1,41 @@
+"""The ``skysieve`` command line: one thin command per pipeline stage.
+
+Each ``_<verb>.py`` module defines ``register(app)``; heavy libraries are
+imported inside the commands so ``skysieve --help`` stays fast.
+"""
+
+import importlib
+
+import typer
+
+from skysieve.cli._common import configure_environment
+
+__all__ = ["build_app", "main"]
+
+#: Command modules, in the order data flows.
+_COMMAND_MODULES = (
+    "skysieve.cli._simulate",
+    "skysieve.cli._cutouts",
+    "skysieve.cli._validate",
+)
+
+
+def build_app() -> typer.Typer:
+    """Assemble the Typer app from every command module."""
+    app = typer.Typer(
+        name="skysieve",
+        help="Deep-learning searches in astronomical images: simulate, cut out, validate, filter, "
+        "tune, train, evaluate, ensemble, register, promote and catalog.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    for name in _COMMAND_MODULES:
+        importlib.import_module(name).register(app)
+    return app
+
+
+def main() -> None:
+    """Entry point of the ``skysieve`` console script."""
+    configure_environment()
+    build_app()()

@@ -1,0 +1,53 @@
+"""What every CLI command shares: quiet tools, the params option, error handling."""
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from skysieve.errors import SkysieveError
+
+__all__ = ["ParamsOption", "configure_environment", "handle_errors"]
+
+ParamsOption = Annotated[
+    Path, typer.Option("--params", "-p", help="params file (one section per stage)", show_default=True)
+]
+
+
+def configure_environment(root: Path | None = None) -> None:
+    """Turn off telemetry and keep tool config dirs inside the repo or temp dir.
+
+    Sets environment variables only where the user has not set them already.
+    """
+    root = Path(root or Path.cwd())
+    defaults = {
+        "MLFLOW_ENABLE_TELEMETRY": "false",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "1",
+        "DVC_NO_ANALYTICS": "1",
+        "GX_ANALYTICS_ENABLED": "False",
+        "MPLCONFIGDIR": str(root / ".cache" / "matplotlib"),
+        "KERAS_HOME": str(root / ".cache" / "keras"),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "GIT_PYTHON_REFRESH": "quiet",
+    }
+    for key, value in defaults.items():
+        os.environ.setdefault(key, value)
+
+
+def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a :class:`SkysieveError` into a one-line message and exit status 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except SkysieveError as exc:
+            typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+            sys.exit(2)
+
+    return wrapper

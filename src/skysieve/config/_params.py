@@ -1,0 +1,84 @@
+"""The root params model and :func:`load_params`, the only place YAML is read."""
+
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from skysieve.config._base import Section
+from skysieve.config._data import CutoutsSzParams, ValidateParams
+from skysieve.config._sim import CmbSpectrumParams, CosmologyParams, SimulateSzParams
+from skysieve.errors import ConfigError
+
+__all__ = ["Params", "load_params"]
+
+
+class Params(Section):
+    """Every section of ``params.yaml``; each stage reads only its own."""
+
+    cosmology: CosmologyParams = CosmologyParams()
+    cmb_spectrum: CmbSpectrumParams = CmbSpectrumParams()
+    simulate_sz: SimulateSzParams = SimulateSzParams()
+    cutouts_sz: CutoutsSzParams = CutoutsSzParams()
+    validate_sz: ValidateParams = ValidateParams()
+
+
+def _describe(err: dict, path: Path) -> str:
+    loc = ".".join(str(p) for p in err["loc"])
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        parent = err["loc"][:-1]
+        model = Params
+        for key in parent:
+            field = model.model_fields.get(str(key)) if isinstance(key, str) else None
+            annot = getattr(field, "annotation", None) if field else None
+            if isinstance(annot, type) and issubclass(annot, Section):
+                model = annot
+            else:
+                model = None
+                break
+        allowed = f"; allowed keys: {', '.join(model.model_fields)}" if model is not None else ""
+        return f"{path}: unknown key '{loc}'{allowed}"
+    if kind == "missing":
+        return f"{path}: missing required key '{loc}'"
+    got = err.get("input")
+    got_text = "" if isinstance(got, dict) else f" (got {got!r})"
+    msg = err["msg"].removeprefix("Value error, ")
+    return f"{path}: {loc}: {msg}{got_text}" if loc else f"{path}: {msg}{got_text}"
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate a params file.
+
+    Parameters
+    ----------
+    path : str or Path
+        A YAML file with one mapping per stage section. Sections or keys that
+        are absent take the defaults of the default pipeline.
+
+    Returns
+    -------
+    Params
+        The frozen, validated params.
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing or not YAML, or a key is unknown, of the wrong
+        type or out of range; the message names the file, the dotted key, the
+        value received and what is allowed.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: params file not found; pass --params PATH or run from the repository root")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections, got {type(raw).__name__}")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        lines = [_describe(e, path) for e in exc.errors()]
+        raise ConfigError("\n".join(lines)) from None
