@@ -14,6 +14,7 @@ __all__ = ["build_app", "main"]
 
 #: Command modules, in the order data flows.
 _COMMAND_MODULES = (
+    "skysieve.cli._params",
     "skysieve.cli._simulate",
     "skysieve.cli._cutouts",
     "skysieve.cli._validate",

@@ -1,0 +1,24 @@
+"""Data hand-offs: FITS maps, cutouts, cutout datasets and their validation."""
+
+from skysieve.data.cutouts import CutoutGrid, cutout_grid, label_cutouts, plan_cutouts, write_cutouts
+from skysieve.data.dataset import CutoutDataset, open_dataset
+from skysieve.data.maps import SkyMaps, band_name, read_maps, write_map
+from skysieve.data.validate import ExpectationFailure, ValidationReport, validate_dataset, validate_truth_catalogs
+
+__all__ = [
+    "CutoutDataset",
+    "CutoutGrid",
+    "ExpectationFailure",
+    "SkyMaps",
+    "ValidationReport",
+    "band_name",
+    "cutout_grid",
+    "label_cutouts",
+    "open_dataset",
+    "plan_cutouts",
+    "read_maps",
+    "validate_dataset",
+    "validate_truth_catalogs",
+    "write_cutouts",
+    "write_map",
+]
