@@ -110,7 +110,7 @@ def open_dataset(directory: str | Path) -> CutoutDataset:
         with h5py.File(tensor_path, "r") as h5:
             images = h5[IMAGES_KEY]
             shape = tuple(int(s) for s in images.shape)
-            channels = tuple(str(c) for c in images.attrs.get("channels", ()))
+            channels = tuple(c.decode() if isinstance(c, bytes) else str(c) for c in images.attrs.get("channels", ()))
     except Exception as exc:
         raise DataError(f"{tensor_path}: unreadable tensor file ({exc})") from exc
     if shape[0] != len(catalog):

@@ -1,0 +1,67 @@
+"""Params of the closing stages: ``evaluate_sz``, ``ensemble_sz`` and ``register_sz``."""
+
+import re
+
+import numpy as np
+from pydantic import Field, ValidationInfo, field_validator
+
+from skysieve.config._base import Section
+
+__all__ = ["EnsembleParams", "EvaluateParams", "RegisterParams"]
+
+
+def _increasing(name: str, edges: tuple[float, ...]) -> tuple[float, ...]:
+    if len(edges) < 2 or not all(b > a for a, b in zip(edges, edges[1:])):
+        raise ValueError(f"{name} must be at least two strictly increasing bin edges (got {list(edges)})")
+    return edges
+
+
+def _default_mass_bins() -> tuple[float, ...]:
+    # 5e13 .. 1e15 Msun, 13 log-spaced edges; DeepSZ figure 10 spans ~1e14 .. 1e15
+    return tuple(float(f"{m:.4g}") for m in np.geomspace(5e13, 1e15, 13))
+
+
+class EvaluateParams(Section):
+    """The ``evaluate_sz`` stage: binned completeness and score curves (DeepSZ figures 9–11).
+
+    Thresholds are not params: they are chosen on the validation split by F1.
+    The column names are those of the cutout catalog's truth columns.
+    """
+
+    mass_column: str = Field("mvir", min_length=1, description="truth column of the halo mass, Msun")
+    redshift_column: str = Field("z", min_length=1)
+    offset_column: str = Field("offset_arcmin", min_length=1, description="halo offset from the cutout centre")
+    mass_bins_msun: tuple[float, ...] = Field(default_factory=_default_mass_bins)
+    redshift_bins: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0)
+    offset_bins_arcmin: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 6.0)
+    max_curve_points: int = Field(1000, ge=10, le=100_000, description="rows per curve CSV for dvc plots")
+
+    @field_validator("mass_bins_msun", "redshift_bins", "offset_bins_arcmin")
+    @classmethod
+    def _edges(cls, v: tuple[float, ...], info: ValidationInfo) -> tuple[float, ...]:
+        return _increasing(info.field_name, v)
+
+
+class EnsembleParams(Section):
+    """The ``ensemble_sz`` stage: MF+CNN AND and rank-product ensembles (DeepSZ section 3.2).
+
+    The AND grid takes ``and_grid_size`` quantiles of the validation positives'
+    scores on each axis; when that is at least the number of positives the
+    search is exact.
+    """
+
+    and_grid_size: int = Field(200, ge=2, le=5000, description="thresholds per axis of the AND grid")
+
+
+class RegisterParams(Section):
+    """The ``register_sz`` stage: names of the registered models and the alias it sets."""
+
+    cnn_model_name: str = Field("skysieve-sz-cnn", min_length=1)
+    ensemble_model_name: str = Field("skysieve-sz-ensemble", min_length=1)
+
+    @field_validator("cnn_model_name", "ensemble_model_name")
+    @classmethod
+    def _name(cls, v: str, info: ValidationInfo) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", v):
+            raise ValueError(f"{info.field_name} must be letters, digits, '.', '_' or '-' (got {v!r})")
+        return v
