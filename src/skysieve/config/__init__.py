@@ -1,6 +1,7 @@
 """Typed configuration: one frozen pydantic model per ``params.yaml`` section."""
 
 from skysieve.config._data import CutoutsSzParams, PositiveCriteria, SplitParams, ValidateParams
+from skysieve.config._mf import MfParams
 from skysieve.config._params import Params, load_params
 from skysieve.config._sim import (
     BandParams,
@@ -15,8 +16,22 @@ from skysieve.config._sim import (
     SourcePopulationParams,
     TszParams,
 )
+from skysieve.config._train import (
+    AugmentParams,
+    ImbalanceParams,
+    NetParams,
+    OptimizerParams,
+    ResNetSmallParams,
+    ScheduleParams,
+    ScVggParams,
+    SearchDimension,
+    TrainParams,
+    TuneParams,
+    VggParams,
+)
 
 __all__ = [
+    "AugmentParams",
     "BandParams",
     "CmbSpectrumParams",
     "ComponentsParams",
@@ -24,14 +39,25 @@ __all__ = [
     "CutoutsSzParams",
     "DustParams",
     "HaloParams",
+    "ImbalanceParams",
     "KszParams",
+    "MfParams",
+    "NetParams",
+    "OptimizerParams",
     "Params",
     "PatchParams",
     "PositiveCriteria",
+    "ResNetSmallParams",
+    "ScVggParams",
+    "ScheduleParams",
+    "SearchDimension",
     "SimulateSzParams",
     "SourcePopulationParams",
     "SplitParams",
+    "TrainParams",
     "TszParams",
+    "TuneParams",
     "ValidateParams",
+    "VggParams",
     "load_params",
 ]

@@ -7,7 +7,9 @@ from pydantic import ValidationError
 
 from skysieve.config._base import Section
 from skysieve.config._data import CutoutsSzParams, ValidateParams
+from skysieve.config._mf import MfParams
 from skysieve.config._sim import CmbSpectrumParams, CosmologyParams, SimulateSzParams
+from skysieve.config._train import TrainParams, TuneParams
 from skysieve.errors import ConfigError
 
 __all__ = ["Params", "load_params"]
@@ -21,6 +23,9 @@ class Params(Section):
     simulate_sz: SimulateSzParams = SimulateSzParams()
     cutouts_sz: CutoutsSzParams = CutoutsSzParams()
     validate_sz: ValidateParams = ValidateParams()
+    mf_sz: MfParams = MfParams()
+    tune_sz: TuneParams = TuneParams(study_name="sz")
+    train_sz: TrainParams = TrainParams(experiment="sz")
 
 
 def _describe(err: dict, path: Path) -> str:

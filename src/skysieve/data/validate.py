@@ -87,6 +87,16 @@ class ValidationReport:
             tmp.write_text(self.to_markdown())
 
 
+def _context():
+    """An in-memory great-expectations context with progress bars off."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    return context
+
+
 def _run_suite(context, name: str, df: pd.DataFrame, expectations: list, report: ValidationReport,
                id_column: str | None = "id") -> None:
     import great_expectations as gx
@@ -125,7 +135,10 @@ def _catalog_frame(catalog: Table) -> pd.DataFrame:
         col = catalog[name]
         if col.ndim == 1:
             values = np.asarray(col)
-            cols[name] = np.char.strip(values.astype(str)) if values.dtype.kind in "SU" else values
+            if values.dtype.kind in "SU":
+                cols[name] = np.char.strip(values.astype(str))
+            else:  # FITS columns are big-endian; pandas and great-expectations want native order
+                cols[name] = values.astype(values.dtype.newbyteorder("="))
     return pd.DataFrame(cols)
 
 
@@ -142,7 +155,8 @@ def _tensor_summary(dataset: CutoutDataset, *, block: int = 1024) -> pd.DataFram
             finite = np.isfinite(flat)
             n_bad[start: start + block] = (~finite).sum(axis=1)
             max_abs[start: start + block] = np.where(finite, np.abs(flat), 0).max(axis=1)
-    return pd.DataFrame({"id": np.asarray(dataset.catalog["id"]), "n_nonfinite": n_bad, "max_abs": max_abs})
+    ids = np.asarray(dataset.catalog["id"]).astype(np.int64)  # native byte order (FITS is big-endian)
+    return pd.DataFrame({"id": ids, "n_nonfinite": n_bad, "max_abs": max_abs})
 
 
 def validate_dataset(dataset: CutoutDataset, cfg: ValidateParams, *, expected_channels: tuple[str, ...] | None = None,
@@ -162,7 +176,7 @@ def validate_dataset(dataset: CutoutDataset, cfg: ValidateParams, *, expected_ch
     import great_expectations as gx
     import great_expectations.expectations as gxe
 
-    context = gx.get_context(mode="ephemeral")
+    context = _context()
     report = ValidationReport()
     df = _catalog_frame(dataset.catalog)
     df["positive_holds_halo"] = (df["label"] == 0) | df.get("has_halo", pd.Series(True, index=df.index))
@@ -234,7 +248,7 @@ def validate_truth_catalogs(halos: Table | None, sources: Table | None, report: 
     import great_expectations as gx
     import great_expectations.expectations as gxe
 
-    context = gx.get_context(mode="ephemeral")
+    context = _context()
     if halos is not None:
         df = _catalog_frame(halos)
         exp = [

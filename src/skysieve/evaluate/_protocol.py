@@ -198,6 +198,7 @@ def evaluate_scores(
     scores_test: ArrayLike,
     *,
     method: str = "score",
+    threshold: float | None = None,
     truth: Mapping[str, ArrayLike] | None = None,
     params: EvaluateParams | None = None,
 ) -> EvaluationResult:
@@ -211,6 +212,11 @@ def evaluate_scores(
         Test truth and scores of the same method.
     method : str, keyword-only
         Name used in reports (``"cnn"``, ``"mf"``, ``"rank_product"``).
+    threshold : float, optional
+        A threshold already chosen on this validation split (by a fitted
+        ensemble); by default it is chosen here with
+        :func:`~skysieve.evaluate.best_f1_threshold`.  Never pass one chosen
+        on the test split.
     truth : mapping of str to array-like of shape (n_test,), optional
         Test-split truth columns (an astropy Table or DataFrame works); the
         columns named in ``params`` give completeness against mass and
@@ -228,12 +234,14 @@ def evaluate_scores(
     sv = _scores(scores_val, yv.size, "scores_val")
     yt = _labels(labels_test, "labels_test")
     st = _scores(scores_test, yt.size, "scores_test")
-    if not yv.any():
+    if threshold is None and not yv.any():
         raise DataError(
             "evaluate_scores: the validation split has no positives, so no threshold can be chosen by F1; "
             "widen the validation split (cutouts_sz.split.val_frac)"
         )
-    threshold, _ = best_f1_threshold(yv, sv)
+    if threshold is None:
+        threshold, _ = best_f1_threshold(yv, sv)
+    threshold = float(threshold)
     return EvaluationResult(
         method=method,
         thresholds={method: threshold},

@@ -1,0 +1,217 @@
+"""Params of the training engine: ``train_<task>`` and ``tune_<task>`` sections.
+
+The same two models serve every task (``train_sz``/``tune_sz`` now,
+``train_lens``/``tune_lens`` later); only their values differ.
+"""
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from skysieve.config._base import Section
+
+__all__ = [
+    "AugmentParams",
+    "ImbalanceParams",
+    "NetParams",
+    "OptimizerParams",
+    "ResNetSmallParams",
+    "ScVggParams",
+    "ScheduleParams",
+    "SearchDimension",
+    "TrainParams",
+    "TuneParams",
+    "VggParams",
+]
+
+
+class ResNetSmallParams(Section):
+    """DeepSZ's modified ResNet (Lin et al. 2021, §2.2.1).
+
+    Two 3×3 stem convolutions (stride 1 then 2) and a max-pool, ``stages``
+    bottleneck stages of ``blocks_per_stage`` blocks (bottleneck width
+    ``width × 2**stage``, output ``expansion`` times wider), then two dense
+    layers of ``dense_units`` and one sigmoid output.
+    """
+
+    name: Literal["resnet_small"] = "resnet_small"
+    stem_filters: int = Field(16, ge=1, le=512)
+    width: int = Field(8, ge=1, le=512, description="bottleneck filters of the first stage")
+    expansion: int = Field(4, ge=1, le=8)
+    stages: int = Field(3, ge=1, le=5)
+    blocks_per_stage: int = Field(1, ge=1, le=8)
+    dense_units: int = Field(256, ge=1, le=8192)
+    dropout: float = Field(0.0, ge=0, lt=1)
+    pooling: Literal["flatten", "avg"] = "flatten"
+
+
+class VggParams(Section):
+    """Angora et al. (2020) VGG-like network.
+
+    ``blocks`` blocks of ``convs_per_block`` 3×3 convolutions + LeakyReLU and a
+    2×2 max-pool; filters start at ``filters`` and double per block up to
+    ``max_filters``; two dense layers of ``dense_units`` with dropout.
+    """
+
+    name: Literal["vgg"] = "vgg"
+    filters: int = Field(16, ge=1, le=1024)
+    max_filters: int = Field(512, ge=1, le=4096)
+    blocks: int = Field(3, ge=1, le=6)
+    convs_per_block: int = Field(2, ge=1, le=4)
+    dense_units: int = Field(64, ge=1, le=8192)
+    dropout: float = Field(0.5, ge=0, lt=1)
+    negative_slope: float = Field(0.3, ge=0, lt=1)
+
+
+class ScVggParams(VggParams):
+    """Angora et al. (2023) SC-VGG: one :class:`VggParams` network per band, probabilities averaged."""
+
+    name: Literal["sc_vgg"] = "sc_vgg"
+
+
+#: The architecture section; ``name`` selects the model class (and the builder in
+#: :mod:`skysieve.nets`). A new architecture adds its section class here.
+NetParams = Annotated[ResNetSmallParams | VggParams | ScVggParams, Field(discriminator="name")]
+
+
+class OptimizerParams(Section):
+    """Optimiser and linear learning-rate warm-up.
+
+    DeepSZ: SGD, lr 5e-3, L2 weight decay 3e-3, warm-up from lr/3 over 500
+    batches. Angora: Adadelta.
+    """
+
+    name: Literal["sgd", "adam", "adadelta"] = "adam"
+    learning_rate: float = Field(1e-3, gt=0, le=10)
+    momentum: float = Field(0.9, ge=0, lt=1, description="SGD only")
+    weight_decay: float = Field(0.0, ge=0, lt=1)
+    warmup_steps: int = Field(0, ge=0, description="batches of linear warm-up at the start of training")
+    warmup_start_factor: float = Field(1 / 3, gt=0, le=1)
+
+
+class ScheduleParams(Section):
+    """Reduce-on-plateau and early stopping, both on the validation loss."""
+
+    reduce_lr_patience: int = Field(2, ge=1)
+    reduce_lr_factor: float = Field(0.5, gt=0, lt=1)
+    min_learning_rate: float = Field(1e-6, ge=0)
+    early_stopping_patience: int = Field(4, ge=1)
+
+
+class AugmentParams(Section):
+    """Dihedral augmentation of training batches (never validation or test).
+
+    Each training cutout is replaced, with probability ``fraction``, by one of
+    the 7 non-identity flips / right-angle rotations (Angora 2020: 15 %).
+    """
+
+    fraction: float = Field(0.15, ge=0, le=1)
+
+
+class ImbalanceParams(Section):
+    """Class-imbalance strategy.
+
+    ``class_weight``: balanced class weights. ``oversample``: positives drawn
+    so that the effective negative:positive ratio is ``ratio``. ``curriculum``
+    (DeepSZ §2.2.2): train at each ratio of ``curriculum_ratios`` in turn, up
+    to ``epochs`` epochs each with early stopping, keep the best weights per
+    ratio and finally those best on the whole validation set.
+    """
+
+    strategy: Literal["none", "class_weight", "oversample", "curriculum"] = "class_weight"
+    ratio: float = Field(1.0, gt=0, description="negative:positive ratio for 'oversample'")
+    curriculum_ratios: tuple[float, ...] = Field((1.0, 2.0, 5.0, 10.0, 20.0), min_length=1)
+
+    @model_validator(mode="after")
+    def _ratios(self) -> "ImbalanceParams":
+        if any(r <= 0 for r in self.curriculum_ratios):
+            raise ValueError(f"curriculum_ratios must all be > 0 (got {list(self.curriculum_ratios)})")
+        return self
+
+
+class TrainParams(Section):
+    """The ``train_<task>`` section: one CNN training recipe and its k-fold protocol.
+
+    Folds split the ``train`` rows of the dataset (``splitter``); the ``val``
+    rows drive early stopping, reduce-on-plateau, curriculum selection and
+    Platt scaling; ``test`` rows are never read.
+    """
+
+    net: NetParams = Field(default_factory=ResNetSmallParams)
+    optimizer: OptimizerParams = OptimizerParams()
+    schedule: ScheduleParams = ScheduleParams()
+    augment: AugmentParams = AugmentParams()
+    imbalance: ImbalanceParams = ImbalanceParams()
+    batch_size: int = Field(64, ge=1, le=8192)
+    eval_batch_size: int = Field(512, ge=1, le=65536)
+    epochs: int = Field(6, ge=1, le=10000, description="max epochs (per ratio with the curriculum)")
+    steps_per_epoch: int | None = Field(None, ge=1, description="cap on batches per epoch; None = one pass")
+    splitter: Literal["stratified_kfold", "group_kfold", "holdout"] = "group_kfold"
+    k_folds: int = Field(3, ge=2, le=50, description="folds for the k-fold splitters")
+    metric: Literal["pr_auc", "roc_auc", "f1"] = Field(
+        "pr_auc", description="validation metric reported per epoch and used to pick the curriculum stage"
+    )
+    norm_sample: int = Field(1024, ge=16, description="training cutouts read to set per-channel input scaling")
+    seed: int = Field(2021, ge=0)
+    experiment: str = Field("skysieve", min_length=1, description="MLflow experiment name")
+
+
+class SearchDimension(Section):
+    """One dimension of an Optuna search space.
+
+    ``float``/``int`` need ``low`` < ``high`` (``log`` for a log-uniform
+    prior, ``step`` for a grid); ``categorical`` needs ``choices``.
+    """
+
+    type: Literal["float", "int", "categorical"]
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = Field(None, gt=0)
+    choices: tuple[str | int | float | bool, ...] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "SearchDimension":
+        if self.type == "categorical":
+            if not self.choices:
+                raise ValueError("a categorical dimension needs a non-empty 'choices' list")
+            return self
+        if self.low is None or self.high is None:
+            raise ValueError(f"a {self.type} dimension needs 'low' and 'high'")
+        if self.low >= self.high:
+            raise ValueError(f"'low' must be < 'high' (got low={self.low}, high={self.high})")
+        if self.log and self.low <= 0:
+            raise ValueError(f"a log dimension needs low > 0 (got {self.low})")
+        if self.log and self.step is not None:
+            raise ValueError("'log' and 'step' cannot be combined")
+        return self
+
+
+def _default_space() -> dict[str, SearchDimension]:
+    return {
+        "optimizer.learning_rate": SearchDimension(type="float", low=3e-4, high=3e-3, log=True),
+        "net.width": SearchDimension(type="int", low=4, high=12, step=4),
+        "augment.fraction": SearchDimension(type="float", low=0.0, high=0.5),
+    }
+
+
+class TuneParams(Section):
+    """The ``tune_<task>`` section: an Optuna study over the ``train_<task>`` recipe.
+
+    Keys of ``search_space`` are dotted paths into the train section
+    (``optimizer.learning_rate``, ``net.width``, ``batch_size``…). The
+    objective is the mean over folds of ``objective`` on the held-out fold.
+    ``storage`` may be any SQLAlchemy URL (``postgresql://…``); the
+    ``SKYSIEVE_OPTUNA_STORAGE`` environment variable overrides it.
+    """
+
+    n_trials: int = Field(6, ge=1, description="total finished trials wanted in the study (resumes count)")
+    seed: int = Field(2021, ge=0, description="TPE sampler seed")
+    startup_trials: int = Field(3, ge=0, description="random trials before TPE, and trials before pruning")
+    pruner: Literal["median", "hyperband", "none"] = "median"
+    warmup_epochs: int = Field(1, ge=0, description="epochs of each trial never pruned (median pruner)")
+    objective: Literal["pr_auc", "f1", "roc_auc"] = "pr_auc"
+    storage: str = Field("sqlite:///optuna.db", min_length=1)
+    study_name: str = Field("skysieve", min_length=1)
+    timeout_s: float | None = Field(None, gt=0)
+    search_space: dict[str, SearchDimension] = Field(default_factory=_default_space)

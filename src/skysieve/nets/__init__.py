@@ -1,0 +1,23 @@
+"""CNN architectures (Keras 3, backend-agnostic) and their registry.
+
+Params choose an architecture by name (``net.name``); a later task adds its
+own with ``@register_net("name")`` on a ``build_<name>(cfg, *, inputs, seed)``
+function.
+"""
+
+from skysieve.nets._layers import ChannelSlice
+from skysieve.nets._registry import InputSpec, available_nets, build_net, get_net, register_net
+from skysieve.nets._resnet import build_resnet_small
+from skysieve.nets._vgg import build_sc_vgg, build_vgg
+
+__all__ = [
+    "ChannelSlice",
+    "InputSpec",
+    "available_nets",
+    "build_net",
+    "build_resnet_small",
+    "build_sc_vgg",
+    "build_vgg",
+    "get_net",
+    "register_net",
+]

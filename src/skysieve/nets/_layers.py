@@ -1,0 +1,38 @@
+"""Custom layers (``keras.ops`` only, serialisable under the ``skysieve`` package)."""
+
+import keras
+from keras import ops
+
+__all__ = ["ChannelSlice"]
+
+
+@keras.saving.register_keras_serializable(package="skysieve")
+class ChannelSlice(keras.layers.Layer):
+    """Select one channel of an image tensor, keeping the channel axis.
+
+    Parameters
+    ----------
+    index : int
+        Channel to keep.
+
+    Input shape (batch, ny, nx, nchan) → output shape (batch, ny, nx, 1).
+    """
+
+    def __init__(self, index: int, **kwargs):
+        super().__init__(**kwargs)
+        self.index = int(index)
+
+    def build(self, input_shape):
+        nchan = input_shape[-1]
+        if nchan is not None and not 0 <= self.index < nchan:
+            raise ValueError(f"ChannelSlice index {self.index} out of range for {nchan} channels")
+        self.built = True
+
+    def call(self, inputs, training=None):
+        return ops.expand_dims(ops.take(inputs, self.index, axis=-1), axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], 1)
+
+    def get_config(self):
+        return {**super().get_config(), "index": self.index}
