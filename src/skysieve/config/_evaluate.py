@@ -1,6 +1,7 @@
 """Params of the closing stages: ``evaluate_sz``, ``ensemble_sz`` and ``register_sz``."""
 
 import re
+from typing import Literal
 
 import numpy as np
 from pydantic import Field, ValidationInfo, field_validator
@@ -54,10 +55,15 @@ class EnsembleParams(Section):
 
 
 class RegisterParams(Section):
-    """The ``register_sz`` stage: names of the registered models and the alias it sets."""
+    """The ``register_sz`` stage: names of the registered models, and whose F1 decides promotion.
+
+    Registering sets the alias ``candidate``; ``skysieve promote`` compares the
+    test F1 of ``ensemble_primary_method`` between candidate and champion.
+    """
 
     cnn_model_name: str = Field("skysieve-sz-cnn", min_length=1)
     ensemble_model_name: str = Field("skysieve-sz-ensemble", min_length=1)
+    ensemble_primary_method: Literal["mf", "cnn", "and", "rank_product"] = "rank_product"
 
     @field_validator("cnn_model_name", "ensemble_model_name")
     @classmethod

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from skysieve.config._evaluate import EnsembleParams
+from skysieve.config import EnsembleParams
 from skysieve.ensemble._reference import ReferenceDistribution
 from skysieve.errors import DataError
 from skysieve.evaluate.metrics import _labels, _scores, best_f1_threshold
@@ -277,6 +277,29 @@ class Ensembles:
             "and": self.and_.decide(data),
             "rank_product": self.rank_product.decide(data),
         }
+
+    def predict_columns(self, cnn_prob: ArrayLike, mf_snr: ArrayLike) -> dict[str, np.ndarray]:
+        """Scores and decisions of every method as columns (catalogs, the registry model).
+
+        Returns
+        -------
+        dict of str to ndarray of shape (n,)
+            ``cnn_prob``, ``mf_snr``, ``q_cnn``, ``q_mf`` (rank percentiles
+            against the stored references), ``rank_product``, and a boolean
+            ``decision_<method>`` for each of :data:`METHODS`.
+        """
+        data = self._data(cnn_prob, mf_snr)
+        q_cnn = self.rank_product.reference_cnn_.percentile(data[CNN_COLUMN])
+        q_mf = self.rank_product.reference_mf_.percentile(data[MF_COLUMN])
+        columns = {
+            CNN_COLUMN: data[CNN_COLUMN],
+            MF_COLUMN: data[MF_COLUMN],
+            "q_cnn": q_cnn,
+            "q_mf": q_mf,
+            "rank_product": q_cnn * q_mf,
+        }
+        columns.update({f"decision_{m}": d for m, d in self.decide(data[CNN_COLUMN], data[MF_COLUMN]).items()})
+        return columns
 
     def thresholds(self) -> dict[str, float]:
         """Every threshold, flat: ``mf``, ``cnn``, ``and.cnn``, ``and.mf``, ``rank_product``."""

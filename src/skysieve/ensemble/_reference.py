@@ -54,7 +54,8 @@ class ReferenceDistribution:
         return int(self.values.size)
 
     def __repr__(self) -> str:
-        return f"ReferenceDistribution(name={self.name!r}, n={len(self)}, range=[{self.values[0]:g}, {self.values[-1]:g}])"
+        lo, hi = self.values[0], self.values[-1]
+        return f"ReferenceDistribution(name={self.name!r}, n={len(self)}, range=[{lo:g}, {hi:g}])"
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ReferenceDistribution):

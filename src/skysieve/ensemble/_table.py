@@ -1,15 +1,18 @@
 """DeepSZ Table 1: confusion counts, purity, completeness and F1 per method, and their evaluation."""
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from numpy.typing import ArrayLike
 
-from skysieve.config._evaluate import EvaluateParams
+from skysieve.config import EvaluateParams
 from skysieve.ensemble._methods import CNN_COLUMN, LABEL_COLUMN, METHODS, MF_COLUMN, Ensembles, _column
 from skysieve.errors import DataError
 from skysieve.evaluate._protocol import EvaluationResult, evaluate_decisions, evaluate_scores
 from skysieve.evaluate.metrics import ConfusionCounts, _labels, confusion_counts
+
+if TYPE_CHECKING:
+    from astropy.table import Table
 
 __all__ = [
     "METHOD_LABELS",
@@ -75,7 +78,7 @@ def comparison_table(labels: ArrayLike, decisions: Mapping[str, ArrayLike]) -> l
     return comparison_table_from_counts({name: confusion_counts(y, d) for name, d in decisions.items()})
 
 
-def table_to_astropy(rows: Sequence[Mapping[str, Any]]):  # noqa: ANN201 - astropy imported lazily
+def table_to_astropy(rows: Sequence[Mapping[str, Any]]) -> "Table":
     """The rows of :func:`comparison_table` as an :class:`astropy.table.Table`."""
     from astropy.table import Table
 

@@ -6,13 +6,13 @@ splits' metrics are reported, so an optimistic validation figure is never
 mistaken for the test one.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from skysieve.config._evaluate import EvaluateParams
+from skysieve.config import EvaluateParams
 from skysieve.errors import DataError
 from skysieve.evaluate.metrics import (
     BinnedStatistic,
@@ -116,7 +116,7 @@ class EvaluationResult:
         return {"thresholds": dict(self.thresholds), "val": self.val.as_dict(), "test": self.test.as_dict()}
 
 
-def _auc_or_none(fn, y: np.ndarray, s: np.ndarray) -> float | None:  # noqa: ANN001
+def _auc_or_none(fn: Callable[[np.ndarray, np.ndarray], float], y: np.ndarray, s: np.ndarray) -> float | None:
     if y.all() or not y.any():
         return None
     return fn(y, s)

@@ -21,16 +21,20 @@ Layout written by :func:`write_evaluation_report` under ``out_dir``::
 import csv
 import json
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from skysieve.errors import RegistryError
 from skysieve.evaluate._protocol import EvaluationResult
 from skysieve.evaluate.metrics import BinnedStatistic, ConfusionCounts, summarize_folds
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "ReportFiles",
@@ -54,7 +58,7 @@ _BINNED_LABELS = {
 }
 
 
-def _figure(ncols: int = 1, *, width: float = 5.0, height: float = 4.0):  # noqa: ANN202
+def _figure(ncols: int = 1, *, width: float = 5.0, height: float = 4.0) -> tuple["Figure", np.ndarray]:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -64,7 +68,7 @@ def _figure(ncols: int = 1, *, width: float = 5.0, height: float = 4.0):  # noqa
     return fig, axes
 
 
-def _save(fig: Any, path: str | Path) -> Path:
+def _save(fig: "Figure", path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -148,8 +152,9 @@ def plot_binned(
     xlabel: str,
     ylabel: str,
     xscale: str = "linear",
+    panels: bool = False,
 ) -> Path:
-    """A binned statistic per method with error bars, and the truth counts behind it.
+    """A binned statistic per method with error bars, over the counts behind it.
 
     Parameters
     ----------
@@ -158,20 +163,26 @@ def plot_binned(
     path : str or Path
     xlabel, ylabel : str, keyword-only
     xscale : {"linear", "log"}, keyword-only
+    panels : bool, keyword-only
+        One panel per method (for scores on different scales) instead of one
+        shared axis; a shared axis of completeness runs from 0 to 1.
     """
-    fig, (ax,) = _figure(width=5.5)
-    first = next(iter(binned.values()), None)
-    if first is not None:
+    groups = [{n: b} for n, b in binned.items()] if panels else [dict(binned)] if binned else []
+    fig, axes = _figure(max(len(groups), 1), width=5.5)
+    for ax, group in zip(axes, groups, strict=False):
+        first = next(iter(group.values()))
         centers = np.sqrt(first.edges[1:] * first.edges[:-1]) if xscale == "log" else first.centers
         twin = ax.twinx()
         twin.stairs(first.count, first.edges, fill=True, color="C0", alpha=0.15)
         twin.set_ylabel("objects per bin")
-        for name, b in binned.items():
-            ax.errorbar(centers, b.value, yerr=b.error, marker="o", ms=3, capsize=2, label=name)
+        for i, (name, b) in enumerate(group.items()):
+            ax.errorbar(centers, b.value, yerr=b.error, marker="o", ms=3, capsize=2, label=name, color=f"C{i + 1}")
         ax.set_zorder(twin.get_zorder() + 1)
         ax.patch.set_visible(False)
         ax.legend(loc="best")
-    ax.set(xlabel=xlabel, ylabel=ylabel, xscale=xscale)
+        ax.set(xlabel=xlabel, ylabel=ylabel, xscale=xscale)
+        if not panels:
+            ax.set_ylim(0, 1.05)
     return _save(fig, path)
 
 
@@ -357,7 +368,8 @@ def write_evaluation_report(
             continue
         for name, b in per_method.items():
             files.csvs[f"{kind}/{name}"] = write_csv(plots / kind / f"{name}.csv", b.as_columns())
-        files.pngs[kind] = plot_binned(per_method, out / f"{kind}.png", xlabel=xlabel, ylabel=ylabel, xscale=xscale)
+        files.pngs[kind] = plot_binned(per_method, out / f"{kind}.png", xlabel=xlabel, ylabel=ylabel, xscale=xscale,
+                                       panels=kind == "score_vs_offset")  # fmt: skip
 
     if table_markdown is not None:
         files.markdown = out / "table.md"
@@ -400,8 +412,6 @@ def log_report_to_mlflow(files: ReportFiles, *, run_id: str | None = None, artif
     client = mlflow.MlflowClient()
     flat = flatten_metrics(files.metrics)
     if flat:
-        import time
-
         now = int(time.time() * 1000)
         items = [Metric(key=k, value=v, timestamp=now, step=0) for k, v in flat.items()]
         for start in range(0, len(items), 1000):

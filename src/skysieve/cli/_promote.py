@@ -1,0 +1,44 @@
+"""``skysieve promote``: move the registry alias ``champion``, guarded by test F1."""
+
+from typing import Annotated
+
+import typer
+
+from skysieve.cli._common import handle_errors
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``promote`` command to ``app``."""
+
+    @app.command("promote")
+    @handle_errors
+    def promote(
+        name: Annotated[str, typer.Argument(help="registered model name, e.g. skysieve-sz-ensemble")],
+        version: Annotated[str | None, typer.Option(help="version to promote (default: the 'candidate' alias)")] = None,
+        force: Annotated[bool, typer.Option("--force", help="promote even if worse or tested on other data")] = False,
+        reason: Annotated[str | None, typer.Option(help="why; recorded with who and when (needs --force)")] = None,
+        rollback: Annotated[bool, typer.Option("--rollback", help="point 'champion' back at the previous one")] = False,
+    ) -> None:
+        """Make a registered version the champion if its test F1 is at least the current champion's.
+
+        Compares on the same test data (the data_hash tags); refuses with both figures otherwise.
+
+        --force --reason TEXT overrides, recorded on the version; --rollback undoes the last promotion.
+        """
+        from skysieve._tracking import configure_mlflow
+        from skysieve.errors import ConfigError
+        from skysieve.registry import promote as promote_version
+        from skysieve.registry import rollback as rollback_champion
+
+        if rollback and (version is not None or force):
+            raise ConfigError("--rollback takes no --version or --force; it returns to the previous champion")
+        if reason is not None and not force and not rollback:
+            raise ConfigError("--reason is recorded only with --force or --rollback; add --force to override the guard")
+        uri = configure_mlflow()
+        if rollback:
+            result = rollback_champion(name, reason=reason)
+        else:
+            result = promote_version(name, version=version, force=force, reason=reason)
+        typer.echo(f"{result.message}  [{uri}]")

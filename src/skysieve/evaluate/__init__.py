@@ -1,0 +1,63 @@
+"""Evaluation: metrics, the validation→test threshold protocol, and the reporting edge.
+
+``metrics`` holds pure functions (``*_score`` is higher-is-better); the
+protocol chooses each threshold on validation and applies it unchanged to
+test; ``report`` writes plots, ``metrics.json`` and CSVs and logs them to MLflow.
+"""
+
+from skysieve.evaluate._protocol import (
+    Curves,
+    EvaluationResult,
+    SplitMetrics,
+    evaluate_decisions,
+    evaluate_scores,
+    split_metrics,
+)
+from skysieve.evaluate.metrics import (
+    BinnedStatistic,
+    ConfusionCounts,
+    FoldSpread,
+    accuracy_score,
+    best_f1_threshold,
+    completeness_by_bin,
+    completeness_score,
+    confusion_counts,
+    f1_score,
+    f1_threshold_curve,
+    fold_spread,
+    pr_auc_score,
+    purity_score,
+    roc_auc_score,
+    score_by_bin,
+    summarize_folds,
+)
+from skysieve.evaluate.report import ReportFiles, log_report_to_mlflow, write_evaluation_report, write_metrics_json
+
+__all__ = [
+    "BinnedStatistic",
+    "ConfusionCounts",
+    "Curves",
+    "EvaluationResult",
+    "FoldSpread",
+    "ReportFiles",
+    "SplitMetrics",
+    "accuracy_score",
+    "best_f1_threshold",
+    "completeness_by_bin",
+    "completeness_score",
+    "confusion_counts",
+    "evaluate_decisions",
+    "evaluate_scores",
+    "f1_score",
+    "f1_threshold_curve",
+    "fold_spread",
+    "log_report_to_mlflow",
+    "pr_auc_score",
+    "purity_score",
+    "roc_auc_score",
+    "score_by_bin",
+    "split_metrics",
+    "summarize_folds",
+    "write_evaluation_report",
+    "write_metrics_json",
+]

@@ -1,0 +1,41 @@
+"""The MLflow model registry edge: register versions, promote with a guard, roll back.
+
+Aliases, never stages: the pipeline sets ``candidate``; only :func:`promote`
+sets ``champion``, refusing a candidate that is worse on the same test data
+unless forced with a recorded reason.  The ensemble is registered as a pyfunc
+model (:class:`EnsembleModel`) that carries its thresholds and reference
+score distributions.
+"""
+
+from skysieve.registry._pyfunc import EnsembleModel, ensemble_signature
+from skysieve.registry._registry import (
+    CANDIDATE,
+    CHAMPION,
+    PromotionResult,
+    champion_history,
+    data_hash_of,
+    get_model_version,
+    load_ensembles,
+    load_reference_distributions,
+    promote,
+    register_ensemble,
+    register_model_version,
+    rollback,
+)
+
+__all__ = [
+    "CANDIDATE",
+    "CHAMPION",
+    "EnsembleModel",
+    "PromotionResult",
+    "champion_history",
+    "data_hash_of",
+    "ensemble_signature",
+    "get_model_version",
+    "load_ensembles",
+    "load_reference_distributions",
+    "promote",
+    "register_ensemble",
+    "register_model_version",
+    "rollback",
+]

@@ -1,0 +1,59 @@
+"""A real MLflow registry on SQLite in a temporary directory, and fitted ensembles to put in it."""
+
+import shutil
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from skysieve.ensemble import evaluate_ensembles, fit_ensembles
+
+
+def _scores(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    y = rng.random(n) < 0.05
+    return pd.DataFrame({
+        "label": y.astype(int),
+        "cnn_prob": np.clip(rng.normal(0.1 + 0.5 * y, 0.2), 0, 1),
+        "mf_snr": rng.normal(2 + 4 * y, 1.5),
+    })
+
+
+@pytest.fixture(scope="session")
+def _empty_store(tmp_path_factory):
+    """An MLflow SQLite database with its schema migrated once, copied by each test (migrations are slow)."""
+    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+    mlflow.MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+    return path
+
+
+@pytest.fixture
+def mlflow_store(tmp_path, monkeypatch, _empty_store):
+    """Point MLflow (and ``configure_mlflow``) at ``sqlite:///<tmp>/mlflow.db``, artifacts in tmp."""
+    shutil.copy(_empty_store, tmp_path / "mlflow.db")
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    experiment = mlflow.create_experiment("registry-test", artifact_location=(tmp_path / "mlartifacts").as_uri())
+    mlflow.set_experiment(experiment_id=experiment)
+    yield uri
+    while mlflow.active_run() is not None:
+        mlflow.end_run()
+    mlflow.set_tracking_uri(previous)
+
+
+@pytest.fixture(scope="session")
+def fitted():
+    """(ensembles, val, test, test metrics per method) on 2000 + 2000 seeded cutouts."""
+    val, test = _scores(2000, 1), _scores(2000, 2)
+    ens = fit_ensembles(val)
+    results = evaluate_ensembles(ens, val, test)
+    return ens, val, test, {m: r.test.as_dict() for m, r in results.items()}
+
+
+def provenance_for(data_md5: str = "a1b2c3.dir", commit: str = "0123abcd") -> dict[str, str]:
+    """A provenance record as ``skysieve._tracking.provenance`` writes one."""
+    return {"git.commit": commit, "git.dirty": "false", "data.data/sz/cutouts.md5": data_md5,
+            "data.data/sz/cutouts.md5_source": "dvc.lock"}  # fmt: skip
