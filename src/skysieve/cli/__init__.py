@@ -18,6 +18,8 @@ _COMMAND_MODULES = (
     "skysieve.cli._simulate",
     "skysieve.cli._cutouts",
     "skysieve.cli._validate",
+    "skysieve.cli._mf",
+    "skysieve.cli._promote",
 )
 
 

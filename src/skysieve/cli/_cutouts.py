@@ -6,6 +6,7 @@ from typing import Annotated
 import typer
 
 from skysieve.cli._common import ParamsOption, handle_errors
+from skysieve.cli._lens import register_cutouts_lens
 
 __all__ = ["register"]
 
@@ -42,4 +43,5 @@ def register(app: typer.Typer) -> None:
         n_pos = int(catalog["label"].sum())
         typer.echo(f"wrote {out}: {len(catalog)} cutouts, {n_pos} positive, channels {list(maps.bands)}")
 
+    register_cutouts_lens(group)
     app.add_typer(group, name="cutouts")

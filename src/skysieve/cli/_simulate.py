@@ -6,6 +6,7 @@ from typing import Annotated
 import typer
 
 from skysieve.cli._common import ParamsOption, handle_errors
+from skysieve.cli._lens import register_simulate_lens
 
 __all__ = ["register"]
 
@@ -64,4 +65,5 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"wrote {out}: {len(sky.freqs_ghz)} bands of {sky.maps.shape[1]}×{sky.maps.shape[2]} px, "
                    f"{len(sky.halos)} halos, {len(sky.sources)} point sources")
 
+    register_simulate_lens(group)
     app.add_typer(group, name="simulate")

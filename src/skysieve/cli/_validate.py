@@ -6,6 +6,7 @@ from typing import Annotated
 import typer
 
 from skysieve.cli._common import ParamsOption, handle_errors
+from skysieve.cli._lens import register_validate_lens
 
 __all__ = ["register"]
 
@@ -53,4 +54,5 @@ def register(app: typer.Typer) -> None:
                     f"see {failed.with_suffix('.md')}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1)
 
+    register_validate_lens(group)
     app.add_typer(group, name="validate")

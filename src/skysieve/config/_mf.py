@@ -43,6 +43,8 @@ class MfParams(Section):
     mask_radius_arcmin: float = Field(3.0, gt=0, le=60, description="mask mode: radius masked and inpainted")
     # Detections and matching (DeepSZ section 2.3)
     snr_threshold: float = Field(4.0, gt=0, description="pixels above this SNR form detection groups")
+    centroid_core_fraction: float = Field(0.5, ge=0, lt=1, description="position: SNR-weighted mean of the group "
+                                          "pixels above this fraction of its peak (0: all, as DeepSZ)")
     match_radius_arcmin: float = Field(1.0, gt=0, le=30)
     match_mass_column: Literal["mvir", "m500c"] = "mvir"
     # Noise model (noise_model = "model"), DeepSZ section 2.1
@@ -52,8 +54,8 @@ class MfParams(Section):
     sz_ref_freq_ghz: float = Field(90.0, gt=0)
     ksz_d3000_uk2: float = Field(2.0, ge=0, description="kSZ D_3000 (flat in D_ell, same in every band), µK_CMB²")
     # Noise estimate (noise_model = "maps")
-    ell_bin_width: float = Field(100.0, gt=0, description="azimuthal bins; at least twice the patch's fundamental")
-    smooth_bins: int = Field(3, ge=1, le=51, description="boxcar width, in bins, smoothing the binned spectra")
+    ell_bin_width: float = Field(50.0, gt=0, description="ring width in ell (at least the patch's fundamental)")
+    smooth_fraction: float = Field(0.1, ge=0, le=1, description="smoothing window full width, as a fraction of ell")
 
     @model_validator(mode="after")
     def _check(self) -> "MfParams":

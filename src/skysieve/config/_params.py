@@ -7,6 +7,8 @@ from pydantic import ValidationError
 
 from skysieve.config._base import Section
 from skysieve.config._data import CutoutsSzParams, ValidateParams
+from skysieve.config._evaluate import EnsembleParams, EvaluateParams, RegisterParams
+from skysieve.config._lens import CutoutsLensParams, SimulateLensParams
 from skysieve.config._mf import MfParams
 from skysieve.config._sim import CmbSpectrumParams, CosmologyParams, SimulateSzParams
 from skysieve.config._train import TrainParams, TuneParams
@@ -26,6 +28,13 @@ class Params(Section):
     mf_sz: MfParams = MfParams()
     tune_sz: TuneParams = TuneParams(study_name="sz")
     train_sz: TrainParams = TrainParams(experiment="sz")
+    evaluate_sz: EvaluateParams = EvaluateParams()
+    ensemble_sz: EnsembleParams = EnsembleParams()
+    register_sz: RegisterParams = RegisterParams()
+    simulate_lens: SimulateLensParams = SimulateLensParams()
+    cutouts_lens: CutoutsLensParams = CutoutsLensParams()
+    validate_lens: ValidateParams = ValidateParams(label_rate_min=0.5, label_rate_max=0.8, min_positives=1,
+                                                   max_abs_pixel_uk=1e4)
 
 
 def _describe(err: dict, path: Path) -> str:

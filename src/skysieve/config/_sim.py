@@ -101,6 +101,8 @@ class HaloParams(Section):
     z_min: float = Field(0.05, gt=0, lt=5)
     z_max: float = Field(2.0, gt=0, le=6)
     n_z: int = Field(60, ge=5, le=1000, description="redshift shells for the integral")
+    concentration_model: Literal["diemer19", "duffy08", "bhattacharya13", "child18", "ishiyama21"] = Field(
+        "diemer19", description="colossus c(M) model used to convert M500c to Mvir (NFW profile)")
 
     @model_validator(mode="after")
     def _ranges(self) -> "HaloParams":
@@ -114,7 +116,11 @@ class HaloParams(Section):
 class TszParams(Section):
     """Projected beta model (beta = 1) normalised by an Arnaud et al. (2010) Y-M relation."""
 
-    log10_y_norm: float = Field(-4.19, description="log10 of E(z)^-2/3 D_A^2 Y_5R500 / Mpc^2 at M500 = 3e14 Msun")
+    log10_y_norm: float = Field(
+        -4.485,
+        description="log10 of E(z)^-2/3 D_A^2 Y_5R500 / Mpc^2 at M500 = 3e14 h70^-1 Msun (Arnaud et al. 2010: "
+                    "-4.739 for Y_sph(R500), times Y_5R500/Y_500 = 1.796)",
+    )
     y_m_slope: float = Field(1.79, gt=0, lt=4)
     scatter_dex: float = Field(0.075, ge=0, lt=1, description="log-normal scatter of Y at fixed M (dex)")
     rc_over_r500: float = Field(0.2, gt=0, le=2, description="beta-model core radius in units of R500")
@@ -149,9 +155,12 @@ class SourcePopulationParams(Section):
         return self
 
 
+# Calibration (skysieve.sim.sources.poisson_cl, checked in tests/sim/test_sources.py): with these
+# defaults the Poisson power of sources fainter than 2 mJy at 148 GHz is D_3000 = 2.7, 8.1, 76 uK^2
+# at 90/148/219 GHz (radio 1.7, 0.2, 0.1; IR 1.0, 7.9, 76), close to DeepSZ's 2.7, 8.8, 71.
 def _default_radio() -> SourcePopulationParams:
     return SourcePopulationParams(
-        counts_norm_per_sr_per_mjy=27.0,
+        counts_norm_per_sr_per_mjy=1.4e4,
         counts_slope=2.1,
         s_min_mjy=0.3,
         s_max_mjy=1000.0,
@@ -161,7 +170,7 @@ def _default_radio() -> SourcePopulationParams:
 
 def _default_ir() -> SourcePopulationParams:
     return SourcePopulationParams(
-        counts_norm_per_sr_per_mjy=1.5e3,
+        counts_norm_per_sr_per_mjy=4.5e5,
         counts_slope=3.0,
         s_min_mjy=0.3,
         s_max_mjy=200.0,

@@ -2,8 +2,15 @@
 
 from skysieve.data.cutouts import CutoutGrid, cutout_grid, label_cutouts, plan_cutouts, write_cutouts
 from skysieve.data.dataset import CutoutDataset, open_dataset
+from skysieve.data.lens_cutouts import assign_lens_splits, make_lens_cutouts
 from skysieve.data.maps import SkyMaps, band_name, read_maps, write_map
-from skysieve.data.validate import ExpectationFailure, ValidationReport, validate_dataset, validate_truth_catalogs
+from skysieve.data.validate import (
+    ExpectationFailure,
+    ValidationReport,
+    validate_dataset,
+    validate_lens_catalog,
+    validate_truth_catalogs,
+)
 
 __all__ = [
     "CutoutDataset",
@@ -11,13 +18,16 @@ __all__ = [
     "ExpectationFailure",
     "SkyMaps",
     "ValidationReport",
+    "assign_lens_splits",
     "band_name",
     "cutout_grid",
     "label_cutouts",
+    "make_lens_cutouts",
     "open_dataset",
     "plan_cutouts",
     "read_maps",
     "validate_dataset",
+    "validate_lens_catalog",
     "validate_truth_catalogs",
     "write_cutouts",
     "write_map",

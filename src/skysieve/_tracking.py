@@ -1,0 +1,237 @@
+"""MLflow set-up and run provenance shared by every tracked stage.
+
+``configure_mlflow`` points MLflow at the embedded default (``sqlite:///mlflow.db``
+with artifacts in ``./mlartifacts``) unless ``MLFLOW_TRACKING_URI`` names a
+server; ``provenance`` gathers what makes a run reproducible (git commit,
+DVC hash of the input data, package versions); ``log_provenance`` writes it
+and the resolved params onto a run.
+"""
+
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "PACKAGES",
+    "configure_mlflow",
+    "data_hash",
+    "experiment_id",
+    "flatten_params",
+    "log_provenance",
+    "provenance",
+]
+
+#: Distributions whose versions every run records.
+PACKAGES = ("skysieve", "keras", "tensorflow-cpu", "tensorflow", "jax", "torch", "numpy", "scikit-learn",
+            "optuna", "mlflow", "h5py", "astropy", "dvc", "pydantic")
+
+_TELEMETRY_OFF = {"MLFLOW_ENABLE_TELEMETRY": "false", "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1"}
+
+
+def _is_local(uri: str) -> bool:
+    return uri.startswith(("sqlite:", "file:")) or "://" not in uri
+
+
+def configure_mlflow(root: str | Path | None = None) -> str:
+    """Set the MLflow tracking URI and return it.
+
+    Parameters
+    ----------
+    root : path, optional
+        Directory holding ``mlflow.db`` and ``mlartifacts/`` (default: the
+        current directory). Ignored when ``MLFLOW_TRACKING_URI`` is set.
+
+    Returns
+    -------
+    str
+        The tracking URI in force: ``$MLFLOW_TRACKING_URI`` or
+        ``sqlite:///<root>/mlflow.db``.
+    """
+    import mlflow
+
+    for key, value in _TELEMETRY_OFF.items():
+        os.environ.setdefault(key, value)
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(Path(root or Path.cwd()) / 'mlflow.db').resolve()}"
+    mlflow.set_tracking_uri(uri)
+    return uri
+
+
+def experiment_id(name: str, *, root: str | Path | None = None) -> str:
+    """Id of MLflow experiment ``name``, created if missing.
+
+    On a local store (sqlite or files) a new experiment keeps its artifacts in
+    ``<root>/mlartifacts``; a tracking server chooses its own location. Safe
+    when several processes create the same experiment at once.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    client = mlflow.MlflowClient()
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    location = None
+    if _is_local(mlflow.get_tracking_uri()):
+        location = (Path(root or Path.cwd()) / "mlartifacts").resolve().as_uri()
+    try:
+        return client.create_experiment(name, artifact_location=location)
+    except MlflowException:
+        found = client.get_experiment_by_name(name)  # another process created it first
+        if found is None:
+            raise
+        return found.experiment_id
+
+
+def _git(args: list[str], cwd: Path) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=20, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip()
+
+
+def _md5_file(path: Path) -> str:
+    h = hashlib.md5()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _md5_dir(path: Path) -> str:
+    # DVC's directory hash: md5 of the sorted JSON list of {md5, relpath}, suffixed ".dir".
+    entries = [{"md5": _md5_file(p), "relpath": p.relative_to(path).as_posix()}
+               for p in sorted(path.rglob("*")) if p.is_file()]
+    entries.sort(key=lambda e: e["relpath"])
+    return hashlib.md5(json.dumps(entries, sort_keys=True).encode()).hexdigest() + ".dir"
+
+
+def _dvc_lock_hash(path: Path, root: Path) -> str | None:
+    lock = root / "dvc.lock"
+    if not lock.is_file():
+        return None
+    try:
+        rel = path.resolve().relative_to(root.resolve()).as_posix()
+        stages = (yaml.safe_load(lock.read_text()) or {}).get("stages", {})
+    except (ValueError, yaml.YAMLError, OSError):
+        return None
+    for stage in stages.values():
+        for entry in [*stage.get("outs", []), *stage.get("deps", [])]:
+            if str(entry.get("path", "")).rstrip("/") == rel and entry.get("md5"):
+                return str(entry["md5"])
+    return None
+
+
+def data_hash(path: str | Path, *, root: str | Path | None = None) -> tuple[str, str]:
+    """The DVC hash of a data file or directory and where it came from.
+
+    Returns
+    -------
+    md5 : str
+        The md5 ``dvc.lock`` records for ``path`` (``…​.dir`` for a
+        directory); if the path is not in ``dvc.lock``, the same hash
+        computed from the files.
+    source : {"dvc.lock", "computed", "missing"}
+    """
+    path, root = Path(path), Path(root or Path.cwd())
+    locked = _dvc_lock_hash(path, root)
+    if locked is not None:
+        return locked, "dvc.lock"
+    if path.is_dir():
+        return _md5_dir(path), "computed"
+    if path.is_file():
+        return _md5_file(path), "computed"
+    return "", "missing"
+
+
+def provenance(data_paths: Iterable[str | Path] = (), *, root: str | Path | None = None) -> dict[str, str]:
+    """What makes a run reproducible, as flat string tags.
+
+    Parameters
+    ----------
+    data_paths : iterable of path
+        Input data (files or directories) the run reads.
+    root : path, optional
+        Repository root (holds ``dvc.lock`` and ``.git``); default the current directory.
+
+    Returns
+    -------
+    dict of str to str
+        ``git.commit``, ``git.dirty``; ``data.<path>.md5`` and
+        ``data.<path>.md5_source`` per input; ``version.<package>`` for the
+        installed key packages, ``version.python``; ``keras.backend``.
+    """
+    root = Path(root or Path.cwd())
+    tags = {"git.commit": _git(["rev-parse", "HEAD"], root) or "unknown"}
+    status = _git(["status", "--porcelain", "--untracked-files=no"], root)
+    tags["git.dirty"] = "unknown" if status is None else str(bool(status)).lower()
+    for p in data_paths:
+        p = Path(p)
+        try:
+            name = p.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            name = p.as_posix()
+        md5, source = data_hash(p, root=root)
+        tags[f"data.{name}.md5"] = md5
+        tags[f"data.{name}.md5_source"] = source
+    for pkg in PACKAGES:
+        try:
+            tags[f"version.{pkg}"] = version(pkg)
+        except PackageNotFoundError:
+            continue
+    tags["version.python"] = platform.python_version()
+    tags["keras.backend"] = os.environ.get("KERAS_BACKEND", "tensorflow")
+    if "keras" in sys.modules:
+        tags["keras.backend"] = sys.modules["keras"].config.backend()
+    return tags
+
+
+def flatten_params(params: Any, prefix: str = "") -> dict[str, str]:
+    """Flatten a params section (pydantic model or mapping) to dotted keys and string values."""
+    if hasattr(params, "model_dump"):
+        params = params.model_dump(mode="json")
+    out: dict[str, str] = {}
+    if isinstance(params, Mapping):
+        for key, value in params.items():
+            out.update(flatten_params(value, f"{prefix}{key}."))
+        return out
+    out[prefix.rstrip(".")] = json.dumps(params) if isinstance(params, list | tuple) else str(params)
+    return out
+
+
+def log_provenance(run_id: str, *, provenance: Mapping[str, str], params: Any = None, client: Any = None) -> None:
+    """Write provenance tags and the resolved params onto an MLflow run.
+
+    Parameters
+    ----------
+    run_id : str
+    provenance : mapping
+        From :func:`provenance`; written as tags.
+    params : pydantic section or mapping, optional
+        Logged flattened as run params and whole as the artifact ``params.json``.
+    client : mlflow.MlflowClient, optional
+    """
+    import mlflow
+    from mlflow.entities import Param, RunTag
+
+    client = client or mlflow.MlflowClient()
+    tags = [RunTag(k, str(v)) for k, v in provenance.items()]
+    for i in range(0, len(tags), 100):
+        client.log_batch(run_id, tags=tags[i : i + 100])
+    if params is None:
+        return
+    flat = flatten_params(params)
+    items = [Param(k, v[:6000]) for k, v in flat.items()]
+    for i in range(0, len(items), 100):
+        client.log_batch(run_id, params=items[i : i + 100])
+    dumped = params.model_dump(mode="json") if hasattr(params, "model_dump") else dict(params)
+    client.log_dict(run_id, dumped, "params.json")

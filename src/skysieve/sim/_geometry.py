@@ -1,0 +1,47 @@
+"""Sky geometry of a CAR patch: bounds, solid angle, uniform positions (internal)."""
+
+import numpy as np
+from pixell import enmap
+
+from skysieve.errors import DataError
+
+__all__ = ["car_bounds", "patch_solid_angle_sr", "pixel_centres", "uniform_positions"]
+
+
+def car_bounds(shape, wcs) -> tuple[float, float, float, float]:
+    """Outer pixel edges ``(ra_lo, ra_hi, dec_lo, dec_hi)`` in radians (RA unwrapped, ra_lo < ra_hi)."""
+    ctype = str(wcs.celestial.wcs.ctype[0])
+    if not ctype.endswith("CAR"):
+        raise DataError(f"the simulation needs a CAR (plate carrée) geometry, got CTYPE1={ctype!r}")
+    ny, nx = int(shape[-2]), int(shape[-1])
+    edges = enmap.pix2sky((ny, nx), wcs, [[-0.5, ny - 0.5], [-0.5, nx - 0.5]], safe=False)
+    dec_lo, dec_hi = sorted(float(v) for v in edges[0])
+    ra_lo, ra_hi = sorted(float(v) for v in edges[1])
+    return ra_lo, ra_hi, dec_lo, dec_hi
+
+
+def patch_solid_angle_sr(shape, wcs) -> float:
+    """Solid angle of the patch: :math:`\\Delta\\alpha\\,(\\sin\\delta_{hi} - \\sin\\delta_{lo})`, sr."""
+    ra_lo, ra_hi, dec_lo, dec_hi = car_bounds(shape, wcs)
+    return (ra_hi - ra_lo) * (np.sin(dec_hi) - np.sin(dec_lo))
+
+
+def uniform_positions(shape, wcs, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` positions uniform in solid angle over the patch: (ra in [0, 360), dec), degrees.
+
+    RA is uniform between the patch edges and sin(dec) uniform between theirs.
+    """
+    ra_lo, ra_hi, dec_lo, dec_hi = car_bounds(shape, wcs)
+    ra = rng.uniform(ra_lo, ra_hi, size=n)
+    dec = np.arcsin(rng.uniform(np.sin(dec_lo), np.sin(dec_hi), size=n))
+    return np.mod(np.degrees(ra), 360.0), np.degrees(dec)
+
+
+def pixel_centres(shape, wcs, ra_deg, dec_deg) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Nearest pixel of each position: ``(iy, ix, ra_centre_deg, dec_centre_deg)`` (RA in [0, 360))."""
+    ny, nx = int(shape[-2]), int(shape[-1])
+    pix = enmap.sky2pix((ny, nx), wcs, np.deg2rad(np.vstack([dec_deg, ra_deg])))
+    iy = np.clip(np.rint(pix[0]).astype(np.int64), 0, ny - 1)
+    ix = np.clip(np.rint(pix[1]).astype(np.int64), 0, nx - 1)
+    centre = np.degrees(enmap.pix2sky((ny, nx), wcs, np.vstack([iy, ix]).astype(np.float64)))
+    return iy, ix, np.mod(centre[1], 360.0), centre[0]

@@ -1,0 +1,65 @@
+"""The training engine: streamed batches, augmentation, class imbalance, k-fold, Platt scaling.
+
+``train_ensemble`` trains the final fold ensemble; ``run_train`` wraps it with
+MLflow tracking and writes ``models/<task>/cnn``; ``load_trained`` and
+``predict_dataset`` read it back and score cutouts.
+"""
+
+from skysieve.train._augment import augment_batch, dihedral
+from skysieve.train._calibrate import PlattCalibrator
+from skysieve.train._engine import (
+    CrossValidation,
+    FitResult,
+    FoldResult,
+    TrainedEnsemble,
+    TrainingObserver,
+    channel_stats,
+    cross_validate,
+    fit_model,
+    make_optimizer,
+    train_ensemble,
+)
+from skysieve.train._ensemble import FoldEnsemble, load_trained, predict_dataset
+from skysieve.train._metrics import binary_log_loss, max_f1_score, pr_auc_score, roc_auc_score, score_metrics
+from skysieve.train._mlflow import MlflowFoldLogger
+from skysieve.train._overrides import override_keys, with_overrides
+from skysieve.train._run import TrainRun, run_train
+from skysieve.train._seed import set_seeds
+from skysieve.train._split import Fold, grouped_stratified_kfold, make_folds, register_splitter, stratified_kfold
+from skysieve.train._stream import TrainingBatches, iter_batches
+
+__all__ = [
+    "CrossValidation",
+    "FitResult",
+    "Fold",
+    "FoldEnsemble",
+    "FoldResult",
+    "MlflowFoldLogger",
+    "PlattCalibrator",
+    "TrainRun",
+    "TrainedEnsemble",
+    "TrainingBatches",
+    "TrainingObserver",
+    "augment_batch",
+    "binary_log_loss",
+    "channel_stats",
+    "cross_validate",
+    "dihedral",
+    "fit_model",
+    "grouped_stratified_kfold",
+    "iter_batches",
+    "load_trained",
+    "make_folds",
+    "make_optimizer",
+    "max_f1_score",
+    "override_keys",
+    "pr_auc_score",
+    "predict_dataset",
+    "register_splitter",
+    "roc_auc_score",
+    "run_train",
+    "score_metrics",
+    "set_seeds",
+    "stratified_kfold",
+    "with_overrides",
+]

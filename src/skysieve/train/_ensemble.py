@@ -1,0 +1,137 @@
+"""The final model: k fold models averaged, then Platt-calibrated; saving, loading, streaming prediction."""
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from skysieve._io import atomic_path
+from skysieve.errors import DataError
+from skysieve.train._calibrate import PlattCalibrator
+from skysieve.train._stream import iter_batches
+
+__all__ = ["CALIBRATION_FILE", "MANIFEST_FILE", "FoldEnsemble", "load_trained", "model_proba", "predict_dataset"]
+
+MANIFEST_FILE = "ensemble.json"
+CALIBRATION_FILE = "calibration.json"
+
+
+def model_proba(model: Any, x: np.ndarray) -> np.ndarray:
+    """Raw positive-class probabilities of one Keras model on a batch, shape (n,)."""
+    return np.asarray(model.predict_on_batch(x), dtype=np.float64).reshape(-1)
+
+
+class FoldEnsemble:
+    """k fold models whose probabilities are averaged, then Platt-scaled.
+
+    Parameters
+    ----------
+    models : sequence of keras.Model
+        Each maps (n, ny, nx, nchan) cutouts to (n, 1) probabilities.
+    calibrator : PlattCalibrator or None
+        Fitted on the validation split; ``None`` leaves the average as is.
+    metadata : dict, optional
+        Written to ``ensemble.json`` (task, params, provenance, MLflow run…).
+    """
+
+    def __init__(self, models: Sequence[Any], calibrator: PlattCalibrator | None = None, *,
+                 metadata: dict | None = None):
+        if not models:
+            raise ValueError("FoldEnsemble needs at least one model")
+        self.models = list(models)
+        self.calibrator = calibrator
+        self.metadata = dict(metadata or {})
+
+    def predict_raw(self, x: np.ndarray) -> np.ndarray:
+        """Mean of the fold models' probabilities, shape (n,), before calibration."""
+        return np.mean([model_proba(m, x) for m in self.models], axis=0)
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """Calibrated probability that each cutout is positive.
+
+        Parameters
+        ----------
+        x : ndarray of shape (n, ny, nx, nchan), raw pixels (µK_CMB for SZ)
+
+        Returns
+        -------
+        ndarray of shape (n,)
+        """
+        raw = self.predict_raw(x)
+        return self.calibrator.predict_proba(raw) if self.calibrator is not None else raw
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``fold_<i>.keras``, ``calibration.json`` and ``ensemble.json`` into ``directory``.
+
+        The directory is replaced atomically. Returns its path.
+        """
+        directory = Path(directory)
+        with atomic_path(directory) as tmp:
+            tmp.mkdir(parents=True)
+            files = []
+            for i, model in enumerate(self.models):
+                name = f"fold_{i}.keras"
+                model.save(tmp / name)
+                files.append(name)
+            if self.calibrator is not None:
+                (tmp / CALIBRATION_FILE).write_text(json.dumps(self.calibrator.to_dict(), indent=2) + "\n")
+            manifest = {"format": "skysieve.FoldEnsemble/1", "models": files,
+                        "calibration": CALIBRATION_FILE if self.calibrator is not None else None,
+                        "combine": "mean of fold probabilities, then Platt scaling", **self.metadata}
+            (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "FoldEnsemble":
+        """Inverse of :meth:`save`."""
+        import keras
+
+        import skysieve.nets  # noqa: F401  (registers the custom layers)
+
+        directory = Path(directory)
+        manifest_path = directory / MANIFEST_FILE
+        if not manifest_path.is_file():
+            raise DataError(f"{manifest_path}: not found; run `skysieve train` (or `dvc repro`) to create the model")
+        manifest = json.loads(manifest_path.read_text())
+        models = [keras.saving.load_model(directory / name) for name in manifest["models"]]
+        calibrator = None
+        if manifest.get("calibration"):
+            calibrator = PlattCalibrator.from_dict(json.loads((directory / manifest["calibration"]).read_text()))
+        meta = {k: v for k, v in manifest.items() if k not in {"format", "models", "calibration", "combine"}}
+        return cls(models, calibrator, metadata=meta)
+
+
+def load_trained(models_dir: str | Path) -> FoldEnsemble:
+    """Load the model ``skysieve train`` wrote (``models/<task>/cnn``)."""
+    return FoldEnsemble.load(models_dir)
+
+
+def predict_dataset(model: Any, dataset, rows: np.ndarray | None = None, *, batch_size: int = 512,
+                    raw: bool = False) -> np.ndarray:
+    """Stream ``rows`` of a cutout dataset through a model, one batch in memory at a time.
+
+    Parameters
+    ----------
+    model : FoldEnsemble or keras.Model
+    dataset : CutoutDataset
+    rows : ndarray of int, optional
+        Dataset rows, in the order wanted; default every row.
+    batch_size : int
+    raw : bool
+        For a :class:`FoldEnsemble`, return the uncalibrated average.
+
+    Returns
+    -------
+    ndarray of shape (len(rows),)
+        Probabilities (calibrated for a FoldEnsemble unless ``raw``).
+    """
+    rows = np.arange(len(dataset)) if rows is None else np.asarray(rows, dtype=np.int64)
+    if isinstance(model, FoldEnsemble):
+        fn = model.predict_raw if raw else model.predict_proba
+    else:
+        def fn(x):
+            return model_proba(model, x)
+    out = [fn(x)[:n] for x, n in iter_batches(dataset, rows, batch_size=batch_size)]
+    return np.concatenate(out) if out else np.empty(0)

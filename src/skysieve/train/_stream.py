@@ -1,0 +1,190 @@
+"""Batches streamed from the on-disk cutout tensor, one ``read`` per batch.
+
+Memory holds one batch (plus Keras' prefetch queue), never the dataset.
+"""
+
+import math
+import threading
+
+import h5py
+import keras
+import numpy as np
+
+from skysieve.data.dataset import IMAGES_KEY
+from skysieve.train._augment import augment_batch
+
+__all__ = ["CutoutReader", "TrainingBatches", "iter_batches"]
+
+
+class CutoutReader:
+    """Reads rows of a cutout tensor through one open HDF5 handle, cutout by cutout.
+
+    The tensor is chunked by cutout, so reading row by row touches exactly the
+    chunks wanted; it is an order of magnitude faster than an HDF5
+    point-selection of the same rows (21 ms → 1.2 ms for 64 random 32×32×3
+    cutouts). Contiguous runs are read as one slice. Safe to share between
+    threads (one lock).
+
+    Parameters
+    ----------
+    dataset : CutoutDataset
+    """
+
+    def __init__(self, dataset):
+        self.path = dataset.tensor_path
+        self.item_shape = tuple(dataset.shape[1:])
+        self._lock = threading.Lock()
+        self._h5: h5py.File | None = None
+
+    def read(self, rows: np.ndarray) -> np.ndarray:
+        """Cutouts ``rows`` in the order given, shape (len(rows), ny, nx, nchan), float32."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.empty((rows.size, *self.item_shape), dtype=np.float32)
+        if rows.size == 0:
+            return out
+        with self._lock:
+            if self._h5 is None:
+                self._h5 = h5py.File(self.path, "r")
+            images = self._h5[IMAGES_KEY]
+            if rows[-1] - rows[0] == rows.size - 1 and np.all(np.diff(rows) == 1):
+                images.read_direct(out, np.s_[int(rows[0]) : int(rows[-1]) + 1])
+            else:
+                for j, i in enumerate(rows):
+                    out[j] = images[int(i)]
+        return out
+
+    def close(self) -> None:
+        """Close the HDF5 handle (reopened on the next read)."""
+        with self._lock:
+            if self._h5 is not None:
+                self._h5.close()
+                self._h5 = None
+
+    def __getstate__(self):
+        return {"path": self.path, "item_shape": self.item_shape}
+
+    def __setstate__(self, state):
+        self.path, self.item_shape = state["path"], state["item_shape"]
+        self._lock, self._h5 = threading.Lock(), None
+
+
+class TrainingBatches(keras.utils.PyDataset):
+    """Shuffled, optionally oversampled and augmented ``(x, y, w)`` training batches.
+
+    Each epoch draws a new plan of ``steps × batch_size`` rows from a
+    generator seeded by ``(seed, epoch)``, so an epoch is the same whatever the
+    prefetching. Every batch has exactly ``batch_size`` cutouts (one traced
+    graph).
+
+    Parameters
+    ----------
+    dataset : CutoutDataset
+    rows : ndarray of int
+        Dataset rows to train on.
+    batch_size : int
+    seed : int
+    steps : int or None
+        Batches per epoch; default one pass over ``rows`` (``len(rows) // batch_size``).
+    augment_fraction : float
+        Probability that a cutout is replaced by a random flip / rotation.
+    positive_fraction : float or None
+        If set, each slot of the plan holds a positive with this probability
+        (positives drawn with replacement, negatives cycled without): the
+        effective negative:positive ratio ``r`` of DeepSZ is
+        ``positive_fraction = 1 / (1 + r)``.
+    class_weight : (float, float) or None
+        Weights of negatives and positives, returned as sample weights.
+    """
+
+    def __init__(
+        self,
+        dataset,
+        rows: np.ndarray,
+        *,
+        batch_size: int,
+        seed: int,
+        steps: int | None = None,
+        augment_fraction: float = 0.0,
+        positive_fraction: float | None = None,
+        class_weight: tuple[float, float] | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.dataset = dataset
+        self.reader = CutoutReader(dataset)
+        self.rows = np.asarray(rows, dtype=np.int64)
+        labels = dataset.labels[self.rows]
+        self._pos, self._neg = self.rows[labels == 1], self.rows[labels == 0]
+        self.batch_size = int(min(batch_size, self.rows.size))
+        self.steps = int(steps) if steps else max(1, self.rows.size // self.batch_size)
+        self.seed = int(seed)
+        self.augment_fraction = float(augment_fraction)
+        self.positive_fraction = positive_fraction
+        self.class_weight = class_weight
+        self.epoch = 0
+        self._labels = dataset.labels
+        self._plan = self._make_plan()
+
+    def _rng(self, *keys: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, *keys])
+
+    def _make_plan(self) -> np.ndarray:
+        rng = self._rng(self.epoch)
+        n = self.steps * self.batch_size
+        if self.positive_fraction is None or self._pos.size == 0 or self._neg.size == 0:
+            reps = math.ceil(n / self.rows.size)
+            return np.concatenate([rng.permutation(self.rows) for _ in range(reps)])[:n]
+        is_pos = rng.random(n) < self.positive_fraction
+        plan = np.empty(n, dtype=np.int64)
+        plan[is_pos] = rng.choice(self._pos, size=int(is_pos.sum()), replace=True)
+        n_neg = n - int(is_pos.sum())
+        reps = math.ceil(n_neg / self._neg.size)
+        plan[~is_pos] = np.concatenate([rng.permutation(self._neg) for _ in range(reps)])[:n_neg]
+        return plan
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __getitem__(self, index: int):
+        rows = self._plan[index * self.batch_size : (index + 1) * self.batch_size]
+        x = self.reader.read(rows)
+        if self.augment_fraction > 0:
+            x = augment_batch(x, fraction=self.augment_fraction, rng=self._rng(self.epoch, index))
+        y = self._labels[rows].astype(np.float32)[:, None]
+        if self.class_weight is None:
+            return x, y
+        w = np.where(y[:, 0] > 0.5, self.class_weight[1], self.class_weight[0]).astype(np.float32)
+        return x, y, w
+
+    def on_epoch_end(self) -> None:
+        self.epoch += 1
+        self._plan = self._make_plan()
+
+
+def iter_batches(dataset, rows: np.ndarray, *, batch_size: int, reader: CutoutReader | None = None):
+    """Yield ``(x, n_valid)`` over ``rows`` in order, every ``x`` padded to one batch shape.
+
+    Padding (zeros) keeps one traced prediction graph; callers keep the first
+    ``n_valid`` outputs.
+
+    ``reader`` reuses an open :class:`CutoutReader`.
+
+    Yields
+    ------
+    x : ndarray of shape (batch, ny, nx, nchan), float32
+    n_valid : int
+    """
+    own = reader is None
+    reader = reader or CutoutReader(dataset)
+    rows = np.asarray(rows, dtype=np.int64)
+    batch = max(1, min(batch_size, rows.size))
+    try:
+        for start in range(0, rows.size, batch):
+            chunk = rows[start : start + batch]
+            x = reader.read(chunk)
+            if chunk.size < batch:
+                x = np.concatenate([x, np.zeros((batch - chunk.size, *x.shape[1:]), dtype=x.dtype)])
+            yield x, chunk.size
+    finally:
+        if own:
+            reader.close()

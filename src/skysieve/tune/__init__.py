@@ -1,0 +1,15 @@
+"""Hyperparameter search: an Optuna study over k-fold CV, with MLflow study → trial → fold runs."""
+
+from skysieve.tune._space import check_search_space, suggest
+from skysieve.tune._study import STORAGE_ENV, PruningObserver, TuneResult, make_pruner, open_study, run_tune
+
+__all__ = [
+    "STORAGE_ENV",
+    "PruningObserver",
+    "TuneResult",
+    "check_search_space",
+    "make_pruner",
+    "open_study",
+    "run_tune",
+    "suggest",
+]
