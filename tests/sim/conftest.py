@@ -21,10 +21,14 @@ def tiny_cfg() -> SimulateSzParams:
     return SimulateSzParams(patch=PatchParams(width_deg=16 / 60, height_deg=16 / 60))
 
 
-def components(**on) -> ComponentsParams:
-    """Component switches: all off except those named ``True``."""
-    names = ComponentsParams.model_fields
-    return ComponentsParams(**{name: bool(on.get(name, False)) for name in names})
+@pytest.fixture
+def components():
+    """``components(cmb=True, ...)``: component switches, all off except those named ``True``."""
+
+    def make(**on) -> ComponentsParams:
+        return ComponentsParams(**{name: bool(on.get(name, False)) for name in ComponentsParams.model_fields})
+
+    return make
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ from pixell import enmap
 from skysieve.config import PatchParams, SimulateSzParams
 from skysieve.data.maps import read_maps
 from skysieve.sim import make_geometry, simulate_sky, tsz_frequency_factor, write_sky
-from tests.sim.conftest import components
 
 
 def test_default_geometry():
@@ -40,7 +39,7 @@ def test_same_seed_bit_identical_other_seed_differs(tiny_cfg, cosmo, powerlaw_cl
     assert not np.allclose(a.maps, c.maps)
 
 
-def test_all_components_off_gives_zero_maps_and_no_sources(tiny_cfg, cosmo):
+def test_all_components_off_gives_zero_maps_and_no_sources(tiny_cfg, cosmo, components):
     cfg = tiny_cfg.model_copy(update={"components": components()})
     sky = simulate_sky(cfg, cosmo, cl=None, seed=1)  # no CMB: no spectrum needed
     assert np.all(sky.maps == 0)
@@ -48,7 +47,7 @@ def test_all_components_off_gives_zero_maps_and_no_sources(tiny_cfg, cosmo):
     assert "m500c" in sky.halos.colnames  # the truth catalogue is always made
 
 
-def test_components_are_independent_streams(tiny_cfg, cosmo, powerlaw_cl):
+def test_components_are_independent_streams(tiny_cfg, cosmo, powerlaw_cl, components):
     def run(**on):
         cfg = tiny_cfg.model_copy(update={"components": components(**on)})
         return simulate_sky(cfg, cosmo, cl=powerlaw_cl, seed=21).maps.astype(np.float64)
@@ -59,7 +58,7 @@ def test_components_are_independent_streams(tiny_cfg, cosmo, powerlaw_cl):
     np.testing.assert_allclose(run(noise=True, ir=True) - run(ir=True), noise, atol=1e-3)  # same noise realisation
 
 
-def test_band_ratios_follow_each_component_spectrum(tiny_cfg, cosmo, powerlaw_cl):
+def test_band_ratios_follow_each_component_spectrum(tiny_cfg, cosmo, powerlaw_cl, components):
     # Without beam or noise, tSZ scales as f(x) and the CMB is identical in every band.
     def run(**on):
         cfg = tiny_cfg.model_copy(update={"components": components(**on)})
@@ -77,7 +76,7 @@ def test_band_ratios_follow_each_component_spectrum(tiny_cfg, cosmo, powerlaw_cl
     np.testing.assert_array_equal(cmb[0], cmb[2])
 
 
-def test_beam_smooths_and_keeps_the_mean(tiny_cfg, cosmo, powerlaw_cl):
+def test_beam_smooths_and_keeps_the_mean(tiny_cfg, cosmo, powerlaw_cl, components):
     def run(**on):
         cfg = tiny_cfg.model_copy(update={"components": components(**on)})
         return simulate_sky(cfg, cosmo, cl=powerlaw_cl, seed=3).maps.astype(np.float64)
@@ -103,7 +102,7 @@ def test_write_sky_round_trip(tmp_path, tiny_cfg, cosmo, powerlaw_cl):
     assert not list((tmp_path / "out").glob("*.partial"))
 
 
-def test_cmb_on_without_spectrum_uses_camb(monkeypatch, tiny_cfg, cosmo, powerlaw_cl):
+def test_cmb_on_without_spectrum_uses_camb(monkeypatch, tiny_cfg, cosmo, powerlaw_cl, components):
     import skysieve.sim.sky as sky_module
 
     calls = []

@@ -56,8 +56,8 @@ class PatchParams(Section):
 
     ra_center_deg: float = Field(15.0, ge=0, lt=360)
     dec_center_deg: float = Field(0.0, gt=-80, lt=80)
-    width_deg: float = Field(7.0, gt=0, le=40)
-    height_deg: float = Field(7.0, gt=0, le=40)
+    width_deg: float = Field(7.5, gt=0, le=40)
+    height_deg: float = Field(7.5, gt=0, le=40)
     pixel_arcmin: float = Field(0.25, gt=0, le=5)
 
 

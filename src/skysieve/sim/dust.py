@@ -30,7 +30,7 @@ def _planck_shape(freq_hz, temperature_k):
 
 
 def _dbdt_shape(freq_hz, tcmb_k):
-    """:math:`\\partial B_\\nu/\\partial T` at the CMB temperature, up to constants: :math:`\\nu^4 e^x/(e^x-1)^2/T^2`."""
+    """:math:`\\partial B_\\nu/\\partial T` at the CMB temperature up to constants, :math:`\\nu^4 e^x/(e^x-1)^2/T^2`."""
     x = _H_OVER_K * freq_hz / tcmb_k
     return freq_hz**4 * np.exp(x) / np.expm1(x) ** 2 / tcmb_k**2
 

@@ -11,7 +11,8 @@ so the kSZ map is the tSZ β-profile of each halo scaled by
 comes from a self-similar mass–temperature relation normalised to Arnaud,
 Pointecouteau & Pratt (2005):
 
-.. math:: k_B T_e = 5\\ {\\rm keV}\\left(\\frac{E(z)\\, M_{500c}}{3.84\\times10^{14}\\,h_{70}^{-1}M_\\odot}\\right)^{2/3}.
+.. math:: k_B T_e = 5\\ {\\rm keV}
+          \\left(\\frac{E(z)\\, M_{500c}}{3.84\\times10^{14}\\,h_{70}^{-1}M_\\odot}\\right)^{2/3}.
 
 kSZ is the same in every band in CMB temperature units.
 """
