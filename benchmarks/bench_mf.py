@@ -15,7 +15,6 @@ Run: .venv/bin/python benchmarks/bench_mf.py [--params params.yaml]
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -45,27 +44,26 @@ maps = SkyMaps(data=data.astype(np.float32), wcs=wcs, bands=tuple(band_name(b.fr
 del cmb, data
 n_scales = p.mf_sz.n_scales
 
-# The FFTs the filter needs, timed alone (best of 3).
+# The FFTs the filter needs, and the filter itself (fit with the noise estimated from the maps, the
+# 12 templates, the 12 SNR maps, the peak finding), timed alternately so both see the same machine load;
+# best of 5 each.
 x64 = maps.data.astype(np.float64)
 x32 = maps.data[0].copy()
-t_fft = np.inf
-for _ in range(3):
+mf = build_matched_filter(p.mf_sz, bands=bands)
+t_fft = t_mf = np.inf
+for _ in range(5):
     t0 = time.perf_counter()
     scipy.fft.rfft2(x64, axes=(-2, -1))
     for _ in range(n_scales):
         k = scipy.fft.rfft2(x32)
         scipy.fft.irfft2(k, s=x32.shape)
     t_fft = min(t_fft, time.perf_counter() - t0)
-del x64, x32
-
-# The filter: fit (noise from the maps, band weights, 12 templates), 12 SNR maps, peaks (best of 3).
-mf = build_matched_filter(p.mf_sz, bands=bands)
-t_mf = np.inf
-for _ in range(3):
     t0 = time.perf_counter()
     snr = mf.fit_transform(maps)
     det = mf.detections(snr)
     t_mf = min(t_mf, time.perf_counter() - t0)
+    del snr
+snr = mf.transform(maps)
 peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 print(json.dumps({"shape": list(maps.data.shape), "n_scales": n_scales, "n_fft": len(bands) + 2 * n_scales,
                   "t_fft_s": t_fft, "t_mf_s": t_mf, "peak_gb": peak_gb, "n_det": len(det),
@@ -87,8 +85,8 @@ def main() -> None:
           f"(target < 3×): {'OK' if ratio < 3 else 'TOO SLOW'}")
     print(f"peak memory (RSS): {r['peak_gb']:.2f} GB (target < 4 GB): {'OK' if r['peak_gb'] < 4 else 'TOO MUCH'}")
     std = r["snr_std"]
-    print(f"SNR std on noise + CMB, per scale: {min(std):.3f} … {max(std):.3f}; {r['n_det']} detections above "
-          "threshold (none expected)")
+    print(f"SNR std on noise + CMB, per scale: {min(std):.3f} … {max(std):.3f}; {r['n_det']} false detections "
+          "above the threshold")
     print(f"total wall time incl. setup: {time.perf_counter() - t0:.1f} s")
 
 

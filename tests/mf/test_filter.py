@@ -62,10 +62,14 @@ def test_injected_cluster_snr_position_and_y_are_recovered():
 
 
 def test_pure_noise_snr_has_unit_variance(toy_cl):
-    """Model noise: the variance of the SNR maps, pooled over realisations, is 1 within 5 % at every scale."""
+    """Model noise: the variance of the SNR maps, pooled over realisations, is 1 within 5 % at every scale.
+
+    The large scales respond to the few longest modes of a small map, so one 256² map's variance scatters
+    by ~20 % at θc = 3′: 96 realisations bring that to ~2 %.
+    """
     mf = MatchedFilter(beam_fwhm_arcmin=BEAMS, noise=model_noise(cmb=toy_cl))
     variances = []
-    for seed in range(24):
+    for seed in range(96):
         sky = make_sky((256, 256), seed=100 + seed, cmb=toy_cl)
         if seed == 0:
             mf.fit(sky)

@@ -14,6 +14,7 @@ from skysieve.mf.noise import MapNoise, ModelNoise, NoiseEstimator, NoiseSpectra
 from skysieve.mf.peaks import detection_catalog, find_peaks
 from skysieve.mf.pipeline import MfResult, build_matched_filter, build_noise, run_mf_sz
 from skysieve.mf.sources import (
+    CleanedMaps,
     check_source_catalog,
     clean_sources,
     detect_sources,
@@ -22,6 +23,7 @@ from skysieve.mf.sources import (
 )
 
 __all__ = [
+    "CleanedMaps",
     "MapNoise",
     "MatchedFilter",
     "MfResult",

@@ -108,13 +108,6 @@ class FourierGrid:
         """
         return np.einsum("...yx,x->...", half, self.column_weight)
 
-    def radius_arcmin(self) -> np.ndarray:
-        """Distance of every pixel from pixel (0, 0) on the periodic grid, shape (ny, nx), arcmin."""
-        ny, nx = self.shape
-        y = np.fft.fftfreq(ny, d=1.0 / ny) * self.dy_arcmin
-        x = np.fft.fftfreq(nx, d=1.0 / nx) * self.dx_arcmin
-        return np.hypot(y[:, None], x[None, :])
-
 
 def fourier_grid(shape: tuple[int, int], wcs: WCS) -> FourierGrid:
     """The flat-sky Fourier grid of a map.

@@ -22,8 +22,9 @@ the response ``Q(ℓ) = Σ_i a_i B_i g_i`` are 1-D functions: ``P`` is inverted
 once per integer ℓ (an ``nband × nband`` solve), the bands are combined once
 into ``D̃ = Σ_i g_i d̃_i``, and each of the scales costs one template FFT and
 one inverse FFT: ``SNR_θ = σ_θ · IDFT[τ̃_θ D̃]``.  The ℓ = 0 (mean) mode is
-left out.  Templates are sampled at pixel centres, like the simulated skies,
-so no pixel window enters.
+left out.  Templates are painted by the simulation's painter (pixel-centre
+values, sub-sampled core), so no pixel window enters; the transforms are
+periodic.  The derivation and the choices are in ``docs/matched_filter.md``.
 """
 
 from collections.abc import Mapping, Sequence
@@ -61,8 +62,10 @@ def invert_noise(pixel_power: np.ndarray, *, ridge: float = 1e-12) -> np.ndarray
     pixel_power : ndarray of shape (nband, nband, nl)
         Symmetric positive (semi-)definite pixel power, µK².
     ridge : float
-        ``ridge × max_ℓ tr P / nband`` is added to the diagonal; it matters
-        only where the noise vanishes (no white noise, beam → 0).
+        ``ridge × tr P(ℓ) / nband`` is added to the diagonal at each ℓ (1 where
+        the trace vanishes).  Relative to each ℓ's own power: a ridge set by
+        the largest power (the CMB at ℓ ≈ 2) would add a per-cent of fake
+        white noise at high ℓ.
 
     Returns
     -------
@@ -70,8 +73,9 @@ def invert_noise(pixel_power: np.ndarray, *, ridge: float = 1e-12) -> np.ndarray
     """
     nb = pixel_power.shape[0]
     p = np.moveaxis(pixel_power, -1, 0)
-    scale = float(np.max(np.trace(pixel_power))) / nb if pixel_power.size else 1.0
-    return np.linalg.inv(p + ridge * scale * np.eye(nb))
+    scale = np.trace(p, axis1=1, axis2=2) / nb
+    scale = np.where(scale > 0, scale, 1.0)
+    return np.linalg.inv(p + (ridge * scale)[:, None, None] * np.eye(nb))
 
 
 def beta_template(grid: FourierGrid, *, theta_c_arcmin: float, theta_max_arcmin: float) -> np.ndarray:
@@ -95,9 +99,15 @@ def beta_template(grid: FourierGrid, *, theta_c_arcmin: float, theta_max_arcmin:
     wcs.wcs.cdelt = [-grid.dx_arcmin / 60.0, grid.dy_arcmin / 60.0]
     wcs.wcs.crval = [0.0, 0.0]
     wcs.wcs.crpix = [nx // 2 + 1.0, ny // 2 + 1.0]
-    tau = np.asarray(paint_beta_profiles((ny, nx), wcs, [0.0], [0.0], [1.0], theta_c_arcmin, theta_max_arcmin))
-    tau = np.roll(tau, (-(ny // 2), -(nx // 2)), axis=(0, 1))
-    return (tau / (tau.sum() * grid.pixel_area_arcmin2)).astype(np.float32)
+    painted = np.asarray(paint_beta_profiles((ny, nx), wcs, [0.0], [0.0], [1.0], theta_c_arcmin, theta_max_arcmin))
+    norm = 1.0 / (painted.sum() * grid.pixel_area_arcmin2)
+    # Roll the centre to (0, 0), normalise and cast in one pass over the four blocks.
+    cy, cx = ny // 2, nx // 2
+    tau = np.empty((ny, nx), dtype=np.float32)
+    for (dst_y, src_y) in ((slice(0, ny - cy), slice(cy, ny)), (slice(ny - cy, ny), slice(0, cy))):
+        for (dst_x, src_x) in ((slice(0, nx - cx), slice(cx, nx)), (slice(nx - cx, nx), slice(0, cx))):
+            np.multiply(painted[src_y, src_x], norm, out=tau[dst_y, dst_x], casting="same_kind")
+    return tau
 
 
 class MatchedFilter:
@@ -129,6 +139,9 @@ class MatchedFilter:
     Attributes
     ----------
     grid_ : FourierGrid
+        Fourier geometry of the fitted maps.
+    wcs_ : astropy.wcs.WCS
+        Their celestial WCS (for the detections' sky positions).
     bands_ : tuple of str
     freqs_ghz_ : tuple of float
     noise_ : NoiseSpectra
@@ -181,7 +194,14 @@ class MatchedFilter:
         self._fit(maps, dft)
         return self._snr_from_dft(dft)
 
-    def _check_bands(self, maps: SkyMaps) -> tuple[float, ...]:
+    def check_bands(self, maps: SkyMaps) -> tuple[float, ...]:
+        """The band frequencies of ``maps``, GHz, after checking that every band has a frequency and a beam.
+
+        Raises
+        ------
+        DataError
+            Naming the files of the bands without ``FREQ`` or without a beam.
+        """
         where = ", ".join(str(p) for p in maps.paths) or "the maps"
         if maps.freqs_ghz is None:
             raise DataError(f"{where}: bands {list(maps.bands)} have no frequency (FREQ in GHz); "
@@ -197,7 +217,7 @@ class MatchedFilter:
         from skysieve.sim.instrument import beam_transfer
         from skysieve.sim.tsz import tsz_frequency_factor
 
-        freqs = self._check_bands(maps)
+        freqs = self.check_bands(maps)
         grid = fourier_grid(maps.data.shape[-2:], maps.wcs)
         ell = np.arange(grid.lmax + 1, dtype=float)
         beams = [self.beam_fwhm_arcmin[b] for b in maps.bands]
@@ -236,8 +256,8 @@ class MatchedFilter:
     # -- applying ----------------------------------------------------------------------------------------------
 
     def _rfft(self, maps: SkyMaps) -> np.ndarray:
-        # float64: the bands are combined with weights that cancel the CMB, common to all bands, to ~1e-6
-        # of its low-ℓ amplitude, below float32 precision.
+        # float64: the band weights cancel the CMB, common to all bands and at low ℓ up to 1e6 times the
+        # noise power; double precision keeps what is left of it far below the noise.
         return scipy.fft.rfft2(np.asarray(maps.data, dtype=np.float64), axes=(-2, -1))
 
     def _check_fitted(self, maps: SkyMaps) -> None:
@@ -259,14 +279,18 @@ class MatchedFilter:
         return self._snr_from_dft(self._rfft(maps))
 
     def _snr_from_dft(self, dft: np.ndarray) -> np.ndarray:
-        idx = self.grid_.ell_index
-        combined = np.zeros(self.grid_.fourier_shape, dtype=np.complex128)
-        for i in range(dft.shape[0]):
-            combined += self.weights_[i][idx] * dft[i]
-        combined = combined.astype(np.complex64)
+        # D̃ = Σ_i g_i d̃_i in float64 (real weights: work on the real and imaginary parts as one float array).
+        weights = self.weights_[:, self.grid_.ell_index]
+        parts = np.ascontiguousarray(dft).view(np.float64).reshape(*dft.shape, 2)
+        acc = weights[0][..., None] * parts[0]
+        for i in range(1, dft.shape[0]):
+            acc += weights[i][..., None] * parts[i]
+        combined = acc.astype(np.float32).view(np.complex64)[..., 0]
         out = np.empty((self.theta_c_arcmin.size, *self.grid_.shape), dtype=np.float32)
+        buf = np.empty_like(combined)
         for s in range(self.theta_c_arcmin.size):
-            out[s] = scipy.fft.irfft2(self._templates[s] * combined, s=self.grid_.shape)
+            np.multiply(self._templates[s], combined, out=buf)
+            out[s] = scipy.fft.irfft2(buf, s=self.grid_.shape, overwrite_x=True)
         return out
 
     def predict(self, maps: SkyMaps) -> Table:

@@ -138,7 +138,6 @@ class ModelNoise:
                 raise ConfigError(f"{key}: no entry for band(s) {missing} (have {sorted(table)}); "
                                   "add their levels or drop those maps")
         ell = np.arange(grid.lmax + 1, dtype=float)
-        nb = len(bands)
         beam = np.stack([beam_transfer(ell, fwhm) for fwhm in beam_fwhm_arcmin])
         common = _flat_dl_to_cl(ell, self.ksz_d3000_uk2)
         if self.cmb_cl is not None:
@@ -167,8 +166,8 @@ class MapNoise:
     the power and under-weight those modes) — but never holds fewer than
     ``min_modes`` modes.  ``C_ij = P_ij Ω_pix``.
     Averages of outer products are positive semi-definite, and so are their
-    interpolations.  The clusters sit in the maps too; they are a negligible
-    part of the power.
+    interpolations.  The clusters sit in the maps too and count as noise, as
+    the unresolved tSZ does in the model.
 
     Parameters
     ----------

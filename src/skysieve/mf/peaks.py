@@ -17,13 +17,45 @@ the core mean 0.6 px).  ``core_fraction = 0`` gives DeepSZ's rule exactly.
 """
 
 import numpy as np
+import scipy.sparse
 from astropy.table import Table
 from astropy.wcs import WCS
-from scipy import ndimage
+from scipy.sparse.csgraph import connected_components
 
 __all__ = ["detection_catalog", "find_peaks"]
 
-_EIGHT = np.ones((3, 3), dtype=bool)
+def _label_pixels(lin: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, int]:
+    """8-connected components of a sparse set of pixels.
+
+    Parameters
+    ----------
+    lin : ndarray of shape (n,), int
+        Sorted, unique linear indices ``y · nx + x`` of the pixels.
+    shape : (ny, nx)
+
+    Returns
+    -------
+    labels : ndarray of shape (n,), int
+        Component of each pixel, 0 … ncomp − 1.
+    ncomp : int
+    """
+    n = lin.size
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), 0
+    ny, nx = shape
+    y, x = np.divmod(lin, nx)
+    rows, cols = [], []
+    for dy, dx in ((0, 1), (1, -1), (1, 0), (1, 1)):  # half the neighbours: the graph is undirected
+        ty, tx = y + dy, x + dx
+        target = ty * nx + tx
+        at = np.minimum(np.searchsorted(lin, target), n - 1)
+        hit = (ty < ny) & (tx >= 0) & (tx < nx) & (lin[at] == target)
+        rows.append(np.flatnonzero(hit))
+        cols.append(at[hit])
+    rows, cols = np.concatenate(rows), np.concatenate(cols)
+    graph = scipy.sparse.coo_matrix((np.ones(rows.size, dtype=np.int8), (rows, cols)), shape=(n, n))
+    ncomp, labels = connected_components(graph, directed=False)
+    return labels.astype(np.int64), int(ncomp)
 
 
 def find_peaks(snr_maps: np.ndarray, *, threshold: float, core_fraction: float = 0.5) -> Table:
@@ -50,20 +82,19 @@ def find_peaks(snr_maps: np.ndarray, *, threshold: float, core_fraction: float =
     snr_maps = np.asarray(snr_maps)
     if snr_maps.ndim == 2:
         snr_maps = snr_maps[None]
-    above_any = np.any(snr_maps > threshold, axis=0)
-    objects, n_obj = ndimage.label(above_any, structure=_EIGHT)
-    best = {name: np.full(n_obj + 1, np.nan) for name in ("snr", "x", "y", "x_peak", "y_peak", "npix")}
+    shape = snr_maps.shape[-2:]
+    above = [np.flatnonzero(snr > threshold) for snr in snr_maps]  # linear pixel indices, sorted
+    union = np.unique(np.concatenate(above)) if above else np.zeros(0, np.int64)
+    objects, n_obj = _label_pixels(union, shape)
+    best = {name: np.full(n_obj, np.nan) for name in ("snr", "x", "y", "x_peak", "y_peak", "npix")}
     best["snr"][:] = -np.inf
-    scale = np.full(n_obj + 1, -1, dtype=np.int64)
-    for s, snr in enumerate(snr_maps):
-        mask = snr > threshold
-        groups, n = ndimage.label(mask, structure=_EIGHT)
-        if n == 0:
+    scale = np.full(n_obj, -1, dtype=np.int64)
+    for s, lin in enumerate(above):
+        if lin.size == 0:
             continue
-        # Work on the (few) pixels above the threshold only.
-        py, px = np.nonzero(mask)
-        lab = groups[py, px] - 1
-        val = snr[py, px].astype(np.float64)
+        lab, n = _label_pixels(lin, shape)
+        py, px = np.divmod(lin, shape[1])
+        val = snr_maps[s].ravel()[lin].astype(np.float64)
         top = np.lexsort((-val, lab))  # by group, brightest first
         first_pix = top[np.flatnonzero(np.diff(lab[top], prepend=-1))]
         peak = val[first_pix]
@@ -73,7 +104,7 @@ def find_peaks(snr_maps: np.ndarray, *, threshold: float, core_fraction: float =
         com = np.stack([np.bincount(lab, weights=w * py, minlength=n),
                         np.bincount(lab, weights=w * px, minlength=n)], axis=1) / wsum[:, None]
         npix = np.bincount(lab, minlength=n)
-        obj = objects[pos[:, 0], pos[:, 1]]
+        obj = objects[np.searchsorted(union, lin[first_pix])]
         # Several groups of this scale may fall in one object: keep the best of them.
         order = np.argsort(-peak, kind="stable")
         first = order[np.unique(obj[order], return_index=True)[1]]
@@ -85,7 +116,7 @@ def find_peaks(snr_maps: np.ndarray, *, threshold: float, core_fraction: float =
         best["y_peak"][o], best["x_peak"][o] = pos[better, 0], pos[better, 1]
         best["npix"][o] = npix[better]
         scale[o] = s
-    order = np.argsort(-best["snr"][1:], kind="stable") + 1
+    order = np.argsort(-best["snr"], kind="stable")
     return Table({
         "x": best["x"][order], "y": best["y"][order],
         "x_peak": best["x_peak"][order].astype(np.int64), "y_peak": best["y_peak"][order].astype(np.int64),

@@ -96,7 +96,7 @@ def run_mf_sz(maps: SkyMaps, *, params: MfParams, bands: Sequence[BandParams], c
     ``sources``, or found with :func:`detect_sources` when ``params.sources
     == "detect"``) are subtracted or masked; the filter is fitted on the
     cleaned maps and gives ``n_scales`` SNR maps; groups above
-    ``params.snr_threshold`` become detections; detections are matched to
+    ``params.snr_threshold`` become detections (none inside masked holes); detections are matched to
     ``halos`` and cutouts (DeepSZ §2.3) and every cutout gets ``mf_snr``.
 
     Parameters
@@ -128,6 +128,7 @@ def run_mf_sz(maps: SkyMaps, *, params: MfParams, bands: Sequence[BandParams], c
         If ``catalog`` mode has no source catalog, or a band is unknown to ``bands``.
     """
     mf = build_matched_filter(params, bands=bands, cmb_cl=cmb_cl, tcmb_k=tcmb_k)
+    mf.check_bands(maps)
     found = None
     if params.sources == "detect":
         found = detect_sources(maps, beam_fwhm_arcmin=mf.beam_fwhm_arcmin, noise=mf.noise,
@@ -136,10 +137,11 @@ def run_mf_sz(maps: SkyMaps, *, params: MfParams, bands: Sequence[BandParams], c
     elif sources is None:
         raise DataError("mf_sz.sources = 'catalog' but no source catalog was given; pass the simulation's "
                         "sources.fits or set mf_sz.sources: detect")
-    cleaned, n_treated = clean_sources(maps, sources, treatment=params.source_treatment,
-                                       flux_cut_mjy=params.flux_cut_mjy, beam_fwhm_arcmin=mf.beam_fwhm_arcmin,
-                                       mask_radius_arcmin=params.mask_radius_arcmin)
-    snr = mf.fit_transform(cleaned)
+    cleaned = clean_sources(maps, sources, treatment=params.source_treatment, flux_cut_mjy=params.flux_cut_mjy,
+                            beam_fwhm_arcmin=mf.beam_fwhm_arcmin, mask_radius_arcmin=params.mask_radius_arcmin)
+    snr = mf.fit_transform(cleaned.maps)
+    if cleaned.mask is not None:
+        snr[:, cleaned.mask] = 0.0  # inpainted holes hold no data: no detections, no score there
     detections = mf.detections(snr)
     matched = match_detections(detections, cutouts, wcs=maps.wcs, central_px=central_px, halos=halos,
                                mass_column=params.match_mass_column, radius_arcmin=params.match_radius_arcmin)
@@ -153,7 +155,7 @@ def run_mf_sz(maps: SkyMaps, *, params: MfParams, bands: Sequence[BandParams], c
         "noise_model": params.noise_model,
         "sources": params.sources,
         "source_treatment": params.source_treatment,
-        "n_sources_treated": n_treated,
+        "n_sources_treated": cleaned.n_treated,
         "n_detections": len(matched),
         "n_matched": int(np.count_nonzero(np.asarray(matched["halo_id"]) >= 0)),
         "n_cutouts": len(scores),

@@ -10,16 +10,19 @@ DeepSZ (§2.1) subtracts every source brighter than 2 mJy before filtering.
   real maps that arrive without one: each band is filtered with its beam (a
   point-source matched filter weighted by that band's noise power) and
   positive peaks above an SNR threshold are kept, with the filtered flux of
-  every band at the peak pixel.
+  every band at the peak pixel; a second pass on the residual refines the
+  fluxes and finds the fainter sources.
 * :func:`clean_sources` subtracts the beam-convolved sources brighter than a
   flux cut in any band, or masks discs around them and fills the holes by
-  harmonic (Laplace) inpainting from their edges.
+  harmonic (Laplace) inpainting from their edges; no detection is then made
+  inside the holes.
 
 Sources are placed on their nearest pixel centre (the simulated sources sit
 on pixel centres).
 """
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,12 +33,13 @@ from astropy.table import Table
 from scipy import ndimage
 
 from skysieve.data.maps import SkyMaps
-from skysieve.errors import DataError
+from skysieve.errors import ConfigError, DataError
 from skysieve.mf._fourier import FourierGrid, fourier_grid
 from skysieve.mf.noise import NoiseEstimator
 from skysieve.mf.peaks import find_peaks
 
 __all__ = [
+    "CleanedMaps",
     "check_source_catalog",
     "clean_sources",
     "detect_sources",
@@ -83,11 +87,32 @@ def read_source_catalog(path: str | Path, *, freqs_ghz: Sequence[float]) -> Tabl
     return check_source_catalog(table, freqs_ghz=freqs_ghz, name=str(path))
 
 
-def _plain(column) -> np.ndarray:
-    q = getattr(column, "quantity", None)
-    if q is not None and column.unit is not None:
-        return np.asarray(q.value, dtype=float)
+def _plain(column, unit: str) -> np.ndarray:
+    """Column values as floats in ``unit`` (a column without a unit is taken to be in it already)."""
+    if getattr(column, "unit", None) is not None:
+        return np.asarray(column.quantity.to_value(unit), dtype=float)
     return np.asarray(column, dtype=float)
+
+
+@dataclass(frozen=True)
+class CleanedMaps:
+    """Maps after point-source treatment.
+
+    Attributes
+    ----------
+    maps : SkyMaps
+        The cleaned copy.
+    n_treated : int
+        Number of sources subtracted or masked.
+    mask : ndarray of shape (ny, nx), bool, or None
+        The inpainted pixels (``mask`` treatment).  The filter's output there
+        is an interpolation, not data: detections should not be made there
+        (:func:`skysieve.mf.run_mf_sz` sets the SNR maps to 0 in the mask).
+    """
+
+    maps: SkyMaps
+    n_treated: int
+    mask: np.ndarray | None = None
 
 
 def _bright_sources(maps: SkyMaps, sources: Table, flux_cut_mjy: float) -> tuple[Table, np.ndarray, np.ndarray]:
@@ -95,9 +120,10 @@ def _bright_sources(maps: SkyMaps, sources: Table, flux_cut_mjy: float) -> tuple
     from skysieve.sim.sources import flux_column
 
     freqs = maps.freqs_ghz or ()
-    flux = np.stack([_plain(sources[flux_column(f)]) for f in freqs]) if len(sources) else np.zeros((len(freqs), 0))
+    flux = (np.stack([_plain(sources[flux_column(f)], "mJy") for f in freqs]) if len(sources)
+            else np.zeros((len(freqs), 0)))
     bright = sources[np.any(flux > flux_cut_mjy, axis=0)] if len(sources) else sources
-    x, y = maps.wcs.celestial.world_to_pixel_values(_plain(bright["ra"]), _plain(bright["dec"]))
+    x, y = maps.wcs.celestial.world_to_pixel_values(_plain(bright["ra"], "deg"), _plain(bright["dec"], "deg"))
     ix, iy = np.rint(np.asarray(x)).astype(np.int64), np.rint(np.asarray(y)).astype(np.int64)
     ny, nx = maps.data.shape[-2:]
     inside = (ix >= 0) & (ix < nx) & (iy >= 0) & (iy < ny)
@@ -106,7 +132,7 @@ def _bright_sources(maps: SkyMaps, sources: Table, flux_cut_mjy: float) -> tuple
 
 def clean_sources(maps: SkyMaps, sources: Table, *, treatment: str = "subtract", flux_cut_mjy: float = 2.0,
                   beam_fwhm_arcmin: Mapping[str, float] | None = None, mask_radius_arcmin: float = 3.0,
-                  ) -> tuple[SkyMaps, int]:
+                  max_mask_fraction: float = 0.2) -> CleanedMaps:
     """Subtract, or mask and inpaint, the sources brighter than ``flux_cut_mjy`` in any band.
 
     Parameters
@@ -126,13 +152,16 @@ def clean_sources(maps: SkyMaps, sources: Table, *, treatment: str = "subtract",
     beam_fwhm_arcmin : mapping of str to float
         Beam FWHM per band name, arcmin (needed to subtract).
     mask_radius_arcmin : float
+    max_mask_fraction : float
+        ``mask`` refuses to mask more of the map than this: at the depth of
+        the default survey thousands of sources pass 2 mJy, and masking them
+        all would blank the map (why DeepSZ subtracts instead).
 
     Returns
     -------
-    cleaned : SkyMaps
-        A copy with cleaned data.
-    n_treated : int
-        Number of sources treated.
+    CleanedMaps
+        The cleaned copy, the number of sources treated and, for ``mask``,
+        the masked pixels.
     """
     from skysieve.sim.instrument import apply_beam
     from skysieve.sim.sources import source_map
@@ -143,6 +172,7 @@ def clean_sources(maps: SkyMaps, sources: Table, *, treatment: str = "subtract",
     check_source_catalog(sources, freqs_ghz=maps.freqs_ghz)
     bright, iy, ix = _bright_sources(maps, sources, flux_cut_mjy)
     data = np.array(maps.data, dtype=np.float32, copy=True)
+    mask = None
     if len(bright):
         grid = fourier_grid(maps.data.shape[-2:], maps.wcs)
         if treatment == "subtract":
@@ -153,12 +183,19 @@ def clean_sources(maps: SkyMaps, sources: Table, *, treatment: str = "subtract",
                 painted = apply_beam(source_map(shape, maps.wcs, bright, freq_ghz=freq), beam_fwhm_arcmin[band])
                 data[b] -= np.asarray(painted, dtype=np.float32)
         elif treatment == "mask":
-            data = inpaint_harmonic(data, _disc_mask(grid, iy, ix, mask_radius_arcmin))
+            mask = _disc_mask(grid, iy, ix, mask_radius_arcmin)
+            if mask.mean() > max_mask_fraction:
+                raise ConfigError(
+                    f"mf_sz.source_treatment = 'mask' would mask {mask.mean():.0%} of the map ({len(bright)} sources "
+                    f"above mf_sz.flux_cut_mjy = {flux_cut_mjy} mJy, radius mf_sz.mask_radius_arcmin = "
+                    f"{mask_radius_arcmin}′; at most {max_mask_fraction:.0%}); raise the flux cut, shrink the "
+                    "radius, or use source_treatment: subtract")
+            data = inpaint_harmonic(data, mask)
         else:
             raise DataError(f"unknown point-source treatment {treatment!r}; use 'subtract' or 'mask'")
     cleaned = SkyMaps(data=data, wcs=maps.wcs, bands=maps.bands, freqs_ghz=maps.freqs_ghz, unit=maps.unit,
                       paths=maps.paths)
-    return cleaned, len(bright)
+    return CleanedMaps(maps=cleaned, n_treated=len(bright), mask=mask)
 
 
 def _disc_mask(grid: FourierGrid, iy: np.ndarray, ix: np.ndarray, radius_arcmin: float) -> np.ndarray:
@@ -225,8 +262,30 @@ def inpaint_harmonic(data: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return out
 
 
+def _beam_filter(maps: SkyMaps, *, beams: list[float], noise: NoiseEstimator,
+                 grid: FourierGrid) -> tuple[np.ndarray, np.ndarray]:
+    """Per-band point-source flux maps (mJy) and their SNR maps, shapes (nband, ny, nx)."""
+    from skysieve.sim.instrument import beam_transfer
+    from skysieve.sim.sources import mjy_to_uk
+
+    dft = scipy.fft.rfft2(np.asarray(maps.data, dtype=np.float64), axes=(-2, -1))
+    spectra = noise.spectra(grid=grid, bands=maps.bands, freqs_ghz=maps.freqs_ghz, beam_fwhm_arcmin=beams, dft=dft)
+    power = np.einsum("iil->il", spectra.tabulate(grid.lmax)) / grid.pixel_area_sr
+    ell = np.arange(grid.lmax + 1, dtype=float)
+    flux = np.empty(maps.data.shape, dtype=np.float32)
+    snr = np.empty(maps.data.shape, dtype=np.float32)
+    for b, freq in enumerate(maps.freqs_ghz):
+        resp = float(mjy_to_uk(1.0, freq, pixel_area_sr=grid.pixel_area_sr)) * beam_transfer(ell, beams[b])
+        weight = np.where(power[b] > 0, resp / np.where(power[b] > 0, power[b], 1.0), 0.0)
+        weight[0] = 0.0
+        sigma = (float(grid.full_plane_sum((resp * weight)[grid.ell_index])) / grid.n_pix) ** -0.5
+        flux[b] = scipy.fft.irfft2(weight[grid.ell_index] * dft[b], s=grid.shape) * sigma**2
+        snr[b] = flux[b] / np.float32(sigma)
+    return flux, snr
+
+
 def detect_sources(maps: SkyMaps, *, beam_fwhm_arcmin: Mapping[str, float], noise: NoiseEstimator,
-                   snr_threshold: float = 5.0) -> Table:
+                   snr_threshold: float = 5.0, n_passes: int = 2) -> Table:
     """Find point sources in the maps with a beam-matched filter per band.
 
     For band ``b`` with beam ``B_b``, noise pixel power ``P_bb`` and ``u_b``
@@ -240,6 +299,16 @@ def detect_sources(maps: SkyMaps, *, beam_fwhm_arcmin: Mapping[str, float], nois
     source, with the filtered flux of every band there.  Only positive peaks
     count, so tSZ decrements are not taken for sources.
 
+    The search runs in ``n_passes``: after each, the sources found so far are
+    subtracted from the input maps and the filter (and, for
+    :class:`~skysieve.mf.noise.MapNoise`, its noise) is redone on the
+    residual.  Each later pass corrects the fluxes of the known sources by
+    the residual at their pixels, whatever its sign — an over-subtracted
+    source at 90 GHz would look like a tSZ decrement — and adds the fainter
+    sources that the bright ones hid (their power inflates a noise spectrum
+    estimated from the maps, and their filter sidelobes cover their
+    neighbours).
+
     Parameters
     ----------
     maps : SkyMaps
@@ -248,49 +317,58 @@ def detect_sources(maps: SkyMaps, *, beam_fwhm_arcmin: Mapping[str, float], nois
     noise : NoiseEstimator
         Gives each band's noise auto-spectrum.
     snr_threshold : float
+    n_passes : int
 
     Returns
     -------
     Table
         ``source_id``, ``ra``, ``dec`` (deg), ``x``, ``y`` (pixel), ``snr``
-        (highest band SNR), ``band`` (where it is highest) and
+        (highest band SNR when found), ``band`` (where it was highest) and
         ``flux_<band>_mjy`` for every band.
     """
-    from skysieve.sim.instrument import beam_transfer
-    from skysieve.sim.sources import flux_column, mjy_to_uk
+    from skysieve.sim.sources import flux_column
 
     if maps.freqs_ghz is None:
         raise DataError(f"{', '.join(str(p) for p in maps.paths) or 'maps'}: bands without FREQ; "
                         "source detection needs each band's frequency")
     grid = fourier_grid(maps.data.shape[-2:], maps.wcs)
-    dft = scipy.fft.rfft2(np.asarray(maps.data, dtype=np.float32), axes=(-2, -1))
     beams = [beam_fwhm_arcmin[b] for b in maps.bands]
-    spectra = noise.spectra(grid=grid, bands=maps.bands, freqs_ghz=maps.freqs_ghz, beam_fwhm_arcmin=beams, dft=dft)
-    power = np.einsum("iil->il", spectra.tabulate(grid.lmax)) / grid.pixel_area_sr
-    ell = np.arange(grid.lmax + 1, dtype=float)
     nb = len(maps.bands)
-    flux = np.empty(maps.data.shape, dtype=np.float32)
-    snr = np.empty(maps.data.shape, dtype=np.float32)
-    for b in range(nb):
-        resp = float(mjy_to_uk(1.0, maps.freqs_ghz[b], pixel_area_sr=grid.pixel_area_sr)) * beam_transfer(ell, beams[b])
-        weight = np.where(power[b] > 0, resp / np.where(power[b] > 0, power[b], 1.0), 0.0)
-        weight[0] = 0.0
-        sigma = (float(grid.full_plane_sum((resp * weight)[grid.ell_index])) / grid.n_pix) ** -0.5
-        flux[b] = scipy.fft.irfft2(weight.astype(np.float32)[grid.ell_index] * dft[b], s=grid.shape)
-        flux[b] *= np.float32(sigma**2)
-        snr[b] = flux[b] / np.float32(sigma)
-    peaks = find_peaks(snr, threshold=snr_threshold)
-    yp, xp = np.asarray(peaks["y_peak"], np.int64), np.asarray(peaks["x_peak"], np.int64)
-    ra, dec = maps.wcs.celestial.pixel_to_world_values(xp.astype(float), yp.astype(float))
+    ys = np.zeros(0, np.int64)
+    xs = np.zeros(0, np.int64)
+    snrs, band_idx = np.zeros(0), np.zeros(0, np.int64)
+    fluxes = np.zeros((nb, 0))
+    current = maps
+    for _ in range(max(int(n_passes), 1)):
+        flux, snr = _beam_filter(current, beams=beams, noise=noise, grid=grid)
+        fluxes = fluxes + flux[:, ys, xs]  # residual corrections at the known sources
+        peaks = find_peaks(snr, threshold=snr_threshold)
+        yp, xp = np.asarray(peaks["y_peak"], np.int64), np.asarray(peaks["x_peak"], np.int64)
+        new = ~np.isin(yp * grid.shape[1] + xp, ys * grid.shape[1] + xs)
+        if not new.any() and ys.size:
+            break
+        ys, xs = np.concatenate([ys, yp[new]]), np.concatenate([xs, xp[new]])
+        snrs = np.concatenate([snrs, np.asarray(peaks["snr"], float)[new]])
+        band_idx = np.concatenate([band_idx, np.asarray(peaks["scale"], np.int64)[new]])
+        fluxes = np.concatenate([fluxes, flux[:, yp[new], xp[new]]], axis=1)
+        if ys.size == 0:
+            break
+        current = clean_sources(maps, _catalog(maps, ys, xs, snrs, band_idx, fluxes, flux_column),
+                                flux_cut_mjy=-np.inf, beam_fwhm_arcmin=beam_fwhm_arcmin).maps
+    return _catalog(maps, ys, xs, snrs, band_idx, fluxes, flux_column)
+
+
+def _catalog(maps: SkyMaps, ys, xs, snrs, band_idx, fluxes, flux_column) -> Table:
+    ra, dec = maps.wcs.celestial.pixel_to_world_values(xs.astype(float), ys.astype(float))
     out = Table()
-    out["source_id"] = np.arange(len(peaks), dtype=np.int64)
+    out["source_id"] = np.arange(ys.size, dtype=np.int64)
     out["ra"] = np.asarray(ra, float) % 360.0
     out["dec"] = np.asarray(dec, float)
-    out["x"], out["y"] = xp, yp
-    out["snr"] = np.asarray(peaks["snr"], float)
-    out["band"] = np.array([maps.bands[s] for s in peaks["scale"]], dtype="U16")
+    out["x"], out["y"] = xs, ys
+    out["snr"] = snrs
+    out["band"] = np.array([maps.bands[s] for s in band_idx], dtype="U16")
     for b, freq in enumerate(maps.freqs_ghz):
-        out[flux_column(freq)] = flux[b][yp, xp].astype(float)
+        out[flux_column(freq)] = np.asarray(fluxes[b], float)
         out[flux_column(freq)].unit = "mJy"
     out["ra"].unit = out["dec"].unit = "deg"
     return out

@@ -1,0 +1,68 @@
+"""Peak finding: groups of connected pixels, SNR-weighted positions, best scale per object."""
+
+import numpy as np
+import pytest
+
+from skysieve.mf import detection_catalog, find_peaks
+
+from tests.conftest import make_car_wcs
+
+
+def blob(shape, y, x, peak, width):
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    return peak * np.exp(-0.5 * ((yy - y) ** 2 + (xx - x) ** 2) / width**2)
+
+
+def test_two_separate_groups_give_two_detections_at_their_weighted_centres():
+    snr = blob((64, 64), 20, 15, 8.0, 2.0) + blob((64, 64), 40, 45.5, 6.0, 2.0)
+    peaks = find_peaks(snr, threshold=4.0, core_fraction=0.0)
+    assert len(peaks) == 2
+    assert list(peaks["snr"]) == pytest.approx([8.0, snr[40, 45]])  # brightest first; peak pixel value
+    assert (peaks["y"][0], peaks["x"][0]) == pytest.approx((20, 15), abs=1e-6)  # symmetric: exact centroid
+    assert (peaks["y"][1], peaks["x"][1]) == pytest.approx((40, 45.5), abs=1e-6)
+    assert (peaks["y_peak"][0], peaks["x_peak"][0]) == (20, 15)
+
+
+def test_weighted_mean_is_the_deepsz_rule_with_core_fraction_zero():
+    snr = np.zeros((10, 10))
+    snr[5, 2:5] = [5.0, 6.0, 9.0]  # one group of three pixels
+    peaks = find_peaks(snr, threshold=4.0, core_fraction=0.0)
+    assert peaks["x"][0] == pytest.approx((2 * 5 + 3 * 6 + 4 * 9) / 20)
+    assert peaks["npix"][0] == 3
+    core = find_peaks(snr, threshold=4.0, core_fraction=0.6)  # keeps 6 and 9 (≥ 5.4)
+    assert core["x"][0] == pytest.approx((3 * 6 + 4 * 9) / 15)
+
+
+def test_diagonal_pixels_are_connected():
+    snr = np.zeros((8, 8))
+    snr[2, 2] = snr[3, 3] = snr[4, 4] = 5.0
+    assert len(find_peaks(snr, threshold=4.0)) == 1
+
+
+def test_best_scale_is_kept_per_object():
+    a = blob((48, 48), 24, 24, 5.0, 1.0)  # small scale: weaker here
+    b = blob((48, 48), 24.4, 23.6, 7.0, 3.0)  # larger scale: stronger, overlapping
+    c = blob((48, 48), 5, 40, 6.0, 1.0) + a  # small scale only: a second object
+    peaks = find_peaks(np.stack([c, b]), threshold=4.0)
+    assert len(peaks) == 2
+    first, second = peaks[0], peaks[1]
+    assert first["scale"] == 1 and first["snr"] == pytest.approx(b.max())
+    assert second["scale"] == 0 and (second["y_peak"], second["x_peak"]) == (5, 40)
+
+
+def test_nothing_above_threshold_gives_an_empty_table_that_still_converts():
+    peaks = find_peaks(np.zeros((2, 16, 16)), threshold=4.0)
+    assert len(peaks) == 0
+    cat = detection_catalog(peaks, wcs=make_car_wcs((16, 16)), theta_c_arcmin=np.array([0.5, 1.0]),
+                            sigma_arcmin2=np.array([1.0, 2.0]))
+    assert len(cat) == 0 and {"ra", "dec", "snr", "theta_c_arcmin"} <= set(cat.colnames)
+
+
+def test_detection_catalog_gives_sky_positions_scale_and_y():
+    wcs = make_car_wcs((32, 32))
+    snr = np.stack([np.zeros((32, 32)), blob((32, 32), 10, 20, 6.0, 1.5)])
+    cat = detection_catalog(find_peaks(snr, threshold=4.0), wcs=wcs, theta_c_arcmin=np.array([0.5, 1.0]),
+                            sigma_arcmin2=np.array([1e-5, 2e-5]))
+    ra, dec = wcs.wcs_pix2world([[20, 10]], 0)[0]
+    assert (cat["ra"][0], cat["dec"][0]) == pytest.approx((ra, dec), abs=1e-9)
+    assert cat["theta_c_arcmin"][0] == 1.0 and cat["y_arcmin2"][0] == pytest.approx(6.0 * 2e-5)

@@ -1,0 +1,152 @@
+"""The mf_sz stage end to end (library and `skysieve mf sz`), and its bad-input errors."""
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+from astropy.table import Table
+from typer.testing import CliRunner
+
+from skysieve.cli import build_app
+from skysieve.config import MfParams, Params
+from skysieve.data import band_name, open_dataset, plan_cutouts, read_maps, write_cutouts, write_map
+from skysieve.errors import ConfigError, DataError
+from skysieve.mf import run_mf_sz
+
+from tests.conftest import make_car_wcs
+from tests.mf.conftest import BANDS, FREQS, cluster_signal, make_sky
+
+SHAPE = (192, 192)
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def sz_dirs(tmp_path_factory):
+    """A simulated-looking sky directory (one bright cluster, one bright source) and its cutouts."""
+    root = tmp_path_factory.mktemp("mf")
+    wcs = make_car_wcs(SHAPE)
+    signal = cluster_signal(SHAPE, wcs, x=70.0, y=100.0, y_arcmin2=3e-4, theta_c_arcmin=1.0)
+    src_xy = (140, 50)
+    from skysieve.sim.instrument import apply_beam
+    from skysieve.sim.sources import source_map
+
+    ra_s, dec_s = wcs.wcs_pix2world([src_xy], 0)[0]
+    sources = Table({"source_id": [0], "ra": [ra_s], "dec": [dec_s], "population": ["radio"],
+                     "flux_90GHz_mjy": [80.0], "flux_148GHz_mjy": [60.0], "flux_219GHz_mjy": [45.0]})
+    from tests.mf.conftest import BEAMS
+
+    signal += np.stack([np.asarray(apply_beam(source_map(SHAPE, wcs, sources, freq_ghz=f), BEAMS[b]))
+                        for f, b in zip(FREQS, BANDS)])
+    sky = make_sky(SHAPE, seed=9, signal=signal)
+    sky_dir = root / "sky"
+    sky_dir.mkdir()
+    for i, f in enumerate(FREQS):
+        write_map(sky_dir / f"sky_{band_name(f)}.fits", sky.data[i], wcs, freq_ghz=f)
+    hx, hy = np.array([70.0, 150.0]), np.array([100.0, 150.0])
+    ra, dec = wcs.wcs_pix2world(hx, hy, 0)
+    halos = Table({"halo_id": [7, 8], "ra": ra, "dec": dec, "z": [0.5, 0.6], "mvir": [6e14, 1e14],
+                   "m500c": [4e14, 7e13]})
+    halos.write(sky_dir / "halos.fits")
+    sources.write(sky_dir / "sources.fits")
+    params = Params()
+    maps = read_maps(sorted(sky_dir.glob("sky_*.fits")))
+    catalog = plan_cutouts(SHAPE, wcs, maps.pixel_arcmin, halos, params.cutouts_sz)
+    write_cutouts(maps, catalog, root / "cutouts")
+    (root / "params.yaml").write_text(yaml.safe_dump({"mf_sz": {"snr_threshold": 5.0}}))
+    return root
+
+
+def test_cli_writes_detections_scores_and_summary(sz_dirs):
+    out = sz_dirs / "mf"
+    result = runner.invoke(build_app(), ["mf", "sz", "--params", str(sz_dirs / "params.yaml"), "--sky",
+                                         str(sz_dirs / "sky"), "--cutouts", str(sz_dirs / "cutouts"),
+                                         "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    det = Table.read(out / "detections.fits")
+    scores = Table.read(out / "mf_snr.fits")
+    summary = json.loads((out / "summary.json").read_text())
+    cat = open_dataset(sz_dirs / "cutouts").catalog
+    assert list(scores["id"]) == list(cat["id"])  # one score per cutout, in catalog order: joins on id
+    assert len(det) == 1 and det["halo_id"][0] == 7 and det["snr"][0] > 10  # the cluster; the source is gone
+    holder = cat["id"][cat["halo_id"] == 7][0]
+    assert scores["mf_detected"][scores["id"] == holder][0]
+    assert np.all(scores["mf_snr"][~scores["mf_detected"]] <= 5.0)
+    assert summary["n_sources_treated"] == 1 and summary["n_matched"] == 1
+    assert len(summary["theta_c_arcmin"]) == 12
+
+
+def test_detect_mode_needs_no_source_catalog(sz_dirs):
+    maps = read_maps(sorted((sz_dirs / "sky").glob("sky_*.fits")))
+    cat = open_dataset(sz_dirs / "cutouts").catalog
+    params = MfParams(sources="detect", snr_threshold=5.0)
+    result = run_mf_sz(maps, params=params, bands=Params().simulate_sz.bands, cutouts=cat, central_px=24,
+                       halos=Table.read(sz_dirs / "sky" / "halos.fits"))
+    assert len(result.sources) >= 1
+    assert np.hypot(result.sources["x"][0] - 140, result.sources["y"][0] - 50) < 1
+    assert len(result.detections) == 1 and result.detections["halo_id"][0] == 7
+
+
+def test_model_noise_without_cmb_spectrum_is_a_config_error(sz_dirs):
+    maps = read_maps(sorted((sz_dirs / "sky").glob("sky_*.fits")))
+    with pytest.raises(ConfigError, match="noise_model = 'model' needs the CMB spectrum"):
+        run_mf_sz(maps, params=MfParams(noise_model="model"), bands=Params().simulate_sz.bands,
+                  cutouts=open_dataset(sz_dirs / "cutouts").catalog, central_px=24,
+                  sources=Table.read(sz_dirs / "sky" / "sources.fits"))
+
+
+def _invoke(sz_dirs, sky):
+    return runner.invoke(build_app(), ["mf", "sz", "--params", str(sz_dirs / "params.yaml"), "--sky", str(sky),
+                                       "--cutouts", str(sz_dirs / "cutouts"), "--out", str(sky / "mf")])
+
+
+def _copy_sky(sz_dirs, tmp_path):
+    import shutil
+
+    sky = tmp_path / "sky"
+    shutil.copytree(sz_dirs / "sky", sky)
+    return sky
+
+
+def test_cli_rejects_maps_on_different_grids(sz_dirs, tmp_path):
+    sky = _copy_sky(sz_dirs, tmp_path)
+    write_map(sky / "sky_148GHz.fits", np.zeros(SHAPE, np.float32), make_car_wcs(SHAPE, pixel_arcmin=0.5),
+              freq_ghz=148.0)
+    result = _invoke(sz_dirs, sky)
+    assert result.exit_code == 2
+    assert "sky_148GHz.fits" in result.output and "WCS" in result.output
+    assert not (sky / "mf").exists()
+
+
+def test_cli_rejects_a_band_without_frequency(sz_dirs, tmp_path):
+    from astropy.io import fits
+
+    sky = _copy_sky(sz_dirs, tmp_path)
+    with fits.open(sky / "sky_219GHz.fits", mode="update") as hdul:
+        del hdul[0].header["FREQ"]
+    result = _invoke(sz_dirs, sky)
+    assert result.exit_code == 2 and "sky_219GHz.fits" in result.output and "FREQ" in result.output
+
+
+def test_cli_rejects_a_source_catalog_without_fluxes(sz_dirs, tmp_path):
+    sky = _copy_sky(sz_dirs, tmp_path)
+    Table({"ra": [15.0], "dec": [0.0]}).write(sky / "sources.fits", overwrite=True)
+    result = _invoke(sz_dirs, sky)
+    assert result.exit_code == 2
+    assert "sources.fits: missing columns ['flux_90GHz_mjy'" in result.output
+
+
+def test_params_validate_the_section():
+    with pytest.raises(ValueError, match="theta_c_max_arcmin must be >= theta_c_min_arcmin"):
+        MfParams(theta_c_min_arcmin=2.0, theta_c_max_arcmin=1.0)
+    with pytest.raises(ValueError):
+        MfParams(noise_model="wiener")
+    assert MfParams().n_scales == 12 and MfParams().flux_cut_mjy == 2.0
+
+
+def test_unknown_band_is_a_data_error_naming_the_file(sz_dirs):
+    maps = read_maps(sorted((sz_dirs / "sky").glob("sky_*.fits")))
+    bands = Params().simulate_sz.bands[:2]  # the instrument knows 90 and 148 GHz only
+    with pytest.raises(DataError, match=r"sky_219GHz.fits: band\(s\) \['219GHz'\] have no beam"):
+        run_mf_sz(maps, params=MfParams(), bands=bands, cutouts=open_dataset(sz_dirs / "cutouts").catalog,
+                  central_px=24, sources=Table.read(sz_dirs / "sky" / "sources.fits"))
