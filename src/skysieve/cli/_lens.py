@@ -32,7 +32,7 @@ def register_simulate_lens(group: typer.Typer) -> None:
         import numpy as np
 
         from skysieve.config import load_params
-        from skysieve.sim.lens import write_lens_simulation
+        from skysieve.sim import write_lens_simulation
 
         p = load_params(params)
         cfg = p.simulate_lens

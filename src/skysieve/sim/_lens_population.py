@@ -16,6 +16,8 @@ from skysieve.config._lens import ImagingBandParams, MemberParams, SedParams, So
 __all__ = [
     "Distances",
     "distances",
+    "member_magnitude_shift",
+    "redshift_pdf",
     "sample_from_pdf",
     "sample_member_magnitudes",
     "sample_source_magnitudes",

@@ -141,8 +141,9 @@ def _sersic_model():
     return LightModel(["SERSIC"])
 
 
+@functools.lru_cache(maxsize=8)
 def supersampled_grid(n_px: int, pixel_arcsec: float, supersampling: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sub-pixel centres of an ``n_px`` × ``n_px`` grid centred on the origin.
+    """Sub-pixel centres of an ``n_px`` × ``n_px`` grid centred on the origin (cached, read-only).
 
     Returns
     -------
@@ -151,7 +152,9 @@ def supersampled_grid(n_px: int, pixel_arcsec: float, supersampling: int) -> tup
     """
     m = n_px * supersampling
     c = ((np.arange(m) + 0.5) / supersampling - n_px / 2.0) * pixel_arcsec
-    return np.meshgrid(c, c)
+    x, y = np.meshgrid(c, c)
+    x.flags.writeable = y.flags.writeable = False
+    return x, y
 
 
 def bin_pixels(sub: np.ndarray, supersampling: int) -> np.ndarray:
