@@ -12,11 +12,14 @@ from skysieve.sim import make_geometry, simulate_sky, tsz_frequency_factor, writ
 
 
 def test_default_geometry():
-    shape, wcs = make_geometry(PatchParams())
-    assert shape == (1680, 1680)
+    patch = PatchParams()
+    shape, wcs = make_geometry(patch)
+    side = round(patch.width_deg * 60 / patch.pixel_arcmin)
+    assert shape == (side, side)
     assert abs(wcs.wcs.cdelt[1]) * 60 == pytest.approx(0.25)
     assert wcs.wcs.cdelt[0] < 0  # RA increases to the left
-    dec, ra = np.degrees(enmap.pix2sky(shape, wcs, [839.5, 839.5]))
+    centre = (side - 1) / 2
+    dec, ra = np.degrees(enmap.pix2sky(shape, wcs, [centre, centre]))
     assert ra == pytest.approx(15.0, abs=0.01) and dec == pytest.approx(0.0, abs=0.01)
 
 
@@ -119,11 +122,11 @@ def test_cmb_on_without_spectrum_uses_camb(monkeypatch, tiny_cfg, cosmo, powerla
 
 
 def test_default_patch_has_enough_deepsz_positives(cosmo):
-    # DeepSZ positives: Mvir >= 2e14 Msun and z >= 0.25; expected ~267 on the default 7° × 7° patch.
+    # DeepSZ positives: Mvir >= 2e14 Msun and z >= 0.25; ~5.4 per deg², ~306 on the default 7.5° × 7.5° patch.
     from skysieve.sim import sample_halos
 
     cfg = SimulateSzParams()
     shape, wcs = make_geometry(cfg.patch)
     halos = sample_halos(shape, wcs, cfg.halos, cosmo, seed=cfg.seed)
     positives = int(np.sum((halos["mvir"] >= 2e14) & (halos["z"] >= 0.25)))
-    assert 220 < positives < 330
+    assert 260 < positives < 360

@@ -19,6 +19,8 @@ _COMMAND_MODULES = (
     "skysieve.cli._cutouts",
     "skysieve.cli._validate",
     "skysieve.cli._mf",
+    "skysieve.cli._tune",
+    "skysieve.cli._train",
     "skysieve.cli._promote",
 )
 

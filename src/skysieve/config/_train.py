@@ -153,7 +153,7 @@ class TrainParams(Section):
     )
     norm_sample: int = Field(1024, ge=16, description="training cutouts read to set per-channel input scaling")
     seed: int = Field(2021, ge=0)
-    experiment: str = Field("skysieve", min_length=1, description="MLflow experiment name")
+    experiment: str | None = Field(None, min_length=1, description="MLflow experiment name; default the task name")
 
 
 class SearchDimension(Section):
@@ -212,6 +212,6 @@ class TuneParams(Section):
     warmup_epochs: int = Field(1, ge=0, description="epochs of each trial never pruned (median pruner)")
     objective: Literal["pr_auc", "f1", "roc_auc"] = "pr_auc"
     storage: str = Field("sqlite:///optuna.db", min_length=1)
-    study_name: str = Field("skysieve", min_length=1)
+    study_name: str | None = Field(None, min_length=1, description="default: the task name")
     timeout_s: float | None = Field(None, gt=0)
     search_space: dict[str, SearchDimension] = Field(default_factory=_default_space)

@@ -3,7 +3,7 @@
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from skysieve.config import TrainParams
 from skysieve.config._train import ResNetSmallParams, ScVggParams, VggParams
@@ -21,7 +21,7 @@ def override_keys(cfg: TrainParams) -> set[str]:
         keys = set()
         for name, field in type(model).model_fields.items():
             value = getattr(model, name)
-            if hasattr(value, "model_fields"):
+            if isinstance(value, BaseModel):
                 keys |= walk(value, f"{prefix}{name}.")
             else:
                 keys.add(f"{prefix}{name}")

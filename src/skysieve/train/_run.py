@@ -74,7 +74,7 @@ def run_train(cfg: TrainParams, *, data_dir: str | Path, out_dir: str | Path, ta
     dataset = open_dataset(data_dir)
     uri = configure_mlflow(root)
     client = mlflow.MlflowClient()
-    exp = experiment_id(cfg.experiment, root=root)
+    exp = experiment_id(cfg.experiment or task, root=root)
     prov = provenance([data_dir], root=root)
     run = client.create_run(exp, run_name=f"train-{task}", tags={KIND_TAG: "train", "skysieve.task": task})
     run_id = run.info.run_id
@@ -93,7 +93,7 @@ def run_train(cfg: TrainParams, *, data_dir: str | Path, out_dir: str | Path, ta
         client.log_batch(run_id, metrics=[Metric(k, v, 0, 0) for k, v in finite_metrics(values).items()])
         result.ensemble.metadata.update({
             "task": task, "net": cfg.net.name, "channels": list(dataset.channels),
-            "input_shape": list(dataset.shape[1:]), "mlflow_run_id": run_id, "mlflow_experiment": cfg.experiment,
+            "input_shape": list(dataset.shape[1:]), "mlflow_run_id": run_id, "mlflow_experiment": cfg.experiment or task,
             "params": cfg.model_dump(mode="json"), "tuned": dict(overrides or {}), "provenance": prov,
             "metrics": finite_metrics(values), "oof": OOF_FILE,
         })

@@ -118,7 +118,8 @@ class PruningObserver:
         self.logger.fold_ended(fold, result)
 
 
-def _parent_run(client, study, *, experiment: str, task: str, storage: str, tune: TuneParams) -> str:
+def _parent_run(client, study, *, experiment: str, task: str, storage: str, tune: TuneParams) -> tuple[str, bool]:
+    """The study's MLflow run id, and whether it was created now (else resumed)."""
     from skysieve.train._mlflow import KIND_TAG
 
     run_id = study.user_attrs.get(_PARENT_ATTR)
@@ -126,14 +127,14 @@ def _parent_run(client, study, *, experiment: str, task: str, storage: str, tune
         try:
             client.get_run(run_id)
             client.update_run(run_id, status="RUNNING")
-            return run_id
+            return run_id, False
         except Exception:  # noqa: BLE001 - run lives in another tracking store; start a new parent here
             pass
     run = client.create_run(experiment, run_name=f"study-{tune.study_name}", tags={
         KIND_TAG: "study", "skysieve.task": task, "optuna.study_name": tune.study_name,
         "optuna.storage": _safe_url(storage), "optuna.objective": tune.objective})
     study.set_user_attr(_PARENT_ATTR, run.info.run_id)
-    return run.info.run_id
+    return run.info.run_id, True
 
 
 def run_tune(tune: TuneParams, base: TrainParams, *, data_dir: str | Path, task: str,
@@ -175,6 +176,7 @@ def run_tune(tune: TuneParams, base: TrainParams, *, data_dir: str | Path, task:
     from skysieve.train._mlflow import KIND_TAG, MlflowFoldLogger, finite_metrics
 
     check_search_space(tune.search_space, base, source=f"{source}: tune_{task}")
+    tune = tune.model_copy(update={"study_name": tune.study_name or task})
     dataset = open_dataset(data_dir)
     storage = storage or os.environ.get(STORAGE_ENV) or tune.storage
     stages = len(base.imbalance.curriculum_ratios) if base.imbalance.strategy == "curriculum" else 1
@@ -184,10 +186,14 @@ def run_tune(tune: TuneParams, base: TrainParams, *, data_dir: str | Path, task:
 
     configure_mlflow(root)
     client = mlflow.MlflowClient()
-    exp = experiment_id(base.experiment, root=root)
+    exp = experiment_id(base.experiment or task, root=root)
     prov = provenance([data_dir], root=root)
-    parent = _parent_run(client, study, experiment=exp, task=task, storage=storage, tune=tune)
-    log_provenance(parent, provenance=prov, params=tune, client=client)
+    parent, created = _parent_run(client, study, experiment=exp, task=task, storage=storage, tune=tune)
+    # MLflow params are write-once: a resumed study keeps its first params and records the new
+    # invocation's section as tags (provenance tags are refreshed either way).
+    log_provenance(parent, provenance=prov, params=tune if created else None, client=client)
+    if not created:
+        client.set_tag(parent, "skysieve.resumed_n_trials", str(tune.n_trials))
 
     def objective(trial: optuna.Trial) -> float:
         overrides = suggest(trial, tune.search_space)

@@ -1,0 +1,53 @@
+"""``skysieve tune <task>``: an Optuna study over k-fold CV; writes the best params as JSON."""
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from skysieve.cli._common import ParamsOption, handle_errors
+
+__all__ = ["register", "task_names"]
+
+
+def task_names(prefix: str) -> list[str]:
+    """Tasks with a ``<prefix>_<task>`` params section (``tune_sz`` → ``sz``)."""
+    from skysieve.config import Params
+
+    return sorted(name.removeprefix(f"{prefix}_") for name in Params.model_fields if name.startswith(f"{prefix}_"))
+
+
+def _command(task: str):
+    @handle_errors
+    def tune(
+        params: ParamsOption = Path("params.yaml"),
+        data: Annotated[Path, typer.Option(help="cutout dataset directory")] = Path(f"data/{task}/cutouts"),
+        out: Annotated[Path, typer.Option(help="best params JSON")] = Path(f"models/{task}/best_params.json"),
+        storage: Annotated[Optional[str], typer.Option(  # noqa: UP045 - typer needs Optional
+            help=f"Optuna storage URL (default: $SKYSIEVE_OPTUNA_STORAGE, else tune_{task}.storage)")] = None,
+    ) -> None:
+        from skysieve._io import atomic_path
+        from skysieve.config import load_params
+        from skysieve.tune import run_tune
+
+        cfg = load_params(params)
+        result = run_tune(getattr(cfg, f"tune_{task}"), getattr(cfg, f"train_{task}"), data_dir=data, task=task,
+                          storage=storage, source=str(params))
+        with atomic_path(out) as tmp:
+            tmp.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+        typer.echo(f"wrote {out}: best trial {result.best_trial} of study {result.study_name!r}, "
+                   f"{result.objective} = {result.best_value:.4f} ({result.n_complete} complete, "
+                   f"{result.n_pruned} pruned)")
+
+    tune.__doc__ = (f"Search tune_{task}.search_space around train_{task} (Optuna TPE, pruning, resumable; "
+                    "MLflow study → trial → fold runs).")
+    return tune
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``tune`` command group (one command per task) to ``app``."""
+    group = typer.Typer(help="Hyperparameter search with Optuna over k-fold cross-validation.", no_args_is_help=True)
+    for task in task_names("tune"):
+        group.command(task)(_command(task))
+    app.add_typer(group, name="tune")

@@ -1,0 +1,128 @@
+"""The architectures: output shapes, overfitting a tiny batch, save/load, the registry, backends."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from skysieve.config import ResNetSmallParams, ScVggParams, VggParams
+from skysieve.errors import ConfigError
+
+TINY = {
+    "resnet_small": ResNetSmallParams(stem_filters=4, width=2, stages=2, dense_units=16),
+    "vgg": VggParams(filters=4, blocks=2, convs_per_block=1, dense_units=16, dropout=0.0),
+    "sc_vgg": ScVggParams(filters=4, blocks=2, convs_per_block=1, dense_units=16, dropout=0.0),
+}
+
+
+def _spec(shape=(16, 16, 3)):
+    from skysieve.nets import InputSpec
+
+    return InputSpec(shape, np.zeros(shape[-1]), np.full(shape[-1], 400.0))
+
+
+def test_registry_lists_the_builtin_architectures():
+    from skysieve.nets import available_nets
+
+    assert set(available_nets()) >= {"resnet_small", "vgg", "sc_vgg"}
+
+
+def test_unknown_architecture_names_the_known_ones():
+    from skysieve.nets import get_net
+
+    with pytest.raises(ConfigError, match=r"net.name: unknown architecture 'alexnet'; registered: .*resnet_small"):
+        get_net("alexnet")
+
+
+def test_a_name_cannot_be_registered_twice():
+    from skysieve.nets import build_vgg, register_net
+
+    with pytest.raises(ValueError, match="already registered"):
+        register_net("vgg")(lambda cfg, **kw: None)
+    assert register_net("vgg")(build_vgg) is build_vgg  # re-registering the same builder is harmless
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+@pytest.mark.parametrize("shape", [(16, 16, 3), (32, 32, 3)])
+def test_output_is_one_probability_per_cutout(name, shape):
+    from skysieve.nets import build_net
+
+    model = build_net(TINY[name], inputs=_spec(shape), seed=0)
+    x = np.random.default_rng(0).normal(0, 100, (5, *shape)).astype("float32")
+    p = np.asarray(model.predict_on_batch(x))
+    assert p.shape == (5, 1)
+    assert np.all((p > 0) & (p < 1))
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_each_model_overfits_a_tiny_batch(name):
+    import keras
+
+    from skysieve.nets import build_net
+    from skysieve.train import set_seeds
+
+    set_seeds(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 20, (16, 16, 16, 3)).astype("float32")
+    y = np.tile([0.0, 1.0], 8).astype("float32")[:, None]
+    model = build_net(TINY[name], inputs=_spec(), seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy")
+    history = model.fit(x, y, batch_size=16, epochs=40, verbose=0)
+    assert history.history["loss"][-1] < 0.15, history.history["loss"][-5:]
+    # Training mode: batch-norm statistics of the batch itself (its moving averages lag after 40 steps).
+    assert np.array_equal(np.asarray(model(x, training=True)) > 0.5, y > 0.5)
+
+
+def test_sc_vgg_averages_one_tower_per_band(tmp_path):
+    import keras
+
+    from skysieve.nets import ChannelSlice, build_net
+
+    model = build_net(TINY["sc_vgg"], inputs=_spec(), seed=0)
+    slices = [layer for layer in model.layers if isinstance(layer, ChannelSlice)]
+    assert [s.index for s in slices] == [0, 1, 2]
+    x = np.random.default_rng(1).normal(0, 50, (4, 16, 16, 3)).astype("float32")
+    towers = keras.Model(model.input, [model.get_layer(f"band{c}_proba").output for c in range(3)])
+    mean = np.mean([np.asarray(t) for t in towers.predict_on_batch(x)], axis=0)
+    np.testing.assert_allclose(np.asarray(model.predict_on_batch(x)), mean, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_models_load_back_from_keras_files(tmp_path, name):
+    import keras
+
+    from skysieve.nets import build_net
+
+    model = build_net(TINY[name], inputs=_spec(), seed=0)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    x = np.random.default_rng(2).normal(0, 50, (3, 16, 16, 3)).astype("float32")
+    np.testing.assert_allclose(np.asarray(loaded.predict_on_batch(x)), np.asarray(model.predict_on_batch(x)),
+                               rtol=1e-6)
+
+
+OTHER_BACKENDS = [b for b in ("jax", "torch") if importlib.util.find_spec(b) is not None]
+
+
+@pytest.mark.skipif(not OTHER_BACKENDS, reason="no second Keras backend (jax or torch) installed")
+@pytest.mark.parametrize("backend", OTHER_BACKENDS)
+def test_models_build_and_run_on_another_backend(backend):
+    code = (
+        "import numpy as np, keras\n"
+        "from skysieve.nets import InputSpec, build_net\n"
+        "from tests.nets.test_nets import TINY\n"
+        f"assert keras.config.backend() == {backend!r}\n"
+        "for cfg in TINY.values():\n"
+        "    m = build_net(cfg, inputs=InputSpec((16, 16, 3), np.zeros(3), np.ones(3)), seed=0)\n"
+        "    m.compile(optimizer='adam', loss='binary_crossentropy')\n"
+        "    x = np.random.default_rng(0).normal(size=(8, 16, 16, 3)).astype('float32')\n"
+        "    m.fit(x, np.tile([0.0, 1.0], 4)[:, None], epochs=1, verbose=0)\n"
+        "    assert np.asarray(m.predict(x, verbose=0)).shape == (8, 1)\n"
+    )
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]

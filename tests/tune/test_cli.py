@@ -1,0 +1,39 @@
+"""``skysieve tune sz`` then ``skysieve train sz --best-params``: the DVC / MLproject path."""
+
+import json
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from skysieve.cli import build_app
+
+
+@pytest.mark.slow
+def test_tune_then_train_from_the_command_line(tiny_cutouts, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("SKYSIEVE_OPTUNA_STORAGE", raising=False)
+    params = {
+        "train_sz": {"net": {"name": "vgg", "filters": 4, "blocks": 2, "convs_per_block": 1, "dense_units": 8},
+                     "batch_size": 32, "epochs": 1, "splitter": "holdout", "norm_sample": 32},
+        "tune_sz": {"n_trials": 1, "startup_trials": 1,
+                    "search_space": {"net.dense_units": {"type": "categorical", "choices": [8, 16]}}},
+    }
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    data = str(tiny_cutouts.tensor_path.parent)
+    runner = CliRunner()
+    out = runner.invoke(build_app(), ["tune", "sz", "--data", data, "--out", "models/sz/best_params.json"])
+    assert out.exit_code == 0, out.output
+    best = json.loads((tmp_path / "models/sz/best_params.json").read_text())
+    assert best["study_name"] == "sz" and best["params"]["net.dense_units"] in (8, 16)
+    assert (tmp_path / "optuna.db").is_file() and (tmp_path / "mlflow.db").is_file()
+
+    out = runner.invoke(build_app(), ["train", "sz", "--data", data, "--best-params", "models/sz/best_params.json"])
+    assert out.exit_code == 0, out.output
+    manifest = json.loads((tmp_path / "models/sz/cnn/ensemble.json").read_text())
+    assert manifest["net"] == "vgg" and manifest["tuned"] == best["params"]
+    assert manifest["params"]["net"]["dense_units"] == best["params"]["net.dense_units"]
+
+    out = runner.invoke(build_app(), ["train", "sz", "--data", data, "--best-params", "missing.json"])
+    assert out.exit_code == 2 and "missing.json: not found; run `skysieve tune sz` first" in out.output

@@ -1,0 +1,146 @@
+"""The Optuna search: search-space checks, pruning, the MLflow run hierarchy, resuming a study."""
+
+import math
+
+import numpy as np
+import optuna
+import pytest
+
+from skysieve.config import SearchDimension, TuneParams
+from skysieve.errors import ConfigError
+from skysieve.tune import PruningObserver, check_search_space, run_tune, suggest
+
+
+def test_suggest_draws_every_declared_dimension():
+    space = {"optimizer.learning_rate": SearchDimension(type="float", low=1e-4, high=1e-2, log=True),
+             "net.width": SearchDimension(type="int", low=4, high=12, step=4),
+             "optimizer.name": SearchDimension(type="categorical", choices=("adam", "sgd"))}
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    values = suggest(study.ask(), space)
+    assert 1e-4 <= values["optimizer.learning_rate"] <= 1e-2
+    assert values["net.width"] in (4, 8, 12) and values["optimizer.name"] in ("adam", "sgd")
+
+
+def test_search_space_keys_must_be_train_keys(tiny_recipe):
+    space = {"learning_rate": SearchDimension(type="float", low=0.1, high=1.0)}
+    with pytest.raises(ConfigError, match=r"params.yaml: tune_sz.search_space: 'learning_rate' is not a key of the "
+                                          r"train section; did you mean optimizer.learning_rate"):
+        check_search_space(space, tiny_recipe, source="params.yaml: tune_sz")
+
+
+def test_search_dimension_validation():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="'low' must be < 'high'"):
+        SearchDimension(type="float", low=1.0, high=0.5)
+    with pytest.raises(ValidationError, match="needs a non-empty 'choices'"):
+        SearchDimension(type="categorical")
+
+
+class _Trial:
+    def __init__(self, prune_at):
+        self.reports, self.prune_at = [], prune_at
+
+    def report(self, value, step):
+        self.reports.append((step, value))
+
+    def should_prune(self):
+        return len(self.reports) >= self.prune_at
+
+
+class _Logger:
+    def __init__(self):
+        self.epochs = []
+
+    def fold_started(self, fold):
+        pass
+
+    def epoch_ended(self, fold, step, logs):
+        self.epochs.append(step)
+
+
+def test_pruning_observer_reports_per_epoch_steps_and_prunes():
+    from skysieve.train import Fold
+
+    trial, logger = _Trial(prune_at=3), _Logger()
+    obs = PruningObserver(logger, trial, metric="pr_auc", steps_per_fold=2)
+    fold0, fold1 = Fold(0, np.arange(3), np.arange(2)), Fold(1, np.arange(3), np.arange(2))
+    obs.epoch_ended(fold0, 0, {"val_pr_auc": 0.5})
+    obs.epoch_ended(fold0, 1, {"val_pr_auc": math.nan})  # not reported
+    obs.epoch_ended(fold1, 0, {"val_pr_auc": 0.6})
+    with pytest.raises(optuna.TrialPruned):
+        obs.epoch_ended(fold1, 1, {"val_pr_auc": 0.7})
+    assert trial.reports == [(0, 0.5), (2, 0.6), (3, 0.7)]
+    assert logger.epochs == [0, 1, 0, 1]
+
+
+@pytest.mark.slow
+def test_tiny_study_builds_the_run_hierarchy_and_resumes(tiny_cutouts, tiny_recipe, tmp_path, monkeypatch):
+    import mlflow
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("SKYSIEVE_OPTUNA_STORAGE", raising=False)
+    base = tiny_recipe.model_copy(update={"epochs": 1})
+    tune = TuneParams.model_validate({
+        "n_trials": 1, "startup_trials": 1, "pruner": "none", "study_name": "tiny",
+        "storage": f"sqlite:///{tmp_path}/optuna.db",
+        "search_space": {"optimizer.learning_rate": {"type": "float", "low": 1e-3, "high": 1e-2, "log": True}}})
+    data = tiny_cutouts.tensor_path.parent
+    first = run_tune(tune, base, data_dir=data, task="sz", root=tmp_path)
+    assert first.n_complete == 1 and first.best_trial == 0
+    assert set(first.params) == {"optimizer.learning_rate"}
+
+    client = mlflow.MlflowClient()
+    exp = client.get_experiment_by_name("test").experiment_id
+    (study_run,) = client.search_runs([exp], "tags.`skysieve.run_kind` = 'study'")
+    assert study_run.info.run_id == first.mlflow_parent_run_id
+    assert study_run.data.metrics["best_value"] == pytest.approx(first.best_value)
+    trials = client.search_runs([exp], f"tags.mlflow.parentRunId = '{study_run.info.run_id}'")
+    assert [r.info.run_name for r in trials] == ["trial-0"]
+    for trial in trials:
+        assert trial.data.tags["skysieve.run_kind"] == "trial"
+        assert {"pr_auc_mean", "pr_auc_std", "objective", "fold0_pr_auc"} <= set(trial.data.metrics)
+        assert "trial.optimizer.learning_rate" in trial.data.params
+        assert trial.data.tags["git.commit"] and "version.optuna" in trial.data.tags
+        folds = client.search_runs([exp], f"tags.mlflow.parentRunId = '{trial.info.run_id}'")
+        assert sorted(r.info.run_name for r in folds) == ["fold-0", "fold-1"]
+        assert all(r.data.tags["skysieve.run_kind"] == "fold" for r in folds)
+        assert all("val_pr_auc" in r.data.metrics and "fold_pr_auc" in r.data.metrics for r in folds)
+
+    # Resume: the same study and parent run, one more trial.
+    more = tune.model_copy(update={"n_trials": 2})
+    resumed = run_tune(more, base, data_dir=data, task="sz", root=tmp_path)
+    assert resumed.mlflow_parent_run_id == first.mlflow_parent_run_id
+    assert resumed.n_complete == 2
+    study = optuna.load_study(study_name="tiny", storage=tune.storage)
+    assert [t.number for t in study.trials] == [0, 1]
+    trials = client.search_runs([exp], f"tags.mlflow.parentRunId = '{first.mlflow_parent_run_id}'")
+    assert sorted(r.info.run_name for r in trials) == ["trial-0", "trial-1"]
+    assert client.get_run(first.mlflow_parent_run_id).data.tags["skysieve.resumed_n_trials"] == "2"
+    # Nothing left to do: a finished study is not extended.
+    again = run_tune(more, base, data_dir=data, task="sz", root=tmp_path)
+    assert again.n_complete == 2 and again.best_value == resumed.best_value
+
+
+@pytest.mark.slow
+def test_a_pruned_trial_is_marked_in_mlflow(tiny_cutouts, tiny_recipe, tmp_path, monkeypatch):
+    import mlflow
+
+    class PruneSecond(optuna.pruners.BasePruner):
+        def prune(self, study, trial):
+            return trial.number == 1
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setattr("skysieve.tune._study.make_pruner", lambda tune, steps_per_trial: PruneSecond())
+    base = tiny_recipe.model_copy(update={"epochs": 1, "splitter": "holdout"})
+    tune = TuneParams.model_validate({
+        "n_trials": 2, "startup_trials": 1, "study_name": "pruned", "storage": f"sqlite:///{tmp_path}/optuna.db",
+        "search_space": {"augment.fraction": {"type": "float", "low": 0.0, "high": 0.5}}})
+    result = run_tune(tune, base, data_dir=tiny_cutouts.tensor_path.parent, task="sz", root=tmp_path)
+    assert (result.n_complete, result.n_pruned) == (1, 1)
+    client = mlflow.MlflowClient()
+    exp = client.get_experiment_by_name("test").experiment_id
+    (pruned,) = client.search_runs([exp], "tags.`skysieve.state` = 'PRUNED' and tags.`skysieve.run_kind` = 'trial'")
+    assert pruned.info.run_name == "trial-1" and pruned.info.status == "KILLED"
+    (fold,) = client.search_runs([exp], f"tags.mlflow.parentRunId = '{pruned.info.run_id}'")
+    assert fold.info.status == "KILLED"
