@@ -21,6 +21,8 @@ _COMMAND_MODULES = (
     "skysieve.cli._mf",
     "skysieve.cli._tune",
     "skysieve.cli._train",
+    "skysieve.cli._evaluate",
+    "skysieve.cli._register",
     "skysieve.cli._promote",
 )
 

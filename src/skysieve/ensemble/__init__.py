@@ -17,6 +17,7 @@ from skysieve.ensemble._methods import (
     fit_ensembles,
 )
 from skysieve.ensemble._reference import ReferenceDistribution, rank_percentile
+from skysieve.ensemble._stage import EnsembleOutcome, run_ensembles
 from skysieve.ensemble._table import (
     METHOD_LABELS,
     comparison_table,
@@ -27,6 +28,8 @@ from skysieve.ensemble._table import (
 )
 
 __all__ = [
+    "EnsembleOutcome",
+    "run_ensembles",
     "CNN_COLUMN",
     "LABEL_COLUMN",
     "METHODS",

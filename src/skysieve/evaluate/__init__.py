@@ -31,9 +31,14 @@ from skysieve.evaluate.metrics import (
     score_by_bin,
     summarize_folds,
 )
+from skysieve.evaluate._stage import SCORE_COLUMNS, evaluate_methods, fold_metrics_from_oof, score_cutouts
 from skysieve.evaluate.report import ReportFiles, log_report_to_mlflow, write_evaluation_report, write_metrics_json
 
 __all__ = [
+    "SCORE_COLUMNS",
+    "evaluate_methods",
+    "fold_metrics_from_oof",
+    "score_cutouts",
     "BinnedStatistic",
     "ConfusionCounts",
     "Curves",

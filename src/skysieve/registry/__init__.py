@@ -4,9 +4,11 @@ Aliases, never stages: the pipeline sets ``candidate``; only :func:`promote`
 sets ``champion``, refusing a candidate that is worse on the same test data
 unless forced with a recorded reason.  The ensemble is registered as a pyfunc
 model (:class:`EnsembleModel`) that carries its thresholds and reference
-score distributions.
+score distributions; the CNN it builds on is a pyfunc model too
+(:class:`CnnModel`, logged with :func:`log_cnn_model`).
 """
 
+from skysieve.registry._cnn import CnnModel, cnn_signature, log_cnn_model, read_cnn_manifest
 from skysieve.registry._pyfunc import EnsembleModel, ensemble_signature
 from skysieve.registry._registry import (
     CANDIDATE,
@@ -23,18 +25,26 @@ from skysieve.registry._registry import (
     rollback,
 )
 
+from skysieve.registry._stage import RegisteredModels, register_pipeline
+
 __all__ = [
+    "RegisteredModels",
+    "register_pipeline",
     "CANDIDATE",
     "CHAMPION",
+    "CnnModel",
     "EnsembleModel",
     "PromotionResult",
     "champion_history",
+    "cnn_signature",
     "data_hash_of",
     "ensemble_signature",
     "get_model_version",
     "load_ensembles",
     "load_reference_distributions",
+    "log_cnn_model",
     "promote",
+    "read_cnn_manifest",
     "register_ensemble",
     "register_model_version",
     "rollback",

@@ -1,0 +1,56 @@
+"""``skysieve register``: put the trained CNN and the ensemble in the MLflow registry as ``candidate``."""
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from skysieve.cli._common import ParamsOption, handle_errors
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``register`` command group to ``app``."""
+    group = typer.Typer(help="Register models with metrics, thresholds, reference scores and provenance.",
+                        no_args_is_help=True)
+
+    @group.command("sz")
+    @handle_errors
+    def sz(
+        params: ParamsOption = Path("params.yaml"),
+        model: Annotated[Path, typer.Option(help="trained CNN directory")] = Path("models/sz/cnn"),
+        state: Annotated[Path, typer.Option(help="ensemble thresholds/references from `skysieve ensemble sz`")] = Path(
+            "models/sz/ensemble.json"),
+        data: Annotated[list[Path], typer.Option(help="data the models were evaluated on (for the data hash)")] = [
+            Path("data/sz/cutouts"), Path("data/sz/mf")],
+        out: Annotated[Path, typer.Option(help="output: JSON record of the registered names and versions")] = Path(
+            "models/sz/registered.json"),
+    ) -> None:
+        """Register CNN and ensemble versions and set alias `candidate` (section: register_sz).
+
+        Promotion to `champion` is a separate, checked step: `skysieve promote NAME`.
+        """
+        from skysieve._io import atomic_path
+        from skysieve._tracking import configure_mlflow, provenance
+        from skysieve.catalog._config import catalog_tags
+        from skysieve.config import load_params
+        from skysieve.errors import DataError
+        from skysieve.registry import register_pipeline
+
+        p = load_params(params)
+        if not state.is_file():
+            raise DataError(f"{state}: not found; run `skysieve ensemble sz --state {state}` first")
+        configure_mlflow()
+        record = register_pipeline(
+            models_dir=model, ensemble_state=json.loads(state.read_text()), provenance=provenance(data),
+            params=p, cnn_name=p.register_sz.cnn_model_name, ensemble_name=p.register_sz.ensemble_model_name,
+            primary_method=p.register_sz.ensemble_primary_method, extra_tags=catalog_tags(p))
+        with atomic_path(out) as tmp:
+            tmp.write_text(json.dumps(record, indent=2) + "\n")
+        for kind, r in record.items():
+            typer.echo(f"registered {kind}: {r['name']} version {r['version']} (alias candidate)")
+        typer.echo(f"promote with: skysieve promote {record['ensemble']['name']}")
+
+    app.add_typer(group, name="register")
