@@ -1,8 +1,8 @@
 """Validation metrics the engine reports per epoch and per fold (higher is better)."""
 
 import numpy as np
-from sklearn.metrics import average_precision_score, precision_recall_curve
-from sklearn.metrics import roc_auc_score as _sk_roc_auc
+
+from skysieve.evaluate import metrics as _metrics
 
 __all__ = ["METRICS", "binary_log_loss", "max_f1_score", "pr_auc_score", "roc_auc_score", "score_metrics"]
 
@@ -14,25 +14,21 @@ def _two_classes(y_true: np.ndarray) -> bool:
 
 
 def pr_auc_score(y_true: np.ndarray, y_score: np.ndarray) -> float:
-    """Area under the precision–recall curve (average precision); NaN with one class."""
+    """:func:`skysieve.evaluate.pr_auc_score`, but NaN (not an error) when a fold holds one class."""
     y_true = np.asarray(y_true)
-    return float(average_precision_score(y_true, y_score)) if _two_classes(y_true) else float("nan")
+    return _metrics.pr_auc_score(y_true, y_score) if _two_classes(y_true) else float("nan")
 
 
 def roc_auc_score(y_true: np.ndarray, y_score: np.ndarray) -> float:
-    """Area under the ROC curve; NaN with one class."""
+    """:func:`skysieve.evaluate.roc_auc_score`, but NaN when a fold holds one class."""
     y_true = np.asarray(y_true)
-    return float(_sk_roc_auc(y_true, y_score)) if _two_classes(y_true) else float("nan")
+    return _metrics.roc_auc_score(y_true, y_score) if _two_classes(y_true) else float("nan")
 
 
 def max_f1_score(y_true: np.ndarray, y_score: np.ndarray) -> float:
-    """The F1 score at the threshold that maximises it (DeepSZ's F1-max); NaN with one class."""
+    """The F1 at the threshold that maximises it (DeepSZ's F1-max); NaN with one class."""
     y_true = np.asarray(y_true)
-    if not _two_classes(y_true):
-        return float("nan")
-    precision, recall, _ = precision_recall_curve(y_true, y_score)
-    f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, _EPS), 0.0)
-    return float(f1.max())
+    return _metrics.best_f1_threshold(y_true, y_score)[1] if _two_classes(y_true) else float("nan")
 
 
 def binary_log_loss(y_true: np.ndarray, y_prob: np.ndarray, *, sample_weight: np.ndarray | None = None) -> float:
