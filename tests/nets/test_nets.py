@@ -126,3 +126,14 @@ def test_models_build_and_run_on_another_backend(backend):
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
+
+
+def test_cutout_centering_removes_each_cutouts_channel_mean():
+    import keras
+
+    from skysieve.nets import CutoutCentering
+
+    x = np.random.default_rng(0).normal(size=(3, 8, 8, 2)).astype("float32") + np.array([100.0, -50.0], "float32")
+    out = keras.ops.convert_to_numpy(CutoutCentering()(x))
+    np.testing.assert_allclose(out.mean(axis=(1, 2)), 0.0, atol=1e-4)
+    np.testing.assert_allclose(out, x - x.mean(axis=(1, 2), keepdims=True), atol=1e-4)

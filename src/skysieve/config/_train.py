@@ -82,7 +82,7 @@ class OptimizerParams(Section):
     """
 
     name: Literal["sgd", "adam", "adadelta"] = "adam"
-    learning_rate: float = Field(1e-3, gt=0, le=10)
+    learning_rate: float = Field(3e-3, gt=0, le=10)
     momentum: float = Field(0.9, ge=0, lt=1, description="SGD only")
     weight_decay: float = Field(0.0, ge=0, lt=1)
     warmup_steps: int = Field(0, ge=0, description="batches of linear warm-up at the start of training")
@@ -92,10 +92,10 @@ class OptimizerParams(Section):
 class ScheduleParams(Section):
     """Reduce-on-plateau and early stopping, both on the validation loss."""
 
-    reduce_lr_patience: int = Field(2, ge=1)
+    reduce_lr_patience: int = Field(3, ge=1)
     reduce_lr_factor: float = Field(0.5, gt=0, lt=1)
     min_learning_rate: float = Field(1e-6, ge=0)
-    early_stopping_patience: int = Field(4, ge=1)
+    early_stopping_patience: int = Field(8, ge=1)
 
 
 class AugmentParams(Section):
@@ -144,7 +144,7 @@ class TrainParams(Section):
     imbalance: ImbalanceParams = ImbalanceParams()
     batch_size: int = Field(64, ge=1, le=8192)
     eval_batch_size: int = Field(512, ge=1, le=65536)
-    epochs: int = Field(6, ge=1, le=10000, description="max epochs (per ratio with the curriculum)")
+    epochs: int = Field(30, ge=1, le=10000, description="max epochs (per ratio with the curriculum)")
     steps_per_epoch: int | None = Field(None, ge=1, description="cap on batches per epoch; None = one pass")
     splitter: Literal["stratified_kfold", "group_kfold", "holdout"] = "group_kfold"
     k_folds: int = Field(3, ge=2, le=50, description="folds for the k-fold splitters")
@@ -189,9 +189,9 @@ class SearchDimension(Section):
 
 def _default_space() -> dict[str, SearchDimension]:
     return {
-        "optimizer.learning_rate": SearchDimension(type="float", low=3e-4, high=3e-3, log=True),
-        "net.width": SearchDimension(type="int", low=4, high=12, step=4),
-        "augment.fraction": SearchDimension(type="float", low=0.0, high=0.5),
+        "optimizer.learning_rate": SearchDimension(type="float", low=1e-3, high=6e-3, log=True),
+        "net.width": SearchDimension(type="int", low=8, high=12, step=4),
+        "augment.fraction": SearchDimension(type="float", low=0.0, high=0.3),
     }
 
 
@@ -205,11 +205,11 @@ class TuneParams(Section):
     ``SKYSIEVE_OPTUNA_STORAGE`` environment variable overrides it.
     """
 
-    n_trials: int = Field(6, ge=1, description="total finished trials wanted in the study (resumes count)")
+    n_trials: int = Field(4, ge=1, description="total finished trials wanted in the study (resumes count)")
     seed: int = Field(2021, ge=0, description="TPE sampler seed")
     startup_trials: int = Field(3, ge=0, description="random trials before TPE, and trials before pruning")
     pruner: Literal["median", "hyperband", "none"] = "median"
-    warmup_epochs: int = Field(1, ge=0, description="epochs of each trial never pruned (median pruner)")
+    warmup_epochs: int = Field(5, ge=0, description="epochs of each trial never pruned (median pruner)")
     objective: Literal["pr_auc", "f1", "roc_auc"] = "pr_auc"
     storage: str = Field("sqlite:///optuna.db", min_length=1)
     study_name: str | None = Field(None, min_length=1, description="default: the task name")

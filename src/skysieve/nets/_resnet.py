@@ -3,6 +3,7 @@
 import keras
 
 from skysieve.config import ResNetSmallParams
+from skysieve.nets._layers import standardize
 from skysieve.nets._registry import InputSpec, register_net
 
 __all__ = ["build_resnet_small"]
@@ -51,7 +52,7 @@ def build_resnet_small(cfg: ResNetSmallParams, *, inputs: InputSpec, seed: int) 
         (batch, ny, nx, nchan) raw pixels → (batch, 1) probability.
     """
     image = keras.Input(shape=inputs.shape, name="cutout")
-    x = keras.layers.Normalization(mean=inputs.mean, variance=inputs.variance, name="standardize")(image)
+    x = standardize(image, inputs)
     x = _conv_bn(x, cfg.stem_filters, 3, strides=1, name="stem1")
     x = _conv_bn(x, cfg.stem_filters, 3, strides=2, name="stem2")
     x = keras.layers.MaxPooling2D(pool_size=2, strides=2, padding="same", name="stem_pool")(x)

@@ -3,7 +3,7 @@
 import keras
 
 from skysieve.config import ScVggParams, VggParams
-from skysieve.nets._layers import ChannelSlice
+from skysieve.nets._layers import ChannelSlice, standardize
 from skysieve.nets._registry import InputSpec, register_net
 
 __all__ = ["build_sc_vgg", "build_vgg"]
@@ -49,7 +49,7 @@ def build_vgg(cfg: VggParams, *, inputs: InputSpec, seed: int) -> keras.Model:
         (batch, ny, nx, nchan) → (batch, 1) probability.
     """
     image = keras.Input(shape=inputs.shape, name="cutout")
-    x = keras.layers.Normalization(mean=inputs.mean, variance=inputs.variance, name="standardize")(image)
+    x = standardize(image, inputs)
     proba = _vgg_tower(x, cfg, seed=seed, prefix="")
     return keras.Model(image, proba, name="vgg")
 
@@ -74,7 +74,7 @@ def build_sc_vgg(cfg: ScVggParams, *, inputs: InputSpec, seed: int) -> keras.Mod
         (batch, ny, nx, nchan) → (batch, 1) mean of the ``nchan`` towers' probabilities.
     """
     image = keras.Input(shape=inputs.shape, name="cutout")
-    x = keras.layers.Normalization(mean=inputs.mean, variance=inputs.variance, name="standardize")(image)
+    x = standardize(image, inputs)
     towers = []
     for c in range(inputs.shape[-1]):
         band = ChannelSlice(c, name=f"band{c}")(x)

@@ -15,6 +15,7 @@ from skysieve.config import OptimizerParams, TrainParams
 from skysieve.errors import DataError
 from skysieve.nets import InputSpec, build_net
 from skysieve.train._calibrate import PlattCalibrator
+from skysieve.train._checkpoint import EpochState, FoldCheckpoint, TrainingCheckpoint
 from skysieve.train._ensemble import FoldEnsemble, predict_dataset
 from skysieve.train._metrics import METRICS, binary_log_loss, score_metrics
 from skysieve.train._seed import set_seeds
@@ -71,6 +72,9 @@ class FitResult:
         Training images seen.
     train_seconds : float
         Wall time spent in ``fit`` (training and per-epoch validation).
+    resumed_epochs : int
+        Epochs restored from a checkpoint rather than trained in this call
+        (0 for a fit that started from scratch).
     """
 
     model: keras.Model
@@ -79,6 +83,7 @@ class FitResult:
     val_scores: np.ndarray
     images: int
     train_seconds: float
+    resumed_epochs: int = 0
 
 
 @dataclass
@@ -163,7 +168,7 @@ def make_optimizer(cfg: OptimizerParams) -> keras.optimizers.Optimizer:
 
 
 def channel_stats(dataset, rows: np.ndarray, *, sample: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and variance of up to ``sample`` of ``rows`` (read in one pass, sorted).
+    """Per-channel mean and variance of up to ``sample`` centred cutouts of ``rows`` (one sorted read).
 
     Returns
     -------
@@ -172,6 +177,7 @@ def channel_stats(dataset, rows: np.ndarray, *, sample: int, seed: int) -> tuple
     rng = np.random.default_rng([seed, 7])
     pick = np.sort(rng.choice(rows, size=min(sample, rows.size), replace=False))
     x = dataset.read(pick).astype(np.float64)
+    x -= x.mean(axis=(1, 2), keepdims=True)  # the models centre each cutout first (nets.CutoutCentering)
     mean = x.mean(axis=(0, 1, 2))
     var = np.maximum(x.var(axis=(0, 1, 2)), 1e-12)
     return mean, var
@@ -180,15 +186,33 @@ def channel_stats(dataset, rows: np.ndarray, *, sample: int, seed: int) -> tuple
 class _Warmup(keras.callbacks.Callback):
     """Linear learning-rate warm-up from ``start_factor × lr`` to ``lr`` over the first ``steps`` batches."""
 
-    def __init__(self, lr: float, steps: int, start_factor: float):
+    def __init__(self, lr: float, steps: int, start_factor: float, *, seen: int = 0):
         super().__init__()
-        self.lr, self.steps, self.start_factor, self.seen = lr, steps, start_factor, 0
+        self.lr, self.steps, self.start_factor, self.seen = lr, steps, start_factor, seen
 
     def on_train_batch_begin(self, batch, logs=None):
         if self.seen <= self.steps:
             frac = min(1.0, self.seen / max(self.steps, 1))
             self.model.optimizer.learning_rate = self.lr * (self.start_factor + (1 - self.start_factor) * frac)
         self.seen += 1
+
+
+class _Plateau(keras.callbacks.ReduceLROnPlateau):
+    """``ReduceLROnPlateau`` that can start from saved counters (a resumed fit)."""
+
+    _STATE = ("wait", "best", "cooldown_counter")
+
+    def __init__(self, *, state: Mapping[str, float] | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self._initial = dict(state or {})
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        for key, value in self._initial.items():
+            setattr(self, key, value)
+
+    def state(self) -> dict[str, float]:
+        return {key: float(getattr(self, key)) for key in self._STATE}
 
 
 class _Monitor(keras.callbacks.Callback):
@@ -198,13 +222,20 @@ class _Monitor(keras.callbacks.Callback):
     ``ReduceLROnPlateau`` sees ``val_loss``.
     """
 
-    def __init__(self, *, dataset, rows, labels, weights, batch_size, patience, on_epoch, step0, ratio, stage):
+    def __init__(self, *, dataset, rows, labels, weights, batch_size, patience, step0, ratio, stage):
         super().__init__()
         self.dataset, self.rows, self.labels, self.weights = dataset, rows, labels, weights
-        self.batch_size, self.patience, self.on_epoch = batch_size, patience, on_epoch
+        self.batch_size, self.patience = batch_size, patience
         self.step, self.ratio, self.stage = step0, ratio, stage
         self.history: list[dict[str, float]] = []
         self.best_loss, self.best_weights, self.best_index, self.wait = np.inf, None, -1, 0
+
+    def restore(self, state: EpochState) -> None:
+        """Continue the stage a checkpoint was taken in."""
+        self.history = list(state.history[state.stage_start:])
+        self.best_loss, self.best_index, self.wait = state.best_loss, state.best_index, state.wait
+        self.best_weights = list(state.best_weights)
+        self.step = state.step
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
@@ -225,9 +256,24 @@ class _Monitor(keras.callbacks.Callback):
             self.wait += 1
             if self.wait >= self.patience:
                 self.model.stop_training = True
-        if self.on_epoch is not None:
-            self.on_epoch(self.step, record)
         self.step += 1
+
+
+class _EpochEnd(keras.callbacks.Callback):
+    """Runs last each epoch: writes the checkpoint (if any), then tells ``on_epoch`` (which may raise).
+
+    The checkpoint comes first so that an epoch reported is an epoch saved.
+    """
+
+    def __init__(self, monitor: _Monitor, *, on_epoch, checkpoint: FoldCheckpoint | None, snapshot):
+        super().__init__()
+        self.monitor, self.on_epoch, self.checkpoint, self.snapshot = monitor, on_epoch, checkpoint, snapshot
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.checkpoint is not None:
+            self.checkpoint.save_epoch(self.model, self.snapshot(epoch, bool(self.model.stop_training)))
+        if self.on_epoch is not None:
+            self.on_epoch(self.monitor.step - 1, self.monitor.history[-1])
 
 
 def _stages(cfg: TrainParams) -> list[float | None]:
@@ -239,7 +285,7 @@ def _stages(cfg: TrainParams) -> list[float | None]:
 
 
 def fit_model(cfg: TrainParams, dataset, *, fit_rows: np.ndarray, val_rows: np.ndarray, seed: int,
-              on_epoch=None) -> FitResult:
+              on_epoch=None, checkpoint: FoldCheckpoint | None = None) -> FitResult:
     """Train one network of ``cfg`` on ``fit_rows``, validating on ``val_rows`` every epoch.
 
     With the ``curriculum`` strategy, each ratio ``r`` of
@@ -258,7 +304,12 @@ def fit_model(cfg: TrainParams, dataset, *, fit_rows: np.ndarray, val_rows: np.n
     seed : int
         Seeds weights, batch order, augmentation and dropout.
     on_epoch : callable(step, logs), optional
-        Called after every epoch; may raise to stop training.
+        Called after every epoch; may raise to stop training. On a resumed
+        fit it is first called for every epoch restored from the checkpoint.
+    checkpoint : FoldCheckpoint, optional
+        Saved after every epoch; if it holds a saved epoch, the fit goes on
+        from there (same weights, optimizer state, learning rate, schedule
+        counters, stage, batch plan and dropout state) instead of from zero.
 
     Returns
     -------
@@ -283,8 +334,18 @@ def fit_model(cfg: TrainParams, dataset, *, fit_rows: np.ndarray, val_rows: np.n
 
     history: list[dict[str, float]] = []
     stage_best: list[tuple[float, int, list]] = []  # (selection metric, history index, weights)
-    images, t0 = 0, time.perf_counter()
+    images, seconds = 0, 0.0
+    saved = checkpoint.load_epoch() if checkpoint is not None else None
+    if saved is not None:
+        model, state = saved
+        history, stage_best, images, seconds = list(state.history), list(state.stage_best), state.images, state.seconds
+        if on_epoch is not None:
+            for step, record in enumerate(history):
+                on_epoch(step, record)
+    resumed_epochs = len(history)
     for stage, ratio in enumerate(_stages(cfg)):
+        if saved is not None and stage < state.stage:
+            continue  # finished before the checkpoint; its best weights are in stage_best
         weights = None
         if ratio is not None:
             vp, vn = max(int(y_val.sum()), 1), max(int(y_val.size - y_val.sum()), 1)
@@ -296,21 +357,46 @@ def fit_model(cfg: TrainParams, dataset, *, fit_rows: np.ndarray, val_rows: np.n
         )
         monitor = _Monitor(dataset=dataset, rows=val_rows, labels=y_val, weights=weights,
                            batch_size=cfg.eval_batch_size, patience=cfg.schedule.early_stopping_patience,
-                           on_epoch=on_epoch, step0=len(history), ratio=ratio, stage=stage)
-        model.optimizer.learning_rate = cfg.optimizer.learning_rate
-        callbacks = [monitor, keras.callbacks.ReduceLROnPlateau(
-            monitor="val_loss", factor=cfg.schedule.reduce_lr_factor, patience=cfg.schedule.reduce_lr_patience,
-            min_lr=cfg.schedule.min_learning_rate, verbose=0)]
+                           step0=len(history), ratio=ratio, stage=stage)
+        plateau_state, warmup_seen, first_epoch, stage_done = None, 0, 0, False
+        if saved is not None and stage == state.stage:
+            monitor.restore(state)  # the stage's epochs so far; the learning rate is in the optimizer
+            history = history[: state.stage_start]
+            plateau_state, warmup_seen = state.plateau, state.warmup_seen
+            first_epoch, stage_done = state.epoch + 1, state.stage_done
+            batches.start_at(first_epoch)
+        else:
+            model.optimizer.learning_rate = cfg.optimizer.learning_rate
+        plateau = _Plateau(state=plateau_state, monitor="val_loss", factor=cfg.schedule.reduce_lr_factor,
+                           patience=cfg.schedule.reduce_lr_patience, min_lr=cfg.schedule.min_learning_rate,
+                           verbose=0)
+        callbacks = [monitor, plateau]
+        warmup = None
         if cfg.optimizer.warmup_steps > 0:
-            callbacks.append(_Warmup(cfg.optimizer.learning_rate, cfg.optimizer.warmup_steps,
-                                     cfg.optimizer.warmup_start_factor))
-        model.fit(batches, epochs=cfg.epochs, callbacks=callbacks, verbose=0, shuffle=False)
+            warmup = _Warmup(cfg.optimizer.learning_rate, cfg.optimizer.warmup_steps,
+                             cfg.optimizer.warmup_start_factor, seen=warmup_seen)
+            callbacks.append(warmup)
+        t0 = time.perf_counter()
+
+        def snapshot(epoch: int, stopped: bool, *, stage=stage, before=history, monitor=monitor, plateau=plateau,
+                     warmup=warmup, t0=t0, images=images, seconds=seconds) -> EpochState:
+            return EpochState(
+                stage=stage, epoch=epoch, stage_done=stopped or epoch + 1 >= cfg.epochs,
+                history=[*before, *monitor.history], stage_start=len(before), best_loss=float(monitor.best_loss),
+                best_index=monitor.best_index, wait=monitor.wait, best_weights=monitor.best_weights,
+                stage_best=stage_best, plateau=plateau.state(), warmup_seen=warmup.seen if warmup else 0,
+                images=images, seconds=seconds + time.perf_counter() - t0)
+
+        callbacks.append(_EpochEnd(monitor, on_epoch=on_epoch, checkpoint=checkpoint, snapshot=snapshot))
+        if not stage_done and first_epoch < cfg.epochs:
+            model.fit(batches, epochs=cfg.epochs, initial_epoch=first_epoch, callbacks=callbacks, verbose=0,
+                      shuffle=False)
+        seconds += time.perf_counter() - t0
         images += len(monitor.history) * batches.steps * batches.batch_size
         model.set_weights(monitor.best_weights)
         best = monitor.history[monitor.best_index]
         stage_best.append((best[f"val_{cfg.metric}"], len(history) + monitor.best_index, monitor.best_weights))
         history.extend(monitor.history)
-    seconds = time.perf_counter() - t0
     if len(stage_best) > 1:
         # Pick the stage best on the whole (un-reweighted) validation set; NaN metrics rank last.
         chosen = max(stage_best, key=lambda s: -np.inf if np.isnan(s[0]) else s[0])
@@ -319,11 +405,11 @@ def fit_model(cfg: TrainParams, dataset, *, fit_rows: np.ndarray, val_rows: np.n
     else:
         best_index = stage_best[0][1]
     val_scores = predict_dataset(model, dataset, val_rows, batch_size=cfg.eval_batch_size)
-    return FitResult(model, history, best_index, val_scores, images, seconds)
+    return FitResult(model, history, best_index, val_scores, images, seconds, resumed_epochs)
 
 
 def cross_validate(cfg: TrainParams, dataset, *, observer: TrainingObserver | None = None,
-                   keep_models: bool = False) -> CrossValidation:
+                   keep_models: bool = False, checkpoint: TrainingCheckpoint | None = None) -> CrossValidation:
     """Train one model per fold of ``cfg.splitter`` and score its held-out rows.
 
     Parameters
@@ -334,6 +420,11 @@ def cross_validate(cfg: TrainParams, dataset, *, observer: TrainingObserver | No
     keep_models : bool
         Keep each fold's Keras model in its result (for the final ensemble);
         otherwise models are dropped to free memory.
+    checkpoint : TrainingCheckpoint, optional
+        Each fold saves its progress there after every epoch and when it
+        ends; a fold found finished is loaded instead of trained, a fold
+        found part-trained goes on from its last epoch. The observer sees
+        restored epochs as if they had just run.
 
     Returns
     -------
@@ -346,8 +437,21 @@ def cross_validate(cfg: TrainParams, dataset, *, observer: TrainingObserver | No
     results = []
     for fold in folds:
         observer.fold_started(fold)
-        fit = fit_model(cfg, dataset, fit_rows=fold.fit_rows, val_rows=val_rows, seed=cfg.seed + fold.index,
-                        on_epoch=lambda step, logs, fold=fold: observer.epoch_ended(fold, step, logs))
+        fold_ckpt = checkpoint.fold(fold.index) if checkpoint is not None else None
+        done = fold_ckpt.load_done() if fold_ckpt is not None else None
+        if done is not None:
+            for step, record in enumerate(done["history"]):
+                observer.epoch_ended(fold, step, record)
+            fit = FitResult(done["model"], done["history"], done["best_epoch"], done["val_scores"], done["images"],
+                            done["train_seconds"], resumed_epochs=len(done["history"]))
+        else:
+            fit = fit_model(cfg, dataset, fit_rows=fold.fit_rows, val_rows=val_rows, seed=cfg.seed + fold.index,
+                            on_epoch=lambda step, logs, fold=fold: observer.epoch_ended(fold, step, logs),
+                            checkpoint=fold_ckpt)
+            if fold_ckpt is not None:
+                fold_ckpt.save_done(fit.model, history=fit.history, best_epoch=fit.best_epoch,
+                                    val_scores=fit.val_scores, images=fit.images, train_seconds=fit.train_seconds,
+                                    resumed_epochs=fit.resumed_epochs)
         oof = predict_dataset(fit.model, dataset, fold.score_rows, batch_size=cfg.eval_batch_size)
         metrics = score_metrics(labels[fold.score_rows], oof)
         metrics.update({f"val_{k}": v for k, v in score_metrics(labels[val_rows], fit.val_scores).items()})
@@ -365,7 +469,8 @@ def cross_validate(cfg: TrainParams, dataset, *, observer: TrainingObserver | No
     )
 
 
-def train_ensemble(cfg: TrainParams, dataset, *, observer: TrainingObserver | None = None) -> TrainedEnsemble:
+def train_ensemble(cfg: TrainParams, dataset, *, observer: TrainingObserver | None = None,
+                   checkpoint: TrainingCheckpoint | None = None) -> TrainedEnsemble:
     """Train the final model: the k fold models, averaged, Platt-scaled on the validation split.
 
     Parameters
@@ -373,12 +478,14 @@ def train_ensemble(cfg: TrainParams, dataset, *, observer: TrainingObserver | No
     cfg : TrainParams
     dataset : CutoutDataset
     observer : TrainingObserver, optional
+    checkpoint : TrainingCheckpoint, optional
+        Resume from it and save progress to it (see :func:`cross_validate`).
 
     Returns
     -------
     TrainedEnsemble
     """
-    cv = cross_validate(cfg, dataset, observer=observer, keep_models=True)
+    cv = cross_validate(cfg, dataset, observer=observer, keep_models=True, checkpoint=checkpoint)
     val_rows = dataset.indices("val")
     y_val = dataset.labels[val_rows]
     val_raw = np.mean([r.fit.val_scores for r in cv.folds], axis=0)
