@@ -1,5 +1,6 @@
 """End to end: a real `dvc repro` of the pipeline on a tiny config, in a scratch git repo."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -49,9 +50,23 @@ def pipeline(tmp_path_factory):
 def test_repro_builds_every_stage(pipeline):
     root, first = pipeline
     for path in ("data/sz/cmb_cl.fits", "data/sz/sky/sky_90GHz.fits", "data/sz/sky/halos.fits",
-                 "data/sz/cutouts/cutouts.h5", "data/sz/cutouts/catalog.fits", "data/sz/validation.json"):
+                 "data/sz/cutouts/cutouts.h5", "data/sz/cutouts/catalog.fits", "data/sz/validation.json",
+                 "data/sz/mf/mf_snr.fits", "models/sz/best_params.json", "models/sz/cnn/ensemble.json",
+                 "data/sz/scores.fits", "reports/sz/evaluate/metrics.json", "reports/sz/ensemble/metrics.json",
+                 "models/sz/ensemble.json", "models/sz/registered.json", "data/lens/cutouts/cutouts.h5",
+                 "data/lens/validation.json"):
         assert (root / path).is_file(), f"{path} missing after dvc repro:\n{first.stdout}"
     assert '"success": true' in (root / "data/sz/validation.json").read_text()
+    registered = json.loads((root / "models/sz/registered.json").read_text())
+    assert set(registered) == {"cnn", "ensemble"}
+    metrics = json.loads((root / "reports/sz/ensemble/metrics.json").read_text())
+    assert {"mf", "cnn", "and", "rank_product"} <= set(json.dumps(metrics).replace('"', " ").split())
+
+
+def test_dvc_metrics_show_reads_the_reports(pipeline):
+    root, _ = pipeline
+    out = run(["dvc", "metrics", "show", "--json"], root).stdout
+    assert "reports/sz/evaluate/metrics.json" in out
 
 
 def test_second_repro_is_a_no_op(pipeline):
