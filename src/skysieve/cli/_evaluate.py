@@ -1,4 +1,4 @@
-"""``skysieve evaluate`` and ``skysieve ensemble``: test metrics at validation thresholds."""
+"""``skysieve evaluate`` and ``skysieve ensemble``: test metrics at validation thresholds (SZ, lenses)."""
 
 import json
 from pathlib import Path
@@ -11,15 +11,15 @@ from skysieve.cli._common import ParamsOption, handle_errors
 __all__ = ["register"]
 
 
-def _log_run(name: str, files, provenance: dict, params) -> str:
-    """Log a report as an MLflow run of experiment ``sz`` with its provenance; return the run id."""
+def _log_run(name: str, files, provenance: dict, params, *, task: str = "sz") -> str:
+    """Log a report as an MLflow run of experiment ``task`` with its provenance; return the run id."""
     import mlflow
 
     from skysieve._tracking import configure_mlflow, experiment_id, log_provenance
     from skysieve.evaluate.report import log_report_to_mlflow
 
     configure_mlflow()
-    with mlflow.start_run(experiment_id=experiment_id("sz"), run_name=name) as run:
+    with mlflow.start_run(experiment_id=experiment_id(task), run_name=name) as run:
         log_provenance(run.info.run_id, provenance=provenance, params=params)
         log_report_to_mlflow(files, run_id=run.info.run_id)
     return run.info.run_id
@@ -70,6 +70,50 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"{method:>4}: threshold {r.thresholds} | test purity {r.test.counts.purity:.3f} "
                        f"completeness {r.test.counts.completeness:.3f} F1 {r.test.counts.f1:.3f}")
         typer.echo(f"wrote {scores} and {out}/ (MLflow run {run_id})")
+
+    @evaluate.command("lens")
+    @handle_errors
+    def evaluate_lens(
+        params: ParamsOption = Path("params.yaml"),
+        data: Annotated[Path, typer.Option(help="cutout directory")] = Path("data/lens/cutouts"),
+        model: Annotated[Path, typer.Option(help="trained CNN directory (with oof.fits)")] = Path("models/lens/cnn"),
+        scores: Annotated[Path, typer.Option(help="output: per-cutout scores and truth for val and test")] = Path(
+            "data/lens/scores.fits"),
+        state: Annotated[Path, typer.Option(help="output: thresholds, reference scores, test metrics (JSON)")] = Path(
+            "models/lens/evaluation.json"),
+        out: Annotated[Path, typer.Option(help="output: metrics.json, table.md, tables (CSV), plots (PNG)")] = Path(
+            "reports/lens/evaluate"),
+    ) -> None:
+        """Angora et al. (2023) tables: both classes, fold spread, FN/FP rates by property (section: evaluate_lens)."""
+        import numpy as np
+        from astropy.table import Table
+
+        from skysieve._io import atomic_path
+        from skysieve._tracking import provenance
+        from skysieve.config import load_params
+        from skysieve.data import open_dataset
+        from skysieve.evaluate import align_truth, evaluate_lens, lens_truth, score_cutouts, write_lens_report
+        from skysieve.train import load_trained
+
+        p = load_params(params)
+        dataset = open_dataset(data)
+        table = score_cutouts(dataset, load_trained(model))
+        truth = lens_truth(dataset.catalog, p.evaluate_lens)
+        oof = Table.read(model / "oof.fits") if (model / "oof.fits").is_file() else None
+        ev = evaluate_lens(table, truth, params=p.evaluate_lens, oof=oof)
+        table["lens_colour_norm"] = align_truth(truth, np.asarray(table["id"]))["lens_colour"]
+        with atomic_path(scores) as tmp:
+            table.write(tmp, format="fits")
+        with atomic_path(state) as tmp:
+            tmp.write_text(json.dumps(ev.state(), indent=1) + "\n")
+        with atomic_path(out) as tmp:
+            files = write_lens_report(ev, tmp, max_curve_points=p.evaluate_lens.max_curve_points)
+            run_id = _log_run("evaluate", files, provenance([data, model]), p.evaluate_lens, task="lens")
+        typer.echo((out / "table.md").read_text())
+        c, auc = ev.result.test.counts, ev.result.test.roc_auc
+        typer.echo(f"threshold {ev.threshold:.4g} ({ev.operating_point}): test purity {c.purity:.3f} completeness "
+                   f"{c.completeness:.3f} F1 {c.f1:.3f}, ROC-AUC {'n/a' if auc is None else f'{auc:.3f}'}")
+        typer.echo(f"wrote {scores}, {state} and {out}/ (MLflow run {run_id})")
 
     @ensemble.command("sz")
     @handle_errors

@@ -1,4 +1,4 @@
-"""``skysieve register``: put the trained CNN and the ensemble in the MLflow registry as ``candidate``."""
+"""``skysieve register``: put the trained CNN (and the SZ ensemble) in the MLflow registry as ``candidate``."""
 
 import json
 from pathlib import Path
@@ -52,5 +52,44 @@ def register(app: typer.Typer) -> None:
         for kind, r in record.items():
             typer.echo(f"registered {kind}: {r['name']} version {r['version']} (alias candidate)")
         typer.echo(f"promote with: skysieve promote {record['ensemble']['name']}")
+
+    @group.command("lens")
+    @handle_errors
+    def lens(
+        params: ParamsOption = Path("params.yaml"),
+        model: Annotated[Path, typer.Option(help="trained CNN directory")] = Path("models/lens/cnn"),
+        state: Annotated[Path, typer.Option(help="thresholds/references/metrics from `skysieve evaluate lens`")] = Path(
+            "models/lens/evaluation.json"),
+        data: Annotated[list[Path], typer.Option(help="data the model was evaluated on (for the data hash)")] = [
+            Path("data/lens/cutouts")],
+        out: Annotated[Path, typer.Option(help="output: JSON record of the registered name and version")] = Path(
+            "models/lens/registered.json"),
+    ) -> None:
+        """Register the lens CNN with its test metrics and thresholds, alias `candidate` (section: register_lens).
+
+        Promotion to `champion` is a separate, checked step: `skysieve promote NAME`.
+        """
+        from skysieve._io import atomic_path
+        from skysieve._tracking import configure_mlflow, experiment_id, provenance
+        from skysieve.config import load_params
+        from skysieve.errors import DataError
+        from skysieve.registry import read_cnn_manifest, register_cnn
+
+        p = load_params(params)
+        if not state.is_file():
+            raise DataError(f"{state}: not found; run `skysieve evaluate lens --state {state}` first")
+        manifest = read_cnn_manifest(model)
+        # the lens sections, with train_lens as actually trained (tuned overrides applied)
+        recorded = {k: v for k, v in p.model_dump(mode="json").items() if k.endswith("_lens") or k == "cosmology"}
+        recorded["train_lens"] = manifest.get("params", recorded["train_lens"])
+        recorded["tuned"] = manifest.get("tuned", {})
+        configure_mlflow()
+        record = register_cnn(models_dir=model, name=p.register_lens.model_name, state=json.loads(state.read_text()),
+                              provenance=provenance(data), params=recorded, experiment_id=experiment_id("lens"),
+                              tags={"skysieve.task": "lens"})
+        with atomic_path(out) as tmp:
+            tmp.write_text(json.dumps({"cnn": record}, indent=2) + "\n")
+        typer.echo(f"registered cnn: {record['name']} version {record['version']} (alias candidate)")
+        typer.echo(f"promote with: skysieve promote {record['name']}")
 
     app.add_typer(group, name="register")

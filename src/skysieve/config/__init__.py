@@ -17,6 +17,7 @@ from skysieve.config._lens import (
     SourceParams,
     SpiralParams,
 )
+from skysieve.config._lens_learning import AdversarialParams, LensEvaluateParams, LensRegisterParams
 from skysieve.config._mf import MfParams
 from skysieve.config._params import Params, load_params
 from skysieve.config._sim import (
@@ -47,6 +48,7 @@ from skysieve.config._train import (
 )
 
 __all__ = [
+    "AdversarialParams",
     "AugmentParams",
     "BandParams",
     "BlueNeighbourParams",
@@ -64,6 +66,8 @@ __all__ = [
     "ImagingBandParams",
     "ImbalanceParams",
     "KszParams",
+    "LensEvaluateParams",
+    "LensRegisterParams",
     "LensSplitParams",
     "MemberParams",
     "MfParams",

@@ -3,12 +3,19 @@
 from pathlib import Path
 
 import yaml
-from pydantic import ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from skysieve.config._base import Section
 from skysieve.config._data import CutoutsSzParams, ValidateParams
 from skysieve.config._evaluate import EnsembleParams, EvaluateParams, RegisterParams
 from skysieve.config._lens import CutoutsLensParams, SimulateLensParams
+from skysieve.config._lens_learning import (
+    LensEvaluateParams,
+    LensRegisterParams,
+    lens_train_defaults,
+    lens_tune_defaults,
+    over_defaults,
+)
 from skysieve.config._mf import MfParams
 from skysieve.config._sim import CmbSpectrumParams, CosmologyParams, SimulateSzParams
 from skysieve.config._train import TrainParams, TuneParams
@@ -35,6 +42,20 @@ class Params(Section):
     cutouts_lens: CutoutsLensParams = CutoutsLensParams()
     validate_lens: ValidateParams = ValidateParams(label_rate_min=0.5, label_rate_max=0.8, min_positives=1,
                                                    max_abs_pixel_uk=1e4)
+    tune_lens: TuneParams = Field(default_factory=lens_tune_defaults)
+    train_lens: TrainParams = Field(default_factory=lens_train_defaults)
+    evaluate_lens: LensEvaluateParams = LensEvaluateParams()
+    register_lens: LensRegisterParams = LensRegisterParams()
+
+    @field_validator("train_lens", mode="before")
+    @classmethod
+    def _train_lens(cls, value):
+        return over_defaults(lens_train_defaults(), value)
+
+    @field_validator("tune_lens", mode="before")
+    @classmethod
+    def _tune_lens(cls, value):
+        return over_defaults(lens_tune_defaults(), value)
 
 
 def _describe(err: dict, path: Path) -> str:

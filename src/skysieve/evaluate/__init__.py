@@ -3,8 +3,34 @@
 ``metrics`` holds pure functions (``*_score`` is higher-is-better); the
 protocol chooses each threshold on validation and applies it unchanged to
 test; ``report`` writes plots, ``metrics.json`` and CSVs and logs them to MLflow.
+The lens task adds both classes' metrics, error rates by object property and
+the purity = completeness threshold (``_breakdown``, ``_lens``, ``lens_report``).
 """
 
+from skysieve.evaluate._breakdown import (
+    ClassMetrics,
+    Crossing,
+    ErrorRates,
+    class_metrics,
+    fold_class_metrics,
+    normalised_colour,
+    purity_completeness_crossing,
+    purity_completeness_curve,
+    quartile_summary,
+    rate_by_bin,
+    rate_by_cut,
+)
+from skysieve.evaluate._lens import (
+    BREAKDOWN_VARIABLES,
+    LensBreakdown,
+    LensEvaluation,
+    SampleMetrics,
+    adversarial_mask,
+    align_truth,
+    evaluate_lens,
+    lens_breakdown,
+    lens_truth,
+)
 from skysieve.evaluate._protocol import (
     Curves,
     EvaluationResult,
@@ -33,8 +59,31 @@ from skysieve.evaluate.metrics import (
 )
 from skysieve.evaluate._stage import SCORE_COLUMNS, evaluate_methods, fold_metrics_from_oof, score_cutouts
 from skysieve.evaluate.report import ReportFiles, log_report_to_mlflow, write_evaluation_report, write_metrics_json
+from skysieve.evaluate.lens_report import lens_tables_markdown, write_lens_report
 
 __all__ = [
+    "BREAKDOWN_VARIABLES",
+    "ClassMetrics",
+    "Crossing",
+    "ErrorRates",
+    "LensBreakdown",
+    "LensEvaluation",
+    "SampleMetrics",
+    "adversarial_mask",
+    "align_truth",
+    "class_metrics",
+    "evaluate_lens",
+    "fold_class_metrics",
+    "lens_breakdown",
+    "lens_tables_markdown",
+    "lens_truth",
+    "normalised_colour",
+    "purity_completeness_crossing",
+    "purity_completeness_curve",
+    "quartile_summary",
+    "rate_by_bin",
+    "rate_by_cut",
+    "write_lens_report",
     "SCORE_COLUMNS",
     "evaluate_methods",
     "fold_metrics_from_oof",

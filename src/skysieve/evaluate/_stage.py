@@ -22,22 +22,24 @@ __all__ = ["SCORE_COLUMNS", "evaluate_methods", "fold_metrics_from_oof", "score_
 SCORE_COLUMNS = ("id", "split", "label", "cnn_prob", "mf_snr")
 
 
-def score_cutouts(dataset: CutoutDataset, model, mf_scores: Table, *, splits=("val", "test"),
+def score_cutouts(dataset: CutoutDataset, model, mf_scores: Table | None = None, *, splits=("val", "test"),
                   batch_size: int = 512) -> Table:
-    """CNN probabilities and MF SNRs for every cutout of ``splits``.
+    """CNN probabilities (and MF SNRs, where there is a matched filter) for every cutout of ``splits``.
 
     Parameters
     ----------
     dataset : CutoutDataset
     model : FoldEnsemble
         From :func:`skysieve.train.load_trained`; calibrated probabilities.
-    mf_scores : Table
-        ``id`` and ``mf_snr`` for every cutout (the ``mf_sz`` output).
+    mf_scores : Table, optional
+        ``id`` and ``mf_snr`` for every cutout (the ``mf_sz`` output); tasks
+        without a matched filter (lenses) leave it out and get no ``mf_snr``.
 
     Returns
     -------
     Table
-        :data:`SCORE_COLUMNS` plus the catalog's truth columns, rows in catalog order.
+        :data:`SCORE_COLUMNS` (less ``mf_snr`` without ``mf_scores``) plus the
+        catalog's truth columns, rows in catalog order.
     """
     from skysieve.train import predict_dataset
 
@@ -46,13 +48,17 @@ def score_cutouts(dataset: CutoutDataset, model, mf_scores: Table, *, splits=("v
     rows = np.flatnonzero(np.isin(split, splits))
     if rows.size == 0:
         raise DataError(f"{dataset.catalog_path}: no cutouts in splits {list(splits)}")
-    missing = set(np.asarray(catalog["id"])[rows]) - set(np.asarray(mf_scores["id"]))
+    missing = set()
+    if mf_scores is not None:
+        missing = set(np.asarray(catalog["id"])[rows]) - set(np.asarray(mf_scores["id"]))
     if missing:
         raise DataError(f"mf_snr table lacks {len(missing)} cutout ids (e.g. {sorted(missing)[:3]}); "
                         "rerun `skysieve mf sz` on the same cutouts")
     table = catalog[rows]
     table["split"] = split[rows]
     table["cnn_prob"] = predict_dataset(model, dataset, rows, batch_size=batch_size)
+    if mf_scores is None:
+        return table
     table["_order"] = np.arange(len(table))
     table = join(table, mf_scores["id", "mf_snr"], keys="id", join_type="left")
     table.sort("_order")

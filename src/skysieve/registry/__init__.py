@@ -15,6 +15,7 @@ from skysieve.registry._registry import (
     CHAMPION,
     PromotionResult,
     champion_history,
+    champion_lock,
     data_hash_of,
     get_model_version,
     load_ensembles,
@@ -25,10 +26,11 @@ from skysieve.registry._registry import (
     rollback,
 )
 
-from skysieve.registry._stage import RegisteredModels, register_pipeline
+from skysieve.registry._stage import RegisteredModels, register_cnn, register_pipeline
 
 __all__ = [
     "RegisteredModels",
+    "register_cnn",
     "register_pipeline",
     "CANDIDATE",
     "CHAMPION",
@@ -36,6 +38,7 @@ __all__ = [
     "EnsembleModel",
     "PromotionResult",
     "champion_history",
+    "champion_lock",
     "cnn_signature",
     "data_hash_of",
     "ensemble_signature",

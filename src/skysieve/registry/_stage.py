@@ -1,5 +1,6 @@
-"""The ``register_sz`` stage as a library call: register the CNN and the MF+CNN ensemble as candidates."""
+"""The ``register_<task>`` stages as library calls: register the CNN (and the SZ MF+CNN ensemble) as candidates."""
 
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,7 @@ import mlflow
 from skysieve.ensemble import Ensembles
 from skysieve.errors import DataError
 
-__all__ = ["RegisteredModels", "register_pipeline"]
+__all__ = ["RegisteredModels", "register_cnn", "register_pipeline"]
 
 
 class RegisteredModels(dict):
@@ -66,3 +67,82 @@ def register_pipeline(
         ensemble={"name": ensemble_name, "version": str(ens_version.version),
                   "uri": f"models:/{ensemble_name}@candidate"},
     )
+
+
+def register_cnn(
+    *,
+    models_dir: str | Path,
+    name: str,
+    state: Mapping[str, Any],
+    provenance: Mapping[str, str],
+    params: Any,
+    experiment_id: str | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Log a trained CNN with its reference scores and register it as ``candidate`` (tasks with no ensemble).
+
+    One MLflow run ``register-<name>`` holds the pyfunc model
+    (:func:`~skysieve.registry.log_cnn_model`), the reference score
+    distributions (``references/references.npz``, read back by
+    :func:`~skysieve.registry.load_reference_distributions`) and the
+    provenance; the version carries the test metrics, every threshold, the
+    data hash, the git commit and the params
+    (:func:`~skysieve.registry.register_model_version`, primary method ``cnn``).
+
+    Parameters
+    ----------
+    models_dir : path
+        The ``skysieve train`` output.
+    name : str
+        Registered model name.
+    state : mapping
+        The evaluate stage's JSON: ``thresholds`` (``cnn`` the operating one),
+        ``references`` (``{"cnn_prob": validation scores}``), ``test_metrics``
+        (``{"cnn": {...}}`` with an ``f1``), optionally ``operating_point``.
+    provenance : mapping
+        :func:`skysieve._tracking.provenance` of the data the model was evaluated on.
+    params : pydantic section or mapping
+        Recorded with the version and on the run.
+    experiment_id : str, optional
+        MLflow experiment of the run; default the active one.
+    tags : mapping, optional
+        More version tags.
+
+    Returns
+    -------
+    dict
+        ``name``, ``version``, ``uri`` (``models:/NAME@candidate``), ``run_id``.
+
+    Raises
+    ------
+    DataError
+        The state lacks a key, or has no ``cnn`` threshold or metrics.
+    """
+    import numpy as np
+
+    from skysieve._tracking import log_provenance
+    from skysieve.registry._cnn import log_cnn_model
+    from skysieve.registry._registry import register_model_version
+
+    for key in ("thresholds", "references", "test_metrics"):
+        if key not in state:
+            raise DataError(f"evaluation state lacks '{key}'; rerun the evaluate stage (`skysieve evaluate <task>`)")
+    if "cnn" not in state["thresholds"] or "cnn" not in state["test_metrics"]:
+        raise DataError("evaluation state has no 'cnn' threshold or test metrics; rerun `skysieve evaluate <task>`")
+    dumped = params.model_dump(mode="json") if hasattr(params, "model_dump") else dict(params)
+    with mlflow.start_run(run_name=f"register-{name}", experiment_id=experiment_id) as run:
+        model_uri = log_cnn_model(models_dir)
+        with tempfile.TemporaryDirectory() as tmp:
+            refs = Path(tmp) / "references.npz"
+            np.savez(refs, **{k: np.asarray(v, dtype=np.float64) for k, v in state["references"].items()})
+            mlflow.log_artifact(str(refs), artifact_path="references")
+        log_provenance(run.info.run_id, provenance=provenance, params=dumped)
+        references_uri = f"{run.info.artifact_uri}/references/references.npz"
+    extra = {"reference_scores": references_uri, "run_id": run.info.run_id, **(tags or {})}
+    if "operating_point" in state:
+        extra["operating_point"] = str(state["operating_point"])
+    version = register_model_version(model_uri, name, test_metrics=state["test_metrics"],
+                                     thresholds=state["thresholds"], provenance=provenance, primary_method="cnn",
+                                     params=dumped, tags=extra)
+    return {"name": name, "version": str(version.version), "uri": f"models:/{name}@candidate",
+            "run_id": run.info.run_id}
