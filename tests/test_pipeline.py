@@ -54,7 +54,7 @@ def test_repro_builds_every_stage(pipeline):
                  "data/sz/mf/mf_snr.fits", "models/sz/best_params.json", "models/sz/cnn/ensemble.json",
                  "data/sz/scores.fits", "reports/sz/evaluate/metrics.json", "reports/sz/ensemble/metrics.json",
                  "models/sz/ensemble.json", "models/sz/registered.json", "data/lens/cutouts/cutouts.h5",
-                 "data/lens/validation.json"):
+                 "data/lens/validation.json", "models/lens/registered.json", "reports/lens/evaluate/metrics.json"):
         assert (root / path).is_file(), f"{path} missing after dvc repro:\n{first.stdout}"
     assert '"success": true' in (root / "data/sz/validation.json").read_text()
     registered = json.loads((root / "models/sz/registered.json").read_text())
