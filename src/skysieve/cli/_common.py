@@ -11,7 +11,7 @@ import typer
 
 from skysieve.errors import SkysieveError
 
-__all__ = ["ParamsOption", "configure_environment", "handle_errors"]
+__all__ = ["ParamsOption", "configure_environment", "finish_validation", "handle_errors"]
 
 ParamsOption = Annotated[
     Path, typer.Option("--params", "-p", help="params file (one section per stage)", show_default=True)
@@ -51,3 +51,20 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(2)
 
     return wrapper
+
+
+def finish_validation(result, report: Path) -> None:
+    """Write the report; on failure write ``<report>.failed.*``, list the failures and exit 1 (stops ``dvc repro``)."""
+    if result.success:
+        result.write(report)
+        typer.echo(f"validation passed: {result.n_expectations} expectations; report in {report}")
+        return
+    failed = report.with_name(report.stem + ".failed" + report.suffix)
+    result.write(failed)
+    report.unlink(missing_ok=True)
+    for f in result.failures:
+        typer.secho(f"FAILED {f.suite}: {f.expectation}({f.column or ''}) rows={f.unexpected_count} "
+                    f"examples={f.examples[:5]} {f.detail}", fg=typer.colors.RED, err=True)
+    typer.secho(f"validation failed: {len(result.failures)} of {result.n_expectations} expectations; "
+                f"see {failed.with_suffix('.md')}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(1)

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from skysieve.cli._common import ParamsOption, handle_errors
+from skysieve.cli._common import ParamsOption, finish_validation, handle_errors
 
 __all__ = ["register_cutouts_lens", "register_simulate_lens", "register_validate_lens"]
 
@@ -96,16 +96,4 @@ def register_validate_lens(group: typer.Typer) -> None:
         validate_lens_catalog(dataset.catalog, result, theta_e_range_arcsec=sim.members.theta_e_range_arcsec,
                               src_mag_max=sim.sources.mag_range[1], dz_min=sim.sources.dz_min,
                               reference_band=sim.reference_band)
-        if result.success:
-            result.write(report)
-            typer.echo(f"validation passed: {result.n_expectations} expectations; report in {report}")
-            return
-        failed = report.with_name(report.stem + ".failed" + report.suffix)
-        result.write(failed)
-        report.unlink(missing_ok=True)
-        for f in result.failures:
-            typer.secho(f"FAILED {f.suite}: {f.expectation}({f.column or ''}) rows={f.unexpected_count} "
-                        f"examples={f.examples[:5]} {f.detail}", fg=typer.colors.RED, err=True)
-        typer.secho(f"validation failed: {len(result.failures)} of {result.n_expectations} expectations; "
-                    f"see {failed.with_suffix('.md')}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1)
+        finish_validation(result, report)

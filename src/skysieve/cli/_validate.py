@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from skysieve.cli._common import ParamsOption, handle_errors
+from skysieve.cli._common import ParamsOption, finish_validation, handle_errors
 from skysieve.cli._lens import register_validate_lens
 
 __all__ = ["register"]
@@ -40,19 +40,7 @@ def register(app: typer.Typer) -> None:
         halos = Table.read(sky / "halos.fits") if (sky / "halos.fits").is_file() else None
         sources = Table.read(sky / "sources.fits") if (sky / "sources.fits").is_file() else None
         validate_truth_catalogs(halos, sources, result)
-        if result.success:
-            result.write(report)
-            typer.echo(f"validation passed: {result.n_expectations} expectations; report in {report}")
-            return
-        failed = report.with_name(report.stem + ".failed" + report.suffix)
-        result.write(failed)
-        report.unlink(missing_ok=True)
-        for f in result.failures:
-            typer.secho(f"FAILED {f.suite}: {f.expectation}({f.column or ''}) rows={f.unexpected_count} "
-                        f"examples={f.examples[:5]} {f.detail}", fg=typer.colors.RED, err=True)
-        typer.secho(f"validation failed: {len(result.failures)} of {result.n_expectations} expectations; "
-                    f"see {failed.with_suffix('.md')}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1)
+        finish_validation(result, report)
 
     register_validate_lens(group)
     app.add_typer(group, name="validate")
