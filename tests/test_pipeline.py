@@ -78,7 +78,7 @@ def test_second_repro_is_a_no_op(pipeline):
 def test_cutout_param_change_does_not_resimulate(pipeline):
     root, _ = pipeline
     params = yaml.safe_load((root / "params.yaml").read_text())
-    params["cutouts_sz"]["drop_adjacent_negatives_in_train"] = False
+    params["cutouts_sz"]["group_tile_deg"] = 0.3
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = run(["dvc", "repro"], root).stdout
     assert "Running stage 'cutouts_sz'" in out
