@@ -2,7 +2,7 @@
 
 ``configure_mlflow`` points MLflow at the embedded default (``sqlite:///mlflow.db``
 with artifacts in ``./mlartifacts``) unless ``MLFLOW_TRACKING_URI`` names a
-server; ``provenance`` gathers what makes a run reproducible (git commit,
+server (``http://host:5000``, see ``skysieve server start``) or a database; ``provenance`` gathers what makes a run reproducible (git commit,
 DVC hash of the input data, package versions); ``log_provenance`` writes it
 and the resolved params onto a run.
 """
@@ -38,7 +38,8 @@ _TELEMETRY_OFF = {"MLFLOW_ENABLE_TELEMETRY": "false", "MLFLOW_DISABLE_TELEMETRY"
 
 
 def _is_local(uri: str) -> bool:
-    return uri.startswith(("sqlite:", "file:")) or "://" not in uri
+    """A store this process writes itself (a file, SQLite, a database URL), not a tracking server."""
+    return not uri.startswith(("http://", "https://", "databricks"))
 
 
 def configure_mlflow(root: str | Path | None = None) -> str:
@@ -68,7 +69,8 @@ def configure_mlflow(root: str | Path | None = None) -> str:
 def experiment_id(name: str, *, root: str | Path | None = None) -> str:
     """Id of MLflow experiment ``name``, created if missing.
 
-    On a local store (sqlite or files) a new experiment keeps its artifacts in
+    On a store this process writes itself (sqlite, files, a database URL such
+    as ``postgresql://…``) a new experiment keeps its artifacts in
     ``<root>/mlartifacts``; a tracking server chooses its own location. Safe
     when several processes create the same experiment at once.
     """

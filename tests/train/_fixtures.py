@@ -8,6 +8,14 @@ from astropy.table import Table
 
 CHANNELS = ("90GHz", "148GHz", "219GHz")
 
+#: A tiny, fast ``train`` section: small ResNet, 2 folds, 2 epochs.
+TINY_RECIPE = {
+    "net": {"name": "resnet_small", "stem_filters": 4, "width": 2, "stages": 2, "dense_units": 16},
+    "optimizer": {"name": "adam", "learning_rate": 3e-3},
+    "batch_size": 32, "eval_batch_size": 64, "epochs": 2, "k_folds": 2, "splitter": "group_kfold",
+    "norm_sample": 64, "seed": 3, "experiment": "test",
+}
+
 
 def write_tiny_dataset(directory: Path, *, n: int = 200, size: int = 16, pos_frac: float = 0.2,
                        amplitude: float = 60.0, seed: int = 0) -> Path:

@@ -3,7 +3,7 @@
 import pytest
 
 from skysieve.config import TrainParams
-from tests.train._fixtures import write_tiny_dataset
+from tests.train._fixtures import TINY_RECIPE, write_tiny_dataset
 
 
 @pytest.fixture(scope="session")
@@ -17,9 +17,4 @@ def tiny_cutouts(tmp_path_factory):
 @pytest.fixture
 def tiny_recipe() -> TrainParams:
     """A tiny, fast ``train`` section: small ResNet, 2 folds, 2 epochs."""
-    return TrainParams.model_validate({
-        "net": {"name": "resnet_small", "stem_filters": 4, "width": 2, "stages": 2, "dense_units": 16},
-        "optimizer": {"name": "adam", "learning_rate": 3e-3},
-        "batch_size": 32, "eval_batch_size": 64, "epochs": 2, "k_folds": 2, "splitter": "group_kfold",
-        "norm_sample": 64, "seed": 3, "experiment": "test",
-    })
+    return TrainParams.model_validate(TINY_RECIPE)

@@ -20,6 +20,9 @@ def _command(task: str):
         best_params: Annotated[Optional[Path], typer.Option(  # noqa: UP045 - typer needs Optional
             help="JSON from `skysieve tune` whose params override the train section; omit to train as given")] = None,
         out: Annotated[Path, typer.Option(help="model directory (replaced)")] = Path(f"models/{task}/cnn"),
+        resume: Annotated[bool, typer.Option(
+            help="go on from the checkpoint an interrupted run left in OUT.ckpt (same params and data); "
+                 "--no-resume starts from zero")] = True,
     ) -> None:
         from skysieve.config import load_params
         from skysieve.errors import ConfigError
@@ -35,14 +38,19 @@ def _command(task: str):
             except (ValueError, KeyError, TypeError) as exc:
                 raise ConfigError(f"{best_params}: not a `skysieve tune` result with a 'params' mapping ({exc})") from None
             cfg = with_overrides(cfg, overrides, source=str(best_params))
-        run = run_train(cfg, data_dir=data, out_dir=out, task=task, overrides=overrides)
+        run = run_train(cfg, data_dir=data, out_dir=out, task=task, overrides=overrides, resume=resume)
+        if run.checkpoint_note:
+            typer.echo(f"checkpoint not resumed: {run.checkpoint_note}")
+        if run.resumed_epochs:
+            typer.echo(f"resumed from checkpoint: {run.resumed_epochs} epoch(s) restored, the rest trained")
         m = run.result.metrics
         typer.echo(f"wrote {out}: {len(run.result.ensemble.models)} fold model(s) + Platt; validation "
                    f"PR-AUC {m['val_pr_auc']:.4f}, log-loss {m['val_log_loss_raw']:.4f} → {m['val_log_loss']:.4f} "
                    f"(MLflow run {run.run_id})")
 
     train.__doc__ = (f"Train the final model of train_{task}: k fold models averaged, Platt-scaled on the "
-                     "validation split, tracked in MLflow.")
+                     "validation split, tracked in MLflow. Checkpoints every epoch into OUT.ckpt; an interrupted "
+                     "run resumes from there.")
     return train
 
 

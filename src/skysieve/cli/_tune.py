@@ -8,6 +8,10 @@ import typer
 
 from skysieve.cli._common import ParamsOption, handle_errors
 
+# Plain numbers (not imported from skysieve.tune, which would load Optuna for --help).
+HEARTBEAT_S = 30
+GRACE_S = 120
+
 __all__ = ["register", "task_names"]
 
 
@@ -25,7 +29,13 @@ def _command(task: str):
         data: Annotated[Path, typer.Option(help="cutout dataset directory")] = Path(f"data/{task}/cutouts"),
         out: Annotated[Path, typer.Option(help="best params JSON")] = Path(f"models/{task}/best_params.json"),
         storage: Annotated[Optional[str], typer.Option(  # noqa: UP045 - typer needs Optional
-            help=f"Optuna storage URL (default: $SKYSIEVE_OPTUNA_STORAGE, else tune_{task}.storage)")] = None,
+            help=f"Optuna storage URL (default: $SKYSIEVE_OPTUNA_STORAGE, else tune_{task}.storage); "
+                 "workers on one postgresql://… URL share the study")] = None,
+        heartbeat: Annotated[int, typer.Option(
+            min=1, help="seconds between a running trial's heartbeats in the storage")] = HEARTBEAT_S,
+        grace: Annotated[int, typer.Option(
+            min=1, help="seconds without a heartbeat after which a trial (its worker gone) is failed and retried")]
+            = GRACE_S,
     ) -> None:
         from skysieve._io import atomic_path
         from skysieve.config import load_params
@@ -33,7 +43,7 @@ def _command(task: str):
 
         cfg = load_params(params)
         result = run_tune(getattr(cfg, f"tune_{task}"), getattr(cfg, f"train_{task}"), data_dir=data, task=task,
-                          storage=storage, source=str(params))
+                          storage=storage, source=str(params), heartbeat_s=heartbeat, grace_s=grace)
         with atomic_path(out) as tmp:
             tmp.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
         typer.echo(f"wrote {out}: best trial {result.best_trial} of study {result.study_name!r}, "

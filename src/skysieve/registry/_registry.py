@@ -7,6 +7,13 @@ unless forced with a recorded reason.  Every champion change is appended to
 the registered model's ``champion_history`` tag, so :func:`rollback` can go
 back.
 
+Champion changes are serialised across processes and hosts by a lock that
+works on every MLflow store (SQLite file, database, tracking server): a
+registered model named ``<name>.champion-lock``, which the store lets only one
+caller create. Two ``skysieve promote`` at once therefore run one after the
+other — the second sees the first's champion — leaving one champion and a
+history in which every event follows the one before.
+
 Tags on each version (strings, as MLflow stores them):
 
 =====================  =====================================================
@@ -26,9 +33,13 @@ import hashlib
 import json
 import math
 import os
+import random
+import socket
 import tempfile
-from contextlib import nullcontext
-from collections.abc import Mapping
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +61,7 @@ __all__ = [
     "CHAMPION",
     "PromotionResult",
     "champion_history",
+    "champion_lock",
     "data_hash_of",
     "get_model_version",
     "load_ensembles",
@@ -64,6 +76,12 @@ CANDIDATE = "candidate"
 CHAMPION = "champion"
 HISTORY_TAG = "champion_history"
 _HISTORY_MAX = 200
+LOCK_SUFFIX = ".champion-lock"
+#: A lock older than this (seconds) was left by a process that died; it is broken.
+_LOCK_TTL_S = 120.0
+#: How long a promotion waits for another to finish (seconds).
+_LOCK_WAIT_S = 300.0
+_LOCK_TAG = "skysieve.lock"
 
 
 def _now() -> str:
@@ -421,6 +439,75 @@ def _append_history(client: MlflowClient, name: str, history: list[dict[str, Any
     client.set_registered_model_tag(name, HISTORY_TAG, text)
 
 
+def _lock_state(client: MlflowClient, lock: str) -> dict[str, Any] | None:
+    try:
+        tags = client.get_registered_model(lock).tags
+    except MlflowException:
+        return None  # released meanwhile
+    try:
+        return json.loads(tags.get(_LOCK_TAG, "{}"))
+    except ValueError:
+        return {}
+
+
+@contextmanager
+def champion_lock(name: str, *, client: MlflowClient | None = None, timeout: float = _LOCK_WAIT_S,
+                  ttl: float = _LOCK_TTL_S) -> Iterator[None]:
+    """Hold the champion lock of registered model ``name`` (see the module notes).
+
+    The lock is the registered model ``<name>.champion-lock``: creating it
+    succeeds for exactly one caller on any MLflow store; releasing deletes
+    it. A lock older than ``ttl`` seconds (its holder died) is broken.
+
+    Raises
+    ------
+    RegistryError
+        Still held by someone else after ``timeout`` seconds; the message names the holder.
+    """
+    client = client or _client()
+    lock = f"{name}{LOCK_SUFFIX}"
+    token = {"id": uuid.uuid4().hex, "by": f"{socket.gethostname()}:{os.getpid()}", "at": time.time()}
+    deadline = time.monotonic() + timeout
+    while True:
+        token["at"] = time.time()
+        try:
+            client.create_registered_model(
+                lock, tags={_LOCK_TAG: json.dumps(token)},
+                description=f"held by `skysieve promote` while it changes the champion of '{name}'; "
+                            "delete it only if no promotion is running")
+            break
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS" and "already exists" not in str(exc).lower():
+                if time.monotonic() > deadline:
+                    raise RegistryError(f"model '{name}': cannot take the champion lock ({exc})") from exc
+                time.sleep(0.2)  # a busy store (SQLite locked): try again
+                continue
+        held = _lock_state(client, lock)
+        if held is not None and time.time() - float(held.get("at", time.time())) > ttl:
+            again = _lock_state(client, lock)
+            if again == held:  # still the same stale holder: break it
+                try:
+                    client.delete_registered_model(lock)
+                except MlflowException:
+                    pass
+            continue
+        if time.monotonic() > deadline:
+            who = f"{held.get('by', '?')} since {datetime.fromtimestamp(float(held.get('at', 0)), UTC):%H:%M:%S}Z" \
+                if held else "?"
+            raise RegistryError(
+                f"model '{name}': another promotion holds the lock '{lock}' ({who}); wait and try again, or, "
+                f"if no promotion is running, delete the registered model '{lock}'")
+        time.sleep(0.05 + 0.15 * random.random())
+    try:
+        yield
+    finally:
+        if (_lock_state(client, lock) or {}).get("id") == token["id"]:
+            try:
+                client.delete_registered_model(lock)
+            except MlflowException:
+                pass
+
+
 @dataclass(frozen=True)
 class PromotionResult:
     """What :func:`promote` or :func:`rollback` did.
@@ -497,6 +584,13 @@ def promote(
     if force and not (reason and reason.strip()):
         raise RegistryError("--force needs --reason TEXT: say why this version must be champion (it is recorded)")
     client = _client()
+    _registered_model(client, name)  # an unknown name fails before taking the lock
+    with champion_lock(name, client=client):
+        return _promote(client, name, version=version, force=force, reason=reason, user=user)
+
+
+def _promote(client: MlflowClient, name: str, *, version: str | int | None, force: bool, reason: str | None,
+             user: str | None) -> PromotionResult:
     model = _registered_model(client, name)
     if version is not None:
         candidate = get_model_version(name, version=version)
@@ -573,6 +667,12 @@ def rollback(name: str, *, user: str | None = None, reason: str | None = None) -
         No champion, or no earlier champion to go back to.
     """
     client = _client()
+    _registered_model(client, name)
+    with champion_lock(name, client=client):
+        return _rollback(client, name, user=user, reason=reason)
+
+
+def _rollback(client: MlflowClient, name: str, *, user: str | None, reason: str | None) -> PromotionResult:
     model = _registered_model(client, name)
     current = str(model.aliases[CHAMPION]) if CHAMPION in model.aliases else None
     if current is None:

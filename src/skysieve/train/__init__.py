@@ -1,12 +1,14 @@
 """The training engine: streamed batches, augmentation, class imbalance, k-fold, Platt scaling.
 
 ``train_ensemble`` trains the final fold ensemble; ``run_train`` wraps it with
-MLflow tracking and writes ``models/<task>/cnn``; ``load_trained`` and
+MLflow tracking and writes ``models/<task>/cnn``, checkpointing every epoch so
+an interrupted run resumes (``TrainingCheckpoint``); ``load_trained`` and
 ``predict_dataset`` read it back and score cutouts.
 """
 
 from skysieve.train._augment import augment_batch, dihedral
 from skysieve.train._calibrate import PlattCalibrator
+from skysieve.train._checkpoint import EpochState, FoldCheckpoint, TrainingCheckpoint, checkpoint_key
 from skysieve.train._engine import (
     CrossValidation,
     FitResult,
@@ -23,15 +25,17 @@ from skysieve.train._ensemble import FoldEnsemble, load_trained, predict_dataset
 from skysieve.train._metrics import binary_log_loss, max_f1_score, pr_auc_score, roc_auc_score, score_metrics
 from skysieve.train._mlflow import MlflowFoldLogger
 from skysieve.train._overrides import override_keys, with_overrides
-from skysieve.train._run import TrainRun, run_train
+from skysieve.train._run import TrainRun, checkpoint_dir_for, run_train
 from skysieve.train._seed import set_seeds
 from skysieve.train._split import Fold, grouped_stratified_kfold, make_folds, register_splitter, stratified_kfold
 from skysieve.train._stream import TrainingBatches, iter_batches
 
 __all__ = [
     "CrossValidation",
+    "EpochState",
     "FitResult",
     "Fold",
+    "FoldCheckpoint",
     "FoldEnsemble",
     "FoldResult",
     "MlflowFoldLogger",
@@ -39,10 +43,13 @@ __all__ = [
     "TrainRun",
     "TrainedEnsemble",
     "TrainingBatches",
+    "TrainingCheckpoint",
     "TrainingObserver",
     "augment_batch",
     "binary_log_loss",
     "channel_stats",
+    "checkpoint_dir_for",
+    "checkpoint_key",
     "cross_validate",
     "dihedral",
     "fit_model",

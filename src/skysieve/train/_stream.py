@@ -160,6 +160,11 @@ class TrainingBatches(keras.utils.PyDataset):
         self.epoch += 1
         self._plan = self._make_plan()
 
+    def start_at(self, epoch: int) -> None:
+        """Make the next epoch number ``epoch`` (a fit resumed from a checkpoint draws the same batches)."""
+        self.epoch = int(epoch)
+        self._plan = self._make_plan()
+
 
 def iter_batches(dataset, rows: np.ndarray, *, batch_size: int, reader: CutoutReader | None = None):
     """Yield ``(x, n_valid)`` over ``rows`` in order, every ``x`` padded to one batch shape.

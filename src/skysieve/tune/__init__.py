@@ -1,9 +1,20 @@
 """Hyperparameter search: an Optuna study over k-fold CV, with MLflow study → trial → fold runs."""
 
 from skysieve.tune._space import check_search_space, suggest
-from skysieve.tune._study import STORAGE_ENV, PruningObserver, TuneResult, make_pruner, open_study, run_tune
+from skysieve.tune._study import (
+    GRACE_S,
+    HEARTBEAT_S,
+    STORAGE_ENV,
+    PruningObserver,
+    TuneResult,
+    make_pruner,
+    open_study,
+    run_tune,
+)
 
 __all__ = [
+    "GRACE_S",
+    "HEARTBEAT_S",
     "STORAGE_ENV",
     "PruningObserver",
     "TuneResult",

@@ -4,12 +4,29 @@ MLflow hierarchy: one run per study (``study-<name>``, reused when the study
 resumes or another process joins it), a nested run per trial, a nested run
 per fold inside that. Pruned trials end ``KILLED`` with the tag
 ``skysieve.state = PRUNED``.
+
+Many workers, one study: every ``skysieve tune`` on the same storage
+(``postgresql://…`` across hosts, ``sqlite:///…`` on one) shares the study.
+The process that creates the study seeds its sampler with ``tune.seed``;
+one that joins or resumes it draws from a seed of its own. Each running
+trial writes an Optuna heartbeat; a trial whose worker died
+(killed, host lost) is marked FAIL once its heartbeat is older than the grace
+period and is queued again with the same parameters. The study stops at
+exactly ``n_trials`` finished trials: a worker whose new trial would exceed
+that, counting the trials still running before it, waits for them and
+drops its trial (state FAIL, user attribute ``skysieve.surplus``) if they
+finish.
 """
 
 import math
 import os
+import socket
+import time
+import warnings
+import zlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +34,22 @@ from skysieve.config import TrainParams, TuneParams
 from skysieve.errors import ConfigError
 from skysieve.tune._space import check_search_space, suggest
 
-__all__ = ["STORAGE_ENV", "PruningObserver", "TuneResult", "make_pruner", "open_study", "run_tune"]
+__all__ = ["GRACE_S", "HEARTBEAT_S", "STORAGE_ENV", "PruningObserver", "TuneResult", "make_pruner", "open_study",
+           "run_tune"]
 
 #: Environment variable that overrides ``tune_<task>.storage``.
 STORAGE_ENV = "SKYSIEVE_OPTUNA_STORAGE"
+#: Default seconds between a running trial's heartbeats.
+HEARTBEAT_S = 30
+#: Default seconds without a heartbeat after which a running trial is failed and retried.
+GRACE_S = 120
+#: Times a trial whose worker died is queued again.
+MAX_RETRY = 2
 _PARENT_ATTR = "mlflow_parent_run_id"
+_WORKER_ATTR = "skysieve.worker"
+_SURPLUS_ATTR = "skysieve.surplus"
+#: Seconds a process that joined a brand-new study waits for its creator to name the MLflow parent run.
+_PARENT_WAIT_S = 60.0
 
 
 @dataclass
@@ -77,18 +105,139 @@ def _safe_url(url: str) -> str:
         return url
 
 
-def open_study(tune: TuneParams, *, storage: str, steps_per_trial: int):
-    """Create or load (``load_if_exists``) the study; several processes may share it."""
+class _SurplusTrial(Exception):
+    """Raised (and caught by ``optimize``) for a trial the study no longer needs."""
+
+
+class _StaleTrialCallback:
+    """Optuna's retry of a heartbeat-stale trial, plus closing the dead trial's MLflow runs as FAILED."""
+
+    def __init__(self, max_retry: int):
+        import optuna
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            self._retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
+
+    def __call__(self, study, trial) -> None:
+        self._retry(study, trial)
+        run_id = trial.user_attrs.get("mlflow_run_id")
+        if run_id:
+            _close_stale_runs(run_id)
+
+
+def _close_stale_runs(run_id: str) -> None:
+    import mlflow
+
+    try:
+        client = mlflow.MlflowClient()
+        run = client.get_run(run_id)
+        children = client.search_runs([run.info.experiment_id],
+                                      f"tags.mlflow.parentRunId = '{run_id}' and attributes.status = 'RUNNING'")
+        for child in [*children, run]:
+            if child.info.status == "RUNNING":
+                client.set_tag(child.info.run_id, "skysieve.state", "FAILED")
+                client.set_tag(child.info.run_id, "skysieve.failed_by", "heartbeat (worker gone)")
+                client.set_terminated(child.info.run_id, "FAILED")
+    except Exception:  # noqa: BLE001 - bookkeeping only; the study goes on regardless
+        pass
+
+
+def _storage(url: str, *, heartbeat_s: int | None, grace_s: int | None):
+    """An ``RDBStorage`` with heartbeats (and retry of stale trials) for a SQLAlchemy URL; other URLs as given."""
+    import optuna
+
+    if "://" not in url or url.startswith(("redis", "grpc")):
+        return url
+    if heartbeat_s is None:
+        return optuna.storages.RDBStorage(url)
+    engine_kwargs = {"pool_pre_ping": True} if not url.startswith("sqlite") else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RDBStorage(
+            url, engine_kwargs=engine_kwargs, heartbeat_interval=int(heartbeat_s),
+            grace_period=int(grace_s) if grace_s else None,
+            heartbeat_stale_trial_callback=_StaleTrialCallback(MAX_RETRY))
+
+
+def _open_study(tune: TuneParams, *, storage: str, steps_per_trial: int, heartbeat_s: int | None = HEARTBEAT_S,
+                grace_s: int | None = GRACE_S):
+    """The study and whether this call created it (False: loaded, made earlier or by another process)."""
     import optuna
 
     sampler = optuna.samplers.TPESampler(seed=tune.seed, n_startup_trials=tune.startup_trials)
+    pruner = make_pruner(tune, steps_per_trial=steps_per_trial)
     try:
-        return optuna.create_study(study_name=tune.study_name, storage=storage, sampler=sampler,
-                                   pruner=make_pruner(tune, steps_per_trial=steps_per_trial),
-                                   direction="maximize", load_if_exists=True)
+        rdb = _storage(storage, heartbeat_s=heartbeat_s, grace_s=grace_s)
+        try:
+            return optuna.create_study(study_name=tune.study_name, storage=rdb, sampler=sampler, pruner=pruner,
+                                       direction="maximize"), True
+        except optuna.exceptions.DuplicatedStudyError:
+            study = optuna.load_study(study_name=tune.study_name, storage=rdb, sampler=sampler, pruner=pruner)
+            # A process joining (or resuming) the study draws its own random stream: with the study's seed
+            # it would repeat the creator's first random trials.
+            seed = zlib.crc32(f"{tune.seed}:{len(study.get_trials(deepcopy=False))}:{_worker()}".encode())
+            study.sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=tune.startup_trials)
+            return study, False
     except Exception as exc:  # noqa: BLE001 - storage URLs fail in many driver-specific ways
         raise ConfigError(f"tune.storage: cannot open Optuna storage {_safe_url(storage)!r} ({exc}); "
                           f"pass a valid SQLAlchemy URL (sqlite:///optuna.db, postgresql://…)") from exc
+
+
+def open_study(tune: TuneParams, *, storage: str, steps_per_trial: int, heartbeat_s: int | None = HEARTBEAT_S,
+               grace_s: int | None = GRACE_S):
+    """Create or load the study; several processes (on several hosts) may share it.
+
+    Parameters
+    ----------
+    tune : TuneParams
+    storage : str
+        SQLAlchemy URL (``sqlite:///optuna.db``, ``postgresql://user@host/db``).
+    steps_per_trial : int
+        Epochs a trial reports (for the hyperband pruner).
+    heartbeat_s : int or None
+        Seconds between a running trial's heartbeats; None turns heartbeats off.
+    grace_s : int or None
+        Seconds without a heartbeat after which a running trial is marked FAIL
+        and queued again (up to twice) with the same parameters.
+    """
+    return _open_study(tune, storage=storage, steps_per_trial=steps_per_trial, heartbeat_s=heartbeat_s,
+                       grace_s=grace_s)[0]
+
+
+def _worker() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _is_live(trial, *, grace_s: float) -> bool:
+    """A RUNNING trial that may still finish: a skysieve worker runs it (heartbeats fail it if that
+    worker dies), or it started moments ago. A trial left RUNNING without heartbeats never ends."""
+    if _WORKER_ATTR in trial.user_attrs:
+        return True
+    started = trial.datetime_start
+    return started is not None and (datetime.now() - started).total_seconds() < grace_s
+
+
+def _trial_needed(study, trial, *, n_trials: int, poll_s: float, grace_s: float) -> bool:
+    """Whether ``trial`` is within the study's ``n_trials``, counting earlier trials still running.
+
+    Trials are counted in number order; while earlier trials are running
+    and could fill the study, wait for them (failing stale ones).
+    """
+    import optuna
+
+    state = optuna.trial.TrialState
+    while True:
+        earlier = [t for t in study.get_trials(deepcopy=False) if t.number < trial.number]
+        finished = sum(t.state in (state.COMPLETE, state.PRUNED) for t in earlier)
+        running = [t for t in earlier if t.state == state.RUNNING and _is_live(t, grace_s=grace_s)]
+        waiting = sum(t.state == state.WAITING for t in earlier)
+        if finished + len(running) + waiting < n_trials:
+            return True
+        if not running:
+            return False
+        time.sleep(poll_s)
+        optuna.storages.fail_stale_trials(study)
 
 
 class PruningObserver:
@@ -118,11 +267,23 @@ class PruningObserver:
         self.logger.fold_ended(fold, result)
 
 
-def _parent_run(client, study, *, experiment: str, task: str, storage: str, tune: TuneParams) -> tuple[str, bool]:
-    """The study's MLflow run id, and whether it was created now (else resumed)."""
+def _parent_run(client, study, *, created: bool, experiment: str, task: str, storage: str,
+                tune: TuneParams) -> tuple[str, bool]:
+    """The study's MLflow run id, and whether it was created now (else resumed or joined).
+
+    Only the process that created the Optuna study creates the parent run
+    (study creation is atomic in the storage); a process joining a study
+    that has no trial yet waits for the creator to record the run id, so
+    two workers started at once share one parent.
+    """
     from skysieve.train._mlflow import KIND_TAG
 
     run_id = study.user_attrs.get(_PARENT_ATTR)
+    if not run_id and not created and not study.get_trials(deepcopy=False):
+        deadline = time.monotonic() + _PARENT_WAIT_S
+        while not run_id and time.monotonic() < deadline:
+            time.sleep(0.5)
+            run_id = study.user_attrs.get(_PARENT_ATTR)
     if run_id:
         try:
             client.get_run(run_id)
@@ -138,14 +299,16 @@ def _parent_run(client, study, *, experiment: str, task: str, storage: str, tune
 
 
 def run_tune(tune: TuneParams, base: TrainParams, *, data_dir: str | Path, task: str,
-             storage: str | None = None, root: str | Path | None = None, source: str = "params.yaml") -> TuneResult:
+             storage: str | None = None, root: str | Path | None = None, source: str = "params.yaml",
+             heartbeat_s: int | None = HEARTBEAT_S, grace_s: int | None = GRACE_S) -> TuneResult:
     """Search ``tune.search_space`` around ``base`` and return the best trial.
 
     Each trial cross-validates ``base`` with the trial's overrides; its value
     is the mean over folds of ``tune.objective`` on the held-out fold. The
     study keeps going until it holds ``tune.n_trials`` finished (complete or
     pruned) trials, counting those of earlier runs and of other processes on
-    the same storage.
+    the same storage — exactly that many: a process never starts a trial
+    that trials already running elsewhere could make surplus.
 
     Parameters
     ----------
@@ -161,6 +324,10 @@ def run_tune(tune: TuneParams, base: TrainParams, *, data_dir: str | Path, task:
         Repository root for MLflow and provenance.
     source : str
         Named in error messages (``params.yaml: tune_sz…``).
+    heartbeat_s, grace_s : int or None
+        Optuna heartbeat interval and grace period (see :func:`open_study`):
+        a trial whose worker stops beating for ``grace_s`` seconds is
+        marked FAIL, its MLflow runs FAILED, and it is run again.
 
     Returns
     -------
@@ -182,20 +349,30 @@ def run_tune(tune: TuneParams, base: TrainParams, *, data_dir: str | Path, task:
     stages = len(base.imbalance.curriculum_ratios) if base.imbalance.strategy == "curriculum" else 1
     steps_per_fold = base.epochs * stages
     n_folds = 1 if base.splitter == "holdout" else base.k_folds
-    study = open_study(tune, storage=storage, steps_per_trial=steps_per_fold * n_folds)
+    study, created = _open_study(tune, storage=storage, steps_per_trial=steps_per_fold * n_folds,
+                                 heartbeat_s=heartbeat_s, grace_s=grace_s)
 
     configure_mlflow(root)
     client = mlflow.MlflowClient()
     exp = experiment_id(base.experiment or task, root=root)
     prov = provenance([data_dir], root=root)
-    parent, created = _parent_run(client, study, experiment=exp, task=task, storage=storage, tune=tune)
+    parent, created = _parent_run(client, study, created=created, experiment=exp, task=task, storage=storage,
+                                  tune=tune)
     # MLflow params are write-once: a resumed study keeps its first params and records the new
     # invocation's section as tags (provenance tags are refreshed either way).
     log_provenance(parent, provenance=prov, params=tune if created else None, client=client)
     if not created:
         client.set_tag(parent, "skysieve.resumed_n_trials", str(tune.n_trials))
 
+    poll_s = float(min(heartbeat_s or 5, 5))
+
     def objective(trial: optuna.Trial) -> float:
+        trial.set_user_attr(_WORKER_ATTR, _worker())
+        # Without heartbeats a dead worker's trial never ends, so there is nothing safe to wait for.
+        if heartbeat_s and not _trial_needed(study, trial, n_trials=tune.n_trials, poll_s=poll_s,
+                                             grace_s=float(grace_s or 2 * heartbeat_s)):
+            trial.set_user_attr(_SURPLUS_ATTR, True)
+            raise _SurplusTrial(f"trial {trial.number} not run: the study already holds {tune.n_trials} trials")
         overrides = suggest(trial, tune.search_space)
         cfg = with_overrides(base, overrides, source=f"{source}: tune_{task}.search_space")
         run = client.create_run(exp, run_name=f"trial-{trial.number}", tags={
@@ -232,7 +409,9 @@ def run_tune(tune: TuneParams, base: TrainParams, *, data_dir: str | Path, task:
     remaining = tune.n_trials - len(study.get_trials(deepcopy=False, states=finished))
     try:
         if remaining > 0:
-            study.optimize(objective, n_trials=remaining, timeout=tune.timeout_s, gc_after_trial=True,
+            # No per-process trial count: the study stops every worker at n_trials finished trials.
+            study.optimize(objective, n_trials=None, timeout=tune.timeout_s, gc_after_trial=True,
+                           catch=(_SurplusTrial,),
                            callbacks=[optuna.study.MaxTrialsCallback(tune.n_trials, states=finished)])
     except BaseException:
         client.set_terminated(parent, "FAILED")
