@@ -24,6 +24,8 @@ _COMMAND_MODULES = (
     "skysieve.cli._evaluate",
     "skysieve.cli._register",
     "skysieve.cli._promote",
+    "skysieve.cli._catalog",
+    "skysieve.cli._server",
 )
 
 
@@ -32,7 +34,7 @@ def build_app() -> typer.Typer:
     app = typer.Typer(
         name="skysieve",
         help="Deep-learning searches in astronomical images: simulate, cut out, validate, filter, "
-        "tune, train, evaluate, ensemble, register, promote and catalog.",
+        "tune, train, evaluate, ensemble, register, promote and catalog; run a shared tracking server.",
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,

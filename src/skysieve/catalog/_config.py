@@ -1,0 +1,154 @@
+"""What a registered model must carry so the catalog can rebuild its matched filter and tiles on new maps.
+
+At registration (``register_sz``) the pipeline stores
+:func:`catalog_config_from_params` as the JSON version tag ``catalog_config``
+(:func:`catalog_tags`); :func:`read_catalog_config` reads it back.  It holds
+the instrument (bands with beams and white noise), the ``mf_sz`` section, the
+cutout geometry the CNN was trained on and the positive cut of its labels.
+"""
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from skysieve.config import BandParams, MfParams, PositiveCriteria
+from skysieve.errors import RegistryError
+
+__all__ = ["CATALOG_CONFIG_FORMAT", "CATALOG_CONFIG_TAG", "CatalogConfig", "catalog_config_from_params",
+           "catalog_tags", "read_catalog_config"]
+
+#: Model-version tag holding the catalog config (JSON).
+CATALOG_CONFIG_TAG = "catalog_config"
+#: Format string written into the config.
+CATALOG_CONFIG_FORMAT = "skysieve.catalog_config/1"
+
+
+class CatalogConfig(BaseModel):
+    """The state of the pipeline that catalog production needs, as stored with a model version.
+
+    Attributes
+    ----------
+    bands : tuple of BandParams
+        The instrument (``simulate_sz.bands``): frequencies, beams (arcmin),
+        white noise (µK·arcmin).
+    mf : MfParams
+        The ``mf_sz`` section the model's MF scores were made with.
+    size_arcmin, central_arcmin : float
+        Cutout side and central-region side (``cutouts_sz``), arcmin.
+    pixel_arcmin : float
+        Pixel side of the maps the model was trained on, arcmin.
+    positive : PositiveCriteria
+        The positive cut of the training labels (truth matching uses it).
+    tcmb_k : float
+        CMB temperature, K.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    format: str = CATALOG_CONFIG_FORMAT
+    bands: tuple[BandParams, ...] = Field(min_length=1)
+    mf: MfParams
+    size_arcmin: float = Field(gt=0)
+    central_arcmin: float = Field(gt=0)
+    pixel_arcmin: float = Field(gt=0)
+    positive: PositiveCriteria
+    tcmb_k: float = Field(2.7255, gt=0)
+
+    @property
+    def size_px(self) -> int:
+        """Cutout side in pixels."""
+        return round(self.size_arcmin / self.pixel_arcmin)
+
+    @property
+    def central_px(self) -> int:
+        """Central-region side in pixels."""
+        return round(self.central_arcmin / self.pixel_arcmin)
+
+    @property
+    def beams(self) -> dict[str, float]:
+        """Beam FWHM per band name, arcmin."""
+        from skysieve.data.maps import band_name
+
+        return {band_name(b.freq_ghz): b.beam_fwhm_arcmin for b in self.bands}
+
+
+def catalog_config_from_params(params: Any) -> dict[str, Any]:
+    """The catalog config of a pipeline, JSON-ready, from its params.
+
+    Parameters
+    ----------
+    params : Params
+        The whole ``params.yaml`` (sections ``simulate_sz``, ``mf_sz``,
+        ``cutouts_sz``, ``cosmology``).
+
+    Returns
+    -------
+    dict
+        ``format``, ``bands``, ``mf``, ``size_arcmin``, ``central_arcmin``,
+        ``pixel_arcmin``, ``positive``, ``tcmb_k``; store it with
+        :func:`catalog_tags`.
+    """
+    cfg = CatalogConfig(
+        bands=params.simulate_sz.bands,
+        mf=params.mf_sz,
+        size_arcmin=params.cutouts_sz.size_arcmin,
+        central_arcmin=params.cutouts_sz.central_arcmin,
+        pixel_arcmin=params.simulate_sz.patch.pixel_arcmin,
+        positive=params.cutouts_sz.positive,
+        tcmb_k=params.cosmology.Tcmb0_k,
+    )
+    return cfg.model_dump(mode="json")
+
+
+def catalog_tags(params: Any) -> dict[str, str]:
+    """The version tags that carry the catalog config: ``{"catalog_config": <JSON>}``.
+
+    Pass them to :func:`skysieve.registry.register_ensemble` (``tags=``).
+    """
+    return {CATALOG_CONFIG_TAG: json.dumps(catalog_config_from_params(params), sort_keys=True)}
+
+
+def read_catalog_config(tags: Mapping[str, str], *, where: str) -> CatalogConfig:
+    """The catalog config of a model version, from its tags.
+
+    Reads the ``catalog_config`` tag; a version registered without it but with
+    the whole params as its ``params`` tag works too.
+
+    Parameters
+    ----------
+    tags : mapping of str to str
+        The model version's tags.
+    where : str
+        The version, for messages (``model 'x' v3``).
+
+    Raises
+    ------
+    RegistryError
+        If neither tag holds a valid config; the message says how to register one.
+    """
+    fix = ("register the ensemble with register_ensemble(..., tags=skysieve.catalog.catalog_tags(params)) "
+           "so the catalog can rebuild its matched filter and tiles")
+    raw = tags.get(CATALOG_CONFIG_TAG)
+    if raw is not None:
+        try:
+            cfg = CatalogConfig.model_validate(json.loads(raw))
+        except (json.JSONDecodeError, ValidationError) as exc:
+            raise RegistryError(f"{where}: tag '{CATALOG_CONFIG_TAG}' is not a valid catalog config ({exc}); {fix}"
+                                ) from None
+        if cfg.format != CATALOG_CONFIG_FORMAT:
+            raise RegistryError(f"{where}: catalog config format {cfg.format!r} is not {CATALOG_CONFIG_FORMAT!r}, "
+                                "the one this skysieve reads; use the skysieve version that registered it")
+        return cfg
+    if "params" in tags:
+        from skysieve.config import Params
+
+        try:
+            payload = json.loads(tags["params"])
+            if {"simulate_sz", "mf_sz", "cutouts_sz"} <= set(payload):
+                return CatalogConfig.model_validate(catalog_config_from_params(Params.model_validate(payload)))
+        except (json.JSONDecodeError, ValidationError, TypeError):
+            pass
+    raise RegistryError(f"{where} has no '{CATALOG_CONFIG_TAG}' tag (and its 'params' tag is not a whole params "
+                        f"file); {fix}")

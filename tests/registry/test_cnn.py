@@ -1,0 +1,87 @@
+"""The trained CNN as an MLflow pyfunc: logged from ``models/<task>/cnn``, loaded back, same probabilities."""
+
+import json
+import shutil
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pytest
+
+from skysieve.errors import DataError
+from skysieve.registry import CnnModel, log_cnn_model, read_cnn_manifest, register_model_version
+from tests.registry.conftest import provenance_for
+
+
+@pytest.fixture(scope="module")
+def trained_dir(tmp_path_factory):
+    """A tiny CNN trained with the training engine (2 folds, 2 steps) on 16×16×3 cutouts, saved as
+    ``skysieve train`` saves it (``FoldEnsemble.save`` with the channels and cutout shape)."""
+    from skysieve.config import TrainParams
+    from skysieve.data.dataset import open_dataset
+    from skysieve.train import train_ensemble
+    from tests.train._fixtures import write_tiny_dataset
+
+    root = tmp_path_factory.mktemp("train")
+    dataset = open_dataset(write_tiny_dataset(root / "cutouts", n=120, size=16))
+    cfg = TrainParams.model_validate({
+        "net": {"name": "resnet_small", "stem_filters": 4, "width": 2, "stages": 2, "dense_units": 8},
+        "optimizer": {"name": "adam", "learning_rate": 3e-3}, "batch_size": 32, "eval_batch_size": 64,
+        "epochs": 1, "steps_per_epoch": 2, "k_folds": 2, "splitter": "group_kfold", "norm_sample": 32, "seed": 3})
+    result = train_ensemble(cfg, dataset)
+    result.ensemble.metadata.update({"task": "sz", "net": cfg.net.name, "channels": list(dataset.channels),
+                                     "input_shape": list(dataset.shape[1:])})
+    return result.ensemble.save(root / "models" / "sz" / "cnn")
+
+
+def test_logged_cnn_predicts_what_the_fold_ensemble_predicts(mlflow_store, trained_dir):
+    from skysieve.train import load_trained
+
+    uri = log_cnn_model(trained_dir)
+    mv = register_model_version(uri, "sz-cnn", test_metrics={"cnn": {"f1": 0.5}}, thresholds={"cnn": 0.5},
+                                provenance=provenance_for(), primary_method="cnn")
+    model = mlflow.pyfunc.load_model(f"models:/sz-cnn/{mv.version}")
+    x = np.random.default_rng(0).normal(0, 20, (37, 16, 16, 3)).astype(np.float32)
+    expected = load_trained(trained_dir).predict_proba(x)
+    np.testing.assert_allclose(model.predict(x), expected, rtol=1e-5, atol=1e-7)
+    inner = model.unwrap_python_model()
+    assert isinstance(inner, CnnModel)
+    assert inner.channels == ("90GHz", "148GHz", "219GHz") and inner.input_shape == (16, 16, 3)
+    meta = model.metadata.metadata
+    assert meta["channels"] == ["90GHz", "148GHz", "219GHz"] and meta["input_shape"] == [16, 16, 3]
+    assert meta["cutout_size_px"] == [16, 16] and meta["n_folds"] == 2 and meta["calibration"] == "platt"
+    inner.batch_size = 10  # scored in batches: same answer
+    np.testing.assert_allclose(inner.predict_proba(x), expected, rtol=1e-5, atol=1e-7)
+
+
+def test_artifacts_are_the_fold_models_calibration_and_manifest(mlflow_store, trained_dir):
+    uri = log_cnn_model(trained_dir, name="cnn_model")
+    local = Path(mlflow.artifacts.download_artifacts(uri))
+    assert sorted(p.name for p in (local / "artifacts" / "cnn").iterdir()) == [
+        "calibration.json", "ensemble.json", "fold_0.keras", "fold_1.keras"]
+    assert (local / "MLmodel").read_text().count("cnn_model") >= 0
+    assert "_cnn_code.py" in (local / "MLmodel").read_text()  # models from code: nothing pickled
+
+
+def test_wrong_cutout_shape_is_refused(mlflow_store, trained_dir):
+    model = mlflow.pyfunc.load_model(log_cnn_model(trained_dir))
+    with pytest.raises(Exception, match="shape"):
+        model.predict(np.zeros((2, 8, 8, 3), np.float32))
+    with pytest.raises(DataError, match=r"expected \(n, 16, 16, 3\)"):
+        model.unwrap_python_model().predict_proba(np.zeros((2, 8, 8, 3), np.float32))
+
+
+def test_incomplete_model_directory_is_refused_before_logging(tmp_path, trained_dir):
+    with pytest.raises(DataError, match="ensemble.json: not found; run `skysieve train`"):
+        read_cnn_manifest(tmp_path)
+    broken = tmp_path / "cnn"
+    shutil.copytree(trained_dir, broken)
+    (broken / "fold_1.keras").unlink()
+    with pytest.raises(DataError, match=r"model files \['fold_1.keras'\] named in ensemble.json are missing"):
+        log_cnn_model(broken)
+    manifest = json.loads((trained_dir / "ensemble.json").read_text())
+    manifest.pop("channels")
+    shutil.copy(trained_dir / "fold_1.keras", broken / "fold_1.keras")
+    (broken / "ensemble.json").write_text(json.dumps(manifest))
+    with pytest.raises(DataError, match=r"no \['channels'\] in the manifest"):
+        read_cnn_manifest(broken)
