@@ -149,15 +149,24 @@ def _storage(url: str, *, heartbeat_s: int | None, grace_s: int | None):
 
     if "://" not in url or url.startswith(("redis", "grpc")):
         return url
-    if heartbeat_s is None:
-        return optuna.storages.RDBStorage(url)
-    engine_kwargs = {"pool_pre_ping": True} if not url.startswith("sqlite") else None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.storages.RDBStorage(
-            url, engine_kwargs=engine_kwargs, heartbeat_interval=int(heartbeat_s),
-            grace_period=int(grace_s) if grace_s else None,
-            heartbeat_stale_trial_callback=_StaleTrialCallback(MAX_RETRY))
+    import sqlalchemy.exc
+
+    kwargs = {}
+    if heartbeat_s is not None:
+        kwargs = {"engine_kwargs": {"pool_pre_ping": True} if not url.startswith("sqlite") else None,
+                  "heartbeat_interval": int(heartbeat_s), "grace_period": int(grace_s) if grace_s else None,
+                  "heartbeat_stale_trial_callback": _StaleTrialCallback(MAX_RETRY)}
+    # Workers started together on an empty database race to create Optuna's schema; the loser's
+    # CREATE fails on an object the winner just made, and a second attempt finds the schema in place.
+    for attempt in range(5):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(url, **kwargs)
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError, sqlalchemy.exc.OperationalError):
+            if attempt == 4:
+                raise
+            time.sleep(0.5 * (attempt + 1))
 
 
 def _open_study(tune: TuneParams, *, storage: str, steps_per_trial: int, heartbeat_s: int | None = HEARTBEAT_S,
