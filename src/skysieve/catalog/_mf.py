@@ -7,19 +7,21 @@ beam-matched filter (positive peaks) and subtracted or masked
 then the cluster filter gives the SNR maps and the detections.
 
 Maps no larger than ``block_px`` on a side are filtered whole, with
-periodic FFTs, by the same filter as the ``mf_sz`` stage.  Along a longer axis the
-map is cut into blocks whose *inner* segments tile it; each block reaches
+periodic FFTs, by the same filter as the ``mf_sz`` stage.  Along a longer axis
+the map is cut into blocks whose *inner* segments tile it; each block reaches
 ``margin_px`` beyond its inner segment on both sides — across the map edge by
 wrapping around, since the whole-map filter treats the map as periodic too —
 and only the inner region is kept.  A block is not periodic, so its FFT would
-see jumps at its edges that ring through the filter and inflate the noise
-spectra: the block is mean-subtracted and tapered to zero over the outer half
-of its margins (sin² ramps), so the inner region and the half margin around
-it keep weight 1.  The taper lowers the map-estimated noise power by
-``mean(w²)``, which would scale every SNR by ``1 / sqrt(mean(w²))``; the SNR
-maps (and the point-source threshold) are corrected for it.  Noise spectra
-are estimated per block.  Memory then depends on the block size, not on the
-map size.
+see jumps at its edges that ring through the filter: the block is
+mean-subtracted and tapered to zero over the outer half of its margins (sin²
+ramps); the inner region and the inner half of the margins keep weight 1.
+Noise spectra estimated from the tapered block would be wrong twice over —
+lowered by the taper's ``mean(w²)`` and raised by the point sources that the
+taper dims below the detection threshold — so they are estimated from the
+block seen through a second window that is zero wherever the taper acts and
+rises to 1 over the inner half of the margins, and divided by that window's
+``mean(w²)`` (:class:`WindowedNoise`).  Memory then depends on the block size,
+not on the map size.
 
 What is kept per tile is 8 bytes: the highest SNR (maximum over scales) in
 its central region and the row of the best detection it holds; the
@@ -31,15 +33,17 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 import numpy as np
+import scipy.fft
 from astropy.table import Table, vstack
 
 from skysieve.catalog._config import CatalogConfig
 from skysieve.catalog._tiles import TileGrid
 from skysieve.data.maps import SkyMaps
 from skysieve.errors import ConfigError
-from skysieve.mf import build_matched_filter, clean_sources, detect_sources
+from skysieve.mf import MapNoise, NoiseEstimator, NoiseSpectra, build_matched_filter, clean_sources, detect_sources
+from skysieve.mf._fourier import FourierGrid
 
-__all__ = ["MapBlock", "TileMf", "filter_tiles", "map_blocks"]
+__all__ = ["MapBlock", "TileMf", "WindowedNoise", "filter_tiles", "map_blocks"]
 
 
 @dataclass(frozen=True)
@@ -142,31 +146,65 @@ class TileMf:
         return np.where(det >= 0, snr[np.maximum(det, 0)] if snr.size else 0.0, capped), det
 
 
-def _taper(n: int, width: int) -> np.ndarray:
-    """1-D window of ``n`` pixels rising as sin² over ``width`` pixels at both ends (all ones if ``width`` is 0)."""
+def _ramp(n: int, start: int, width: int) -> np.ndarray:
+    """1-D window of ``n`` pixels: 0 before ``start``, sin² up to 1 over ``width`` pixels, 1 to the middle; symmetric."""
     w = np.ones(n)
-    if width > 0:
-        ramp = np.sin(0.5 * np.pi * (np.arange(width) + 0.5) / width) ** 2
-        w[:width], w[n - width:] = ramp, ramp[::-1]
+    if width > 0 or start > 0:
+        edge = np.zeros(start + width)
+        edge[start:] = np.sin(0.5 * np.pi * (np.arange(width) + 0.5) / max(width, 1)) ** 2
+        w[:edge.size], w[n - edge.size:] = edge, edge[::-1]
     return w
 
 
-def _sub_maps(maps: SkyMaps, block: MapBlock) -> tuple[SkyMaps, float]:
-    """The block's maps — wrapped, mean-subtracted and tapered where cut — and ``mean(w²)`` of the taper."""
+@dataclass(frozen=True, eq=False)
+class WindowedNoise:
+    """Noise spectra of a block estimated through a window, and renormalised by its ``mean(w²)``.
+
+    Wraps a :class:`~skysieve.mf.noise.NoiseEstimator`: the maps handed over
+    (as their ``rfft2``) are brought back to pixels, multiplied by ``window``
+    and transformed again before the wrapped estimator sees them; the spectra
+    it returns are divided by ``mean(window²)``, the factor by which a smooth
+    window lowers the power of a stationary field.
+
+    Parameters
+    ----------
+    inner : NoiseEstimator
+    window : ndarray of shape (ny, nx)
+        Zero wherever the block's data are tapered, so dimmed sources and
+        the taper itself leave the estimate alone.
+    """
+
+    inner: NoiseEstimator
+    window: np.ndarray
+
+    def spectra(self, *, grid: FourierGrid, bands, freqs_ghz=(), beam_fwhm_arcmin=(),
+                dft: np.ndarray) -> NoiseSpectra:
+        """Spectra of the windowed maps, divided by ``mean(window²)``."""
+        x = scipy.fft.irfft2(dft, s=grid.shape, axes=(-2, -1))
+        x *= self.window
+        s = self.inner.spectra(grid=grid, bands=bands, freqs_ghz=freqs_ghz, beam_fwhm_arcmin=beam_fwhm_arcmin,
+                               dft=scipy.fft.rfft2(x, axes=(-2, -1)))
+        return NoiseSpectra(ell=s.ell, cl=s.cl / float(np.mean(self.window**2)), bands=s.bands)
+
+
+def _sub_maps(maps: SkyMaps, block: MapBlock) -> tuple[SkyMaps, np.ndarray | None]:
+    """The block's maps — wrapped, mean-subtracted and tapered where cut — and the noise window (None if whole)."""
     y0, y1, x0, x1 = block.outer
     iy0, _, ix0, _ = block.inner
     ny, nx = maps.data.shape[-2:]
     if (y0, x0) == (0, 0) and (y1, x1) == (ny, nx):
-        return maps, 1.0
+        return maps, None
     rows, cols = np.arange(y0, y1) % ny, np.arange(x0, x1) % nx
     data = maps.data[:, rows[:, None], cols[None, :]].astype(np.float32)  # one copy, block-sized
     data -= data.mean(axis=(1, 2), keepdims=True, dtype=np.float64).astype(np.float32)
-    wy, wx = _taper(y1 - y0, (iy0 - y0) // 2), _taper(x1 - x0, (ix0 - x0) // 2)
+    my, mx = iy0 - y0, ix0 - x0  # margins (0 along an axis that is not split)
+    wy, wx = _ramp(y1 - y0, 0, my // 2), _ramp(x1 - x0, 0, mx // 2)
     data *= (wy[:, None] * wx[None, :]).astype(np.float32)
+    noise_y, noise_x = _ramp(y1 - y0, my // 2, my - my // 2), _ramp(x1 - x0, mx // 2, mx - mx // 2)
     wcs = maps.wcs.deepcopy()
     wcs.wcs.crpix = wcs.wcs.crpix - np.array([x0, y0], dtype=float)  # pixel (0, 0) of the block is (x0, y0)
     sub = SkyMaps(data=data, wcs=wcs, bands=maps.bands, freqs_ghz=maps.freqs_ghz, unit=maps.unit, paths=maps.paths)
-    return sub, float(np.mean(wy**2) * np.mean(wx**2))
+    return sub, noise_y[:, None] * noise_x[None, :]
 
 
 def _update_central_max(central_max: np.ndarray, grid: TileGrid, peak: np.ndarray, block: MapBlock) -> None:
@@ -251,22 +289,18 @@ def filter_tiles(maps: SkyMaps, grid: TileGrid, *, config: CatalogConfig, block_
     tol = 2.0
     dets, srcs, n_treated = [], [], 0
     for k, block in enumerate(blocks):
-        sub, w2 = _sub_maps(maps, block)
-        fix = np.float32(np.sqrt(w2))  # tapering lowers the map-estimated noise: SNRs come out 1/fix too high
-        if mfp.noise_model != "maps":
-            fix = np.float32(1.0)
+        sub, window = _sub_maps(maps, block)
         mf = build_matched_filter(mfp, bands=config.bands, cmb_cl=cmb_cl, tcmb_k=config.tcmb_k)
+        if window is not None and isinstance(mf.noise, MapNoise):
+            mf.noise = WindowedNoise(mf.noise, window)
         mf.check_bands(sub)
         found = detect_sources(sub, beam_fwhm_arcmin=mf.beam_fwhm_arcmin, noise=mf.noise,
-                               snr_threshold=mfp.source_snr_threshold / float(fix))
+                               snr_threshold=mfp.source_snr_threshold)
         cleaned = clean_sources(sub, found, treatment=mfp.source_treatment, flux_cut_mjy=mfp.flux_cut_mjy,
                                 beam_fwhm_arcmin=mf.beam_fwhm_arcmin, mask_radius_arcmin=mfp.mask_radius_arcmin)
         n_treated += cleaned.n_treated
         del sub
         snr = mf.fit_transform(cleaned.maps)
-        if fix != 1:
-            snr *= fix
-            mf.sigma_ = mf.sigma_ / float(fix)  # keeps y_arcmin2 = snr · σ the unbiased Y estimate
         if cleaned.mask is not None:
             snr[:, cleaned.mask] = 0.0  # inpainted holes hold no data: no detections, no score there
         det = mf.detections(snr)
