@@ -26,8 +26,26 @@ def test_tune_then_train_from_the_command_line(tiny_cutouts, tmp_path, monkeypat
     out = runner.invoke(build_app(), ["tune", "sz", "--data", data, "--out", "models/sz/best_params.json"])
     assert out.exit_code == 0, out.output
     best = json.loads((tmp_path / "models/sz/best_params.json").read_text())
-    assert best["study_name"] == "sz" and best["params"]["net.dense_units"] in (8, 16)
+    assert best["study_name"].startswith("sz-") and best["params"]["net.dense_units"] in (8, 16)
     assert (tmp_path / "optuna.db").is_file() and (tmp_path / "mlflow.db").is_file()
+
+    # The same search again reuses its finished study; --fresh searches anew under a new parent run.
+    out = runner.invoke(build_app(), ["tune", "sz", "--data", data, "--out", "again.json"])
+    again = json.loads((tmp_path / "again.json").read_text())
+    assert out.exit_code == 0 and again["study_name"] == best["study_name"]
+    assert again["mlflow_parent_run_id"] == best["mlflow_parent_run_id"] and again["n_complete"] == 1
+    out = runner.invoke(build_app(), ["tune", "sz", "--data", data, "--out", "fresh.json", "--fresh"])
+    fresh = json.loads((tmp_path / "fresh.json").read_text())
+    assert out.exit_code == 0 and fresh["study_name"] == best["study_name"] and fresh["n_complete"] == 1
+    assert fresh["mlflow_parent_run_id"] != best["mlflow_parent_run_id"]
+    # Other train params: another study (not the best trial of one run on other settings).
+    params["train_sz"]["batch_size"] = 16
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    out = runner.invoke(build_app(), ["tune", "sz", "--data", data, "--out", "other.json"])
+    other = json.loads((tmp_path / "other.json").read_text())
+    assert out.exit_code == 0 and other["study_name"] != best["study_name"] and other["n_complete"] == 1
+    params["train_sz"]["batch_size"] = 32
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
 
     out = runner.invoke(build_app(), ["train", "sz", "--data", data, "--best-params", "models/sz/best_params.json"])
     assert out.exit_code == 0, out.output

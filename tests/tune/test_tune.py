@@ -144,3 +144,21 @@ def test_a_pruned_trial_is_marked_in_mlflow(tiny_cutouts, tiny_recipe, tmp_path,
     assert pruned.info.run_name == "trial-1" and pruned.info.status == "KILLED"
     (fold,) = client.search_runs([exp], f"tags.mlflow.parentRunId = '{pruned.info.run_id}'")
     assert fold.info.status == "KILLED"
+
+
+def test_default_study_name_follows_what_the_search_depends_on():
+    from skysieve.config import TrainParams
+    from skysieve.tune import default_study_name
+
+    tune, base = TuneParams(), TrainParams()
+    prov = {"data.data/sz/cutouts.md5": "abc", "git.commit": "1234", "version.keras": "3"}
+    name = default_study_name("sz", tune, base, prov)
+    assert name.startswith("sz-") and len(name) == len("sz-") + 10
+    # How long and where to search, and provenance other than the data, do not change the study.
+    longer = tune.model_copy(update={"n_trials": 40, "timeout_s": 60.0, "storage": "postgresql://h/db"})
+    assert default_study_name("sz", longer, base, {**prov, "git.commit": "5678"}) == name
+    # The data, the train section, the search and the task do.
+    assert default_study_name("sz", tune, base, {**prov, "data.data/sz/cutouts.md5": "abd"}) != name
+    assert default_study_name("sz", tune, base.model_copy(update={"epochs": base.epochs + 1}), prov) != name
+    assert default_study_name("sz", tune.model_copy(update={"objective": "f1"}), base, prov) != name
+    assert default_study_name("lens", tune, base, prov) != name

@@ -36,6 +36,9 @@ def _command(task: str):
         grace: Annotated[int, typer.Option(
             min=1, help="seconds without a heartbeat after which a trial (its worker gone) is failed and retried")]
             = GRACE_S,
+        fresh: Annotated[bool, typer.Option(
+            "--fresh", help="delete this search's study from the storage and search anew (by default a study "
+                            "that already holds n_trials finished trials is reused without running any)")] = False,
     ) -> None:
         from skysieve._io import atomic_path
         from skysieve.config import load_params
@@ -43,7 +46,8 @@ def _command(task: str):
 
         cfg = load_params(params)
         result = run_tune(getattr(cfg, f"tune_{task}"), getattr(cfg, f"train_{task}"), data_dir=data, task=task,
-                          storage=storage, source=str(params), heartbeat_s=heartbeat, grace_s=grace)
+                          storage=storage, source=str(params), heartbeat_s=heartbeat, grace_s=grace,
+                          fresh=fresh)
         with atomic_path(out) as tmp:
             tmp.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
         typer.echo(f"wrote {out}: best trial {result.best_trial} of study {result.study_name!r}, "
@@ -51,7 +55,10 @@ def _command(task: str):
                    f"{result.n_pruned} pruned)")
 
     tune.__doc__ = (f"Search tune_{task}.search_space around train_{task} (Optuna TPE, pruning, resumable; "
-                    "MLflow study → trial → fold runs).")
+                    "MLflow study → trial → fold runs).\n\n"
+                    f"The study is named {task}-<digest> of the train section, the search and the data, so the "
+                    "same search resumes (raise n_trials to extend it) and changed params or data start a new one; "
+                    "--fresh discards it and searches again.")
     return tune
 
 

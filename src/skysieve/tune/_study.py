@@ -34,8 +34,8 @@ from skysieve.config import TrainParams, TuneParams
 from skysieve.errors import ConfigError
 from skysieve.tune._space import check_search_space, suggest
 
-__all__ = ["GRACE_S", "HEARTBEAT_S", "STORAGE_ENV", "PruningObserver", "TuneResult", "make_pruner", "open_study",
-           "run_tune"]
+__all__ = ["GRACE_S", "HEARTBEAT_S", "STORAGE_ENV", "PruningObserver", "TuneResult", "default_study_name",
+           "make_pruner", "open_study", "run_tune"]
 
 #: Environment variable that overrides ``tune_<task>.storage``.
 STORAGE_ENV = "SKYSIEVE_OPTUNA_STORAGE"
@@ -214,6 +214,43 @@ def open_study(tune: TuneParams, *, storage: str, steps_per_trial: int, heartbea
                        grace_s=grace_s)[0]
 
 
+def default_study_name(task: str, tune: TuneParams, base: TrainParams, prov: Mapping[str, str]) -> str:
+    """``<task>-<10 hex digits>``: the study a search belongs to, named by what it searches.
+
+    The digest covers everything a trial's value depends on — the train
+    section searched around, the search space, sampler, pruner and objective
+    (``tune`` without ``n_trials``, ``timeout_s``, ``storage`` and
+    ``study_name``, which only say how long and where to search) and the MD5
+    of the data (the ``data.*.md5`` provenance tags).  The same search resumes
+    its study (raising ``n_trials`` extends it; workers on one storage share
+    it); changed params or data start a new study instead of returning the
+    best trial of one made on other data.
+    """
+    import hashlib
+    import json
+
+    what = {
+        "task": task,
+        "train": base.model_dump(mode="json"),
+        "tune": tune.model_dump(mode="json", exclude={"n_trials", "timeout_s", "storage", "study_name"}),
+        "data": sorted(v for k, v in prov.items() if k.startswith("data.") and k.endswith(".md5")),
+    }
+    digest = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()
+    return f"{task}-{digest[:10]}"
+
+
+def _delete_study(name: str, storage: str) -> None:
+    """Remove study ``name`` from ``storage`` if it is there (``skysieve tune --fresh``)."""
+    import optuna
+
+    try:
+        optuna.delete_study(study_name=name, storage=storage)
+    except KeyError:
+        return
+    except Exception as exc:  # noqa: BLE001 - storage URLs fail in many driver-specific ways
+        raise ConfigError(f"tune.storage: cannot delete study {name!r} from {_safe_url(storage)!r} ({exc})") from exc
+
+
 def _worker() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -309,7 +346,8 @@ def _parent_run(client, study, *, created: bool, experiment: str, task: str, sto
 
 def run_tune(tune: TuneParams, base: TrainParams, *, data_dir: str | Path, task: str,
              storage: str | None = None, root: str | Path | None = None, source: str = "params.yaml",
-             heartbeat_s: int | None = HEARTBEAT_S, grace_s: int | None = GRACE_S) -> TuneResult:
+             heartbeat_s: int | None = HEARTBEAT_S, grace_s: int | None = GRACE_S,
+             fresh: bool = False) -> TuneResult:
     """Search ``tune.search_space`` around ``base`` and return the best trial.
 
     Each trial cross-validates ``base`` with the trial's overrides; its value
@@ -337,6 +375,9 @@ def run_tune(tune: TuneParams, base: TrainParams, *, data_dir: str | Path, task:
         Optuna heartbeat interval and grace period (see :func:`open_study`):
         a trial whose worker stops beating for ``grace_s`` seconds is
         marked FAIL, its MLflow runs FAILED, and it is run again.
+    fresh : bool
+        Delete the study of this name from the storage first and search
+        anew (its MLflow runs stay, for comparison).
 
     Returns
     -------
@@ -352,9 +393,12 @@ def run_tune(tune: TuneParams, base: TrainParams, *, data_dir: str | Path, task:
     from skysieve.train._mlflow import KIND_TAG, MlflowFoldLogger, finite_metrics
 
     check_search_space(tune.search_space, base, source=f"{source}: tune_{task}")
-    tune = tune.model_copy(update={"study_name": tune.study_name or task})
     dataset = open_dataset(data_dir)
+    prov = provenance([data_dir], root=root)
+    tune = tune.model_copy(update={"study_name": tune.study_name or default_study_name(task, tune, base, prov)})
     storage = storage or os.environ.get(STORAGE_ENV) or tune.storage
+    if fresh:
+        _delete_study(tune.study_name, storage)
     stages = len(base.imbalance.curriculum_ratios) if base.imbalance.strategy == "curriculum" else 1
     steps_per_fold = base.epochs * stages
     n_folds = 1 if base.splitter == "holdout" else base.k_folds
@@ -364,7 +408,6 @@ def run_tune(tune: TuneParams, base: TrainParams, *, data_dir: str | Path, task:
     configure_mlflow(root)
     client = mlflow.MlflowClient()
     exp = experiment_id(base.experiment or task, root=root)
-    prov = provenance([data_dir], root=root)
     parent, created = _parent_run(client, study, created=created, experiment=exp, task=task, storage=storage,
                                   tune=tune)
     # MLflow params are write-once: a resumed study keeps its first params and records the new
