@@ -8,6 +8,11 @@ fires when the deepest one is below −20 µK — a bright tSZ cluster, not nois
 The registry is MLflow on SQLite in a temporary directory, with the CNN
 logged by :func:`~skysieve.registry.log_cnn_model` and an ensemble registered
 with the catalog config as the pipeline registers them.
+
+The lens task's CNN (``lens_registry``) is a real 3-band Keras model too,
+hand-weighted (a sigmoid of a fixed random linear map of the pixels), saved
+in the same format and registered in the same store by the real
+``skysieve register lens`` command, with its lens catalog config.
 """
 
 from pathlib import Path
@@ -182,3 +187,101 @@ def catalog_result(sky_files, loaded_model, sky_wcs):
     from skysieve.catalog import make_catalog
 
     return make_catalog(sky_files, model=loaded_model, truth=truth_table(sky_wcs))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The lens task: a real 3-band CNN registered by the real `skysieve register lens`
+# ---------------------------------------------------------------------------------------------------------------
+
+LENS = "test-lens-cnn"
+LENS_CHANNELS = ("F435W", "F606W", "F814W")
+LENS_SIZE = 16  # px
+LENS_PIXEL_ARCSEC = 0.06
+LENS_THRESHOLD = 0.5
+LENS_PARAMS_YAML = f"""
+simulate_lens:
+  size_px: {LENS_SIZE}
+  pixel_arcsec: {LENS_PIXEL_ARCSEC}
+cutouts_lens:
+  channels: [{", ".join(LENS_CHANNELS)}]
+register_lens:
+  model_name: {LENS}
+"""
+
+
+def lens_reference() -> np.ndarray:
+    """The validation scores registered as the reference distribution (ties included)."""
+    rng = np.random.default_rng(11)
+    return np.concatenate([rng.beta(0.6, 0.6, 397), [0.5, 0.5, 0.5]])
+
+
+def build_lens_cnn(seed: int):
+    """A real Keras model (16×16×3 → probability) with hand-set weights: the sigmoid of a fixed random linear
+    map of every pixel of every band, so the score moves with any pixel of any band (a shifted or mis-ordered
+    crop changes it)."""
+    import keras
+
+    inputs = keras.Input((LENS_SIZE, LENS_SIZE, len(LENS_CHANNELS)))
+    x = keras.layers.Flatten()(inputs)
+    out = keras.layers.Dense(1, activation="sigmoid", name="prob")(x)
+    model = keras.Model(inputs, out)
+    n = LENS_SIZE * LENS_SIZE * len(LENS_CHANNELS)
+    w = np.random.default_rng(seed).normal(0.0, 1.5 / np.sqrt(n), (n, 1)).astype(np.float32)
+    model.get_layer("prob").set_weights([w, np.zeros(1, np.float32)])
+    return model
+
+
+def save_lens_cnn(directory: Path) -> Path:
+    """Two fold models and an identity Platt calibrator, saved as ``skysieve train`` saves them."""
+    from skysieve.train import FoldEnsemble, PlattCalibrator
+
+    calibrator = PlattCalibrator.from_dict({"a": 1.0, "b": 0.0, "n_fit": 0})
+    ens = FoldEnsemble([build_lens_cnn(1), build_lens_cnn(2)], calibrator,
+                       metadata={"task": "lens", "net": "hand-set", "channels": list(LENS_CHANNELS),
+                                 "input_shape": [LENS_SIZE, LENS_SIZE, len(LENS_CHANNELS)]})
+    return ens.save(directory)
+
+
+@pytest.fixture(scope="package")
+def lens_registry(registry, tmp_path_factory):
+    """The lens CNN registered with ``skysieve register lens`` (the CLI) in the same registry as the SZ ensemble.
+
+    Yields ``name``, ``version``, ``run_id``, ``uri`` (``models:/test-lens-cnn@candidate``), ``models_dir``.
+    """
+    import json
+
+    from typer.testing import CliRunner
+
+    from skysieve.cli import build_app
+
+    root = tmp_path_factory.mktemp("lens-registry")
+    models_dir = save_lens_cnn(root / "models" / "lens" / "cnn")
+    (root / "params.yaml").write_text(LENS_PARAMS_YAML)
+    data = root / "data" / "lens" / "cutouts"
+    data.mkdir(parents=True)
+    (data / "cutouts.h5").write_bytes(b"stand-in for the training cutouts")
+    metrics = {"f1": 0.8, "purity": 0.85, "completeness": 0.75, "roc_auc": 0.9}
+    state = {"task": "lens", "operating_point": "fixed",
+             "thresholds": {"cnn": LENS_THRESHOLD, "cnn.fixed": LENS_THRESHOLD, "cnn.crossing": 0.6, "cnn.f1": 0.55},
+             "references": {"cnn_prob": lens_reference().tolist()}, "test_metrics": {"cnn": metrics}}
+    (root / "evaluation.json").write_text(json.dumps(state))
+    mp = pytest.MonkeyPatch()
+    mp.chdir(root)  # the `lens` experiment keeps its artifacts in ./mlartifacts
+    try:
+        result = CliRunner().invoke(build_app(), ["register", "lens", "--params", "params.yaml", "--model",
+                                                  str(models_dir), "--state", "evaluation.json", "--data", str(data),
+                                                  "--out", "registered.json"])
+    finally:
+        mp.undo()
+    assert result.exit_code == 0, result.output
+    record = json.loads((root / "registered.json").read_text())["cnn"]
+    yield {"name": LENS, "version": record["version"], "run_id": record["run_id"], "models_dir": models_dir,
+           "uri": f"models:/{LENS}@candidate"}
+
+
+@pytest.fixture(scope="package")
+def lens_model(lens_registry):
+    """The registered lens classifier, resolved and loaded once."""
+    from skysieve.catalog import load_lens_catalog_model
+
+    return load_lens_catalog_model(lens_registry["uri"])

@@ -15,7 +15,10 @@ from typing import Any
 from skysieve.catalog._config import CatalogConfig, read_catalog_config
 from skysieve.errors import RegistryError
 
-__all__ = ["CatalogModel", "load_catalog_model", "parse_model_uri"]
+__all__ = ["TASK_TAG", "CatalogModel", "ModelRef", "load_catalog_model", "parse_model_uri", "resolve_model"]
+
+#: Model-version tag naming the task a registered version serves (``lens``); SZ ensembles carry none.
+TASK_TAG = "skysieve.task"
 
 _URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d+))$")
 
@@ -31,8 +34,62 @@ def parse_model_uri(uri: str) -> tuple[str, str | None, str | None]:
     found = _URI.match(str(uri).strip())
     if found is None:
         raise RegistryError(f"model URI {uri!r}: expected models:/NAME@ALIAS (e.g. "
-                            "models:/skysieve-sz-ensemble@champion) or models:/NAME/VERSION of a registered ensemble")
+                            "models:/skysieve-sz-ensemble@champion) or models:/NAME/VERSION of a registered model "
+                            "(the SZ ensemble or the lens CNN)")
     return found["name"], found["version"], found["alias"]
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A model URI resolved to one registered version (nothing loaded).
+
+    Attributes
+    ----------
+    uri : str
+        As given.
+    name, version : str
+    alias : str or None
+    run_id : str
+    tags : dict of str to str
+    """
+
+    uri: str
+    name: str
+    version: str
+    alias: str | None
+    run_id: str
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def where(self) -> str:
+        """``model 'NAME' vN``, for messages."""
+        return f"model '{self.name}' v{self.version}"
+
+    @property
+    def task(self) -> str:
+        """``lens`` for a lens classifier (tag ``skysieve.task``, or a lens catalog config), else ``sz``."""
+        from skysieve.catalog._lens_config import LENS_CATALOG_CONFIG_TAG
+
+        task = self.tags.get(TASK_TAG)
+        if task:
+            return task
+        return "lens" if LENS_CATALOG_CONFIG_TAG in self.tags else "sz"
+
+
+def resolve_model(uri: str) -> ModelRef:
+    """Resolve ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` to a registered version, loading nothing.
+
+    Raises
+    ------
+    RegistryError
+        A malformed URI; an unknown model, version or alias (listing what exists).
+    """
+    from skysieve.registry import get_model_version
+
+    name, version, alias = parse_model_uri(uri)
+    mv = get_model_version(name, version=version, alias=alias)
+    return ModelRef(uri=str(uri), name=name, version=str(mv.version), alias=alias, run_id=str(mv.run_id or ""),
+                    tags=dict(mv.tags))
 
 
 @dataclass
@@ -116,6 +173,10 @@ def load_catalog_model(uri: str) -> CatalogModel:
     mv = get_model_version(name, version=version, alias=alias)
     where = f"model '{name}' v{mv.version}"
     tags = dict(mv.tags)
+    if ModelRef(uri, name, str(mv.version), alias, "", tags).task == "lens":
+        raise RegistryError(f"{where} is a lens classifier, not an SZ ensemble; make its catalog with "
+                            "skysieve.catalog.make_lens_catalog (skysieve catalog --cutouts DIR, or --images … "
+                            "--positions …)")
     config = read_catalog_config(tags, where=where)
     inner = _load(f"models:/{name}/{mv.version}", "ensemble model")
     if not isinstance(inner, EnsembleModel):

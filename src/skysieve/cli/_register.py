@@ -67,10 +67,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Register the lens CNN with its test metrics and thresholds, alias `candidate` (section: register_lens).
 
-        Promotion to `champion` is a separate, checked step: `skysieve promote NAME`.
+        The version also carries the lens catalog config (bands, zero points, pixel scale, cutout size, unit)
+        that `skysieve catalog` checks new cutouts against. Promotion to `champion` is a separate, checked
+        step: `skysieve promote NAME`.
         """
         from skysieve._io import atomic_path
         from skysieve._tracking import configure_mlflow, experiment_id, provenance
+        from skysieve.catalog._lens_config import LensCatalogConfig, lens_catalog_config_from_params, lens_catalog_tags
         from skysieve.config import load_params
         from skysieve.errors import DataError
         from skysieve.registry import read_cnn_manifest, register_cnn
@@ -79,6 +82,11 @@ def register(app: typer.Typer) -> None:
         if not state.is_file():
             raise DataError(f"{state}: not found; run `skysieve evaluate lens --state {state}` first")
         manifest = read_cnn_manifest(model)
+        mismatch = LensCatalogConfig.model_validate(lens_catalog_config_from_params(p)).cnn_mismatch(
+            manifest["channels"], manifest["input_shape"])
+        if mismatch:
+            raise DataError(f"{model}: {mismatch} (from {params}: simulate_lens.size_px, cutouts_lens.channels); "
+                            "register with the params it was trained with")
         # the lens sections, with train_lens as actually trained (tuned overrides applied)
         recorded = {k: v for k, v in p.model_dump(mode="json").items() if k.endswith("_lens") or k == "cosmology"}
         recorded["train_lens"] = manifest.get("params", recorded["train_lens"])
@@ -86,7 +94,7 @@ def register(app: typer.Typer) -> None:
         configure_mlflow()
         record = register_cnn(models_dir=model, name=p.register_lens.model_name, state=json.loads(state.read_text()),
                               provenance=provenance(data), params=recorded, experiment_id=experiment_id("lens"),
-                              tags={"skysieve.task": "lens"})
+                              tags={"skysieve.task": "lens", **lens_catalog_tags(p)})
         with atomic_path(out) as tmp:
             tmp.write_text(json.dumps({"cnn": record}, indent=2) + "\n")
         typer.echo(f"registered cnn: {record['name']} version {record['version']} (alias candidate)")

@@ -1,0 +1,172 @@
+"""What a registered lens classifier must carry so the catalog can check new cutouts against it.
+
+At registration (``skysieve register lens``) the pipeline stores
+:func:`lens_catalog_config_from_params` as the JSON version tag
+``lens_catalog_config`` (:func:`lens_catalog_tags`);
+:func:`read_lens_catalog_config` reads it back.  It holds what the pixels fed
+to the CNN must be: the bands in channel order with their AB zero points,
+the pixel scale, the cutout side and the pixel unit.
+"""
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from skysieve.errors import ConfigError, RegistryError
+
+__all__ = ["LENS_CATALOG_CONFIG_FORMAT", "LENS_CATALOG_CONFIG_TAG", "LENS_UNIT", "LensBand", "LensCatalogConfig",
+           "lens_catalog_config_from_params", "lens_catalog_tags", "read_lens_catalog_config"]
+
+#: Model-version tag holding the lens catalog config (JSON).
+LENS_CATALOG_CONFIG_TAG = "lens_catalog_config"
+#: Format string written into the config.
+LENS_CATALOG_CONFIG_FORMAT = "skysieve.lens_catalog_config/1"
+#: Pixel unit of the simulated lens cutouts (``skysieve simulate lens``): electrons per second per pixel.
+LENS_UNIT = "electron/s"
+
+
+class LensBand(BaseModel):
+    """One band of a lens classifier: its name (the ``FILTER`` keyword) and AB zero point (mag giving 1 e⁻/s)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1)
+    zero_point_ab: float
+
+
+class LensCatalogConfig(BaseModel):
+    """The pixels a registered lens classifier takes, as stored with its model version.
+
+    Attributes
+    ----------
+    bands : tuple of LensBand
+        In the CNN's channel order (``cutouts_lens.channels`` of ``simulate_lens.bands``).
+    pixel_arcsec : float
+        Pixel side, arcsec.
+    size_px : int
+        Cutout side, pixels.
+    unit : str
+        Pixel unit (``BUNIT``), an astropy unit string; ``electron/s``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    format: str = LENS_CATALOG_CONFIG_FORMAT
+    bands: tuple[LensBand, ...] = Field(min_length=1)
+    pixel_arcsec: float = Field(gt=0)
+    size_px: int = Field(ge=1)
+    unit: str = Field(LENS_UNIT, min_length=1)
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """Band names in channel order."""
+        return tuple(b.name for b in self.bands)
+
+    @property
+    def zero_points_ab(self) -> dict[str, float]:
+        """AB zero point per band name."""
+        return {b.name: b.zero_point_ab for b in self.bands}
+
+    @property
+    def size_arcsec(self) -> float:
+        """Cutout side, arcsec."""
+        return self.size_px * self.pixel_arcsec
+
+    def cnn_mismatch(self, channels, input_shape) -> str | None:
+        """How a CNN's channels and input shape (ny, nx, nchan) disagree with this config; None if they agree."""
+        takes = (self.size_px, self.size_px, len(self.bands))
+        have = tuple(int(n) for n in input_shape)
+        if tuple(str(c) for c in channels) == self.channels and have == takes:
+            return None
+        return (f"the CNN takes {have} cutouts with channels {list(channels)} but the lens catalog config says "
+                f"{takes} with {list(self.channels)}")
+
+
+def _config(simulate: Any, cutouts: Any) -> LensCatalogConfig:
+    by_name = {b.name: b for b in simulate.bands}
+    channels = list(cutouts.channels) if cutouts.channels else list(by_name)
+    unknown = [c for c in channels if c not in by_name]
+    if unknown:
+        raise ConfigError(f"cutouts_lens.channels: {unknown} not in simulate_lens.bands {list(by_name)}")
+    return LensCatalogConfig(bands=tuple(LensBand(name=c, zero_point_ab=by_name[c].zero_point_ab) for c in channels),
+                             pixel_arcsec=simulate.pixel_arcsec, size_px=simulate.size_px)
+
+
+def lens_catalog_config_from_params(params: Any) -> dict[str, Any]:
+    """The lens catalog config of a pipeline, JSON-ready, from its params.
+
+    Parameters
+    ----------
+    params : Params
+        The whole ``params.yaml`` (sections ``simulate_lens`` and ``cutouts_lens``).
+
+    Returns
+    -------
+    dict
+        ``format``, ``bands`` (``name``, ``zero_point_ab``, in channel
+        order), ``pixel_arcsec``, ``size_px``, ``unit``; store it with
+        :func:`lens_catalog_tags`.
+
+    Raises
+    ------
+    ConfigError
+        If ``cutouts_lens.channels`` names a band ``simulate_lens`` lacks.
+    """
+    return _config(params.simulate_lens, params.cutouts_lens).model_dump(mode="json")
+
+
+def lens_catalog_tags(params: Any) -> dict[str, str]:
+    """The version tags that carry the lens catalog config: ``{"lens_catalog_config": <JSON>}``.
+
+    Pass them to :func:`skysieve.registry.register_cnn` (``tags=``).
+    """
+    return {LENS_CATALOG_CONFIG_TAG: json.dumps(lens_catalog_config_from_params(params), sort_keys=True)}
+
+
+def read_lens_catalog_config(tags: Mapping[str, str], *, where: str) -> LensCatalogConfig:
+    """The lens catalog config of a model version, from its tags.
+
+    Reads the ``lens_catalog_config`` tag; a version registered without it
+    but whose ``params`` tag holds the ``simulate_lens`` and ``cutouts_lens``
+    sections (as ``skysieve register lens`` records them) works too.
+
+    Parameters
+    ----------
+    tags : mapping of str to str
+        The model version's tags.
+    where : str
+        The version, for messages (``model 'x' v3``).
+
+    Raises
+    ------
+    RegistryError
+        If neither tag holds a valid config; the message says how to register one.
+    """
+    fix = ("register it with `skysieve register lens` (or register_cnn(..., tags=skysieve.catalog."
+           "lens_catalog_tags(params))) so the catalog knows the bands, pixel scale, cutout size and unit it takes")
+    raw = tags.get(LENS_CATALOG_CONFIG_TAG)
+    if raw is not None:
+        try:
+            cfg = LensCatalogConfig.model_validate(json.loads(raw))
+        except (json.JSONDecodeError, ValidationError) as exc:
+            raise RegistryError(f"{where}: tag '{LENS_CATALOG_CONFIG_TAG}' is not a valid lens catalog config "
+                                f"({exc}); {fix}") from None
+        if cfg.format != LENS_CATALOG_CONFIG_FORMAT:
+            raise RegistryError(f"{where}: lens catalog config format {cfg.format!r} is not "
+                                f"{LENS_CATALOG_CONFIG_FORMAT!r}, the one this skysieve reads; use the skysieve "
+                                "version that registered it")
+        return cfg
+    if "params" in tags:
+        from skysieve.config import CutoutsLensParams, SimulateLensParams
+
+        try:
+            payload = json.loads(tags["params"])
+            if {"simulate_lens", "cutouts_lens"} <= set(payload):
+                return _config(SimulateLensParams.model_validate(payload["simulate_lens"]),
+                               CutoutsLensParams.model_validate(payload["cutouts_lens"]))
+        except (json.JSONDecodeError, ValidationError, TypeError, ConfigError):
+            pass
+    raise RegistryError(f"{where} has no '{LENS_CATALOG_CONFIG_TAG}' tag (and its 'params' tag lacks the "
+                        f"simulate_lens and cutouts_lens sections); {fix}")
