@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> dict:
 
             # Bare fit: same model and optimiser, the training rows in memory, no validation.
             set_seeds(cfg.seed)
-            mean, var = channel_stats(dataset, fit_rows, sample=cfg.norm_sample, seed=cfg.seed)
+            mean, var = channel_stats(dataset, fit_rows, sample=cfg.norm_sample, seed=cfg.seed, net=cfg.net)
             model = build_net(cfg.net, inputs=InputSpec(tuple(dataset.shape[1:]), mean, var), seed=cfg.seed)
             model.compile(optimizer=make_optimizer(cfg.optimizer), loss="binary_crossentropy")
             stamps, cpu = [], []

@@ -137,3 +137,64 @@ def test_cutout_centering_removes_each_cutouts_channel_mean():
     out = keras.ops.convert_to_numpy(CutoutCentering()(x))
     np.testing.assert_allclose(out.mean(axis=(1, 2)), 0.0, atol=1e-4)
     np.testing.assert_allclose(out, x - x.mean(axis=(1, 2), keepdims=True), atol=1e-4)
+
+
+def _sersic_like(shape=(32, 32), r_e=3.0):
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    r = np.hypot(yy - (shape[0] - 1) / 2, xx - (shape[1] - 1) / 2)
+    return np.exp(-7.67 * ((r / r_e) ** 0.25 - 1.0))  # de Vaucouleurs profile, arbitrary normalisation
+
+
+def test_colour_difference_cancels_a_lens_without_colour_gradient_and_keeps_a_blue_arc():
+    import keras
+
+    from skysieve.nets import ColourDifference
+
+    galaxy = _sersic_like()
+    sed = np.array([0.2, 0.5, 1.0])  # F435W, F606W, F814W fluxes of a red early-type
+    arc = np.zeros_like(galaxy)
+    arc[16, 22:26] = 1.0  # a blue arc 6 px from the centre, outside the 3 px aperture
+    arc_sed = np.array([1.0, 0.9, 0.8])
+    x = (galaxy[..., None] * sed + arc[..., None] * arc_sed)[None].astype("float32")
+    out = keras.ops.convert_to_numpy(ColourDifference(reference=-1, radius_px=3.0)(x))
+    assert out.shape == (1, 32, 32, 5)
+    np.testing.assert_allclose(out[..., :3], x, rtol=1e-6)  # the bands pass through
+    # D_b = I_b − (sed_b / sed_ref) I_ref: the galaxy vanishes, the arc stays with weight arc_b − k_b arc_ref.
+    for j, b in enumerate((0, 1)):
+        k = sed[b] / sed[2]
+        np.testing.assert_allclose(out[0, ..., 3 + j], arc * (arc_sed[b] - k * arc_sed[2]), atol=1e-5 * galaxy.max())
+    # The same galaxy alone leaves nothing but rounding.
+    alone = keras.ops.convert_to_numpy(ColourDifference()((galaxy[..., None] * sed)[None].astype("float32")))
+    assert np.abs(alone[..., 3:]).max() < 1e-5 * galaxy.max()
+
+
+def test_colour_difference_clips_the_ratio_of_a_cutout_without_central_light():
+    import keras
+
+    from skysieve.nets import ColourDifference
+
+    x = np.zeros((1, 16, 16, 2), "float32")
+    x[0, ..., 0] = 1.0  # blue light everywhere, nothing in the reference band
+    out = keras.ops.convert_to_numpy(ColourDifference(k_max=10.0)(x))
+    assert np.all(np.isfinite(out)) and np.allclose(out[..., 2], 1.0)
+
+
+def test_sc_vgg_gives_each_colour_difference_a_tower_and_loads_back(tmp_path):
+    import keras
+
+    from skysieve.nets import ChannelSlice, build_net, preprocess
+
+    cfg = TINY["sc_vgg"].model_copy(update={"colour_difference": True, "colour_aperture_px": 2.0})
+    x = np.random.default_rng(3).normal(0, 5, (4, 16, 16, 3)).astype("float32") + 20 * _sersic_like((16, 16))[
+        None, ..., None].astype("float32")
+    pre = preprocess(x, cfg)
+    assert pre.shape == (4, 16, 16, 5)
+    from skysieve.nets import InputSpec
+
+    spec = InputSpec((16, 16, 3), pre.mean(axis=(0, 1, 2)), pre.var(axis=(0, 1, 2)))
+    model = build_net(cfg, inputs=spec, seed=0)
+    assert [s.index for s in model.layers if isinstance(s, ChannelSlice)] == [0, 1, 2, 3, 4]
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(np.asarray(loaded.predict_on_batch(x)), np.asarray(model.predict_on_batch(x)),
+                               rtol=1e-6)

@@ -61,6 +61,10 @@ class VggParams(Section):
     dense_units: int = Field(64, ge=1, le=8192)
     dropout: float = Field(0.5, ge=0, lt=1)
     negative_slope: float = Field(0.3, ge=0, lt=1)
+    colour_difference: bool = Field(False, description=(
+        "append lens-light-free colour-difference images b − k·ref (RingFinder; nets.ColourDifference)"))
+    colour_reference: int = Field(-1, description="channel index of the reference (reddest) band")
+    colour_aperture_px: float = Field(3.0, gt=0, description="radius of the central aperture that sets k, pixels")
 
 
 class ScVggParams(VggParams):

@@ -5,14 +5,17 @@ own with ``@register_net("name")`` on a ``build_<name>(cfg, *, inputs, seed)``
 function.
 """
 
-from skysieve.nets._layers import ChannelSlice, CutoutCentering, standardize
+from skysieve.nets._layers import ChannelSlice, ColourDifference, CutoutCentering, input_layers, preprocess, standardize
 from skysieve.nets._registry import InputSpec, available_nets, build_net, get_net, register_net
 from skysieve.nets._resnet import build_resnet_small
 from skysieve.nets._vgg import build_sc_vgg, build_vgg
 
 __all__ = [
     "ChannelSlice",
+    "ColourDifference",
     "CutoutCentering",
+    "input_layers",
+    "preprocess",
     "standardize",
     "InputSpec",
     "available_nets",

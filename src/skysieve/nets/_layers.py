@@ -1,9 +1,12 @@
 """Custom layers (``keras.ops`` only, serialisable under the ``skysieve`` package)."""
 
+from typing import Any
+
 import keras
+import numpy as np
 from keras import ops
 
-__all__ = ["ChannelSlice", "CutoutCentering", "standardize"]
+__all__ = ["ChannelSlice", "ColourDifference", "CutoutCentering", "input_layers", "preprocess", "standardize"]
 
 
 @keras.saving.register_keras_serializable(package="skysieve")
@@ -58,11 +61,102 @@ class CutoutCentering(keras.layers.Layer):
         return input_shape
 
 
-def standardize(image, inputs):
-    """Centre each cutout (:class:`CutoutCentering`), then scale each channel by the training statistics.
+@keras.saving.register_keras_serializable(package="skysieve")
+class ColourDifference(keras.layers.Layer):
+    """Append colour-difference images that cancel the light of the central (lens) galaxy.
 
-    ``inputs.mean`` / ``inputs.variance`` must be statistics of *centred*
-    cutouts (see :func:`skysieve.train.channel_stats`).
+    For every band b other than the reference band r (the reddest, F814W for
+    the lens task) it appends the channel
+
+        D_b(x) = I_b(x) − k_b · I_r(x),   k_b = Σ_{|x| < R} I_b / Σ_{|x| < R} I_r,
+
+    with the sums over a central circular aperture of radius R pixels. For an
+    early-type lens with no colour gradient (the same profile in every band)
+    D_b holds no lens light at all, only what differs in colour from it —
+    blue lensed arcs — and noise. It is the ``g − α i`` difference image of
+    RingFinder (Gavazzi et al. 2014, ApJ 785, 144, §2.2), computed per cutout
+    inside the model so raw cutouts go in everywhere. ``k_b`` is clipped to
+    [0, ``k_max``] so a cutout with no central light does not blow up.
+
+    Input shape (batch, ny, nx, nchan) → (batch, ny, nx, 2·nchan − 1): the
+    input bands, then the differences in band order (the reference skipped).
+    Apply it to sky-subtracted cutouts (after :class:`CutoutCentering`).
+
+    Parameters
+    ----------
+    reference : int
+        Channel index of the reference band (negative counts from the end).
+    radius_px : float
+        Aperture radius R, pixels.
+    k_max : float
+        Upper clip of the colour ratio.
     """
-    x = CutoutCentering(name="center")(image)
+
+    def __init__(self, reference: int = -1, radius_px: float = 3.0, k_max: float = 10.0, **kwargs):
+        super().__init__(**kwargs)
+        self.reference, self.radius_px, self.k_max = int(reference), float(radius_px), float(k_max)
+
+    def build(self, input_shape):
+        ny, nx, nchan = input_shape[1], input_shape[2], input_shape[3]
+        if not -nchan <= self.reference < nchan:
+            raise ValueError(f"ColourDifference reference {self.reference} out of range for {nchan} channels")
+        yy, xx = np.mgrid[:ny, :nx]
+        r = np.hypot(yy - (ny - 1) / 2, xx - (nx - 1) / 2)
+        self._aperture = (r < self.radius_px).astype("float32")[None, :, :, None]
+        if not self._aperture.any():
+            raise ValueError(f"ColourDifference aperture of radius {self.radius_px} px holds no pixel")
+        ref = self.reference % nchan
+        self._others = [c for c in range(nchan) if c != ref]
+        self._ref = ref
+        self.built = True
+
+    def call(self, inputs, training=None):
+        flux = ops.sum(inputs * ops.convert_to_tensor(self._aperture, dtype=inputs.dtype), axis=(1, 2))
+        ref_flux = flux[:, self._ref: self._ref + 1]
+        others = ops.take(flux, self._others, axis=1)
+        k = ops.clip(others / ops.maximum(ref_flux, 1e-12), 0.0, self.k_max)  # (batch, nchan - 1)
+        ref_image = inputs[..., self._ref: self._ref + 1]
+        diff = ops.take(inputs, self._others, axis=-1) - k[:, None, None, :] * ref_image
+        return ops.concatenate([inputs, diff], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], 2 * input_shape[-1] - 1)
+
+    def get_config(self):
+        return {**super().get_config(), "reference": self.reference, "radius_px": self.radius_px,
+                "k_max": self.k_max}
+
+
+def input_layers(net: Any = None) -> list[keras.layers.Layer]:
+    """The parameter-free layers every model applies to raw cutouts before standardising.
+
+    :class:`CutoutCentering`, then :class:`ColourDifference` when the
+    architecture section asks for it (``colour_difference: true``, with
+    ``colour_reference`` and ``colour_aperture_px``).
+    """
+    layers: list[keras.layers.Layer] = [CutoutCentering(name="center")]
+    if getattr(net, "colour_difference", False):
+        layers.append(ColourDifference(reference=net.colour_reference, radius_px=net.colour_aperture_px,
+                                       name="colour_difference"))
+    return layers
+
+
+def preprocess(cutouts: np.ndarray, net: Any = None) -> np.ndarray:
+    """:func:`input_layers` applied to a NumPy stack, as float64 (for the training statistics)."""
+    x = ops.convert_to_tensor(np.asarray(cutouts, dtype=np.float32))
+    for layer in input_layers(net):
+        x = layer(x)
+    return np.asarray(ops.convert_to_numpy(x), dtype=np.float64)
+
+
+def standardize(image, inputs, net: Any = None):
+    """Apply :func:`input_layers`, then scale each channel by the training statistics.
+
+    ``inputs.mean`` / ``inputs.variance`` must be statistics of the
+    preprocessed cutouts (see :func:`skysieve.train.channel_stats`), one per
+    output channel of :func:`input_layers`.
+    """
+    x = image
+    for layer in input_layers(net):
+        x = layer(x)
     return keras.layers.Normalization(mean=inputs.mean, variance=inputs.variance, name="standardize")(x)

@@ -34,7 +34,8 @@ def build_vgg(cfg: VggParams, *, inputs: InputSpec, seed: int) -> keras.Model:
     Blocks of 3×3 Conv + LeakyReLU closed by a 2×2 max-pool (filters doubling
     per block up to ``cfg.max_filters``), then two dense + LeakyReLU +
     dropout layers and a sigmoid unit. All bands enter the first convolution
-    together.
+    together. With ``colour_difference`` the lens-light-free difference images
+    (:class:`~skysieve.nets.ColourDifference`) enter as extra channels.
 
     Parameters
     ----------
@@ -49,7 +50,7 @@ def build_vgg(cfg: VggParams, *, inputs: InputSpec, seed: int) -> keras.Model:
         (batch, ny, nx, nchan) → (batch, 1) probability.
     """
     image = keras.Input(shape=inputs.shape, name="cutout")
-    x = standardize(image, inputs)
+    x = standardize(image, inputs, cfg)
     proba = _vgg_tower(x, cfg, seed=seed, prefix="")
     return keras.Model(image, proba, name="vgg")
 
@@ -60,7 +61,9 @@ def build_sc_vgg(cfg: ScVggParams, *, inputs: InputSpec, seed: int) -> keras.Mod
 
     One VGG tower per band, each seeing only its own (standardised) band; the
     towers' probabilities are averaged into the output, so the loss — and every
-    gradient — is taken on the average.
+    gradient — is taken on the average. With ``colour_difference`` each
+    difference image (:class:`~skysieve.nets.ColourDifference`) gets a tower
+    of its own too.
 
     Parameters
     ----------
@@ -71,12 +74,12 @@ def build_sc_vgg(cfg: ScVggParams, *, inputs: InputSpec, seed: int) -> keras.Mod
     Returns
     -------
     keras.Model
-        (batch, ny, nx, nchan) → (batch, 1) mean of the ``nchan`` towers' probabilities.
+        (batch, ny, nx, nchan) → (batch, 1) mean of the towers' probabilities.
     """
     image = keras.Input(shape=inputs.shape, name="cutout")
-    x = standardize(image, inputs)
+    x = standardize(image, inputs, cfg)
     towers = []
-    for c in range(inputs.shape[-1]):
+    for c in range(x.shape[-1]):
         band = ChannelSlice(c, name=f"band{c}")(x)
         towers.append(_vgg_tower(band, cfg, seed=seed + 10 * c, prefix=f"band{c}_"))
     proba = keras.layers.Average(name="proba")(towers) if len(towers) > 1 else towers[0]

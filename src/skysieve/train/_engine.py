@@ -7,13 +7,14 @@ Pure of I/O beyond reading cutouts: progress goes to a :class:`TrainingObserver`
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import keras
 import numpy as np
 
 from skysieve.config import OptimizerParams, TrainParams
 from skysieve.errors import DataError
-from skysieve.nets import InputSpec, build_net
+from skysieve.nets import InputSpec, build_net, preprocess
 from skysieve.train._calibrate import PlattCalibrator
 from skysieve.train._checkpoint import EpochState, FoldCheckpoint, TrainingCheckpoint
 from skysieve.train._ensemble import FoldEnsemble, predict_dataset
@@ -167,17 +168,22 @@ def make_optimizer(cfg: OptimizerParams) -> keras.optimizers.Optimizer:
     return keras.optimizers.Adam(learning_rate=cfg.learning_rate, weight_decay=wd)
 
 
-def channel_stats(dataset, rows: np.ndarray, *, sample: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and variance of up to ``sample`` centred cutouts of ``rows`` (one sorted read).
+def channel_stats(dataset, rows: np.ndarray, *, sample: int, seed: int, net: Any = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and variance of up to ``sample`` preprocessed cutouts of ``rows`` (one sorted read).
+
+    The cutouts go through the layers the model applies before standardising
+    (:func:`skysieve.nets.input_layers` of the architecture section ``net``:
+    centring, colour differences), so there is one mean and variance per
+    channel the model's ``Normalization`` sees.
 
     Returns
     -------
-    mean, variance : ndarray of shape (nchan,)
+    mean, variance : ndarray of shape (nchan_model,)
     """
     rng = np.random.default_rng([seed, 7])
     pick = np.sort(rng.choice(rows, size=min(sample, rows.size), replace=False))
-    x = dataset.read(pick).astype(np.float64)
-    x -= x.mean(axis=(1, 2), keepdims=True)  # the models centre each cutout first (nets.CutoutCentering)
+    x = preprocess(dataset.read(pick), net)
     mean = x.mean(axis=(0, 1, 2))
     var = np.maximum(x.var(axis=(0, 1, 2)), 1e-12)
     return mean, var
@@ -320,7 +326,7 @@ def fit_model(cfg: TrainParams, dataset, *, fit_rows: np.ndarray, val_rows: np.n
         raise DataError(f"{dataset.catalog_path}: no rows with split == 'val'; the engine validates on them "
                         "(early stopping, learning-rate plateau, Platt scaling) — re-make the cutouts with a val split")
     set_seeds(seed)
-    mean, var = channel_stats(dataset, fit_rows, sample=cfg.norm_sample, seed=seed)
+    mean, var = channel_stats(dataset, fit_rows, sample=cfg.norm_sample, seed=seed, net=cfg.net)
     spec = InputSpec(tuple(dataset.shape[1:]), mean, var, tuple(dataset.channels))
     model = build_net(cfg.net, inputs=spec, seed=seed)
     model.compile(optimizer=make_optimizer(cfg.optimizer), loss="binary_crossentropy")
