@@ -69,6 +69,35 @@ def test_dvc_metrics_show_reads_the_reports(pipeline):
     assert "reports/sz/evaluate/metrics.json" in out
 
 
+def test_promoted_lens_model_catalogs_fits_cutouts_as_the_pipeline_scored_them(pipeline, tmp_path):
+    """The registered lens CNN, promoted, run by `skysieve catalog` on FITS files of test cutouts."""
+    import numpy as np
+    from astropy.io import fits
+    from astropy.table import Table
+
+    from skysieve.data import open_dataset
+
+    root, _ = pipeline
+    run(["skysieve", "promote", "skysieve-lens-cnn"], root)
+    dataset = open_dataset(root / "data/lens/cutouts")
+    scores = Table.read(root / "data/lens/scores.fits")
+    rows = np.flatnonzero(np.isin(np.asarray(dataset.catalog["id"]), np.asarray(scores["id"])))[:8]
+    cutouts = tmp_path / "cutouts"
+    cutouts.mkdir()
+    for row, image in zip(rows, dataset.read(rows), strict=True):
+        hdus = [fits.PrimaryHDU()]
+        for c, band in enumerate(dataset.channels):
+            hdus.append(fits.ImageHDU(image[..., c], header=fits.Header({"FILTER": band, "BUNIT": "electron/s"})))
+        fits.HDUList(hdus).writeto(cutouts / f"{dataset.catalog['id'][row]}.fits")
+    out = tmp_path / "lenses.fits"
+    run(["skysieve", "catalog", "--model", "models:/skysieve-lens-cnn@champion", "--cutouts", str(cutouts),
+         "--out", str(out)], root)
+    table = Table.read(out)
+    expected = {str(i): p for i, p in zip(scores["id"], scores["cnn_prob"], strict=True)}
+    assert len(table) == rows.size
+    np.testing.assert_allclose(table["score"], [expected[str(i)] for i in table["id"]], rtol=1e-5, atol=1e-6)
+
+
 def test_second_repro_is_a_no_op(pipeline):
     root, _ = pipeline
     out = run(["dvc", "repro"], root).stdout

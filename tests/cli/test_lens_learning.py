@@ -53,7 +53,7 @@ def test_tune_train_evaluate_register_lens(workdir):
     assert "optimizer.learning_rate" in json.loads((workdir / "models/best_params.json").read_text())["params"]
     invoke(app, "train", "lens", "--data", "cutouts", "--best-params", "models/best_params.json", "--out", "models/cnn")
     manifest = json.loads((workdir / "models/cnn/ensemble.json").read_text())
-    assert manifest["net"] == "sc_vgg" and len(manifest["models"]) == 2
+    assert manifest["net"] == "vgg" and len(manifest["models"]) == 2
     assert (workdir / "models/cnn/oof.fits").is_file()
 
     out = invoke(app, "evaluate", "lens", "--data", "cutouts", "--model", "models/cnn", "--scores", "scores.fits",
@@ -92,7 +92,7 @@ def test_tune_train_evaluate_register_lens(workdir):
     assert "test.cnn.non_lens_f1" in tags and "test.cnn.cv_roc_auc_mean" in tags
     assert tags["data_hash"].endswith(".dir") and tags["git_commit"] and tags["operating_point"] == "fixed"
     params = json.loads(tags["params"])
-    assert params["train_lens"]["net"]["name"] == "sc_vgg" and "optimizer.learning_rate" in params["tuned"]
+    assert params["train_lens"]["net"]["name"] == "vgg" and "optimizer.learning_rate" in params["tuned"]
     assert len(load_reference_distributions("test-lens-cnn", alias="candidate")["cnn_prob"]) == n_val
 
 

@@ -16,7 +16,8 @@ def _load(tmp_path, sections):
 def test_lens_sections_are_the_engines_with_lens_defaults():
     p = Params()
     assert isinstance(p.train_lens, TrainParams) and isinstance(p.tune_lens, TuneParams)
-    assert p.train_lens.net.name == "sc_vgg" and p.train_lens.splitter == "group_kfold"
+    assert p.train_lens.net.name == "vgg" and p.train_lens.splitter == "group_kfold"
+    assert p.train_lens.net.colour_difference and not p.train_sz.net.model_dump().get("colour_difference")
     assert p.train_sz.net.name == "resnet_small"  # the SZ defaults are untouched
     assert set(p.tune_lens.search_space) == {"optimizer.learning_rate", "net.filters", "augment.fraction"}
     assert p.evaluate_lens.fixed_threshold == 0.5 and p.register_lens.model_name == "skysieve-lens-cnn"
@@ -27,15 +28,16 @@ def test_a_partial_section_keeps_the_lens_defaults(tmp_path):
                                         "net": {"filters": 16}},
                          "tune_lens": {"n_trials": 30}})
     t = p.train_lens
-    assert (t.epochs, t.k_folds, t.net.name, t.net.filters, t.net.dense_units) == (20, 10, "sc_vgg", 16, 32)
+    assert (t.epochs, t.k_folds, t.net.name, t.net.filters, t.net.dense_units) == (20, 10, "vgg", 16, 32)
     assert (t.optimizer.name, t.optimizer.learning_rate) == ("adam", 0.003)
     assert p.tune_lens.n_trials == 30 and "net.filters" in p.tune_lens.search_space
 
 
 def test_another_net_or_search_space_replaces_the_default(tmp_path):
-    p = _load(tmp_path, {"train_lens": {"net": {"name": "vgg"}},
+    p = _load(tmp_path, {"train_lens": {"net": {"name": "sc_vgg"}},
                          "tune_lens": {"search_space": {"batch_size": {"type": "categorical", "choices": [16, 32]}}}})
-    assert p.train_lens.net.name == "vgg" and p.train_lens.net.filters == 16  # VggParams' own default
+    assert p.train_lens.net.name == "sc_vgg" and p.train_lens.net.filters == 16  # ScVggParams' own default
+    assert not p.train_lens.net.colour_difference
     assert list(p.tune_lens.search_space) == ["batch_size"]
 
 

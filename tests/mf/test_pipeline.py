@@ -53,7 +53,7 @@ def sz_dirs(tmp_path_factory):
     maps = read_maps(sorted(sky_dir.glob("sky_*.fits")))
     catalog = plan_cutouts(SHAPE, wcs, maps.pixel_arcmin, halos, params.cutouts_sz)
     write_cutouts(maps, catalog, root / "cutouts")
-    (root / "params.yaml").write_text(yaml.safe_dump({"mf_sz": {"snr_threshold": 5.0}}))
+    (root / "params.yaml").write_text(yaml.safe_dump({"mf_sz": {"snr_threshold": 5.0, "sources": "catalog"}}))
     return root
 
 
@@ -90,7 +90,7 @@ def test_detect_mode_needs_no_source_catalog(sz_dirs):
 def test_model_noise_without_cmb_spectrum_is_a_config_error(sz_dirs):
     maps = read_maps(sorted((sz_dirs / "sky").glob("sky_*.fits")))
     with pytest.raises(ConfigError, match="noise_model = 'model' needs the CMB spectrum"):
-        run_mf_sz(maps, params=MfParams(noise_model="model"), bands=Params().simulate_sz.bands,
+        run_mf_sz(maps, params=MfParams(noise_model="model", sources="catalog"), bands=Params().simulate_sz.bands,
                   cutouts=open_dataset(sz_dirs / "cutouts").catalog, central_px=24,
                   sources=Table.read(sz_dirs / "sky" / "sources.fits"))
 

@@ -29,21 +29,24 @@ __all__ = [
 
 
 def lens_train_defaults() -> TrainParams:
-    """The default ``train_lens``: a small SC-VGG, 3 grouped stratified folds, a few epochs.
+    """The default ``train_lens``: a small VGG on the bands and their colour differences, 3 folds, 30 epochs.
 
-    Sized so that ``tune_lens`` + ``train_lens`` take a few minutes on two CPU
-    cores; the paper profile is 10 folds, more filters, more epochs.
+    The colour-difference images (:class:`skysieve.nets.ColourDifference`)
+    take the lens light out, which the small CPU-sized networks cannot learn
+    to do from 2000 cutouts (docs/lens.md, "Networks and training"). Sized
+    so that ``tune_lens`` + ``train_lens`` take a few minutes on two CPU
+    cores; the paper profile is an SC-VGG, 10 folds, more filters, more epochs.
     """
     return TrainParams.model_validate({
-        "net": {"name": "sc_vgg", "filters": 8, "max_filters": 32, "blocks": 3, "convs_per_block": 1,
-                "dense_units": 32, "dropout": 0.3},
+        "net": {"name": "vgg", "filters": 8, "max_filters": 64, "blocks": 3, "convs_per_block": 1,
+                "dense_units": 32, "dropout": 0.3, "colour_difference": True, "colour_aperture_px": 3.0},
         "optimizer": {"name": "adam", "learning_rate": 1e-3},
-        "schedule": {"early_stopping_patience": 3, "reduce_lr_patience": 2},
-        "augment": {"fraction": 0.15},
+        "schedule": {"early_stopping_patience": 10, "reduce_lr_patience": 4},
+        "augment": {"fraction": 0.5},
         "imbalance": {"strategy": "class_weight"},
         "batch_size": 32,
         "eval_batch_size": 256,
-        "epochs": 4,
+        "epochs": 30,
         "splitter": "group_kfold",
         "k_folds": 3,
         "metric": "roc_auc",

@@ -36,7 +36,8 @@ class MfParams(Section):
                                     description="template truncation radius in core radii (5 R500 for θc = 0.2 R500)")
     # Point sources
     sources: Literal["catalog", "detect"] = Field(
-        "catalog", description="'catalog': the truth source catalog; 'detect': find them with a beam-matched filter")
+        "detect", description=("'detect': find them with a beam-matched filter, as `skysieve catalog` must on new "
+                               "maps; 'catalog': the simulation's truth source catalog"))
     source_treatment: Literal["subtract", "mask"] = "subtract"
     flux_cut_mjy: float = Field(2.0, ge=0, description="treat sources brighter than this in any band")
     source_snr_threshold: float = Field(5.0, gt=0, description="detect mode: beam-filter SNR of a source")
