@@ -110,6 +110,29 @@ def catalog_tags(params: Any) -> dict[str, str]:
     return {CATALOG_CONFIG_TAG: json.dumps(catalog_config_from_params(params), sort_keys=True)}
 
 
+def tagged_config(tags: Mapping[str, str], tag: str, model: type[BaseModel], *, expected_format: str, what: str,
+                  where: str, fix: str) -> Any:
+    """The config JSON of version tag ``tag`` validated as ``model``, or None if the version lacks the tag.
+
+    Raises
+    ------
+    RegistryError
+        If the tag holds no valid ``model`` or another ``format``; the message
+        names ``where``, ``what`` and ends with ``fix``.
+    """
+    raw = tags.get(tag)
+    if raw is None:
+        return None
+    try:
+        cfg = model.model_validate(json.loads(raw))
+    except (json.JSONDecodeError, ValidationError) as exc:
+        raise RegistryError(f"{where}: tag '{tag}' is not a valid {what} ({exc}); {fix}") from None
+    if cfg.format != expected_format:
+        raise RegistryError(f"{where}: {what} format {cfg.format!r} is not {expected_format!r}, the one this "
+                            "skysieve reads; use the skysieve version that registered it")
+    return cfg
+
+
 def read_catalog_config(tags: Mapping[str, str], *, where: str) -> CatalogConfig:
     """The catalog config of a model version, from its tags.
 
@@ -130,16 +153,9 @@ def read_catalog_config(tags: Mapping[str, str], *, where: str) -> CatalogConfig
     """
     fix = ("register the ensemble with register_ensemble(..., tags=skysieve.catalog.catalog_tags(params)) "
            "so the catalog can rebuild its matched filter and tiles")
-    raw = tags.get(CATALOG_CONFIG_TAG)
-    if raw is not None:
-        try:
-            cfg = CatalogConfig.model_validate(json.loads(raw))
-        except (json.JSONDecodeError, ValidationError) as exc:
-            raise RegistryError(f"{where}: tag '{CATALOG_CONFIG_TAG}' is not a valid catalog config ({exc}); {fix}"
-                                ) from None
-        if cfg.format != CATALOG_CONFIG_FORMAT:
-            raise RegistryError(f"{where}: catalog config format {cfg.format!r} is not {CATALOG_CONFIG_FORMAT!r}, "
-                                "the one this skysieve reads; use the skysieve version that registered it")
+    cfg = tagged_config(tags, CATALOG_CONFIG_TAG, CatalogConfig, expected_format=CATALOG_CONFIG_FORMAT,
+                        what="catalog config", where=where, fix=fix)
+    if cfg is not None:
         return cfg
     if "params" in tags:
         from skysieve.config import Params

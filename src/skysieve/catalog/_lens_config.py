@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from skysieve.catalog._config import tagged_config
 from skysieve.errors import ConfigError, RegistryError
 
 __all__ = ["LENS_CATALOG_CONFIG_FORMAT", "LENS_CATALOG_CONFIG_TAG", "LENS_UNIT", "LensBand", "LensCatalogConfig",
@@ -146,17 +147,9 @@ def read_lens_catalog_config(tags: Mapping[str, str], *, where: str) -> LensCata
     """
     fix = ("register it with `skysieve register lens` (or register_cnn(..., tags=skysieve.catalog."
            "lens_catalog_tags(params))) so the catalog knows the bands, pixel scale, cutout size and unit it takes")
-    raw = tags.get(LENS_CATALOG_CONFIG_TAG)
-    if raw is not None:
-        try:
-            cfg = LensCatalogConfig.model_validate(json.loads(raw))
-        except (json.JSONDecodeError, ValidationError) as exc:
-            raise RegistryError(f"{where}: tag '{LENS_CATALOG_CONFIG_TAG}' is not a valid lens catalog config "
-                                f"({exc}); {fix}") from None
-        if cfg.format != LENS_CATALOG_CONFIG_FORMAT:
-            raise RegistryError(f"{where}: lens catalog config format {cfg.format!r} is not "
-                                f"{LENS_CATALOG_CONFIG_FORMAT!r}, the one this skysieve reads; use the skysieve "
-                                "version that registered it")
+    cfg = tagged_config(tags, LENS_CATALOG_CONFIG_TAG, LensCatalogConfig, expected_format=LENS_CATALOG_CONFIG_FORMAT,
+                        what="lens catalog config", where=where, fix=fix)
+    if cfg is not None:
         return cfg
     if "params" in tags:
         from skysieve.config import CutoutsLensParams, SimulateLensParams
