@@ -17,7 +17,9 @@ def test_lens_sections_are_the_engines_with_lens_defaults():
     p = Params()
     assert isinstance(p.train_lens, TrainParams) and isinstance(p.tune_lens, TuneParams)
     assert p.train_lens.net.name == "vgg" and p.train_lens.splitter == "group_kfold"
-    assert p.train_lens.net.colour_difference and not p.train_sz.net.model_dump().get("colour_difference")
+    # Lens light out with aperture ratios; the SZ ResNet takes the CMB out with unit ratios.
+    assert p.train_lens.net.colour_difference and p.train_lens.net.colour_ratio == "aperture"
+    assert p.train_sz.net.colour_difference and p.train_sz.net.colour_ratio == "unit"
     assert p.train_sz.net.name == "resnet_small"  # the SZ defaults are untouched
     assert set(p.tune_lens.search_space) == {"optimizer.learning_rate", "net.filters", "augment.fraction"}
     assert p.evaluate_lens.fixed_threshold == 0.5 and p.register_lens.model_name == "skysieve-lens-cnn"

@@ -12,7 +12,7 @@ from skysieve.config import ResNetSmallParams, ScVggParams, VggParams
 from skysieve.errors import ConfigError
 
 TINY = {
-    "resnet_small": ResNetSmallParams(stem_filters=4, width=2, stages=2, dense_units=16),
+    "resnet_small": ResNetSmallParams(stem_filters=4, width=2, stages=2, dense_units=16, colour_difference=False),
     "vgg": VggParams(filters=4, blocks=2, convs_per_block=1, dense_units=16, dropout=0.0),
     "sc_vgg": ScVggParams(filters=4, blocks=2, convs_per_block=1, dense_units=16, dropout=0.0),
 }
@@ -194,6 +194,41 @@ def test_sc_vgg_gives_each_colour_difference_a_tower_and_loads_back(tmp_path):
     spec = InputSpec((16, 16, 3), pre.mean(axis=(0, 1, 2)), pre.var(axis=(0, 1, 2)))
     model = build_net(cfg, inputs=spec, seed=0)
     assert [s.index for s in model.layers if isinstance(s, ChannelSlice)] == [0, 1, 2, 3, 4]
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(np.asarray(loaded.predict_on_batch(x)), np.asarray(model.predict_on_batch(x)),
+                               rtol=1e-6)
+
+
+def test_unit_ratio_cancels_the_cmb_and_keeps_the_tsz_decrement():
+    import keras
+
+    from skysieve.nets import ColourDifference
+
+    rng = np.random.default_rng(4)
+    cmb = rng.normal(0, 100, (16, 16))  # µK_CMB: the same in every band
+    profile = np.exp(-np.hypot(*np.mgrid[-8:8, -8:8]) ** 2 / 8.0)
+    tsz = np.array([-1.5, -1.0, 0.0])  # ΔT/(y·T_CMB)-like ratios at 90, 148, 219 GHz (×y·T_CMB)
+    x = (cmb[..., None] + 30.0 * profile[..., None] * tsz)[None].astype("float32")
+    out = keras.ops.convert_to_numpy(ColourDifference(reference=-1, ratio="unit")(x))
+    assert out.shape == (1, 16, 16, 5)
+    for j in (0, 1):  # 90 − 219 and 148 − 219: no CMB left, the decrement (tsz_b − tsz_219) · profile
+        np.testing.assert_allclose(out[0, ..., 3 + j], 30.0 * profile * (tsz[j] - tsz[2]), atol=1e-3)
+    with pytest.raises(ValueError, match="expected 'aperture' or 'unit'"):
+        ColourDifference(ratio="median")
+
+
+def test_resnet_takes_the_colour_differences_too(tmp_path):
+    import keras
+
+    from skysieve.nets import InputSpec, build_net, preprocess
+
+    cfg = TINY["resnet_small"].model_copy(update={"colour_difference": True})  # unit ratio: the resnet default
+    x = np.random.default_rng(5).normal(0, 50, (4, 16, 16, 3)).astype("float32")
+    pre = preprocess(x, cfg)
+    np.testing.assert_allclose(pre[..., 3], (x[..., 0] - x[..., 0].mean(axis=(1, 2), keepdims=True))
+                               - (x[..., 2] - x[..., 2].mean(axis=(1, 2), keepdims=True)), atol=1e-3)
+    model = build_net(cfg, inputs=InputSpec((16, 16, 3), pre.mean(axis=(0, 1, 2)), pre.var(axis=(0, 1, 2))), seed=0)
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     np.testing.assert_allclose(np.asarray(loaded.predict_on_batch(x)), np.asarray(model.predict_on_batch(x)),

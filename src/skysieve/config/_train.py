@@ -15,6 +15,7 @@ __all__ = [
     "ImbalanceParams",
     "NetParams",
     "OptimizerParams",
+    "InputParams",
     "ResNetSmallParams",
     "ScVggParams",
     "ScheduleParams",
@@ -25,16 +26,41 @@ __all__ = [
 ]
 
 
-class ResNetSmallParams(Section):
+class InputParams(Section):
+    """Parameter-free preprocessing inside the model, before the standardisation (``nets.input_layers``).
+
+    ``colour_difference`` appends, for every band b but the reference, the
+    channel b − k_b · ref (:class:`skysieve.nets.ColourDifference`): with
+    ``colour_ratio: aperture`` k_b is the ratio of the two bands' fluxes in a
+    central aperture of ``colour_aperture_px`` — the lens light cancels
+    (RingFinder); with ``unit`` k_b = 1 — in µK_CMB the CMB and kSZ are the
+    same in every band and cancel, the tSZ decrement does not.
+    """
+
+    name: str  # each architecture narrows it to its Literal; declared here so that it is written first
+    colour_difference: bool = Field(False, description=(
+        "append difference images b − k·ref that cancel the lens light or the CMB (nets.ColourDifference)"))
+    colour_ratio: Literal["aperture", "unit"] = Field(
+        "aperture", description="k from a central aperture (lens light) or k = 1 (CMB in µK_CMB)")
+    colour_reference: int = Field(-1, description="channel index of the reference band")
+    colour_aperture_px: float = Field(3.0, gt=0, description="radius of the central aperture that sets k, pixels")
+
+
+class ResNetSmallParams(InputParams):
     """DeepSZ's modified ResNet (Lin et al. 2021, §2.2.1).
 
     Two 3×3 stem convolutions (stride 1 then 2) and a max-pool, ``stages``
     bottleneck stages of ``blocks_per_stage`` blocks (bottleneck width
     ``width × 2**stage``, output ``expansion`` times wider), then two dense
-    layers of ``dense_units`` and one sigmoid output.
+    layers of ``dense_units`` and one sigmoid output. By default it also sees
+    the CMB-free band differences 90 − 219 and 148 − 219 GHz
+    (``colour_difference`` with ``colour_ratio: unit``; DeepSZ fed the raw
+    bands: ``colour_difference: false``).
     """
 
     name: Literal["resnet_small"] = "resnet_small"
+    colour_difference: bool = True
+    colour_ratio: Literal["aperture", "unit"] = "unit"
     stem_filters: int = Field(16, ge=1, le=512)
     width: int = Field(8, ge=1, le=512, description="bottleneck filters of the first stage")
     expansion: int = Field(4, ge=1, le=8)
@@ -45,7 +71,7 @@ class ResNetSmallParams(Section):
     pooling: Literal["flatten", "avg"] = "flatten"
 
 
-class VggParams(Section):
+class VggParams(InputParams):
     """Angora et al. (2020) VGG-like network.
 
     ``blocks`` blocks of ``convs_per_block`` 3×3 convolutions + LeakyReLU and a
@@ -61,10 +87,6 @@ class VggParams(Section):
     dense_units: int = Field(64, ge=1, le=8192)
     dropout: float = Field(0.5, ge=0, lt=1)
     negative_slope: float = Field(0.3, ge=0, lt=1)
-    colour_difference: bool = Field(False, description=(
-        "append lens-light-free colour-difference images b − k·ref (RingFinder; nets.ColourDifference)"))
-    colour_reference: int = Field(-1, description="channel index of the reference (reddest) band")
-    colour_aperture_px: float = Field(3.0, gt=0, description="radius of the central aperture that sets k, pixels")
 
 
 class ScVggParams(VggParams):

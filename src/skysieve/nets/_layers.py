@@ -92,9 +92,12 @@ class ColourDifference(keras.layers.Layer):
         Upper clip of the colour ratio.
     """
 
-    def __init__(self, reference: int = -1, radius_px: float = 3.0, k_max: float = 10.0, **kwargs):
+    def __init__(self, reference: int = -1, radius_px: float = 3.0, k_max: float = 10.0, ratio: str = "aperture",
+                 **kwargs):
         super().__init__(**kwargs)
-        self.reference, self.radius_px, self.k_max = int(reference), float(radius_px), float(k_max)
+        if ratio not in ("aperture", "unit"):
+            raise ValueError(f"ColourDifference ratio {ratio!r}: expected 'aperture' or 'unit'")
+        self.reference, self.radius_px, self.k_max, self.ratio = int(reference), float(radius_px), float(k_max), ratio
 
     def build(self, input_shape):
         ny, nx, nchan = input_shape[1], input_shape[2], input_shape[3]
@@ -111,11 +114,13 @@ class ColourDifference(keras.layers.Layer):
         self.built = True
 
     def call(self, inputs, training=None):
+        ref_image = inputs[..., self._ref: self._ref + 1]
+        if self.ratio == "unit":
+            return ops.concatenate([inputs, ops.take(inputs, self._others, axis=-1) - ref_image], axis=-1)
         flux = ops.sum(inputs * ops.convert_to_tensor(self._aperture, dtype=inputs.dtype), axis=(1, 2))
         ref_flux = flux[:, self._ref: self._ref + 1]
         others = ops.take(flux, self._others, axis=1)
         k = ops.clip(others / ops.maximum(ref_flux, 1e-12), 0.0, self.k_max)  # (batch, nchan - 1)
-        ref_image = inputs[..., self._ref: self._ref + 1]
         diff = ops.take(inputs, self._others, axis=-1) - k[:, None, None, :] * ref_image
         return ops.concatenate([inputs, diff], axis=-1)
 
@@ -124,7 +129,7 @@ class ColourDifference(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "reference": self.reference, "radius_px": self.radius_px,
-                "k_max": self.k_max}
+                "k_max": self.k_max, "ratio": self.ratio}
 
 
 def input_layers(net: Any = None) -> list[keras.layers.Layer]:
@@ -137,7 +142,7 @@ def input_layers(net: Any = None) -> list[keras.layers.Layer]:
     layers: list[keras.layers.Layer] = [CutoutCentering(name="center")]
     if getattr(net, "colour_difference", False):
         layers.append(ColourDifference(reference=net.colour_reference, radius_px=net.colour_aperture_px,
-                                       name="colour_difference"))
+                                       ratio=net.colour_ratio, name="colour_difference"))
     return layers
 
 

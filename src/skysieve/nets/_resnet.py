@@ -52,7 +52,7 @@ def build_resnet_small(cfg: ResNetSmallParams, *, inputs: InputSpec, seed: int) 
         (batch, ny, nx, nchan) raw pixels → (batch, 1) probability.
     """
     image = keras.Input(shape=inputs.shape, name="cutout")
-    x = standardize(image, inputs)
+    x = standardize(image, inputs, cfg)
     x = _conv_bn(x, cfg.stem_filters, 3, strides=1, name="stem1")
     x = _conv_bn(x, cfg.stem_filters, 3, strides=2, name="stem2")
     x = keras.layers.MaxPooling2D(pool_size=2, strides=2, padding="same", name="stem_pool")(x)
