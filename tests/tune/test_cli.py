@@ -47,8 +47,34 @@ def test_tune_then_train_from_the_command_line(tiny_cutouts, tmp_path, monkeypat
     params["train_sz"]["batch_size"] = 32
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
 
+    # The last search's best trial left its finished fold models as the train checkpoint: train reloads them,
+    # and they are the models a training from zero makes.
+    assert other["handed_over"] == "models/sz/cnn.ckpt" and not (tmp_path / "models/sz/cnn.ckpt.trials").exists()
+    params["train_sz"]["batch_size"] = 16
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    out = runner.invoke(build_app(), ["train", "sz", "--data", data, "--best-params", "other.json"])
+    assert out.exit_code == 0, out.output
+    assert "resumed from checkpoint: 1 epoch(s) restored" in out.output
+    assert not (tmp_path / "models/sz/cnn.ckpt").exists()
+    out = runner.invoke(build_app(), ["train", "sz", "--data", data, "--best-params", "other.json",
+                                      "--out", "scratch", "--no-resume"])
+    assert out.exit_code == 0 and "restored" not in out.output
+    reloaded = json.loads((tmp_path / "models/sz/cnn/ensemble.json").read_text())["metrics"]
+    retrained = json.loads((tmp_path / "scratch/ensemble.json").read_text())["metrics"]
+    assert reloaded["val_pr_auc"] == retrained["val_pr_auc"] and reloaded["platt_a"] == retrained["platt_a"]
+    params["train_sz"]["batch_size"] = 32
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+
+    # Train with params no trial ran: the best trial's checkpoint does not fit and is discarded.
+    out = runner.invoke(build_app(), ["tune", "sz", "--data", data, "--out", "models/sz/best_params.json",
+                                      "--fresh"])
+    assert out.exit_code == 0 and (tmp_path / "models/sz/cnn.ckpt").is_dir()
+    best = json.loads((tmp_path / "models/sz/best_params.json").read_text())
+    params["train_sz"]["epochs"] = 2
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     out = runner.invoke(build_app(), ["train", "sz", "--data", data, "--best-params", "models/sz/best_params.json"])
     assert out.exit_code == 0, out.output
+    assert "checkpoint not resumed" in out.output and "written for other params or data" in out.output
     manifest = json.loads((tmp_path / "models/sz/cnn/ensemble.json").read_text())
     assert manifest["net"] == "vgg" and manifest["tuned"] == best["params"]
     assert manifest["params"]["net"]["dense_units"] == best["params"]["net.dense_units"]

@@ -21,7 +21,8 @@ def _command(task: str):
             help="JSON from `skysieve tune` whose params override the train section; omit to train as given")] = None,
         out: Annotated[Path, typer.Option(help="model directory (replaced)")] = Path(f"models/{task}/cnn"),
         resume: Annotated[bool, typer.Option(
-            help="go on from the checkpoint an interrupted run left in OUT.ckpt (same params and data); "
+            help="go on from the checkpoint in OUT.ckpt — left by an interrupted run, or by `skysieve tune` (the "
+                 "best trial's finished fold models) — if it was written for the same params and data; "
                  "--no-resume starts from zero")] = True,
     ) -> None:
         from skysieve.config import load_params

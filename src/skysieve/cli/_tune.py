@@ -39,20 +39,30 @@ def _command(task: str):
         fresh: Annotated[bool, typer.Option(
             "--fresh", help="delete this search's study from the storage and search anew (by default a study "
                             "that already holds n_trials finished trials is reused without running any)")] = False,
+        train_out: Annotated[Path, typer.Option(
+            help="the `skysieve train --out` that follows: the best trial's finished fold models are left in "
+                 "its checkpoint (TRAIN_OUT.ckpt), so training with the best params reloads them instead of "
+                 "training them again")] = Path(f"models/{task}/cnn"),
+        handoff: Annotated[bool, typer.Option(
+            "--handoff/--no-handoff", help="keep the trials' fold models for that hand-over")] = True,
     ) -> None:
         from skysieve._io import atomic_path
         from skysieve.config import load_params
+        from skysieve.train import checkpoint_dir_for
         from skysieve.tune import run_tune
 
         cfg = load_params(params)
         result = run_tune(getattr(cfg, f"tune_{task}"), getattr(cfg, f"train_{task}"), data_dir=data, task=task,
                           storage=storage, source=str(params), heartbeat_s=heartbeat, grace_s=grace,
-                          fresh=fresh)
+                          fresh=fresh, handoff_dir=checkpoint_dir_for(train_out) if handoff else None)
         with atomic_path(out) as tmp:
             tmp.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
         typer.echo(f"wrote {out}: best trial {result.best_trial} of study {result.study_name!r}, "
                    f"{result.objective} = {result.best_value:.4f} ({result.n_complete} complete, "
                    f"{result.n_pruned} pruned)")
+        if result.handed_over:
+            typer.echo(f"the best trial's fold models wait in {result.handed_over} for `skysieve train {task} "
+                       f"--out {train_out}`")
 
     tune.__doc__ = (f"Search tune_{task}.search_space around train_{task} (Optuna TPE, pruning, resumable; "
                     "MLflow study → trial → fold runs).\n\n"

@@ -163,16 +163,25 @@ class FoldCheckpoint:
     ----------
     directory : path
         ``<checkpoint>/fold_<i>``.
+    every_epoch : bool
+        Save the state after every epoch (resumable mid-fold); False keeps
+        only finished folds (what a tuning trial hands to ``skysieve train``).
     """
 
-    def __init__(self, directory: str | Path):
+    def __init__(self, directory: str | Path, *, every_epoch: bool = True):
         self.directory = Path(directory)
+        self.every_epoch = every_epoch
 
     # -- per-epoch state -------------------------------------------------------------------------
-    def save_epoch(self, model: Any, state: EpochState) -> Path:
-        """Write the model (with its optimizer) and ``state``; the previous epoch's is then removed."""
+    def save_epoch(self, model: Any, state: EpochState) -> Path | None:
+        """Write the model (with its optimizer) and ``state``; the previous epoch's is then removed.
+
+        Does nothing (returns None) for a checkpoint of finished folds only.
+        """
         import keras
 
+        if not self.every_epoch:
+            return None
         self.directory.mkdir(parents=True, exist_ok=True)
         name = f"epoch-{state.step:05d}"
         target = self.directory / name
@@ -277,13 +286,13 @@ class TrainingCheckpoint:
         Why an existing checkpoint was thrown away on :meth:`open` (other params or data), if it was.
     """
 
-    def __init__(self, directory: str | Path, *, key: str):
-        self.directory, self.key = Path(directory), key
+    def __init__(self, directory: str | Path, *, key: str, every_epoch: bool = True):
+        self.directory, self.key, self.every_epoch = Path(directory), key, every_epoch
         self.discarded: str | None = None
 
     @classmethod
     def open(cls, directory: str | Path, *, key: str, resume: bool = True,
-             info: Mapping[str, Any] | None = None) -> "TrainingCheckpoint":
+             info: Mapping[str, Any] | None = None, every_epoch: bool = True) -> "TrainingCheckpoint":
         """Open (creating) ``directory`` for ``key``.
 
         Parameters
@@ -295,8 +304,10 @@ class TrainingCheckpoint:
             False discards whatever is there.
         info : mapping, optional
             Recorded in ``checkpoint.json`` (the MLflow run that wrote it…).
+        every_epoch : bool
+            False: keep finished folds only (see :class:`FoldCheckpoint`).
         """
-        ckpt = cls(directory, key=key)
+        ckpt = cls(directory, key=key, every_epoch=every_epoch)
         meta_path = ckpt.directory / _META
         previous = ckpt.read_meta()
         if ckpt.directory.exists() and (not resume or previous is None or previous.get("key") != key):
@@ -323,7 +334,12 @@ class TrainingCheckpoint:
 
     def fold(self, index: int) -> FoldCheckpoint:
         """The checkpoint of fold ``index``."""
-        return FoldCheckpoint(self.directory / f"fold_{index}")
+        return FoldCheckpoint(self.directory / f"fold_{index}", every_epoch=self.every_epoch)
+
+    def finished_folds(self) -> list[int]:
+        """Indices of the folds saved as finished, sorted."""
+        return sorted(int(p.parent.parent.name.removeprefix("fold_"))
+                      for p in self.directory.glob(f"fold_*/{_DONE}/{_STATE}"))
 
     def remove(self) -> None:
         """Delete the directory (after the model it was for is saved)."""

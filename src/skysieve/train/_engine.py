@@ -276,7 +276,7 @@ class _EpochEnd(keras.callbacks.Callback):
         self.monitor, self.on_epoch, self.checkpoint, self.snapshot = monitor, on_epoch, checkpoint, snapshot
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.checkpoint is not None:
+        if self.checkpoint is not None and self.checkpoint.every_epoch:
             self.checkpoint.save_epoch(self.model, self.snapshot(epoch, bool(self.model.stop_training)))
         if self.on_epoch is not None:
             self.on_epoch(self.monitor.step - 1, self.monitor.history[-1])

@@ -37,6 +37,8 @@ from skysieve.tune._space import check_search_space, suggest
 __all__ = ["GRACE_S", "HEARTBEAT_S", "STORAGE_ENV", "PruningObserver", "TuneResult", "default_study_name",
            "make_pruner", "open_study", "run_tune"]
 
+#: ``<handoff_dir>.trials`` holds the trials' finished folds until the best one is handed over.
+TRIALS_SUFFIX = ".trials"
 #: Environment variable that overrides ``tune_<task>.storage``.
 STORAGE_ENV = "SKYSIEVE_OPTUNA_STORAGE"
 #: Default seconds between a running trial's heartbeats.
@@ -67,6 +69,9 @@ class TuneResult:
     n_complete, n_pruned : int
         Finished trials in the whole study (every process).
     mlflow_parent_run_id : str
+    handed_over : str or None
+        The checkpoint directory the best trial's finished fold models were
+        moved to for ``skysieve train`` (see :func:`run_tune`), if they were.
     """
 
     task: str
@@ -79,6 +84,7 @@ class TuneResult:
     n_complete: int
     n_pruned: int
     mlflow_parent_run_id: str
+    handed_over: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (what ``skysieve tune`` writes)."""
@@ -239,6 +245,32 @@ def default_study_name(task: str, tune: TuneParams, base: TrainParams, prov: Map
     return f"{task}-{digest[:10]}"
 
 
+def _hand_over(trials_dir: Path, best: int, own: list[int], *, target: Path, n_folds: int) -> Path | None:
+    """Move the best trial's finished folds to ``target`` (the train checkpoint); remove this process's trials.
+
+    Returns ``target`` if the best trial ran here and every fold finished, else None.
+    """
+    import shutil
+
+    from skysieve.train import TrainingCheckpoint
+
+    source = trials_dir / f"trial-{best}"
+    handed = None
+    if best in own and len(TrainingCheckpoint(source, key="").finished_folds()) == n_folds:
+        if target.exists():
+            shutil.rmtree(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+        handed = target
+    for number in own:
+        shutil.rmtree(trials_dir / f"trial-{number}", ignore_errors=True)
+    try:
+        trials_dir.rmdir()  # only if no other worker on this host still has trials in it
+    except OSError:
+        pass
+    return handed
+
+
 def _delete_study(name: str, storage: str) -> None:
     """Remove study ``name`` from ``storage`` if it is there (``skysieve tune --fresh``)."""
     import optuna
@@ -347,7 +379,7 @@ def _parent_run(client, study, *, created: bool, experiment: str, task: str, sto
 def run_tune(tune: TuneParams, base: TrainParams, *, data_dir: str | Path, task: str,
              storage: str | None = None, root: str | Path | None = None, source: str = "params.yaml",
              heartbeat_s: int | None = HEARTBEAT_S, grace_s: int | None = GRACE_S,
-             fresh: bool = False) -> TuneResult:
+             fresh: bool = False, handoff_dir: str | Path | None = None) -> TuneResult:
     """Search ``tune.search_space`` around ``base`` and return the best trial.
 
     Each trial cross-validates ``base`` with the trial's overrides; its value
@@ -378,6 +410,17 @@ def run_tune(tune: TuneParams, base: TrainParams, *, data_dir: str | Path, task:
     fresh : bool
         Delete the study of this name from the storage first and search
         anew (its MLflow runs stay, for comparison).
+    handoff_dir : path, optional
+        The checkpoint directory of the ``skysieve train`` that follows
+        (``<train --out>.ckpt``). Each trial this process runs keeps its
+        finished fold models (no per-epoch states) under
+        ``<handoff_dir>.trials/trial-<n>``, keyed like the train checkpoint
+        (:func:`skysieve.train.checkpoint_key` of the trial's resolved params
+        and the data); at the end the best trial's, if this process ran it
+        and all its folds finished, replaces ``handoff_dir`` and the other
+        trials' are removed. Training with the best params then reloads
+        those fold models — bit-identical to retraining them on CPU — instead
+        of training them again; any other params or data discard them.
 
     Returns
     -------
@@ -389,7 +432,7 @@ def run_tune(tune: TuneParams, base: TrainParams, *, data_dir: str | Path, task:
 
     from skysieve._tracking import configure_mlflow, experiment_id, log_provenance, provenance
     from skysieve.data.dataset import open_dataset
-    from skysieve.train import cross_validate, with_overrides
+    from skysieve.train import TrainingCheckpoint, checkpoint_key, cross_validate, with_overrides
     from skysieve.train._mlflow import KIND_TAG, MlflowFoldLogger, finite_metrics
 
     check_search_space(tune.search_space, base, source=f"{source}: tune_{task}")
@@ -417,6 +460,9 @@ def run_tune(tune: TuneParams, base: TrainParams, *, data_dir: str | Path, task:
         client.set_tag(parent, "skysieve.resumed_n_trials", str(tune.n_trials))
 
     poll_s = float(min(heartbeat_s or 5, 5))
+    data_md5 = {k: v for k, v in prov.items() if k.startswith("data.") and k.endswith(".md5")}
+    trials_dir = None if handoff_dir is None else Path(f"{handoff_dir}{TRIALS_SUFFIX}")
+    own_trials: list[int] = []
 
     def objective(trial: optuna.Trial) -> float:
         trial.set_user_attr(_WORKER_ATTR, _worker())
@@ -436,8 +482,15 @@ def run_tune(tune: TuneParams, base: TrainParams, *, data_dir: str | Path, task:
         client.log_batch(run_id, params=[Param(f"trial.{k}", str(v)) for k, v in overrides.items()])
         logger = MlflowFoldLogger(client, experiment_id=exp, parent_run_id=run_id, tags=prov, params=cfg)
         observer = PruningObserver(logger, trial, metric=tune.objective, steps_per_fold=steps_per_fold)
+        checkpoint = None
+        if trials_dir is not None:
+            checkpoint = TrainingCheckpoint.open(
+                trials_dir / f"trial-{trial.number}", key=checkpoint_key(cfg, data=data_md5), resume=False,
+                every_epoch=False, info={"mlflow_run_id": run_id, "task": task, "tune_trial": trial.number,
+                                         "study": tune.study_name})
+            own_trials.append(trial.number)
         try:
-            cv = cross_validate(cfg, dataset, observer=observer)
+            cv = cross_validate(cfg, dataset, observer=observer, checkpoint=checkpoint)
         except optuna.TrialPruned:
             logger.abort("KILLED")
             client.set_tag(run_id, "skysieve.state", "PRUNED")
@@ -481,6 +534,11 @@ def run_tune(tune: TuneParams, base: TrainParams, *, data_dir: str | Path, task:
                                        "n_pruned": n_pruned}.items()])
     client.set_tag(parent, "optuna.best_trial", str(best.number))
     client.set_terminated(parent, "FINISHED")
+    handed = None
+    if trials_dir is not None:
+        handed = _hand_over(trials_dir, best.number, own_trials, target=Path(handoff_dir),
+                            n_folds=n_folds)
     return TuneResult(task=task, study_name=tune.study_name, storage=_safe_url(storage), objective=tune.objective,
                       best_value=float(best.value), best_trial=best.number, params=dict(best.params),
-                      n_complete=n_complete, n_pruned=n_pruned, mlflow_parent_run_id=parent)
+                      n_complete=n_complete, n_pruned=n_pruned, mlflow_parent_run_id=parent,
+                      handed_over=None if handed is None else str(handed))
