@@ -162,3 +162,14 @@ def test_default_study_name_follows_what_the_search_depends_on():
     assert default_study_name("sz", tune, base.model_copy(update={"epochs": base.epochs + 1}), prov) != name
     assert default_study_name("sz", tune.model_copy(update={"objective": "f1"}), base, prov) != name
     assert default_study_name("lens", tune, base, prov) != name
+
+
+def test_default_study_name_follows_the_training_code(monkeypatch):
+    from skysieve.config import TrainParams
+    from skysieve.tune import _study
+
+    tune, base, prov = TuneParams(), TrainParams(), {"data.d.md5": "abc"}
+    name = _study.default_study_name("sz", tune, base, prov)
+    assert len(_study.training_code_digest()) == 64 and _study.training_code_digest() == _study.training_code_digest()
+    monkeypatch.setattr(_study, "training_code_digest", lambda: "other code")
+    assert _study.default_study_name("sz", tune, base, prov) != name

@@ -238,6 +238,7 @@ class TuneParams(Section):
     warmup_epochs: int = Field(5, ge=0, description="epochs of each trial never pruned (median pruner)")
     objective: Literal["pr_auc", "f1", "roc_auc"] = "pr_auc"
     storage: str = Field("sqlite:///optuna.db", min_length=1)
-    study_name: str | None = Field(None, min_length=1, description="default: <task>-<digest of train params, search and data>")
+    study_name: str | None = Field(
+        None, min_length=1, description="default: <task>-<digest of train params, search, data and training code>")
     timeout_s: float | None = Field(None, gt=0)
     search_space: dict[str, SearchDimension] = Field(default_factory=_default_space)

@@ -220,17 +220,35 @@ def open_study(tune: TuneParams, *, storage: str, steps_per_trial: int, heartbea
                        grace_s=grace_s)[0]
 
 
+#: Parts of the package a trial's value depends on (relative to the ``skysieve`` directory).
+TRAINING_CODE = ("train", "nets", "tune", "data/dataset.py", "config/_train.py")
+
+
+def training_code_digest() -> str:
+    """SHA-256 of the sources in :data:`TRAINING_CODE` (paths and bytes, sorted by path)."""
+    import hashlib
+
+    package = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for part in TRAINING_CODE:
+        target = package / part
+        for path in sorted(target.rglob("*.py")) if target.is_dir() else [target]:
+            digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 def default_study_name(task: str, tune: TuneParams, base: TrainParams, prov: Mapping[str, str]) -> str:
     """``<task>-<10 hex digits>``: the study a search belongs to, named by what it searches.
 
     The digest covers everything a trial's value depends on — the train
     section searched around, the search space, sampler, pruner and objective
     (``tune`` without ``n_trials``, ``timeout_s``, ``storage`` and
-    ``study_name``, which only say how long and where to search) and the MD5
-    of the data (the ``data.*.md5`` provenance tags).  The same search resumes
-    its study (raising ``n_trials`` extends it; workers on one storage share
-    it); changed params or data start a new study instead of returning the
-    best trial of one made on other data.
+    ``study_name``, which only say how long and where to search), the MD5
+    of the data (the ``data.*.md5`` provenance tags) and the source of the
+    code that trains (:func:`training_code_digest`).  The same search resumes
+    its study (raising ``n_trials`` extends it; workers with the same code on
+    one storage share it); changed params, data or training code start a new
+    study instead of returning the best trial of one made otherwise.
     """
     import hashlib
     import json
@@ -240,6 +258,7 @@ def default_study_name(task: str, tune: TuneParams, base: TrainParams, prov: Map
         "train": base.model_dump(mode="json"),
         "tune": tune.model_dump(mode="json", exclude={"n_trials", "timeout_s", "storage", "study_name"}),
         "data": sorted(v for k, v in prov.items() if k.startswith("data.") and k.endswith(".md5")),
+        "code": training_code_digest(),
     }
     digest = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()
     return f"{task}-{digest[:10]}"
