@@ -8,13 +8,13 @@ cutout geometry the CNN was trained on and the positive cut of its labels.
 """
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from skysieve.config import BandParams, MfParams, PositiveCriteria
-from skysieve.errors import RegistryError
+from skysieve.errors import ConfigError, RegistryError
 
 __all__ = ["CATALOG_CONFIG_FORMAT", "CATALOG_CONFIG_TAG", "CatalogConfig", "catalog_config_from_params",
            "catalog_tags", "read_catalog_config"]
@@ -110,61 +110,65 @@ def catalog_tags(params: Any) -> dict[str, str]:
     return {CATALOG_CONFIG_TAG: json.dumps(catalog_config_from_params(params), sort_keys=True)}
 
 
-def tagged_config(tags: Mapping[str, str], tag: str, model: type[BaseModel], *, expected_format: str, what: str,
-                  where: str, fix: str) -> Any:
-    """The config JSON of version tag ``tag`` validated as ``model``, or None if the version lacks the tag.
+def read_tagged_config(tags: Mapping[str, str], tag: str, model: type[BaseModel], *, expected_format: str,
+                       what: str, where: str, fix: str, sections: tuple[str, ...],
+                       from_params: Callable[[dict[str, Any]], Any]) -> Any:
+    """A config stored with a model version: tag ``tag`` validated as ``model``, else rebuilt from ``params``.
 
-    Raises
-    ------
-    RegistryError
-        If the tag holds no valid ``model`` or another ``format``; the message
-        names ``where``, ``what`` and ends with ``fix``.
-    """
-    raw = tags.get(tag)
-    if raw is None:
-        return None
-    try:
-        cfg = model.model_validate(json.loads(raw))
-    except (json.JSONDecodeError, ValidationError) as exc:
-        raise RegistryError(f"{where}: tag '{tag}' is not a valid {what} ({exc}); {fix}") from None
-    if cfg.format != expected_format:
-        raise RegistryError(f"{where}: {what} format {cfg.format!r} is not {expected_format!r}, the one this "
-                            "skysieve reads; use the skysieve version that registered it")
-    return cfg
-
-
-def read_catalog_config(tags: Mapping[str, str], *, where: str) -> CatalogConfig:
-    """The catalog config of a model version, from its tags.
-
-    Reads the ``catalog_config`` tag; a version registered without it but with
-    the whole params as its ``params`` tag works too.
+    A version registered without the tag but whose ``params`` tag holds
+    every section of ``sections`` gets ``from_params(<params as a dict>)``.
 
     Parameters
     ----------
     tags : mapping of str to str
         The model version's tags.
-    where : str
-        The version, for messages (``model 'x' v3``).
+    tag, model, expected_format :
+        The tag, the pydantic model of its JSON and the ``format`` it must carry.
+    what, where, fix : str
+        The config's name, the version (``model 'x' v3``) and how to register one, for messages.
+    sections : tuple of str
+    from_params : callable
+
+    Raises
+    ------
+    RegistryError
+        If the tag holds no valid ``model`` or another ``format``, or neither
+        tag gives a config; the message names ``where`` and ends with ``fix``.
+    """
+    raw = tags.get(tag)
+    if raw is not None:
+        try:
+            cfg = model.model_validate(json.loads(raw))
+        except (json.JSONDecodeError, ValidationError) as exc:
+            raise RegistryError(f"{where}: tag '{tag}' is not a valid {what} ({exc}); {fix}") from None
+        if cfg.format != expected_format:
+            raise RegistryError(f"{where}: {what} format {cfg.format!r} is not {expected_format!r}, the one this "
+                                "skysieve reads; use the skysieve version that registered it")
+        return cfg
+    try:
+        payload = json.loads(tags["params"]) if "params" in tags else {}
+        if isinstance(payload, dict) and set(sections) <= set(payload):
+            return from_params(payload)
+    except (json.JSONDecodeError, ValidationError, TypeError, ConfigError):
+        pass
+    raise RegistryError(f"{where} has no '{tag}' tag (and its 'params' tag lacks the sections "
+                        f"{', '.join(sections)}); {fix}")
+
+
+def read_catalog_config(tags: Mapping[str, str], *, where: str) -> CatalogConfig:
+    """The catalog config of a model version, from its ``catalog_config`` tag or its whole ``params`` tag.
 
     Raises
     ------
     RegistryError
         If neither tag holds a valid config; the message says how to register one.
     """
-    fix = ("register the ensemble with register_ensemble(..., tags=skysieve.catalog.catalog_tags(params)) "
-           "so the catalog can rebuild its matched filter and tiles")
-    cfg = tagged_config(tags, CATALOG_CONFIG_TAG, CatalogConfig, expected_format=CATALOG_CONFIG_FORMAT,
-                        what="catalog config", where=where, fix=fix)
-    if cfg is not None:
-        return cfg
-    if "params" in tags:
-        from skysieve.config import Params
+    from skysieve.config import Params
 
-        try:
-            payload = json.loads(tags["params"])
-            if {"simulate_sz", "mf_sz", "cutouts_sz"} <= set(payload):
-                return CatalogConfig.model_validate(catalog_config_from_params(Params.model_validate(payload)))
-        except (json.JSONDecodeError, ValidationError, TypeError):
-            pass
-    raise RegistryError(f"{where} has no '{CATALOG_CONFIG_TAG}' tag (and its 'params' tag is not a whole params "
-                        f"file); {fix}")
+    return read_tagged_config(
+        tags, CATALOG_CONFIG_TAG, CatalogConfig, expected_format=CATALOG_CONFIG_FORMAT, what="catalog config",
+        where=where, fix=("register the ensemble with register_ensemble(..., tags=skysieve.catalog.catalog_tags("
+                          "params)) so the catalog can rebuild its matched filter and tiles"),
+        sections=("simulate_sz", "mf_sz", "cutouts_sz"),
+        from_params=lambda payload: CatalogConfig.model_validate(
+            catalog_config_from_params(Params.model_validate(payload))))

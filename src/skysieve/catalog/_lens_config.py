@@ -12,10 +12,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from skysieve.catalog._config import tagged_config
-from skysieve.errors import ConfigError, RegistryError
+from skysieve.catalog._config import read_tagged_config
+from skysieve.errors import ConfigError
 
 __all__ = ["LENS_CATALOG_CONFIG_FORMAT", "LENS_CATALOG_CONFIG_TAG", "LENS_UNIT", "LensBand", "LensCatalogConfig",
            "lens_catalog_config_from_params", "lens_catalog_tags", "read_lens_catalog_config"]
@@ -133,33 +133,18 @@ def read_lens_catalog_config(tags: Mapping[str, str], *, where: str) -> LensCata
     but whose ``params`` tag holds the ``simulate_lens`` and ``cutouts_lens``
     sections (as ``skysieve register lens`` records them) works too.
 
-    Parameters
-    ----------
-    tags : mapping of str to str
-        The model version's tags.
-    where : str
-        The version, for messages (``model 'x' v3``).
-
     Raises
     ------
     RegistryError
         If neither tag holds a valid config; the message says how to register one.
     """
-    fix = ("register it with `skysieve register lens` (or register_cnn(..., tags=skysieve.catalog."
-           "lens_catalog_tags(params))) so the catalog knows the bands, pixel scale, cutout size and unit it takes")
-    cfg = tagged_config(tags, LENS_CATALOG_CONFIG_TAG, LensCatalogConfig, expected_format=LENS_CATALOG_CONFIG_FORMAT,
-                        what="lens catalog config", where=where, fix=fix)
-    if cfg is not None:
-        return cfg
-    if "params" in tags:
-        from skysieve.config import CutoutsLensParams, SimulateLensParams
+    from skysieve.config import CutoutsLensParams, SimulateLensParams
 
-        try:
-            payload = json.loads(tags["params"])
-            if {"simulate_lens", "cutouts_lens"} <= set(payload):
-                return _config(SimulateLensParams.model_validate(payload["simulate_lens"]),
-                               CutoutsLensParams.model_validate(payload["cutouts_lens"]))
-        except (json.JSONDecodeError, ValidationError, TypeError, ConfigError):
-            pass
-    raise RegistryError(f"{where} has no '{LENS_CATALOG_CONFIG_TAG}' tag (and its 'params' tag lacks the "
-                        f"simulate_lens and cutouts_lens sections); {fix}")
+    return read_tagged_config(
+        tags, LENS_CATALOG_CONFIG_TAG, LensCatalogConfig, expected_format=LENS_CATALOG_CONFIG_FORMAT,
+        what="lens catalog config", where=where,
+        fix=("register it with `skysieve register lens` (or register_cnn(..., tags=skysieve.catalog."
+             "lens_catalog_tags(params))) so the catalog knows the bands, pixel scale, cutout size and unit it takes"),
+        sections=("simulate_lens", "cutouts_lens"),
+        from_params=lambda payload: _config(SimulateLensParams.model_validate(payload["simulate_lens"]),
+                                            CutoutsLensParams.model_validate(payload["cutouts_lens"])))
