@@ -66,9 +66,11 @@ def _command(task: str):
 
     tune.__doc__ = (f"Search tune_{task}.search_space around train_{task} (Optuna TPE, pruning, resumable; "
                     "MLflow study → trial → fold runs).\n\n"
-                    f"The study is named {task}-<digest> of the train section, the search and the data, so the "
-                    "same search resumes (raise n_trials to extend it) and changed params or data start a new one; "
-                    "--fresh discards it and searches again.")
+                    f"The study is named {task}-<digest> of the train section, the search, the data and the "
+                    "training code, so the same search resumes (raise n_trials to extend it) and changed params, "
+                    "data or code start a new one; --fresh discards it and searches again. The best trial's fold "
+                    "models are left as the checkpoint of the `skysieve train` that follows (--train-out), which "
+                    "reloads them instead of training them again.")
     return tune
 
 
