@@ -168,15 +168,22 @@ def test_colour_difference_cancels_a_lens_without_colour_gradient_and_keeps_a_bl
     assert np.abs(alone[..., 3:]).max() < 1e-5 * galaxy.max()
 
 
-def test_colour_difference_clips_the_ratio_of_a_cutout_without_central_light():
+def test_colour_difference_clips_the_ratio_and_leaves_bands_without_central_light():
     import keras
 
     from skysieve.nets import ColourDifference
 
-    x = np.zeros((1, 16, 16, 2), "float32")
-    x[0, ..., 0] = 1.0  # blue light everywhere, nothing in the reference band
+    x = np.zeros((3, 16, 16, 2), "float32")
+    x[..., 0] = 1.0  # blue light everywhere
+    x[0, ..., 1] = 1e-3  # a faint reference: k = 1000 is clipped to k_max
+    x[1, ..., 1] = -0.5  # negative reference light in the aperture (noise after centring): k = 0
     out = keras.ops.convert_to_numpy(ColourDifference(k_max=10.0)(x))
-    assert np.all(np.isfinite(out)) and np.allclose(out[..., 2], 1.0)
+    assert np.all(np.isfinite(out))
+    np.testing.assert_allclose(out[0, ..., 2], 1.0 - 10.0 * 1e-3, rtol=1e-6)
+    np.testing.assert_allclose(out[1, ..., 2], 1.0)
+    np.testing.assert_allclose(out[2, ..., 2], 1.0)  # no reference light at all
+    one = np.ones((2, 8, 8, 1), "float32")
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(ColourDifference()(one)), one)  # one band passes
 
 
 def test_sc_vgg_gives_each_colour_difference_a_tower_and_loads_back(tmp_path):

@@ -76,11 +76,17 @@ class ColourDifference(keras.layers.Layer):
     blue lensed arcs — and noise. It is the ``g − α i`` difference image of
     RingFinder (Gavazzi et al. 2014, ApJ 785, 144, §2.2), computed per cutout
     inside the model so raw cutouts go in everywhere. ``k_b`` is clipped to
-    [0, ``k_max``] so a cutout with no central light does not blow up.
+    [0, ``k_max``], and is 0 (D_b = I_b) where the reference band has no
+    positive light in the aperture (an empty position), so a cutout without
+    a central galaxy does not get ``k_max`` times the reference noise.
+
+    With ``ratio="unit"``, k_b = 1 for every band: in µK_CMB the CMB and the
+    kSZ are the same in every band and cancel, the tSZ decrement does not.
 
     Input shape (batch, ny, nx, nchan) → (batch, ny, nx, 2·nchan − 1): the
-    input bands, then the differences in band order (the reference skipped).
-    Apply it to sky-subtracted cutouts (after :class:`CutoutCentering`).
+    input bands, then the differences in band order (the reference skipped);
+    one band passes through unchanged. Apply it to sky-subtracted cutouts
+    (after :class:`CutoutCentering`).
 
     Parameters
     ----------
@@ -90,6 +96,7 @@ class ColourDifference(keras.layers.Layer):
         Aperture radius R, pixels.
     k_max : float
         Upper clip of the colour ratio.
+    ratio : {"aperture", "unit"}
     """
 
     def __init__(self, reference: int = -1, radius_px: float = 3.0, k_max: float = 10.0, ratio: str = "aperture",
@@ -102,25 +109,30 @@ class ColourDifference(keras.layers.Layer):
     def build(self, input_shape):
         ny, nx, nchan = input_shape[1], input_shape[2], input_shape[3]
         if not -nchan <= self.reference < nchan:
-            raise ValueError(f"ColourDifference reference {self.reference} out of range for {nchan} channels")
-        yy, xx = np.mgrid[:ny, :nx]
-        r = np.hypot(yy - (ny - 1) / 2, xx - (nx - 1) / 2)
-        self._aperture = (r < self.radius_px).astype("float32")[None, :, :, None]
-        if not self._aperture.any():
-            raise ValueError(f"ColourDifference aperture of radius {self.radius_px} px holds no pixel")
+            raise ValueError(f"ColourDifference reference {self.reference} out of range for {nchan} channels; "
+                             "set net.colour_reference to a channel index")
+        if self.ratio == "aperture":
+            yy, xx = np.mgrid[:ny, :nx]
+            r = np.hypot(yy - (ny - 1) / 2, xx - (nx - 1) / 2)
+            self._aperture = (r < self.radius_px).astype("float32")[None, :, :, None]
+            if not self._aperture.any():
+                raise ValueError(f"ColourDifference aperture of radius {self.radius_px} px holds no pixel; "
+                                 "raise net.colour_aperture_px")
         ref = self.reference % nchan
         self._others = [c for c in range(nchan) if c != ref]
         self._ref = ref
         self.built = True
 
     def call(self, inputs, training=None):
+        if not self._others:  # one band: nothing to difference
+            return inputs
         ref_image = inputs[..., self._ref: self._ref + 1]
         if self.ratio == "unit":
             return ops.concatenate([inputs, ops.take(inputs, self._others, axis=-1) - ref_image], axis=-1)
         flux = ops.sum(inputs * ops.convert_to_tensor(self._aperture, dtype=inputs.dtype), axis=(1, 2))
         ref_flux = flux[:, self._ref: self._ref + 1]
         others = ops.take(flux, self._others, axis=1)
-        k = ops.clip(others / ops.maximum(ref_flux, 1e-12), 0.0, self.k_max)  # (batch, nchan - 1)
+        k = ops.where(ref_flux > 0, ops.clip(others / ops.maximum(ref_flux, 1e-12), 0.0, self.k_max), 0.0)
         diff = ops.take(inputs, self._others, axis=-1) - k[:, None, None, :] * ref_image
         return ops.concatenate([inputs, diff], axis=-1)
 

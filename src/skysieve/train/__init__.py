@@ -8,7 +8,13 @@ an interrupted run resumes (``TrainingCheckpoint``); ``load_trained`` and
 
 from skysieve.train._augment import augment_batch, dihedral
 from skysieve.train._calibrate import PlattCalibrator
-from skysieve.train._checkpoint import EpochState, FoldCheckpoint, TrainingCheckpoint, checkpoint_key
+from skysieve.train._checkpoint import (
+    EpochState,
+    FoldCheckpoint,
+    TrainingCheckpoint,
+    checkpoint_key,
+    training_code_digest,
+)
 from skysieve.train._engine import (
     CrossValidation,
     FitResult,
@@ -50,6 +56,7 @@ __all__ = [
     "channel_stats",
     "checkpoint_dir_for",
     "checkpoint_key",
+    "training_code_digest",
     "cross_validate",
     "dihedral",
     "fit_model",

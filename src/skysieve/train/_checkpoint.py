@@ -30,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CHECKPOINT_SUFFIX", "EpochState", "FoldCheckpoint", "TrainingCheckpoint", "checkpoint_key"]
+__all__ = ["CHECKPOINT_SUFFIX", "TRAINING_CODE", "EpochState", "FoldCheckpoint", "TrainingCheckpoint", "checkpoint_key",
+           "training_code_digest"]
 
 #: ``models/sz/cnn`` keeps its checkpoints in ``models/sz/cnn.ckpt``.
 CHECKPOINT_SUFFIX = ".ckpt"
@@ -43,8 +44,23 @@ _STATE = "state.json"
 _ARRAYS = "arrays.npz"
 
 
+#: Parts of the package a trained model depends on (relative to the ``skysieve`` directory).
+TRAINING_CODE = ("train", "nets", "tune", "data/dataset.py", "config/_train.py")
+
+
+def training_code_digest() -> str:
+    """SHA-256 of the sources in :data:`TRAINING_CODE` (paths and bytes, sorted by path)."""
+    package = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for part in TRAINING_CODE:
+        target = package / part
+        for path in sorted(target.rglob("*.py")) if target.is_dir() else [target]:
+            digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 def checkpoint_key(params: Any, *, data: Mapping[str, str]) -> str:
-    """Hash of what a checkpoint is valid for: the resolved params and the input data hashes.
+    """Hash of what a checkpoint is valid for: the resolved params, the input data hashes and the training code.
 
     Parameters
     ----------
@@ -54,8 +70,8 @@ def checkpoint_key(params: Any, *, data: Mapping[str, str]) -> str:
     """
     if hasattr(params, "model_dump"):
         params = params.model_dump(mode="json")
-    text = json.dumps({"format": _FORMAT, "params": params, "data": dict(sorted(data.items()))},
-                      sort_keys=True, default=str)
+    text = json.dumps({"format": _FORMAT, "params": params, "data": dict(sorted(data.items())),
+                       "code": training_code_digest()}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -173,15 +189,13 @@ class FoldCheckpoint:
         self.every_epoch = every_epoch
 
     # -- per-epoch state -------------------------------------------------------------------------
-    def save_epoch(self, model: Any, state: EpochState) -> Path | None:
+    def save_epoch(self, model: Any, state: EpochState) -> Path:
         """Write the model (with its optimizer) and ``state``; the previous epoch's is then removed.
 
-        Does nothing (returns None) for a checkpoint of finished folds only.
+        The engine calls it only if :attr:`every_epoch`.
         """
         import keras
 
-        if not self.every_epoch:
-            return None
         self.directory.mkdir(parents=True, exist_ok=True)
         name = f"epoch-{state.step:05d}"
         target = self.directory / name

@@ -11,7 +11,7 @@ import numpy as np
 from skysieve.data.dataset import CutoutReader
 from skysieve.train._augment import augment_batch
 
-__all__ = ["CutoutReader", "TrainingBatches", "iter_batches"]
+__all__ = ["TrainingBatches", "iter_batches"]
 
 
 class TrainingBatches(keras.utils.PyDataset):

@@ -32,6 +32,7 @@ from typing import Any
 
 from skysieve.config import TrainParams, TuneParams
 from skysieve.errors import ConfigError
+from skysieve.train import TrainingCheckpoint, checkpoint_key, training_code_digest
 from skysieve.tune._space import check_search_space, suggest
 
 __all__ = ["GRACE_S", "HEARTBEAT_S", "STORAGE_ENV", "PruningObserver", "TuneResult", "default_study_name",
@@ -220,23 +221,6 @@ def open_study(tune: TuneParams, *, storage: str, steps_per_trial: int, heartbea
                        grace_s=grace_s)[0]
 
 
-#: Parts of the package a trial's value depends on (relative to the ``skysieve`` directory).
-TRAINING_CODE = ("train", "nets", "tune", "data/dataset.py", "config/_train.py")
-
-
-def training_code_digest() -> str:
-    """SHA-256 of the sources in :data:`TRAINING_CODE` (paths and bytes, sorted by path)."""
-    import hashlib
-
-    package = Path(__file__).resolve().parents[1]
-    digest = hashlib.sha256()
-    for part in TRAINING_CODE:
-        target = package / part
-        for path in sorted(target.rglob("*.py")) if target.is_dir() else [target]:
-            digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
 def default_study_name(task: str, tune: TuneParams, base: TrainParams, prov: Mapping[str, str]) -> str:
     """``<task>-<10 hex digits>``: the study a search belongs to, named by what it searches.
 
@@ -264,30 +248,69 @@ def default_study_name(task: str, tune: TuneParams, base: TrainParams, prov: Map
     return f"{task}-{digest[:10]}"
 
 
-def _hand_over(trials_dir: Path, best: int, own: list[int], *, target: Path, n_folds: int) -> Path | None:
-    """Move the best trial's finished folds to ``target`` (the train checkpoint); remove this process's trials.
+class _TrialModels:
+    """The fold models of this process's trials under ``<handoff>.trials/<study>/trial-<n>``.
 
-    Returns ``target`` if the best trial ran here and every fold finished, else None.
+    Only the best complete trial of this process keeps its directory; a
+    pruned or failed trial's, and a worse one's, go as soon as it ends, so
+    the disk holds at most two trials' models. :meth:`hand_over` moves the
+    kept one to the train checkpoint if it is the study's best.
     """
-    import shutil
 
-    from skysieve.train import TrainingCheckpoint
+    def __init__(self, root: Path, study_name: str):
+        self.directory = root / study_name
+        self.kept: tuple[int, float] | None = None
 
-    source = trials_dir / f"trial-{best}"
-    handed = None
-    if best in own and len(TrainingCheckpoint(source, key="").finished_folds()) == n_folds:
-        if target.exists():
-            shutil.rmtree(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(source, target)
-        handed = target
-    for number in own:
-        shutil.rmtree(trials_dir / f"trial-{number}", ignore_errors=True)
-    try:
-        trials_dir.rmdir()  # only if no other worker on this host still has trials in it
-    except OSError:
-        pass
-    return handed
+    def checkpoint(self, trial_number: int, *, key: str, info: Mapping[str, Any]) -> TrainingCheckpoint:
+        return TrainingCheckpoint.open(self.directory / f"trial-{trial_number}", key=key, resume=False,
+                                       every_epoch=False, info=info)
+
+    def _drop(self, trial_number: int) -> None:
+        import shutil
+
+        shutil.rmtree(self.directory / f"trial-{trial_number}", ignore_errors=True)
+
+    def ended(self, trial_number: int, value: float | None) -> None:
+        """Keep the trial's models if it completed better than the one kept so far; drop the loser."""
+        if value is None or (self.kept is not None and not value > self.kept[1]):
+            self._drop(trial_number)
+            return
+        if self.kept is not None:
+            self._drop(self.kept[0])
+        self.kept = (trial_number, float(value))
+
+    def hand_over(self, best: int, *, target: Path, n_folds: int) -> Path | None:
+        """Move the kept trial to ``target`` if it is trial ``best`` with every fold finished; clean up.
+
+        Returns ``target`` if moved, else None.
+        """
+        import shutil
+
+        handed = None
+        if self.kept is not None and self.kept[0] == best:
+            source = self.directory / f"trial-{best}"
+            if len(TrainingCheckpoint(source, key="").finished_folds()) == n_folds:
+                try:
+                    if target.exists():
+                        shutil.rmtree(target)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(source, target)
+                    handed = target
+                except OSError:
+                    handed = None  # another process holds the target; training then trains anew
+        self.close()
+        return handed
+
+    def close(self) -> None:
+        """Drop the kept trial (if still here) and the directories, unless other workers' trials are in them."""
+        if self.kept is not None:
+            self._drop(self.kept[0])
+            self.kept = None
+        for directory in (self.directory, self.directory.parent):
+            try:
+                directory.rmdir()
+            except OSError:
+                break
 
 
 def _delete_study(name: str, storage: str) -> None:
@@ -431,15 +454,19 @@ def run_tune(tune: TuneParams, base: TrainParams, *, data_dir: str | Path, task:
         anew (its MLflow runs stay, for comparison).
     handoff_dir : path, optional
         The checkpoint directory of the ``skysieve train`` that follows
-        (``<train --out>.ckpt``). Each trial this process runs keeps its
+        (``<train --out>.ckpt``). Each trial this process runs saves its
         finished fold models (no per-epoch states) under
-        ``<handoff_dir>.trials/trial-<n>``, keyed like the train checkpoint
-        (:func:`skysieve.train.checkpoint_key` of the trial's resolved params
-        and the data); at the end the best trial's, if this process ran it
-        and all its folds finished, replaces ``handoff_dir`` and the other
-        trials' are removed. Training with the best params then reloads
-        those fold models — bit-identical to retraining them on CPU — instead
-        of training them again; any other params or data discard them.
+        ``<handoff_dir>.trials/<study>/trial-<n>``, keyed like the train
+        checkpoint (:func:`skysieve.train.checkpoint_key`: the trial's
+        resolved params, the data, the training code); only this process's
+        best complete trial is kept while the search runs. At the end, if
+        that is the study's best trial with every fold finished, it replaces
+        ``handoff_dir``; everything else is removed (also on failure).
+        Training with the best params then reloads those fold models —
+        bit-identical to retraining them on CPU — instead of training them
+        again; other params, data or code discard them. A study resumed
+        with nothing left to run, or whose best trial ran in another
+        process, hands nothing over.
 
     Returns
     -------
@@ -451,7 +478,7 @@ def run_tune(tune: TuneParams, base: TrainParams, *, data_dir: str | Path, task:
 
     from skysieve._tracking import configure_mlflow, experiment_id, log_provenance, provenance
     from skysieve.data.dataset import open_dataset
-    from skysieve.train import TrainingCheckpoint, checkpoint_key, cross_validate, with_overrides
+    from skysieve.train import cross_validate, with_overrides
     from skysieve.train._mlflow import KIND_TAG, MlflowFoldLogger, finite_metrics
 
     check_search_space(tune.search_space, base, source=f"{source}: tune_{task}")
@@ -480,8 +507,8 @@ def run_tune(tune: TuneParams, base: TrainParams, *, data_dir: str | Path, task:
 
     poll_s = float(min(heartbeat_s or 5, 5))
     data_md5 = {k: v for k, v in prov.items() if k.startswith("data.") and k.endswith(".md5")}
-    trials_dir = None if handoff_dir is None else Path(f"{handoff_dir}{TRIALS_SUFFIX}")
-    own_trials: list[int] = []
+    trial_models = None if handoff_dir is None else _TrialModels(Path(f"{handoff_dir}{TRIALS_SUFFIX}"),
+                                                                 tune.study_name)
 
     def objective(trial: optuna.Trial) -> float:
         trial.set_user_attr(_WORKER_ATTR, _worker())
@@ -501,27 +528,29 @@ def run_tune(tune: TuneParams, base: TrainParams, *, data_dir: str | Path, task:
         client.log_batch(run_id, params=[Param(f"trial.{k}", str(v)) for k, v in overrides.items()])
         logger = MlflowFoldLogger(client, experiment_id=exp, parent_run_id=run_id, tags=prov, params=cfg)
         observer = PruningObserver(logger, trial, metric=tune.objective, steps_per_fold=steps_per_fold)
-        checkpoint = None
-        if trials_dir is not None:
-            checkpoint = TrainingCheckpoint.open(
-                trials_dir / f"trial-{trial.number}", key=checkpoint_key(cfg, data=data_md5), resume=False,
-                every_epoch=False, info={"mlflow_run_id": run_id, "task": task, "tune_trial": trial.number,
-                                         "study": tune.study_name})
-            own_trials.append(trial.number)
+        checkpoint = None if trial_models is None else trial_models.checkpoint(
+            trial.number, key=checkpoint_key(cfg, data=data_md5),
+            info={"mlflow_run_id": run_id, "task": task, "tune_trial": trial.number, "study": tune.study_name})
         try:
             cv = cross_validate(cfg, dataset, observer=observer, checkpoint=checkpoint)
         except optuna.TrialPruned:
             logger.abort("KILLED")
             client.set_tag(run_id, "skysieve.state", "PRUNED")
             client.set_terminated(run_id, "KILLED")
+            if trial_models is not None:
+                trial_models.ended(trial.number, None)
             raise
         except BaseException:
             logger.abort("FAILED")
             client.set_tag(run_id, "skysieve.state", "FAILED")
             client.set_terminated(run_id, "FAILED")
+            if trial_models is not None:
+                trial_models.ended(trial.number, None)
             raise
         summary = cv.summary()
         value = summary[f"{tune.objective}_mean"]
+        if trial_models is not None:
+            trial_models.ended(trial.number, value)
         folds = {f"fold{r.fold.index}_{k}": v for r in cv.folds for k, v in r.metrics.items()}
         metrics = finite_metrics({**summary, **folds, "objective": value})
         client.log_batch(run_id, metrics=[Metric(k, v, 0, 0) for k, v in metrics.items()])
@@ -539,12 +568,16 @@ def run_tune(tune: TuneParams, base: TrainParams, *, data_dir: str | Path, task:
                            callbacks=[optuna.study.MaxTrialsCallback(tune.n_trials, states=finished)])
     except BaseException:
         client.set_terminated(parent, "FAILED")
+        if trial_models is not None:
+            trial_models.close()
         raise
     trials = study.get_trials(deepcopy=False)
     n_complete = sum(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
     n_pruned = sum(t.state == optuna.trial.TrialState.PRUNED for t in trials)
     if n_complete == 0:
         client.set_terminated(parent, "FAILED")
+        if trial_models is not None:
+            trial_models.close()
         raise ConfigError(f"{source}: tune_{task}: study {tune.study_name!r} has no complete trial "
                           f"({n_pruned} pruned); raise n_trials or startup_trials, or set pruner: none")
     best = study.best_trial
@@ -553,10 +586,8 @@ def run_tune(tune: TuneParams, base: TrainParams, *, data_dir: str | Path, task:
                                        "n_pruned": n_pruned}.items()])
     client.set_tag(parent, "optuna.best_trial", str(best.number))
     client.set_terminated(parent, "FINISHED")
-    handed = None
-    if trials_dir is not None:
-        handed = _hand_over(trials_dir, best.number, own_trials, target=Path(handoff_dir),
-                            n_folds=n_folds)
+    handed = None if trial_models is None else trial_models.hand_over(best.number, target=Path(handoff_dir),
+                                                                      n_folds=n_folds)
     return TuneResult(task=task, study_name=tune.study_name, storage=_safe_url(storage), objective=tune.objective,
                       best_value=float(best.value), best_trial=best.number, params=dict(best.params),
                       n_complete=n_complete, n_pruned=n_pruned, mlflow_parent_run_id=parent,
