@@ -165,7 +165,8 @@ def child_register(params_path: str, models_dir: str, map_paths: str) -> dict:
     import numpy as np
 
     from skysieve._tracking import configure_mlflow
-    from skysieve.catalog import catalog_tags, iter_tile_batches, tile_grid
+    from skysieve.tasks.sz._catalog_config import catalog_tags
+    from skysieve.catalog import iter_tile_batches, tile_grid
     from skysieve.config import load_params
     from skysieve.data import read_maps
     from skysieve.ensemble import Ensembles
@@ -183,13 +184,13 @@ def child_register(params_path: str, models_dir: str, map_paths: str) -> dict:
     t_cnn = float(np.quantile(probs, 0.995))
     prov = {"git.commit": "bench", "data.bench.md5": "bench"}
     with mlflow.start_run(run_name="bench-register"):
-        cnn_mv = register_model_version(log_cnn_model(models_dir), CNN, test_metrics={"cnn": {"f1": 0.0}},
+        cnn_mv = register_model_version(log_cnn_model(models_dir), CNN, task="sz", test_metrics={"cnn": {"f1": 0.0}},
                                         thresholds={"cnn": t_cnn}, provenance=prov, primary_method="cnn")
         ens = Ensembles.from_state({"mf": 5.0, "cnn": t_cnn, "and.cnn": float(np.quantile(probs, 0.95)),
                                     "and.mf": 4.5, "rank_product": 0.995},
                                    {"cnn_prob": probs, "mf_snr": np.random.default_rng(1).normal(0, 1, 5000)})
         metrics = {m: {"f1": 0.0} for m in ("mf", "cnn", "and", "rank_product")}
-        mv = register_ensemble(ens, ENSEMBLE, test_metrics=metrics, provenance=prov,
+        mv = register_ensemble(ens, ENSEMBLE, task="sz", test_metrics=metrics, provenance=prov,
                                cnn_model_uri=f"models:/{CNN}/{cnn_mv.version}", tags=catalog_tags(p))
     return {"uri": f"models:/{ENSEMBLE}/{mv.version}", "t_cnn": t_cnn}
 
@@ -199,7 +200,9 @@ def child_speed(uri: str, map_paths: str, repeat: str, block_px: str) -> dict:
     import numpy as np
 
     from skysieve._tracking import configure_mlflow
-    from skysieve.catalog import iter_tile_batches, load_catalog_model, make_catalog, tile_grid
+    from skysieve.catalog import iter_tile_batches, tile_grid
+    from skysieve.tasks.sz._catalog_model import load_catalog_model
+    from skysieve.tasks.sz.catalog import make_catalog
     from skysieve.data import read_maps
 
     configure_mlflow()
@@ -247,7 +250,9 @@ def child_memory(uri: str, map_paths: str, out: str, block_px: str) -> dict:
     """make_catalog once, model from the registry, catalog written: peak RSS of the whole process."""
     t0 = time.perf_counter()
     from skysieve._tracking import configure_mlflow
-    from skysieve.catalog import load_catalog_model, make_catalog, write_catalog
+    from skysieve.tasks.sz._catalog_model import load_catalog_model
+    from skysieve.tasks.sz.catalog import make_catalog
+    from skysieve.catalog import write_catalog
 
     configure_mlflow()
     model = load_catalog_model(uri)

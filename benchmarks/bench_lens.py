@@ -56,8 +56,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from skysieve.config import Params, load_params
-    from skysieve.sim.lens import _init_worker, plan_lens_tasks, run_lens_task, simulate_lens_cutouts
-    from skysieve.sim.lens import write_lens_simulation
+    from skysieve.tasks.lens.sim import _init_worker, plan_lens_tasks, run_lens_task, simulate_lens_cutouts
+    from skysieve.tasks.lens.sim import write_lens_simulation
 
     p = load_params(args.params) if Path(args.params).is_file() else Params()
     cfg = p.simulate_lens

@@ -42,17 +42,16 @@ def _register(work: Path, params_path: Path) -> str:
     import mlflow
     import numpy as np
 
-    from skysieve.catalog import lens_catalog_tags
+    from skysieve.tasks.lens._catalog_config import lens_catalog_tags
     from skysieve.config import load_params
     from skysieve.registry import register_cnn
 
     mlflow.set_tracking_uri(f"sqlite:///{work}/mlflow.db")
-    exp = mlflow.create_experiment("bench-lens", artifact_location=(work / "mlartifacts").as_uri())
     state = {"thresholds": {"cnn": 0.5}, "operating_point": "fixed", "test_metrics": {"cnn": {"f1": 0.5}},
              "references": {"cnn_prob": np.random.default_rng(0).random(500).tolist()}}
-    record = register_cnn(models_dir=REPO / "models" / "lens" / "cnn", name=NAME, state=state,
-                          provenance={"git.commit": "bench", "data.bench.md5": "bench"}, params={}, experiment_id=exp,
-                          tags={"skysieve.task": "lens", **lens_catalog_tags(load_params(params_path))})
+    record = register_cnn(task="lens", models_dir=REPO / "models" / "lens" / "cnn", name=NAME, state=state,
+                          provenance={"git.commit": "bench", "data.bench.md5": "bench"}, params={},
+                          tags=lens_catalog_tags(load_params(params_path)))
     return f"models:/{NAME}/{record['version']}"
 
 
@@ -128,7 +127,7 @@ def main() -> None:
     try:
         import numpy as np
 
-        from skysieve.catalog import load_lens_catalog_model, make_lens_catalog
+        from skysieve.tasks.lens.catalog import load_lens_catalog_model, make_lens_catalog
 
         uri = _register(work, args.params)
         lm = load_lens_catalog_model(uri)

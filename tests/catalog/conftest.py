@@ -130,7 +130,7 @@ def registry(tmp_path_factory):
 
     ``MLFLOW_TRACKING_URI`` points at it while the tests of this folder run.
     """
-    from skysieve.catalog import catalog_tags
+    from skysieve.tasks.sz._catalog_config import catalog_tags
     from skysieve.ensemble import Ensembles
     from skysieve.registry import log_cnn_model, register_ensemble, register_model_version
 
@@ -145,14 +145,14 @@ def registry(tmp_path_factory):
     provenance = {"git.commit": "c0ffee", "git.dirty": "false", "data.data/sz/cutouts.md5": "feedbeef.dir"}
     with mlflow.start_run(experiment_id=exp, run_name="register"):
         cnn_uri = log_cnn_model(models_dir)
-        cnn_mv = register_model_version(cnn_uri, CNN, test_metrics={"cnn": {"f1": 0.5}},
+        cnn_mv = register_model_version(cnn_uri, CNN, task="sz", test_metrics={"cnn": {"f1": 0.5}},
                                         thresholds={"cnn": THRESHOLDS["cnn"]}, provenance=provenance,
                                         primary_method="cnn")
         rng = np.random.default_rng(0)
         ens = Ensembles.from_state(THRESHOLDS, {"cnn_prob": np.linspace(0.0, 1.0, 1001),
                                                 "mf_snr": rng.normal(0.0, 1.0, 4000)})
         metrics = {m: {"f1": 0.6, "purity": 0.7, "completeness": 0.5} for m in ("mf", "cnn", "and", "rank_product")}
-        mv = register_ensemble(ens, ENSEMBLE, test_metrics=metrics, provenance=provenance,
+        mv = register_ensemble(ens, ENSEMBLE, task="sz", test_metrics=metrics, provenance=provenance,
                                cnn_model_uri=f"models:/{CNN}/{cnn_mv.version}", tags=catalog_tags(catalog_params()))
     yield {"uri": uri, "version": str(mv.version), "run_id": mv.run_id, "cnn_version": str(cnn_mv.version),
            "models_dir": models_dir, "experiment": exp}
@@ -163,7 +163,7 @@ def registry(tmp_path_factory):
 @pytest.fixture(scope="package")
 def loaded_model(registry):
     """The registered ensemble, resolved and loaded once (``models:/…@candidate``)."""
-    from skysieve.catalog import load_catalog_model
+    from skysieve.tasks.sz._catalog_model import load_catalog_model
 
     return load_catalog_model(f"models:/{ENSEMBLE}@candidate")
 
@@ -184,7 +184,7 @@ def sky_wcs(sky_files):
 @pytest.fixture(scope="package")
 def catalog_result(sky_files, loaded_model, sky_wcs):
     """The catalog of the tiny sky, with the truth table."""
-    from skysieve.catalog import make_catalog
+    from skysieve.tasks.sz.catalog import make_catalog
 
     return make_catalog(sky_files, model=loaded_model, truth=truth_table(sky_wcs))
 
@@ -282,6 +282,6 @@ def lens_registry(registry, tmp_path_factory):
 @pytest.fixture(scope="package")
 def lens_model(lens_registry):
     """The registered lens classifier, resolved and loaded once."""
-    from skysieve.catalog import load_lens_catalog_model
+    from skysieve.tasks.lens.catalog import load_lens_catalog_model
 
     return load_lens_catalog_model(lens_registry["uri"])

@@ -114,7 +114,8 @@ def cutout_dir(tmp_path_factory):
 
 
 def test_register_lens_stores_the_lens_catalog_config(lens_registry):
-    from skysieve.catalog import read_lens_catalog_config, resolve_model
+    from skysieve.tasks.lens._catalog_config import read_lens_catalog_config
+    from skysieve.catalog import resolve_model
 
     ref = resolve_model(lens_registry["uri"])
     assert ref.task == "lens" and ref.tags["skysieve.task"] == "lens"
@@ -128,7 +129,8 @@ def test_register_lens_stores_the_lens_catalog_config(lens_registry):
 
 
 def test_lens_catalog_config_is_read_back_or_refused_clearly(lens_registry):
-    from skysieve.catalog import read_lens_catalog_config, resolve_model
+    from skysieve.tasks.lens._catalog_config import read_lens_catalog_config
+    from skysieve.catalog import resolve_model
 
     tags = dict(resolve_model(lens_registry["uri"]).tags)
     from_params = read_lens_catalog_config({"params": tags["params"]}, where="model 'x' v1")  # older versions
@@ -184,7 +186,7 @@ def test_cutout_directory_scores_are_the_registered_cnn_scores(lens_registry, cu
 
 
 def test_larger_cutouts_are_centre_cropped(lens_model, lens_registry, tmp_path):
-    from skysieve.catalog import make_lens_catalog
+    from skysieve.tasks.lens.catalog import make_lens_catalog
 
     inner = cutout_arrays(3, seed=5)
     frames = cutout_arrays(3, seed=6, size=25)
@@ -206,7 +208,7 @@ def test_larger_cutouts_are_centre_cropped(lens_model, lens_registry, tmp_path):
 
 
 def test_hst_and_scaled_units_are_converted_and_nan_pixels_flagged(lens_model, lens_registry, tmp_path):
-    from skysieve.catalog import make_lens_catalog
+    from skysieve.tasks.lens.catalog import make_lens_catalog
 
     arrays = cutout_arrays(3, seed=8)
     write_cutout(tmp_path / "a.fits", arrays[0], bunit="ELECTRONS/S")
@@ -285,7 +287,7 @@ def test_positions_in_large_images_give_the_cutout_scores(lens_registry, cutout_
 def test_positions_are_cut_as_cutout2d_cuts_them(lens_model, tmp_path):
     from astropy.nddata import Cutout2D
 
-    from skysieve.catalog import open_positions
+    from skysieve.tasks.lens._inputs import open_positions
 
     data = np.random.default_rng(1).normal(0, 1, (90, 70)).astype(np.float32)
     wcs = tan_wcs(crpix=(30.2, 40.7))
@@ -336,7 +338,8 @@ def test_truth_table_gives_purity_completeness_f1(lens_registry, cutout_dir, tmp
 
 
 def test_each_task_refuses_the_other_ones_model_in_the_library(lens_registry, registry):
-    from skysieve.catalog import load_catalog_model, load_lens_catalog_model
+    from skysieve.tasks.sz._catalog_model import load_catalog_model
+    from skysieve.tasks.lens.catalog import load_lens_catalog_model
 
     with pytest.raises(RegistryError, match=f"model '{LENS}' v1 is a lens classifier, not an SZ ensemble"):
         load_catalog_model(lens_registry["uri"])

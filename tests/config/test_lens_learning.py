@@ -3,7 +3,8 @@
 import pytest
 import yaml
 
-from skysieve.config import LensEvaluateParams, Params, TrainParams, TuneParams, load_params
+from skysieve.tasks.lens._learning_params import LensEvaluateParams
+from skysieve.config import Params, TrainParams, TuneParams, load_params
 from skysieve.errors import ConfigError
 
 

@@ -7,18 +7,11 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from skysieve.config import AdversarialParams, LensEvaluateParams
+from skysieve.tasks.lens._learning_params import AdversarialParams, LensEvaluateParams
 from skysieve.errors import DataError
-from skysieve.evaluate import (
-    adversarial_mask,
-    align_truth,
-    best_f1_threshold,
-    class_metrics,
-    evaluate_lens,
-    lens_truth,
-    purity_completeness_crossing,
-    write_lens_report,
-)
+from skysieve.tasks.lens.evaluate import adversarial_mask, align_truth, evaluate_lens, lens_truth
+from skysieve.evaluate import best_f1_threshold, class_metrics, purity_completeness_crossing
+from skysieve.tasks.lens.report import write_lens_report
 
 
 def _catalog(n: int, rng) -> Table:

@@ -3,7 +3,8 @@
 import pytest
 import yaml
 
-from skysieve.config import EnsembleParams, EvaluateParams, Params, RegisterParams, load_params
+from skysieve.config import EnsembleParams, EvaluateParams, Params, load_params
+from skysieve.tasks.sz.params import RegisterParams
 from skysieve.errors import ConfigError
 
 

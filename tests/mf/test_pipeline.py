@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from skysieve.cli import build_app
 from skysieve.config import MfParams, Params
-from skysieve.data import band_name, open_dataset, plan_cutouts, read_maps, write_cutouts, write_map
+from skysieve.data import band_name, open_dataset, read_maps, write_map
+from skysieve.tasks.sz.cutouts import plan_cutouts, write_cutouts
 from skysieve.errors import ConfigError, DataError
 from skysieve.mf import run_mf_sz
 

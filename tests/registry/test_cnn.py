@@ -38,7 +38,7 @@ def test_logged_cnn_predicts_what_the_fold_ensemble_predicts(mlflow_store, train
     from skysieve.train import load_trained
 
     uri = log_cnn_model(trained_dir)
-    mv = register_model_version(uri, "sz-cnn", test_metrics={"cnn": {"f1": 0.5}}, thresholds={"cnn": 0.5},
+    mv = register_model_version(uri, "sz-cnn", task="sz", test_metrics={"cnn": {"f1": 0.5}}, thresholds={"cnn": 0.5},
                                 provenance=provenance_for(), primary_method="cnn")
     model = mlflow.pyfunc.load_model(f"models:/sz-cnn/{mv.version}")
     x = np.random.default_rng(0).normal(0, 20, (37, 16, 16, 3)).astype(np.float32)

@@ -68,7 +68,7 @@ def test_concurrent_promotions_serialise(mlflow_store, fitted, tmp_path):
     for f1 in (0.6, 0.7):
         _, _, _, metrics = fitted
         metrics = {**metrics, "rank_product": {**metrics["rank_product"], "f1": f1}}
-        register_model_version(first.source, NAME, test_metrics=metrics, thresholds=fitted[0].thresholds(),
+        register_model_version(first.source, NAME, task="sz", test_metrics=metrics, thresholds=fitted[0].thresholds(),
                                provenance=provenance_for(), primary_method="rank_product")
     versions = ["1", "2", "3"]
     results = race_promotions(NAME, versions, tmp_path, env={"MLFLOW_TRACKING_URI": mlflow_store})

@@ -29,7 +29,7 @@ def register(fitted, *, f1=None, data_md5="a1b2c3.dir", **kwargs):
     ens, _, _, metrics = fitted
     if f1 is not None:  # pretend a different model: same thresholds, another test F1
         metrics = {**metrics, "rank_product": {**metrics["rank_product"], "f1": f1}}
-    return register_ensemble(ens, NAME, test_metrics=metrics, provenance=provenance_for(data_md5),
+    return register_ensemble(ens, NAME, task="sz", test_metrics=metrics, provenance=provenance_for(data_md5),
                              params={"train": {"epochs": 3}}, **kwargs)  # fmt: skip
 
 

@@ -64,11 +64,11 @@ def test_log_register_promote_and_load_by_alias_through_the_server(tracking_serv
     # Register three versions; promote the first with the real command, then race two promotions.
     ens, _, test, metrics = fitted
     mlflow.set_experiment(experiment_id=exp)
-    first = register_ensemble(ens, NAME, test_metrics={**metrics, "rank_product": {**metrics["rank_product"],
+    first = register_ensemble(ens, NAME, task="sz", test_metrics={**metrics, "rank_product": {**metrics["rank_product"],
                                                                                      "f1": 0.5}},
                               provenance=provenance_for())
     for f1 in (0.6, 0.7):
-        register_model_version(first.source, NAME, test_metrics={**metrics, "rank_product": {
+        register_model_version(first.source, NAME, task="sz", test_metrics={**metrics, "rank_product": {
             **metrics["rank_product"], "f1": f1}}, thresholds=ens.thresholds(), provenance=provenance_for(),
             primary_method="rank_product")
     out = subprocess.run([str(BIN / "skysieve"), "promote", NAME, "--version", "1"], capture_output=True, text=True,

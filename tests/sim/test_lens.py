@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import yaml
 
-from skysieve.config import CosmologyParams, SimulateLensParams, load_params
+from skysieve.config import CosmologyParams, load_params
+from skysieve.tasks.lens.params import SimulateLensParams
 from skysieve.errors import ConfigError
-from skysieve.sim.lens import (
+from skysieve.tasks.lens.sim import (
     Galaxy,
     LensMass,
     LensSystem,
@@ -201,7 +202,7 @@ def test_hard_negatives_render(lens_cosmo):
 
 
 def test_high_redshift_sources_drop_out_of_blue_bands():
-    from skysieve.sim._lens_population import sed_magnitudes
+    from skysieve.tasks.lens._population import sed_magnitudes
 
     cfg = SimulateLensParams()
     sed = cfg.sources.sed.model_copy(update={"slope_scatter": 0.0})

@@ -4,7 +4,7 @@
 registered :class:`~skysieve.registry.EnsembleModel` (thresholds and
 reference score distributions) that was registered with the CNN it builds on
 (``cnn_model_uri``, a :class:`~skysieve.registry.CnnModel`) and with its
-catalog config (:mod:`skysieve.catalog._config`).  Everything is checked here,
+catalog config (:mod:`skysieve.tasks.sz._catalog_config`).  Everything is checked here,
 before any map is read.
 """
 
@@ -12,13 +12,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from skysieve.catalog._config import CatalogConfig, read_catalog_config
 from skysieve.errors import RegistryError
+from skysieve.tasks import TASK_TAG
 
-__all__ = ["TASK_TAG", "CatalogModel", "ModelRef", "load_catalog_model", "parse_model_uri", "resolve_model"]
+__all__ = ["TASK_TAG", "ModelRef", "load_pyfunc", "parse_model_uri", "resolve_model"]
 
-#: Model-version tag naming the task a registered version serves (``lens``); SZ ensembles carry none.
-TASK_TAG = "skysieve.task"
 
 _URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d+))$")
 
@@ -34,8 +32,7 @@ def parse_model_uri(uri: str) -> tuple[str, str | None, str | None]:
     found = _URI.match(str(uri).strip())
     if found is None:
         raise RegistryError(f"model URI {uri!r}: expected models:/NAME@ALIAS (e.g. "
-                            "models:/skysieve-sz-ensemble@champion) or models:/NAME/VERSION of a registered model "
-                            "(the SZ ensemble or the lens CNN)")
+                            "models:/NAME@champion) or models:/NAME/VERSION of a registered model")
     return found["name"], found["version"], found["alias"]
 
 
@@ -67,13 +64,45 @@ class ModelRef:
 
     @property
     def task(self) -> str:
-        """``lens`` for a lens classifier (tag ``skysieve.task``, or a lens catalog config), else ``sz``."""
-        from skysieve.catalog._lens_config import LENS_CATALOG_CONFIG_TAG
+        """The name of the search this version serves: its ``skysieve.task`` tag.
+
+        A version registered before the registry set that tag is claimed by the
+        one search that recognizes its tags (:meth:`skysieve.tasks.Search.recognizes`).
+
+        Raises
+        ------
+        RegistryError
+            No tag and no search (or more than one) recognizes the version.
+        """
+        from skysieve.tasks import searches
 
         task = self.tags.get(TASK_TAG)
         if task:
             return task
-        return "lens" if LENS_CATALOG_CONFIG_TAG in self.tags else "sz"
+        claims = [name for name, search in searches().items() if search.recognizes(self.tags)]
+        if len(claims) == 1:
+            return claims[0]
+        raise RegistryError(f"{self.where} has no '{TASK_TAG}' tag and "
+                            f"{'no registered search recognizes it' if not claims else 'searches ' + ', '.join(claims) + ' all claim it'}; "
+                            f"set the tag to the search it was trained for (MlflowClient().set_model_version_tag("
+                            f"'{self.name}', '{self.version}', '{TASK_TAG}', NAME)) or re-register it")
+
+    @property
+    def search(self) -> Any:
+        """The :class:`skysieve.tasks.Search` this version serves.
+
+        Raises
+        ------
+        RegistryError
+            The version's search is not registered here.
+        """
+        from skysieve.tasks import searches
+
+        found = searches()
+        if self.task not in found:
+            raise RegistryError(f"{self.where} serves search '{self.task}', which is not installed here "
+                                f"(registered searches: {', '.join(found) or 'none'})")
+        return found[self.task]
 
 
 def resolve_model(uri: str) -> ModelRef:
@@ -92,52 +121,14 @@ def resolve_model(uri: str) -> ModelRef:
                     tags=dict(mv.tags))
 
 
-@dataclass
-class CatalogModel:
-    """A registered ensemble version with its CNN and catalog config, loaded.
+def load_pyfunc(uri: str, what: str) -> Any:
+    """Load the Python model inside the registered pyfunc ``uri`` (``what`` names it in errors).
 
-    Attributes
-    ----------
-    uri : str
-        The URI as given (alias or version).
-    name, version : str
-        The registered model and the version the URI resolved to.
-    alias : str or None
-    run_id : str
-        The MLflow run that logged the ensemble version.
-    ensembles : Ensembles
-        Thresholds and stored reference distributions.
-    cnn : CnnModel
-        The CNN (fold models averaged, then Platt), with ``channels`` and ``input_shape``.
-    cnn_uri : str
-    config : CatalogConfig
-    tags : dict of str to str
-        The version's tags (``git_commit``, ``data_hash``…).
+    Raises
+    ------
+    RegistryError
+        It cannot be loaded (the message names the registry).
     """
-
-    uri: str
-    name: str
-    version: str
-    alias: str | None
-    run_id: str
-    ensembles: Any
-    cnn: Any
-    cnn_uri: str
-    config: CatalogConfig
-    tags: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def channels(self) -> tuple[str, ...]:
-        """Band names in the CNN's channel order."""
-        return tuple(self.cnn.channels)
-
-    @property
-    def thresholds(self) -> dict[str, float]:
-        """Every threshold of the ensembles (``mf``, ``cnn``, ``and.cnn``, ``and.mf``, ``rank_product``)."""
-        return self.ensembles.thresholds()
-
-
-def _load(uri: str, what: str) -> Any:
     import mlflow.pyfunc
     from mlflow.exceptions import MlflowException
 
@@ -145,61 +136,3 @@ def _load(uri: str, what: str) -> Any:
         return mlflow.pyfunc.load_model(uri).unwrap_python_model()
     except (MlflowException, OSError) as exc:
         raise RegistryError(f"cannot load the {what} {uri} from {mlflow.get_registry_uri()}: {exc}") from exc
-
-
-def load_catalog_model(uri: str) -> CatalogModel:
-    """Resolve and load a registered ensemble model for catalog production.
-
-    Parameters
-    ----------
-    uri : str
-        ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` (MLflow registry
-        set by ``MLFLOW_TRACKING_URI`` or :func:`skysieve._tracking.configure_mlflow`).
-
-    Returns
-    -------
-    CatalogModel
-
-    Raises
-    ------
-    RegistryError
-        An unknown model, version or alias (listing what exists); a version
-        that is not a skysieve ensemble, has no CNN or no catalog config; a
-        CNN whose cutout size or channels disagree with the catalog config.
-    """
-    from skysieve.registry import CnnModel, EnsembleModel, get_model_version
-
-    name, version, alias = parse_model_uri(uri)
-    mv = get_model_version(name, version=version, alias=alias)
-    where = f"model '{name}' v{mv.version}"
-    tags = dict(mv.tags)
-    if ModelRef(uri, name, str(mv.version), alias, "", tags).task == "lens":
-        raise RegistryError(f"{where} is a lens classifier, not an SZ ensemble; make its catalog with "
-                            "skysieve.catalog.make_lens_catalog (skysieve catalog --cutouts DIR, or --images … "
-                            "--positions …)")
-    config = read_catalog_config(tags, where=where)
-    inner = _load(f"models:/{name}/{mv.version}", "ensemble model")
-    if not isinstance(inner, EnsembleModel):
-        raise RegistryError(f"{where} is a {type(inner).__name__}, not a skysieve ensemble model; "
-                            "the catalog needs the registered ensemble (register_ensemble)")
-    cnn_uri = inner.cnn_model_uri or tags.get("cnn_model_uri")
-    if not cnn_uri:
-        raise RegistryError(f"{where} was registered without its CNN; register it with "
-                            "register_ensemble(..., cnn_model_uri='models:/NAME/VERSION') of a log_cnn_model model")
-    cnn = _load(cnn_uri, "CNN model")
-    if not isinstance(cnn, CnnModel):
-        raise RegistryError(f"{where}: its CNN {cnn_uri} is a {type(cnn).__name__}, not a skysieve CNN model "
-                            "(log it with skysieve.registry.log_cnn_model)")
-    size = (config.size_px, config.size_px)
-    if tuple(cnn.input_shape[:2]) != size:
-        raise RegistryError(f"{where}: its CNN takes {tuple(cnn.input_shape[:2])} px cutouts but the catalog config "
-                            f"says {config.size_arcmin}′ at {config.pixel_arcmin}′/px = {size}; re-register it "
-                            "with the params it was trained with")
-    from skysieve.data.maps import band_name
-
-    bands = sorted(band_name(b.freq_ghz) for b in config.bands)
-    if sorted(cnn.channels) != bands:
-        raise RegistryError(f"{where}: its CNN's channels {list(cnn.channels)} differ from the instrument bands "
-                            f"{bands} of its catalog config; re-register it with the params it was trained with")
-    return CatalogModel(uri=str(uri), name=name, version=str(mv.version), alias=alias, run_id=str(mv.run_id or ""),
-                        ensembles=inner.ensembles, cnn=cnn, cnn_uri=str(cnn_uri), config=config, tags=tags)

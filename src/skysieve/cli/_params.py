@@ -9,7 +9,7 @@ from skysieve.cli._common import ParamsOption, handle_errors
 __all__ = ["register"]
 
 
-def register(app: typer.Typer) -> None:
+def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     """Add the ``params`` command group to ``app``."""
     group = typer.Typer(help="Inspect and check params files.", no_args_is_help=True)
 

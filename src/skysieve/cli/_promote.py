@@ -9,7 +9,7 @@ from skysieve.cli._common import handle_errors
 __all__ = ["register"]
 
 
-def register(app: typer.Typer) -> None:
+def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     """Add the ``promote`` command to ``app``."""
 
     @app.command("promote")

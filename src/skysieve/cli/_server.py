@@ -10,7 +10,7 @@ from skysieve.cli._common import handle_errors
 __all__ = ["register"]
 
 
-def register(app: typer.Typer) -> None:
+def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     """Add the ``server`` command group (``start``, ``initdb``) to ``app``."""
     group = typer.Typer(help="A shared MLflow tracking server (PostgreSQL backend) and its databases.",
                         no_args_is_help=True)

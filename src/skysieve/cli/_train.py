@@ -55,9 +55,7 @@ def _command(task: str):
     return train
 
 
-def register(app: typer.Typer) -> None:
-    """Add the ``train`` command group (one command per task) to ``app``."""
-    group = typer.Typer(help="Train the final CNN ensemble of a task.", no_args_is_help=True)
+def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
+    """Add ``train <search>`` for every search with a train stage."""
     for task in task_names("train"):
-        group.command(task)(_command(task))
-    app.add_typer(group, name="train")
+        groups["train"].command(task)(_command(task))

@@ -1,4 +1,4 @@
-"""``skysieve tune <task>``: an Optuna study over k-fold CV; writes the best params as JSON."""
+"""``skysieve tune <search>``: an Optuna study over k-fold CV; writes the best params as JSON."""
 
 import json
 from pathlib import Path
@@ -15,11 +15,11 @@ GRACE_S = 120
 __all__ = ["register", "task_names"]
 
 
-def task_names(prefix: str) -> list[str]:
-    """Tasks with a ``<prefix>_<task>`` params section (``tune_sz`` → ``sz``)."""
-    from skysieve.config import Params
+def task_names(verb: str) -> list[str]:
+    """The searches with a ``verb`` stage (``tune``, ``train``): they get the engine's generic command."""
+    from skysieve.tasks import searches
 
-    return sorted(name.removeprefix(f"{prefix}_") for name in Params.model_fields if name.startswith(f"{prefix}_"))
+    return [name for name, search in searches().items() if any(st.verb == verb for st in search.stages())]
 
 
 def _command(task: str):
@@ -74,9 +74,7 @@ def _command(task: str):
     return tune
 
 
-def register(app: typer.Typer) -> None:
-    """Add the ``tune`` command group (one command per task) to ``app``."""
-    group = typer.Typer(help="Hyperparameter search with Optuna over k-fold cross-validation.", no_args_is_help=True)
+def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
+    """Add ``tune <search>`` for every search with a tune stage."""
     for task in task_names("tune"):
-        group.command(task)(_command(task))
-    app.add_typer(group, name="tune")
+        groups["tune"].command(task)(_command(task))

@@ -1,25 +1,16 @@
-"""Typed configuration: one frozen pydantic model per ``params.yaml`` section."""
+"""Typed configuration: one frozen pydantic model per ``params.yaml`` section, and :func:`load_params`.
 
-from skysieve.config._data import CutoutsSzParams, PositiveCriteria, SplitParams, ValidateParams
-from skysieve.config._evaluate import EnsembleParams, EvaluateParams, RegisterParams
-from skysieve.config._lens import (
-    BlueNeighbourParams,
-    ClusterParams,
-    CutoutsLensParams,
-    EdgeOnParams,
-    ImagingBandParams,
-    LensSplitParams,
-    MemberParams,
-    NegativeParams,
-    NeighbourParams,
-    SedParams,
-    SimulateLensParams,
-    SourceParams,
-    SpiralParams,
-)
-from skysieve.config._lens_learning import AdversarialParams, LensEvaluateParams, LensRegisterParams
+The engine's section models live here (training, tuning, evaluation, the sky
+and matched-filter libraries); the root model ``Params`` is composed from the
+searches' declared sections (:meth:`skysieve.tasks.Search.sections`).
+"""
+
+from skysieve.config._base import Section
+from skysieve.config._data import PositiveCriteria, ValidateParams
+from skysieve.config._defaults import over_defaults
+from skysieve.config._evaluate import EnsembleParams, EvaluateParams, increasing_edges
 from skysieve.config._mf import MfParams
-from skysieve.config._params import Params, load_params
+from skysieve.config._params import load_params, params_model
 from skysieve.config._sim import (
     BandParams,
     CmbSpectrumParams,
@@ -48,52 +39,43 @@ from skysieve.config._train import (
 )
 
 __all__ = [
-    "AdversarialParams",
     "AugmentParams",
     "BandParams",
-    "BlueNeighbourParams",
-    "ClusterParams",
     "CmbSpectrumParams",
     "ComponentsParams",
     "CosmologyParams",
-    "CutoutsLensParams",
-    "CutoutsSzParams",
     "DustParams",
-    "EdgeOnParams",
     "EnsembleParams",
     "EvaluateParams",
     "HaloParams",
-    "ImagingBandParams",
     "ImbalanceParams",
     "KszParams",
-    "LensEvaluateParams",
-    "LensRegisterParams",
-    "LensSplitParams",
-    "MemberParams",
     "MfParams",
-    "NegativeParams",
-    "NeighbourParams",
     "NetParams",
     "OptimizerParams",
     "Params",
+    "Section",
     "PatchParams",
     "PositiveCriteria",
-    "RegisterParams",
     "ResNetSmallParams",
     "ScVggParams",
     "ScheduleParams",
     "SearchDimension",
-    "SedParams",
-    "SimulateLensParams",
     "SimulateSzParams",
-    "SourceParams",
     "SourcePopulationParams",
-    "SpiralParams",
-    "SplitParams",
     "TrainParams",
     "TszParams",
     "TuneParams",
     "ValidateParams",
     "VggParams",
+    "increasing_edges",
     "load_params",
+    "over_defaults",
+    "params_model",
 ]
+
+
+def __getattr__(name: str):
+    if name == "Params":  # built from the search registry on first use
+        return params_model()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

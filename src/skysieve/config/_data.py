@@ -1,4 +1,4 @@
-"""Params of the data stages: ``cutouts_sz`` and ``validate_sz``."""
+"""Params the engine's data stages share: truth cuts on positives and the ``validate_<search>`` sections."""
 
 from typing import Literal
 
@@ -6,7 +6,7 @@ from pydantic import Field, model_validator
 
 from skysieve.config._base import Section
 
-__all__ = ["CutoutsSzParams", "PositiveCriteria", "SplitParams", "ValidateParams"]
+__all__ = ["PositiveCriteria", "ValidateParams"]
 
 
 class PositiveCriteria(Section):
@@ -19,42 +19,6 @@ class PositiveCriteria(Section):
     mass_column: Literal["mvir", "m500c"] = "mvir"
     m_min_msun: float = Field(2e14, gt=0)
     z_min: float = Field(0.25, ge=0)
-
-
-class SplitParams(Section):
-    """Spatial split by RA, as fractions of the patch width from its low-RA edge.
-
-    DeepSZ: test RA < 0.13 × 90°, validation up to 0.2 × 90°, training above.
-    """
-
-    test_frac: float = Field(0.13, gt=0, lt=1)
-    val_frac: float = Field(0.07, gt=0, lt=1)
-
-    @model_validator(mode="after")
-    def _sum(self) -> "SplitParams":
-        if self.test_frac + self.val_frac >= 1:
-            raise ValueError(f"test_frac + val_frac must be < 1 (got {self.test_frac + self.val_frac})")
-        return self
-
-
-class CutoutsSzParams(Section):
-    """The ``cutouts_sz`` stage: staggered square cutouts with spatial splits."""
-
-    size_arcmin: float = Field(8.0, gt=0)
-    stride_arcmin: float = Field(6.0, gt=0)
-    central_arcmin: float = Field(6.0, gt=0)
-    positive: PositiveCriteria = PositiveCriteria()
-    split: SplitParams = SplitParams()
-    drop_adjacent_negatives_in_train: bool = True
-    group_tile_deg: float = Field(1.0, gt=0, description="side of the sky tiles used as k-fold groups")
-
-    @model_validator(mode="after")
-    def _geometry(self) -> "CutoutsSzParams":
-        if self.central_arcmin > self.size_arcmin:
-            raise ValueError(f"central_arcmin must be <= size_arcmin (got {self.central_arcmin} > {self.size_arcmin})")
-        if self.stride_arcmin > self.size_arcmin:
-            raise ValueError(f"stride_arcmin must be <= size_arcmin (got {self.stride_arcmin} > {self.size_arcmin})")
-        return self
 
 
 class ValidateParams(Section):

@@ -1,17 +1,15 @@
-"""Params of the closing stages: ``evaluate_sz``, ``ensemble_sz`` and ``register_sz``."""
+"""Params of the closing stages a search shares: ``evaluate_<search>`` and ``ensemble_<search>``."""
 
-import re
-from typing import Literal
 
 import numpy as np
 from pydantic import Field, ValidationInfo, field_validator
 
 from skysieve.config._base import Section
 
-__all__ = ["EnsembleParams", "EvaluateParams", "RegisterParams"]
+__all__ = ["EnsembleParams", "EvaluateParams", "increasing_edges"]
 
 
-def _increasing(name: str, edges: tuple[float, ...]) -> tuple[float, ...]:
+def increasing_edges(name: str, edges: tuple[float, ...]) -> tuple[float, ...]:
     if len(edges) < 2 or not all(b > a for a, b in zip(edges, edges[1:])):
         raise ValueError(f"{name} must be at least two strictly increasing bin edges (got {list(edges)})")
     return edges
@@ -40,7 +38,7 @@ class EvaluateParams(Section):
     @field_validator("mass_bins_msun", "redshift_bins", "offset_bins_arcmin")
     @classmethod
     def _edges(cls, v: tuple[float, ...], info: ValidationInfo) -> tuple[float, ...]:
-        return _increasing(info.field_name, v)
+        return increasing_edges(info.field_name, v)
 
 
 class EnsembleParams(Section):
@@ -52,22 +50,3 @@ class EnsembleParams(Section):
     """
 
     and_grid_size: int = Field(200, ge=2, le=5000, description="thresholds per axis of the AND grid")
-
-
-class RegisterParams(Section):
-    """The ``register_sz`` stage: names of the registered models, and whose F1 decides promotion.
-
-    Registering sets the alias ``candidate``; ``skysieve promote`` compares the
-    test F1 of ``ensemble_primary_method`` between candidate and champion.
-    """
-
-    cnn_model_name: str = Field("skysieve-sz-cnn", min_length=1)
-    ensemble_model_name: str = Field("skysieve-sz-ensemble", min_length=1)
-    ensemble_primary_method: Literal["mf", "cnn", "and", "rank_product"] = "rank_product"
-
-    @field_validator("cnn_model_name", "ensemble_model_name")
-    @classmethod
-    def _name(cls, v: str, info: ValidationInfo) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", v):
-            raise ValueError(f"{info.field_name} must be letters, digits, '.', '_' or '-' (got {v!r})")
-        return v

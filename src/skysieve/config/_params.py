@@ -1,61 +1,70 @@
-"""The root params model and :func:`load_params`, the only place YAML is read."""
+"""The root params model, composed from the engine's sections and every search's, and :func:`load_params`.
 
+:func:`load_params` is the only place YAML is read.  The root model is built
+once from the search registry (:mod:`skysieve.tasks`): the engine owns
+``cosmology``; each search owns the sections it declares
+(:meth:`skysieve.tasks.Search.sections`).  ``Params`` is that model.
+"""
+
+import functools
 from pathlib import Path
+from typing import Any
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import ValidationError, create_model, field_validator
 
 from skysieve.config._base import Section
-from skysieve.config._data import CutoutsSzParams, ValidateParams
-from skysieve.config._evaluate import EnsembleParams, EvaluateParams, RegisterParams
-from skysieve.config._lens import CutoutsLensParams, SimulateLensParams
-from skysieve.config._lens_learning import (
-    LensEvaluateParams,
-    LensRegisterParams,
-    lens_train_defaults,
-    lens_tune_defaults,
-    over_defaults,
-)
-from skysieve.config._mf import MfParams
-from skysieve.config._sim import CmbSpectrumParams, CosmologyParams, SimulateSzParams
-from skysieve.config._train import TrainParams, TuneParams
+from skysieve.config._defaults import over_defaults
+from skysieve.config._sim import CosmologyParams
 from skysieve.errors import ConfigError
 
-__all__ = ["Params", "load_params"]
+__all__ = ["Params", "load_params", "params_model"]  # noqa: F822 - Params comes from __getattr__
+
+#: The sections the engine owns, shared by searches.
+_ENGINE_SECTIONS: dict[str, tuple[type[Section], Any]] = {"cosmology": (CosmologyParams, CosmologyParams)}
 
 
-class Params(Section):
-    """Every section of ``params.yaml``; each stage reads only its own."""
+@functools.cache
+def params_model() -> type[Section]:
+    """The root params model: the engine's sections and every registered search's.
 
-    cosmology: CosmologyParams = CosmologyParams()
-    cmb_spectrum: CmbSpectrumParams = CmbSpectrumParams()
-    simulate_sz: SimulateSzParams = SimulateSzParams()
-    cutouts_sz: CutoutsSzParams = CutoutsSzParams()
-    validate_sz: ValidateParams = ValidateParams()
-    mf_sz: MfParams = MfParams()
-    tune_sz: TuneParams = TuneParams()
-    train_sz: TrainParams = TrainParams()
-    evaluate_sz: EvaluateParams = EvaluateParams()
-    ensemble_sz: EnsembleParams = EnsembleParams()
-    register_sz: RegisterParams = RegisterParams()
-    simulate_lens: SimulateLensParams = SimulateLensParams()
-    cutouts_lens: CutoutsLensParams = CutoutsLensParams()
-    validate_lens: ValidateParams = ValidateParams(label_rate_min=0.5, label_rate_max=0.8, min_positives=1,
-                                                   max_abs_pixel_uk=1e4)
-    tune_lens: TuneParams = Field(default_factory=lens_tune_defaults)
-    train_lens: TrainParams = Field(default_factory=lens_train_defaults)
-    evaluate_lens: LensEvaluateParams = LensEvaluateParams()
-    register_lens: LensRegisterParams = LensRegisterParams()
+    Raises
+    ------
+    ConfigError
+        Two searches (or a search and the engine) own the same section.
+    """
+    from pydantic import Field
 
-    @field_validator("train_lens", mode="before")
-    @classmethod
-    def _train_lens(cls, value):
-        return over_defaults(lens_train_defaults(), value)
+    from skysieve.tasks import searches
 
-    @field_validator("tune_lens", mode="before")
-    @classmethod
-    def _tune_lens(cls, value):
-        return over_defaults(lens_tune_defaults(), value)
+    fields: dict[str, Any] = {name: (model, Field(default_factory=factory))
+                              for name, (model, factory) in _ENGINE_SECTIONS.items()}
+    owner = dict.fromkeys(fields, "the engine")
+    merged: dict[str, Any] = {}
+    for search in searches().values():
+        for spec in search.sections():
+            if spec.name in owner:
+                raise ConfigError(f"params section '{spec.name}' is declared by search '{search.name}' and by "
+                                  f"{owner[spec.name]}; rename one")
+            owner[spec.name] = f"search '{search.name}'"
+            fields[spec.name] = (spec.model, Field(default_factory=spec.default_value))
+            if spec.merge_defaults:
+                merged[spec.name] = spec.default_value
+
+    def _merge(cls, value, info):
+        return over_defaults(merged[info.field_name](), value)
+
+    validators = {f"_merge_{name}": field_validator(name, mode="before")(_merge) for name in merged}
+    model = create_model("Params", __base__=Section, __validators__=validators, **fields)
+    model.__doc__ = "Every section of ``params.yaml``; each stage reads only its own."
+    model.__module__ = __name__
+    return model
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Params":
+        return params_model()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _describe(err: dict, path: Path) -> str:
@@ -63,7 +72,7 @@ def _describe(err: dict, path: Path) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
         parent = err["loc"][:-1]
-        model = Params
+        model = params_model()
         for key in parent:
             field = model.model_fields.get(str(key)) if isinstance(key, str) else None
             annot = getattr(field, "annotation", None) if field else None
@@ -82,7 +91,7 @@ def _describe(err: dict, path: Path) -> str:
     return f"{path}: {loc}: {msg}{got_text}" if loc else f"{path}: {msg}{got_text}"
 
 
-def load_params(path: str | Path = "params.yaml") -> Params:
+def load_params(path: str | Path = "params.yaml") -> Any:
     """Read and validate a params file.
 
     Parameters
@@ -113,7 +122,7 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of sections, got {type(raw).__name__}")
     try:
-        return Params.model_validate(raw)
+        return params_model().model_validate(raw)
     except ValidationError as exc:
         lines = [_describe(e, path) for e in exc.errors()]
         raise ConfigError("\n".join(lines)) from None

@@ -1,21 +1,16 @@
 """Data validation with great-expectations: every hand-off is checked.
 
-Three suites guard the SZ data (and are reused by later tasks):
+Two suites guard every search's cutout dataset:
 
 * ``cutout_catalog`` — ids unique (so no cutout sits in two splits), RA/Dec
   finite and in range, labels in {0, 1}, splits in {train, val, test}, the
   label rate within the configured band, enough positives, every positive
   holding a halo, truth columns in physical ranges;
 * ``cutout_tensor`` — a per-cutout summary streamed from the tensor file (no
-  NaN/inf, |pixel| bounded) and the declared shape and dtype;
-* ``halo_catalog`` / ``source_catalog`` — ids unique, positions, masses,
-  redshifts and fluxes in physical ranges.
+  NaN/inf, |pixel| bounded) and the declared shape and dtype.
 
-The lens task adds (:func:`validate_lens_catalog`) ``lens_positives`` (θ_E in
-range, source magnitude and redshift behind the lens, at least one image in
-the cutout), ``lens_negatives`` (no source, no images), ``lens_all``
-(member magnitudes, colours, kinds) and ``lens_splits`` (no group in two
-splits, label rate alike in every split).
+A search adds its own suites on its truth (``tasks/<name>/validation.py``)
+with :func:`suite_context`, :func:`catalog_frame` and :func:`run_suite`.
 
 A failed expectation does not raise inside the library: :func:`validate_dataset`
 returns a :class:`ValidationReport`; the CLI writes it and exits non-zero.
@@ -33,8 +28,8 @@ from astropy.table import Table
 from skysieve.config import ValidateParams
 from skysieve.data.dataset import IMAGES_KEY, CutoutDataset
 
-__all__ = ["ExpectationFailure", "ValidationReport", "validate_dataset", "validate_lens_catalog",
-           "validate_truth_catalogs"]
+__all__ = ["ExpectationFailure", "ValidationReport", "catalog_frame", "run_suite", "suite_context",
+           "validate_dataset"]
 
 
 @dataclass(frozen=True)
@@ -94,7 +89,7 @@ class ValidationReport:
             tmp.write_text(self.to_markdown())
 
 
-def _context():
+def suite_context():
     """An in-memory great-expectations context with progress bars off."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -104,7 +99,7 @@ def _context():
     return context
 
 
-def _run_suite(context, name: str, df: pd.DataFrame, expectations: list, report: ValidationReport,
+def run_suite(context, name: str, df: pd.DataFrame, expectations: list, report: ValidationReport,
                id_column: str | None = "id") -> None:
     import great_expectations as gx
 
@@ -136,7 +131,7 @@ def _run_suite(context, name: str, df: pd.DataFrame, expectations: list, report:
             detail=json.dumps(detail, default=str)))
 
 
-def _catalog_frame(catalog: Table) -> pd.DataFrame:
+def catalog_frame(catalog: Table) -> pd.DataFrame:
     cols = {}
     for name in catalog.colnames:
         col = catalog[name]
@@ -180,12 +175,11 @@ def validate_dataset(dataset: CutoutDataset, cfg: ValidateParams, *, expected_ch
     size_px : int, optional
         Expected cutout side.
     """
-    import great_expectations as gx
     import great_expectations.expectations as gxe
 
-    context = _context()
+    context = suite_context()
     report = ValidationReport()
-    df = _catalog_frame(dataset.catalog)
+    df = catalog_frame(dataset.catalog)
     df["positive_holds_halo"] = (df["label"] == 0) | df.get("has_halo", pd.Series(True, index=df.index))
     n = len(df)
     cat = [
@@ -207,10 +201,10 @@ def validate_dataset(dataset: CutoutDataset, cfg: ValidateParams, *, expected_ch
                            ("offset_arcmin", 0.0, 60.0), ("y5r500_arcmin2", 0.0, 100.0)):
         if column in df.columns:
             cat.append(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=lo, max_value=hi))
-    _run_suite(context, "cutout_catalog", df, cat, report)
+    run_suite(context, "cutout_catalog", df, cat, report)
 
     summary = _tensor_summary(dataset)
-    _run_suite(context, "cutout_tensor", summary, [
+    run_suite(context, "cutout_tensor", summary, [
         gxe.ExpectColumnValuesToBeBetween(column="n_nonfinite", min_value=0, max_value=0),
         gxe.ExpectColumnValuesToBeBetween(column="max_abs", min_value=0, max_value=cfg.max_abs_pixel_uk),
     ], report)
@@ -234,7 +228,7 @@ def validate_dataset(dataset: CutoutDataset, cfg: ValidateParams, *, expected_ch
                                                                    value_set=[",".join(expected_channels)]))
     if size_px is not None:
         shape_expectations.append(gxe.ExpectColumnValuesToBeInSet(column="size_px", value_set=[size_px]))
-    _run_suite(context, "cutout_tensor_shape", declared, shape_expectations, report, id_column=None)
+    run_suite(context, "cutout_tensor_shape", declared, shape_expectations, report, id_column=None)
 
     labels = df["label"].to_numpy()
     report.summary = {
@@ -248,100 +242,3 @@ def validate_dataset(dataset: CutoutDataset, cfg: ValidateParams, *, expected_ch
         "channels": list(dataset.channels),
     }
     return report
-
-
-def validate_truth_catalogs(halos: Table | None, sources: Table | None, report: ValidationReport) -> None:
-    """Add the ``halo_catalog`` and ``source_catalog`` suites to ``report``."""
-    import great_expectations as gx
-    import great_expectations.expectations as gxe
-
-    context = _context()
-    if halos is not None:
-        df = _catalog_frame(halos)
-        exp = [
-            gxe.ExpectColumnValuesToBeUnique(column="halo_id"),
-            gxe.ExpectColumnValuesToBeBetween(column="ra", min_value=0, max_value=360),
-            gxe.ExpectColumnValuesToBeBetween(column="dec", min_value=-90, max_value=90),
-            gxe.ExpectColumnValuesToBeBetween(column="z", min_value=0, max_value=10),
-        ]
-        for column in ("m500c", "mvir"):
-            if column in df.columns:
-                exp.append(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=1e12, max_value=1e17))
-        _run_suite(context, "halo_catalog", df, exp, report, id_column="halo_id")
-    if sources is not None:
-        df = _catalog_frame(sources)
-        exp = [gxe.ExpectColumnValuesToBeUnique(column="source_id"),
-               gxe.ExpectColumnValuesToBeBetween(column="ra", min_value=0, max_value=360),
-               gxe.ExpectColumnValuesToBeBetween(column="dec", min_value=-90, max_value=90)]
-        for column in df.columns:
-            if column.startswith("flux_") and column.endswith("_mjy"):
-                exp.append(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=0, max_value=1e5))
-        _run_suite(context, "source_catalog", df, exp, report, id_column="source_id")
-
-
-def validate_lens_catalog(catalog: Table, report: ValidationReport, *, theta_e_range_arcsec: tuple[float, float],
-                          src_mag_max: float, dz_min: float, reference_band: str = "F814W",
-                          max_label_rate_gap: float = 0.1) -> None:
-    """Add the lens-truth suites to ``report`` (catalog of ``skysieve cutouts lens``).
-
-    Parameters
-    ----------
-    catalog : Table
-        Lens cutout catalog with the truth columns of :func:`skysieve.sim.lens_truth_columns`.
-    report : ValidationReport
-        Appended to.
-    theta_e_range_arcsec : (float, float)
-        Positives need ``lo < theta_e_arcsec < hi``.
-    src_mag_max : float
-        Faintest source magnitude in ``reference_band`` (the paper: F814W = 29).
-    dz_min : float
-        Positives need ``src_z >= z_lens + dz_min``.
-    max_label_rate_gap : float
-        Largest allowed |label rate of a split − overall label rate|, plus 2 / (cutouts in the split) for
-        the granularity of assigning whole groups.
-    """
-    import great_expectations.expectations as gxe
-
-    context = _context()
-    df = _catalog_frame(catalog)
-    band = reference_band.lower()
-    lo, hi = theta_e_range_arcsec
-    pos = df[df["label"] == 1].copy()
-    pos["dz"] = pos["src_z"] - pos["z_lens"]
-    _run_suite(context, "lens_positives", pos, [
-        gxe.ExpectColumnValuesToNotBeNull(column="theta_e_arcsec"),
-        gxe.ExpectColumnValuesToBeBetween(column="theta_e_arcsec", min_value=lo, max_value=hi, strict_min=True,
-                                          strict_max=True),
-        gxe.ExpectColumnValuesToBeBetween(column=f"src_mag_{band}", min_value=10.0, max_value=src_mag_max + 1e-9),
-        gxe.ExpectColumnValuesToBeBetween(column="dz", min_value=dz_min - 1e-9),
-        gxe.ExpectColumnValuesToBeBetween(column="src_re_arcsec", min_value=0.0, max_value=10.0, strict_min=True),
-        gxe.ExpectColumnValuesToNotBeNull(column="magnification"),
-        gxe.ExpectColumnValuesToBeBetween(column="magnification", min_value=0.0, max_value=1e4, strict_min=True),
-        gxe.ExpectColumnValuesToBeBetween(column="n_images", min_value=1, max_value=5),
-        gxe.ExpectColumnValuesToBeBetween(column="n_images_in_cutout", min_value=1, max_value=5),
-    ], report)
-    neg = df[df["label"] == 0]
-    _run_suite(context, "lens_negatives", neg, [
-        gxe.ExpectColumnValuesToBeInSet(column="n_images", value_set=[0]),
-        gxe.ExpectColumnValuesToBeNull(column="src_z"),
-        gxe.ExpectColumnValuesToBeNull(column="theta_e_arcsec"),
-    ], report)
-    _run_suite(context, "lens_all", df, [
-        gxe.ExpectColumnValuesToBeBetween(column=f"lens_mag_{band}", min_value=10.0, max_value=30.0),
-        gxe.ExpectColumnValuesToBeBetween(column="lens_colour", min_value=-3.0, max_value=5.0),
-        gxe.ExpectColumnValuesToBeBetween(column="z_lens", min_value=0.0, max_value=3.0),
-        gxe.ExpectColumnValuesToBeInSet(column="kind", value_set=["lens", "member", "twin", "blue_neighbour",
-                                                                  "spiral", "edge_on"]),
-    ], report)
-    if "split" in df.columns and len(df):
-        groups = df.groupby("group")["split"].nunique().rename("n_splits").reset_index()
-        rates = df.groupby("split")["label"].agg(["mean", "size"])
-        # Splits are assigned per group (at most a lens and its twin), so a split's rate can be off by 2/size.
-        excess = (rates["mean"] - df["label"].mean()).abs() - max_label_rate_gap - 2.0 / rates["size"]
-        gaps = pd.DataFrame({"split": rates.index, "gap_excess": excess.to_numpy()})
-        _run_suite(context, "lens_splits", groups, [
-            gxe.ExpectColumnValuesToBeInSet(column="n_splits", value_set=[1]),
-        ], report, id_column="group")
-        _run_suite(context, "lens_split_rates", gaps, [
-            gxe.ExpectColumnValuesToBeBetween(column="gap_excess", max_value=0.0),
-        ], report, id_column="split")

@@ -3,8 +3,8 @@
 ``metrics`` holds pure functions (``*_score`` is higher-is-better); the
 protocol chooses each threshold on validation and applies it unchanged to
 test; ``report`` writes plots, ``metrics.json`` and CSVs and logs them to MLflow.
-The lens task adds both classes' metrics, error rates by object property and
-the purity = completeness threshold (``_breakdown``, ``_lens``, ``lens_report``).
+Both classes' metrics, error rates by object property and the purity =
+completeness threshold (``_breakdown``) serve searches' own tables.
 """
 
 from skysieve.evaluate._breakdown import (
@@ -20,17 +20,6 @@ from skysieve.evaluate._breakdown import (
     rate_by_bin,
     rate_by_cut,
 )
-from skysieve.evaluate._lens import (
-    BREAKDOWN_VARIABLES,
-    LensBreakdown,
-    LensEvaluation,
-    SampleMetrics,
-    adversarial_mask,
-    align_truth,
-    evaluate_lens,
-    lens_breakdown,
-    lens_truth,
-)
 from skysieve.evaluate._protocol import (
     Curves,
     EvaluationResult,
@@ -39,6 +28,7 @@ from skysieve.evaluate._protocol import (
     evaluate_scores,
     split_metrics,
 )
+from skysieve.evaluate._stage import SCORE_COLUMNS, evaluate_methods, fold_metrics_from_oof, score_cutouts
 from skysieve.evaluate.metrics import (
     BinnedStatistic,
     ConfusionCounts,
@@ -57,33 +47,26 @@ from skysieve.evaluate.metrics import (
     score_by_bin,
     summarize_folds,
 )
-from skysieve.evaluate._stage import SCORE_COLUMNS, evaluate_methods, fold_metrics_from_oof, score_cutouts
-from skysieve.evaluate.report import ReportFiles, log_report_to_mlflow, write_evaluation_report, write_metrics_json
-from skysieve.evaluate.lens_report import lens_tables_markdown, write_lens_report
+from skysieve.evaluate.report import (
+    ReportFiles,
+    log_report_run,
+    log_report_to_mlflow,
+    write_evaluation_report,
+    write_metrics_json,
+)
 
 __all__ = [
-    "BREAKDOWN_VARIABLES",
     "ClassMetrics",
     "Crossing",
     "ErrorRates",
-    "LensBreakdown",
-    "LensEvaluation",
-    "SampleMetrics",
-    "adversarial_mask",
-    "align_truth",
     "class_metrics",
-    "evaluate_lens",
     "fold_class_metrics",
-    "lens_breakdown",
-    "lens_tables_markdown",
-    "lens_truth",
     "normalised_colour",
     "purity_completeness_crossing",
     "purity_completeness_curve",
     "quartile_summary",
     "rate_by_bin",
     "rate_by_cut",
-    "write_lens_report",
     "SCORE_COLUMNS",
     "evaluate_methods",
     "fold_metrics_from_oof",
@@ -105,6 +88,7 @@ __all__ = [
     "f1_score",
     "f1_threshold_curve",
     "fold_spread",
+    "log_report_run",
     "log_report_to_mlflow",
     "pr_auc_score",
     "purity_score",

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
+    "log_report_run",
     "ReportFiles",
     "flatten_metrics",
     "log_report_to_mlflow",
@@ -418,3 +419,21 @@ def log_report_to_mlflow(files: ReportFiles, *, run_id: str | None = None, artif
             client.log_batch(run_id, metrics=items[start : start + 1000])
     client.log_artifacts(run_id, str(files.out_dir), artifact_path=artifact_path)
     return run_id
+
+
+def log_report_run(name: str, files: ReportFiles, *, provenance: Mapping[str, str], params: Any,
+                   experiment: str) -> str:
+    """Log a written report as a new MLflow run ``name`` of experiment ``experiment``; return its run id.
+
+    The run carries the provenance (data hashes, git commit) and the params
+    section of the stage that wrote the report.
+    """
+    import mlflow
+
+    from skysieve._tracking import configure_mlflow, experiment_id, log_provenance
+
+    configure_mlflow()
+    with mlflow.start_run(experiment_id=experiment_id(experiment), run_name=name) as run:
+        log_provenance(run.info.run_id, provenance=provenance, params=params)
+        log_report_to_mlflow(files, run_id=run.info.run_id)
+    return run.info.run_id

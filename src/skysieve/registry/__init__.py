@@ -13,6 +13,7 @@ from skysieve.registry._pyfunc import EnsembleModel, ensemble_signature
 from skysieve.registry._registry import (
     CANDIDATE,
     CHAMPION,
+    TASK_TAG,
     PromotionResult,
     champion_history,
     champion_lock,
@@ -25,7 +26,6 @@ from skysieve.registry._registry import (
     register_model_version,
     rollback,
 )
-
 from skysieve.registry._stage import RegisteredModels, register_cnn, register_pipeline
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "register_pipeline",
     "CANDIDATE",
     "CHAMPION",
+    "TASK_TAG",
     "CnnModel",
     "EnsembleModel",
     "PromotionResult",

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import mlflow.pyfunc
-from mlflow.models import ModelSignature
-from mlflow.types import ColSpec, Schema
 import numpy as np
 import pandas as pd
+from mlflow.models import ModelSignature
+from mlflow.types import ColSpec, Schema
 
 from skysieve.ensemble import CNN_COLUMN, MF_COLUMN, Ensembles
 from skysieve.errors import DataError, RegistryError

@@ -17,6 +17,7 @@ history in which every event follows the one before.
 Tags on each version (strings, as MLflow stores them):
 
 =====================  =====================================================
+``skysieve.task``      the search the version serves (``skysieve catalog`` dispatches on it)
 ``primary_method``     the method whose test F1 decides promotion
 ``test_f1``            that F1
 ``test.<m>.<metric>``  purity, completeness, f1, roc_auc, pr_auc, counts … per method
@@ -24,7 +25,7 @@ Tags on each version (strings, as MLflow stores them):
 ``data_hash``          DVC hash of the data the model was trained and tested on
 ``git_commit``         code version
 ``params``             the params it was trained with, JSON
-``reference_scores``   where the reference score distributions are (artifact URI)
+``reference_scores``   where the reference score distributions are (``runs:/`` URI, no local path)
 =====================  =====================================================
 """
 
@@ -51,14 +52,16 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
-from skysieve.ensemble import Ensembles, ReferenceDistribution
 from skysieve._tracking import log_provenance
+from skysieve.ensemble import Ensembles, ReferenceDistribution
 from skysieve.errors import RegistryError
 from skysieve.registry._pyfunc import EnsembleModel, ensemble_signature, write_state
+from skysieve.tasks import TASK_TAG
 
 __all__ = [
     "CANDIDATE",
     "CHAMPION",
+    "TASK_TAG",
     "PromotionResult",
     "champion_history",
     "champion_lock",
@@ -208,6 +211,7 @@ def register_model_version(
     thresholds: Mapping[str, float],
     provenance: Mapping[str, str],
     primary_method: str,
+    task: str,
     params: Any = None,
     tags: Mapping[str, Any] | None = None,
     alias: str = CANDIDATE,
@@ -232,6 +236,9 @@ def register_model_version(
         ``data_hash`` tag (:func:`data_hash_of`); every entry is also a tag.
     primary_method : str, keyword-only
         The method of ``test_metrics`` whose F1 decides promotion.
+    task : str, keyword-only
+        The search the version serves (:class:`skysieve.tasks.Search` name),
+        stored as the ``skysieve.task`` tag that ``skysieve catalog`` dispatches on.
     params : pydantic section or mapping, keyword-only, optional
         The params it was trained with, stored as a JSON tag.
     tags : mapping, keyword-only, optional
@@ -259,7 +266,10 @@ def register_model_version(
             f"register '{name}': primary_method '{primary_method}' has no test F1 in test_metrics "
             f"(methods: {sorted(test_metrics)}); pass the method whose F1 decides promotion"
         )
+    if not task:
+        raise RegistryError(f"register '{name}': no task given; pass the name of the search the model serves")
     all_tags: dict[str, str] = {
+        TASK_TAG: task,
         "primary_method": primary_method,
         "test_f1": _tag_value(float(test_metrics[primary_method]["f1"])),
         "data_hash": data_hash_of(provenance),
@@ -271,7 +281,7 @@ def register_model_version(
         for key, value in metrics.items():
             all_tags[f"test.{method}.{key}"] = _tag_value(value)
     all_tags.update({f"threshold.{k}": _tag_value(float(v)) for k, v in thresholds.items()})
-    all_tags.update({str(k): _tag_value(v) for k, v in (tags or {}).items()})
+    all_tags.update({str(k): _tag_value(v) for k, v in (tags or {}).items() if k != TASK_TAG})
     try:
         mv = mlflow.register_model(model_uri, name, tags=all_tags)
     except MlflowException as exc:
@@ -288,6 +298,7 @@ def register_ensemble(
     test_metrics: Mapping[str, Mapping[str, Any]],
     provenance: Mapping[str, str],
     primary_method: str = "rank_product",
+    task: str,
     params: Any = None,
     cnn_model_uri: str | None = None,
     tags: Mapping[str, Any] | None = None,
@@ -304,7 +315,7 @@ def register_ensemble(
         Fitted on validation.
     name : str
         Registered model name.
-    test_metrics, provenance, primary_method, params, tags
+    test_metrics, provenance, primary_method, task, params, tags
         As :func:`register_model_version`; the provenance and params are also
         logged on the run (:func:`skysieve._tracking.log_provenance`).
     cnn_model_uri : str, keyword-only, optional
@@ -314,16 +325,20 @@ def register_ensemble(
     Returns
     -------
     ModelVersion
-        Logged in the active run, or in a new run named ``register`` if none.
+        Logged in the active run, or in a new run named ``register`` of the
+        search's experiment (``task``) if none.
     """
     import pandas as pd
+
+    from skysieve._tracking import experiment_id
 
     with tempfile.TemporaryDirectory() as tmp:
         artifacts = write_state(ensembles, tmp)
         refs = ensembles.references()
         example = pd.DataFrame({k: refs[k][:: max(1, len(refs[k]) // 5)][:5] for k in refs})
         active = mlflow.active_run()
-        run_ctx = mlflow.start_run(run_name="register", nested=False) if active is None else nullcontext(active)
+        run_ctx = (mlflow.start_run(run_name="register", experiment_id=experiment_id(task)) if active is None
+                   else nullcontext(active))
         with run_ctx as run:
             mlflow.log_artifacts(tmp, artifact_path="ensemble")
             info = mlflow.pyfunc.log_model(
@@ -335,7 +350,7 @@ def register_ensemble(
                 model_config={"cnn_model_uri": cnn_model_uri} if cnn_model_uri else None,
                 pip_requirements=["skysieve", "mlflow", "numpy", "pandas"],
             )
-            references_uri = f"{run.info.artifact_uri}/ensemble/references.npz"
+            references_uri = f"runs:/{run.info.run_id}/ensemble/references.npz"  # no local path in the registry
             log_provenance(run.info.run_id, provenance=provenance, params=_params_dict(params) or None)
     extra = {"reference_scores": references_uri, "run_id": run.info.run_id, **(tags or {})}
     if cnn_model_uri:
@@ -347,6 +362,7 @@ def register_ensemble(
         thresholds=ensembles.thresholds(),
         provenance=provenance,
         primary_method=primary_method,
+        task=task,
         params=params,
         tags=extra,
     )

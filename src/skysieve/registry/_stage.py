@@ -1,4 +1,8 @@
-"""The ``register_<task>`` stages as library calls: register the CNN (and the SZ MF+CNN ensemble) as candidates."""
+"""The ``register_<search>`` stages as library calls: register the CNN (and an MF+CNN ensemble) as candidates.
+
+Every version is logged in its search's MLflow experiment and tagged with
+the search's name (``skysieve.task``).
+"""
 
 import tempfile
 from collections.abc import Mapping
@@ -19,6 +23,7 @@ class RegisteredModels(dict):
 
 def register_pipeline(
     *,
+    task: str,
     models_dir: str | Path,
     ensemble_state: Mapping[str, Any],
     provenance: Mapping[str, str],
@@ -32,6 +37,9 @@ def register_pipeline(
 
     Parameters
     ----------
+    task : str
+        The search: both versions carry it as their ``skysieve.task`` tag and
+        are logged in its MLflow experiment.
     models_dir : path
         The ``skysieve train`` output (fold ``.keras`` files + Platt calibration).
     ensemble_state : mapping
@@ -42,26 +50,27 @@ def register_pipeline(
     params : Params
         The whole resolved params, recorded with each version.
     """
+    from skysieve._tracking import experiment_id
     from skysieve.registry._cnn import log_cnn_model
     from skysieve.registry._registry import register_ensemble, register_model_version
 
     for key in ("thresholds", "references", "test_metrics"):
         if key not in ensemble_state:
-            raise DataError(f"ensemble state lacks '{key}'; rerun `skysieve ensemble sz`")
+            raise DataError(f"ensemble state lacks '{key}'; rerun `skysieve ensemble {task}`")
     import numpy as np
 
     ensembles = Ensembles.from_state(ensemble_state["thresholds"],
                                      {k: np.asarray(v, float) for k, v in ensemble_state["references"].items()})
     test_metrics = ensemble_state["test_metrics"]
-    with mlflow.start_run(run_name="register-cnn"):
+    with mlflow.start_run(run_name="register-cnn", experiment_id=experiment_id(task)):
         cnn_uri = log_cnn_model(models_dir)
     cnn_version = register_model_version(
         cnn_uri, cnn_name, test_metrics={"cnn": test_metrics["cnn"]},
         thresholds={"cnn": ensemble_state["thresholds"]["cnn"]}, provenance=provenance, primary_method="cnn",
-        params=params, tags=extra_tags)
+        task=task, params=params, tags=extra_tags)
     ens_version = register_ensemble(
         ensembles, ensemble_name, test_metrics=test_metrics, provenance=provenance, primary_method=primary_method,
-        params=params, cnn_model_uri=f"models:/{cnn_name}/{cnn_version.version}", tags=extra_tags)
+        task=task, params=params, cnn_model_uri=f"models:/{cnn_name}/{cnn_version.version}", tags=extra_tags)
     return RegisteredModels(
         cnn={"name": cnn_name, "version": str(cnn_version.version), "uri": f"models:/{cnn_name}@candidate"},
         ensemble={"name": ensemble_name, "version": str(ens_version.version),
@@ -71,12 +80,12 @@ def register_pipeline(
 
 def register_cnn(
     *,
+    task: str,
     models_dir: str | Path,
     name: str,
     state: Mapping[str, Any],
     provenance: Mapping[str, str],
     params: Any,
-    experiment_id: str | None = None,
     tags: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """Log a trained CNN with its reference scores and register it as ``candidate`` (tasks with no ensemble).
@@ -91,6 +100,9 @@ def register_cnn(
 
     Parameters
     ----------
+    task : str
+        The search: the version's ``skysieve.task`` tag, and the MLflow
+        experiment of the run.
     models_dir : path
         The ``skysieve train`` output.
     name : str
@@ -103,8 +115,6 @@ def register_cnn(
         :func:`skysieve._tracking.provenance` of the data the model was evaluated on.
     params : pydantic section or mapping
         Recorded with the version and on the run.
-    experiment_id : str, optional
-        MLflow experiment of the run; default the active one.
     tags : mapping, optional
         More version tags.
 
@@ -120,29 +130,29 @@ def register_cnn(
     """
     import numpy as np
 
-    from skysieve._tracking import log_provenance
+    from skysieve._tracking import experiment_id, log_provenance
     from skysieve.registry._cnn import log_cnn_model
     from skysieve.registry._registry import register_model_version
 
     for key in ("thresholds", "references", "test_metrics"):
         if key not in state:
-            raise DataError(f"evaluation state lacks '{key}'; rerun the evaluate stage (`skysieve evaluate <task>`)")
+            raise DataError(f"evaluation state lacks '{key}'; rerun the evaluate stage (`skysieve evaluate {task}`)")
     if "cnn" not in state["thresholds"] or "cnn" not in state["test_metrics"]:
-        raise DataError("evaluation state has no 'cnn' threshold or test metrics; rerun `skysieve evaluate <task>`")
+        raise DataError(f"evaluation state has no 'cnn' threshold or test metrics; rerun `skysieve evaluate {task}`")
     dumped = params.model_dump(mode="json") if hasattr(params, "model_dump") else dict(params)
-    with mlflow.start_run(run_name=f"register-{name}", experiment_id=experiment_id) as run:
+    with mlflow.start_run(run_name=f"register-{name}", experiment_id=experiment_id(task)) as run:
         model_uri = log_cnn_model(models_dir)
         with tempfile.TemporaryDirectory() as tmp:
             refs = Path(tmp) / "references.npz"
             np.savez(refs, **{k: np.asarray(v, dtype=np.float64) for k, v in state["references"].items()})
             mlflow.log_artifact(str(refs), artifact_path="references")
         log_provenance(run.info.run_id, provenance=provenance, params=dumped)
-        references_uri = f"{run.info.artifact_uri}/references/references.npz"
+        references_uri = f"runs:/{run.info.run_id}/references/references.npz"  # no local path in the registry
     extra = {"reference_scores": references_uri, "run_id": run.info.run_id, **(tags or {})}
     if "operating_point" in state:
         extra["operating_point"] = str(state["operating_point"])
     version = register_model_version(model_uri, name, test_metrics=state["test_metrics"],
                                      thresholds=state["thresholds"], provenance=provenance, primary_method="cnn",
-                                     params=dumped, tags=extra)
+                                     task=task, params=dumped, tags=extra)
     return {"name": name, "version": str(version.version), "uri": f"models:/{name}@candidate",
             "run_id": run.info.run_id}

@@ -1,5 +1,4 @@
-"""The simulated millimetre-wave SZ sky: CMB, tSZ, kSZ, radio and IR sources, dust, beams and noise;
-and HST-like cutouts of galaxy-scale strong lenses in cluster fields (:mod:`skysieve.sim.lens`).
+"""The millimetre-wave sky library: CMB, tSZ, kSZ, radio and IR sources, dust, beams and noise, and cosmology.
 
 The public functions of the component modules, re-exported::
 
@@ -12,23 +11,6 @@ from skysieve.sim.dust import dust_frequency_scaling, dust_map
 from skysieve.sim.halos import HALO_COLUMNS, expected_halo_count, halo_count_density, m500c_to_mvir, sample_halos
 from skysieve.sim.instrument import apply_beam, beam_transfer, white_noise
 from skysieve.sim.ksz import electron_temperature_kev, ksz_map, tau_over_y
-from skysieve.sim.lens import (
-    Galaxy,
-    LensMass,
-    LensSystem,
-    LensTask,
-    RenderedSystem,
-    iter_lens_cutouts,
-    lens_truth_columns,
-    plan_lens_tasks,
-    render_lens_system,
-    run_lens_task,
-    sample_lens_system,
-    simulate_lens_cutouts,
-    solve_images,
-    tangential_caustic,
-    write_lens_simulation,
-)
 from skysieve.sim.sky import COMPONENT_STREAMS, SimulatedSky, make_geometry, simulate_sky, write_sky
 from skysieve.sim.sources import (
     SOURCE_POPULATIONS,
@@ -54,13 +36,8 @@ from skysieve.sim.tsz import (
 
 __all__ = [
     "COMPONENT_STREAMS",
-    "Galaxy",
     "HALO_COLUMNS",
-    "LensMass",
-    "LensSystem",
-    "LensTask",
     "NEFF",
-    "RenderedSystem",
     "SOURCE_POPULATIONS",
     "SimulatedSky",
     "apply_beam",
@@ -80,32 +57,23 @@ __all__ = [
     "expected_source_count",
     "flux_column",
     "halo_count_density",
-    "iter_lens_cutouts",
     "ksz_map",
-    "lens_truth_columns",
     "m500c_to_mvir",
     "make_geometry",
     "mjy_to_uk",
     "paint_beta_profiles",
-    "plan_lens_tasks",
     "poisson_cl",
     "r500_mpc",
-    "render_lens_system",
-    "run_lens_task",
     "sample_halos",
-    "sample_lens_system",
     "sample_sources",
-    "simulate_lens_cutouts",
     "simulate_sky",
-    "solve_images",
     "source_map",
-    "tangential_caustic",
     "tau_over_y",
     "theta_arcmin",
     "tsz_frequency_factor",
     "tsz_map",
     "uk_to_mjy",
     "white_noise",
-    "write_lens_simulation",
     "write_sky",
+    "y_m_relation",
 ]

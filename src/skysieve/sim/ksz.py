@@ -24,8 +24,8 @@ from astropy.table import Table
 from pixell import enmap
 
 from skysieve.config import CosmologyParams, TszParams
-from skysieve.sim.cosmo import astropy_cosmology
 from skysieve.sim._tables import column_values, require_columns
+from skysieve.sim.cosmo import astropy_cosmology
 from skysieve.sim.tsz import paint_beta_profiles
 
 __all__ = ["electron_temperature_kev", "ksz_map", "tau_over_y"]

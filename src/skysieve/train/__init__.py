@@ -56,7 +56,6 @@ __all__ = [
     "channel_stats",
     "checkpoint_dir_for",
     "checkpoint_key",
-    "training_code_digest",
     "cross_validate",
     "dihedral",
     "fit_model",
@@ -75,5 +74,7 @@ __all__ = [
     "score_metrics",
     "set_seeds",
     "stratified_kfold",
+    "train_ensemble",
+    "training_code_digest",
     "with_overrides",
 ]

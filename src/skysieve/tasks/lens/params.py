@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from skysieve.config._base import Section
+from skysieve.config import Section
 
 __all__ = [
     "BlueNeighbourParams",

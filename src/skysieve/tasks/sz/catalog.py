@@ -17,9 +17,7 @@ Order of work (every check comes before the first expensive step):
 6. optionally match to a truth catalog.
 """
 
-import hashlib
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,80 +27,31 @@ from typing import Any
 import numpy as np
 from astropy.table import Table
 
-from skysieve._io import atomic_path
-from skysieve.catalog._merge import merge_tiles
-from skysieve.catalog._mf import TileMf, filter_tiles, map_blocks
-from skysieve.catalog._model import CatalogModel, load_catalog_model
-from skysieve.catalog._tiles import TileGrid, iter_tile_batches, tile_grid
-from skysieve.catalog._truth import check_truth, match_one_to_one, select_truth, truth_counts
+from skysieve.catalog import (
+    CatalogResult,
+    TileGrid,
+    check_truth,
+    code_version,
+    file_sha256,
+    iter_tile_batches,
+    match_one_to_one,
+    merge_tiles,
+    progress_bars,
+    select_truth,
+    tile_grid,
+    truth_counts,
+)
 from skysieve.data.maps import SkyMaps, read_maps
 from skysieve.ensemble import METHODS
 from skysieve.errors import ConfigError, DataError
-from skysieve.evaluate import ConfusionCounts
+from skysieve.tasks.sz._catalog_mf import TileMf, filter_tiles, map_blocks
+from skysieve.tasks.sz._catalog_model import CatalogModel, load_catalog_model
 
-__all__ = ["CatalogResult", "code_version", "file_sha256", "make_catalog", "write_catalog"]
+__all__ = ["make_catalog"]
 
 #: Header keyword of each threshold.
 THRESHOLD_KEYS = {"mf": "THR_MF", "cnn": "THR_CNN", "and.cnn": "THR_ANDC", "and.mf": "THR_ANDM",
                   "rank_product": "THR_RP"}
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB chunks."""
-    h = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def code_version() -> dict[str, str]:
-    """The running code: ``skysieve`` (package version), ``git_commit`` and ``git_dirty`` of its checkout.
-
-    The commit is that of the source tree skysieve is imported from (an
-    editable install); ``unknown`` for an installed wheel.
-    """
-    from importlib.metadata import PackageNotFoundError, version
-
-    import skysieve
-    from skysieve._tracking import provenance
-
-    try:
-        ver = version("skysieve")
-    except PackageNotFoundError:
-        ver = "unknown"
-    root = Path(skysieve.__file__).resolve().parents[2]
-    if not (root / "pyproject.toml").is_file():
-        return {"skysieve": ver, "git_commit": "unknown", "git_dirty": "unknown"}
-    prov = provenance([], root=root)
-    return {"skysieve": ver, "git_commit": prov["git.commit"], "git_dirty": prov["git.dirty"]}
-
-
-@dataclass
-class CatalogResult:
-    """What :func:`make_catalog` returns.
-
-    Attributes
-    ----------
-    table : Table
-        One row per candidate (columns in ``docs/catalog.md``); ``meta`` holds
-        the FITS header keywords (model, thresholds, map checksums, code version).
-    truth : dict of str to ConfusionCounts, or None
-        With a truth catalog: counts per method (``mf``, ``cnn``, ``and``,
-        ``rank_product``), with ``.purity``, ``.completeness``, ``.f1``.
-    summary : dict
-        Counts and timings: ``n_tiles``, ``n_candidates``, ``n_positive_tiles``
-        per method, ``n_detections``, ``n_sources``, ``n_blocks``, ``t_mf_s``,
-        ``t_score_s``, ``t_total_s``, ``tiles_per_s``.
-    """
-
-    table: Table
-    truth: dict[str, ConfusionCounts] | None = None
-    summary: dict[str, Any] = field(default_factory=dict)
-
-    def metrics(self) -> dict[str, dict[str, float]]:
-        """Purity, completeness, F1 and counts per method (empty without truth)."""
-        return {m: c.as_dict() for m, c in (self.truth or {}).items()}
 
 
 def _match_bands(maps: SkyMaps, model: CatalogModel) -> SkyMaps:
@@ -159,31 +108,6 @@ def _stride_px(stride_arcmin: float | None, maps: SkyMaps, model: CatalogModel) 
 
 def _n_blocks(maps: SkyMaps, block_px: int, margin_px: int) -> int:
     return len(map_blocks(tuple(maps.data.shape[-2:]), block_px=block_px, margin_px=margin_px))
-
-
-@contextmanager
-def _progress(enabled: bool) -> Iterator[Callable[..., Any]]:
-    """Yield ``add(description, total) -> advance(n)``; a rich progress bar on stderr when enabled."""
-    if not enabled:
-        yield lambda description, total: (lambda n: None)
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TimeRemainingColumn(), console=Console(stderr=True)) as bar:
-        def add(description: str, total: int) -> Callable[[int], None]:
-            task = bar.add_task(description, total=total)
-            return lambda n: bar.advance(task, n)
-
-        yield add
 
 
 @dataclass
@@ -386,7 +310,7 @@ def make_catalog(maps: Sequence[str | Path], *, model: str | CatalogModel, truth
     margin_px = round(mf_margin_arcmin / sky.pixel_arcmin)
     checksums = [file_sha256(p) for p in sky.paths]
 
-    with _progress(progress) as add:
+    with progress_bars(progress) as add:
         t0 = perf_counter()
         mf = filter_tiles(sky, grid, config=cfg, block_px=mf_block_px, margin_px=margin_px, cmb_cl=cmb_cl,
                           on_block=add("matched filter (blocks)", _n_blocks(sky, mf_block_px, margin_px)))
@@ -426,15 +350,3 @@ def make_catalog(maps: Sequence[str | Path], *, model: str | CatalogModel, truth
     if counts is not None:
         summary["n_true"] = counts["mf"].tp + counts["mf"].fn
     return CatalogResult(table=table, truth=counts, summary=summary)
-
-
-def write_catalog(result: CatalogResult | Table, path: str | Path) -> Path:
-    """Write the catalog as a FITS binary table, atomically (no partial file on any error).
-
-    The table's ``meta`` becomes the header (model, thresholds, map checksums,
-    code version).  Returns the path.
-    """
-    table = result.table if isinstance(result, CatalogResult) else result
-    with atomic_path(path) as tmp:
-        table.write(tmp, format="fits")
-    return Path(path)

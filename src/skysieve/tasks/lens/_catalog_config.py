@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from skysieve.catalog._config import read_tagged_config
 from skysieve.errors import ConfigError
+from skysieve.tasks.sz._catalog_config import read_tagged_config
 
 __all__ = ["LENS_CATALOG_CONFIG_FORMAT", "LENS_CATALOG_CONFIG_TAG", "LENS_UNIT", "LensBand", "LensCatalogConfig",
            "lens_catalog_config_from_params", "lens_catalog_tags", "read_lens_catalog_config"]
@@ -138,7 +138,7 @@ def read_lens_catalog_config(tags: Mapping[str, str], *, where: str) -> LensCata
     RegistryError
         If neither tag holds a valid config; the message says how to register one.
     """
-    from skysieve.config import CutoutsLensParams, SimulateLensParams
+    from skysieve.tasks.lens.params import CutoutsLensParams, SimulateLensParams
 
     return read_tagged_config(
         tags, LENS_CATALOG_CONFIG_TAG, LensCatalogConfig, expected_format=LENS_CATALOG_CONFIG_FORMAT,

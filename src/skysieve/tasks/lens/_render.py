@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import fftconvolve
 
-from skysieve.config._lens import ImagingBandParams
+from skysieve.tasks.lens.params import ImagingBandParams
 
 __all__ = [
     "Galaxy",

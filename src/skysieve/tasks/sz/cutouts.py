@@ -18,10 +18,10 @@ from astropy.table import Table
 from astropy.wcs import WCS
 
 from skysieve._io import atomic_path
-from skysieve.config import CutoutsSzParams
 from skysieve.data.dataset import IMAGES_KEY
 from skysieve.data.maps import SkyMaps
 from skysieve.errors import ConfigError
+from skysieve.tasks.sz.params import CutoutsSzParams
 
 __all__ = ["CutoutGrid", "cutout_grid", "label_cutouts", "plan_cutouts", "write_cutouts"]
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from skysieve.config import CosmologyParams
-from skysieve.config._lens import ImagingBandParams, MemberParams, SedParams, SourceParams
+from skysieve.tasks.lens.params import ImagingBandParams, MemberParams, SedParams, SourceParams
 
 __all__ = [
     "Distances",

@@ -53,8 +53,8 @@ from astropy.io import fits
 from astropy.table import Table
 from astropy.wcs import WCS, FITSFixedWarning
 
-from skysieve.catalog._lens_config import LensCatalogConfig
 from skysieve.errors import DataError
+from skysieve.tasks.lens._catalog_config import LensCatalogConfig
 
 __all__ = ["CutoutDirectory", "PositionCutouts", "combined_sha256", "fits_stem", "open_cutout_dir",
            "open_positions", "read_positions", "unit_factor"]
@@ -213,7 +213,7 @@ def _filter_name(header: fits.Header, primary: fits.Header, channels: Sequence[s
 
 
 def _sha256(path: Path) -> str:
-    from skysieve.catalog._make import file_sha256
+    from skysieve.tasks.sz.catalog import file_sha256
 
     return file_sha256(path)
 

@@ -19,7 +19,7 @@ import numpy as np
 from astropy.table import Table
 
 from skysieve._io import atomic_path
-from skysieve.config import CutoutsLensParams, LensSplitParams
+from skysieve.tasks.lens.params import CutoutsLensParams, LensSplitParams
 from skysieve.data.dataset import IMAGES_KEY
 from skysieve.errors import ConfigError, DataError
 

@@ -9,14 +9,18 @@ Adadelta, batches of 16).
 """
 
 import re
-from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from skysieve.config._base import Section
-from skysieve.config._evaluate import _increasing
-from skysieve.config._train import SearchDimension, TrainParams, TuneParams
+from skysieve.config import (
+    SearchDimension,
+    Section,
+    TrainParams,
+    TuneParams,
+    ValidateParams,
+    increasing_edges,
+)
 
 __all__ = [
     "AdversarialParams",
@@ -24,7 +28,7 @@ __all__ = [
     "LensRegisterParams",
     "lens_train_defaults",
     "lens_tune_defaults",
-    "over_defaults",
+    "lens_validate_defaults",
 ]
 
 
@@ -63,35 +67,14 @@ def _lens_space() -> dict[str, SearchDimension]:
     }
 
 
+def lens_validate_defaults() -> ValidateParams:
+    """The default ``validate_lens``: a label rate of 0.5–0.8, pixels in electron/s well below 1e4."""
+    return ValidateParams(label_rate_min=0.5, label_rate_max=0.8, min_positives=1, max_abs_pixel_uk=1e4)
+
+
 def lens_tune_defaults() -> TuneParams:
     """The default ``tune_lens``: two trials over learning rate, filters and augmentation, ROC-AUC objective."""
     return TuneParams(n_trials=2, startup_trials=2, seed=2023, objective="roc_auc", search_space=_lens_space())
-
-
-def over_defaults(defaults: Section, value: Any) -> Any:
-    """Lay a partial ``params.yaml`` section over task-specific defaults (before validation).
-
-    ``train_lens: {epochs: 2}`` must mean "the lens recipe with 2 epochs", not
-    the generic :class:`TrainParams` defaults with 2 epochs.  Keys given
-    replace the defaults'; a nested section given in part (``optimizer:
-    {learning_rate: 3e-3}``) keeps the defaults' other keys, except ``net``
-    when it names another architecture (that architecture's own defaults
-    apply) and ``search_space`` (a given space replaces the default one).
-    Anything that is not a mapping (an already-built section) passes through.
-    """
-    if not isinstance(value, Mapping):
-        return value
-    base = defaults.model_dump(mode="json")
-    merged = dict(base)
-    for key, given in value.items():
-        old = base.get(key)
-        if not (isinstance(old, dict) and isinstance(given, Mapping)) or key == "search_space":
-            merged[key] = given
-        elif key == "net" and given.get("name", old["name"]) != old["name"]:
-            merged[key] = given
-        else:
-            merged[key] = {**old, **given}
-    return merged
 
 
 class AdversarialParams(Section):
@@ -148,7 +131,7 @@ class LensEvaluateParams(Section):
     @field_validator("source_mag_bins", "theta_e_bins_arcsec", "source_z_bins", "lens_mag_bins", "lens_colour_bins")
     @classmethod
     def _edges(cls, v: tuple[float, ...], info: ValidationInfo) -> tuple[float, ...]:
-        return _increasing(info.field_name, v)
+        return increasing_edges(info.field_name, v)
 
     @field_validator("source_mag_cuts", "theta_e_cuts_arcsec", "source_z_cuts", "lens_mag_cuts", "lens_colour_cuts")
     @classmethod

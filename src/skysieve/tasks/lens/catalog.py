@@ -27,11 +27,10 @@ from typing import Any
 import numpy as np
 from astropy.table import Table
 
-from skysieve.catalog._lens_config import LensCatalogConfig, read_lens_catalog_config
-from skysieve.catalog._lens_inputs import CutoutDirectory, PositionCutouts, open_cutout_dir, open_positions
-from skysieve.catalog._make import CatalogResult, _progress, code_version
-from skysieve.catalog._model import ModelRef, _load, resolve_model
+from skysieve.catalog import CatalogResult, ModelRef, code_version, load_pyfunc, progress_bars, resolve_model
 from skysieve.errors import ConfigError, DataError, RegistryError
+from skysieve.tasks.lens._catalog_config import LensCatalogConfig, read_lens_catalog_config
+from skysieve.tasks.lens._inputs import CutoutDirectory, PositionCutouts, open_cutout_dir, open_positions
 
 __all__ = ["LensCatalogModel", "load_lens_catalog_model", "make_lens_catalog", "read_lens_truth"]
 
@@ -107,7 +106,7 @@ def load_lens_catalog_model(uri: str | ModelRef) -> LensCatalogModel:
     if not math.isfinite(threshold):
         raise RegistryError(f"{where} has no valid 'threshold.cnn' tag (got {tags.get('threshold.cnn')!r}); register "
                             "it with `skysieve register lens`, which stores the operating threshold")
-    cnn = _load(f"models:/{ref.name}/{ref.version}", "lens CNN")
+    cnn = load_pyfunc(f"models:/{ref.name}/{ref.version}", "lens CNN")
     if not isinstance(cnn, CnnModel):
         raise RegistryError(f"{where} is a {type(cnn).__name__}, not a skysieve CNN model (log it with "
                             "skysieve.registry.log_cnn_model; `skysieve register lens` does)")
@@ -209,7 +208,7 @@ def make_lens_catalog(*, model: str | LensCatalogModel, cutouts: str | Path | No
     """Score new multi-band cutouts with a registered lens classifier.
 
     Give either ``cutouts`` (a directory) or ``images`` and ``positions``;
-    the input formats are in :mod:`skysieve.catalog._lens_inputs` and
+    the input formats are in :mod:`skysieve.tasks.lens._inputs` and
     ``docs/lens.md``.
 
     Parameters
@@ -274,7 +273,7 @@ def make_lens_catalog(*, model: str | LensCatalogModel, cutouts: str | Path | No
         score = np.full(n, np.nan)
         flag_nan = np.zeros(n, dtype=bool)
         t0 = perf_counter()
-        with _progress(progress) as add:
+        with progress_bars(progress) as add:
             advance = add("scoring cutouts", int(inputs.usable.sum()))
             for index, batch in inputs.batches(batch_size):
                 finite = np.isfinite(batch).all(axis=(1, 2, 3))

@@ -24,13 +24,15 @@ from typing import Any
 import numpy as np
 from astropy.table import Table
 
-from skysieve.config import AdversarialParams, LensEvaluateParams
+from skysieve.tasks.lens._learning_params import AdversarialParams, LensEvaluateParams
 from skysieve.errors import DataError
-from skysieve.evaluate._breakdown import (
+from skysieve.evaluate import (
     ClassMetrics,
     Crossing,
     ErrorRates,
+    EvaluationResult,
     class_metrics,
+    evaluate_scores,
     fold_class_metrics,
     normalised_colour,
     purity_completeness_crossing,
@@ -39,7 +41,6 @@ from skysieve.evaluate._breakdown import (
     rate_by_bin,
     rate_by_cut,
 )
-from skysieve.evaluate._protocol import EvaluationResult, evaluate_scores
 from skysieve.evaluate.metrics import best_f1_threshold, pr_auc_score, roc_auc_score
 
 __all__ = [

@@ -35,11 +35,9 @@ from astropy.table import Table
 
 from skysieve._io import atomic_path
 from skysieve.config import CosmologyParams
-from skysieve.config._lens import ClusterParams, SimulateLensParams
 from skysieve.data.dataset import IMAGES_KEY
-from skysieve.data.lens_cutouts import STAMPS_FILE, TRUTH_FILE
 from skysieve.errors import ConfigError
-from skysieve.sim._lens_population import (
+from skysieve.tasks.lens._population import (
     Distances,
     distances,
     member_magnitude_shift,
@@ -50,7 +48,7 @@ from skysieve.sim._lens_population import (
     source_re_kpc,
     theta_e_sigma_l,
 )
-from skysieve.sim._lens_render import (
+from skysieve.tasks.lens._render import (
     Galaxy,
     LensMass,
     add_noise,
@@ -66,6 +64,8 @@ from skysieve.sim._lens_render import (
     supersampled_grid,
     tangential_critical_curve,
 )
+from skysieve.tasks.lens.cutouts import STAMPS_FILE, TRUTH_FILE
+from skysieve.tasks.lens.params import ClusterParams, SimulateLensParams
 
 __all__ = [
     "KINDS",

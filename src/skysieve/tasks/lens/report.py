@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from skysieve.evaluate._breakdown import ErrorRates
-from skysieve.evaluate._lens import BREAKDOWN_VARIABLES, LensEvaluation
+from skysieve.evaluate import ErrorRates
 from skysieve.evaluate.report import ReportFiles, _save, write_csv, write_evaluation_report, write_metrics_json
+from skysieve.tasks.lens.evaluate import BREAKDOWN_VARIABLES, LensEvaluation
 
 __all__ = [
     "class_metrics_table",

@@ -36,12 +36,12 @@ import numpy as np
 import scipy.fft
 from astropy.table import Table, vstack
 
-from skysieve.catalog._config import CatalogConfig
-from skysieve.catalog._tiles import TileGrid
+from skysieve.catalog import TileGrid
 from skysieve.data.maps import SkyMaps
 from skysieve.errors import ConfigError
 from skysieve.mf import MapNoise, NoiseEstimator, NoiseSpectra, build_matched_filter, clean_sources, detect_sources
 from skysieve.mf._fourier import FourierGrid
+from skysieve.tasks.sz._catalog_config import CatalogConfig
 
 __all__ = ["MapBlock", "TileMf", "WindowedNoise", "filter_tiles", "map_blocks"]
 

@@ -1,0 +1,232 @@
+"""The search contract: what one search (``tasks/<name>/``) gives the engine, method by method.
+
+A search is an object whose class derives from :class:`Search`; it is found
+through the ``skysieve.tasks`` entry-point group (or ``$SKYSIEVE_TASKS``, see
+:mod:`skysieve.tasks._registry`).  The engine — config, cli, registry,
+catalog — calls only what is declared here and never imports a search by
+name; a search imports the engine.  Class attributes and the methods without
+a default body are required; the others have defaults that suit a search
+with nothing of that kind.
+
+Keep every method cheap and free of heavy imports (TensorFlow, MLflow,
+lenstronomy…): ``skysieve --help`` and ``skysieve tasks`` call them.  Heavy
+work happens inside the commands a search returns from :meth:`Search.commands`
+and in :meth:`Search.make_catalog`.
+"""
+
+import inspect
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+__all__ = ["TASK_TAG", "Command", "Search", "SectionSpec", "Stage"]
+
+#: Model-version tag naming the search a registered version serves (set by :mod:`skysieve.registry`).
+TASK_TAG = "skysieve.task"
+
+
+@dataclass(frozen=True)
+class SectionSpec:
+    """One ``params.yaml`` section a search owns.
+
+    Attributes
+    ----------
+    name : str
+        The section's key in ``params.yaml`` (``simulate_lens``).
+    model : type of pydantic.BaseModel
+        A frozen section model with ``extra="forbid"`` (:class:`skysieve.config.Section`).
+    default : callable, optional
+        Returns the default section; ``model()`` when omitted.
+    merge_defaults : bool
+        A partial section in ``params.yaml`` is laid over ``default()``
+        (:func:`skysieve.config.over_defaults`) rather than over the model's
+        own field defaults — for engine models (``TrainParams``) whose
+        defaults this search overrides.
+    """
+
+    name: str
+    model: type[BaseModel]
+    default: Callable[[], BaseModel] | None = None
+    merge_defaults: bool = False
+
+    def default_value(self) -> BaseModel:
+        """The default section."""
+        return self.default() if self.default is not None else self.model()
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One DVC stage (and MLproject entry point of the same name) of a search.
+
+    Attributes
+    ----------
+    name : str
+        The stage name in ``dvc.yaml`` and the entry point in ``MLproject``
+        (``train_lens``).
+    verb : str
+        The command group: the stage runs ``skysieve <verb> <command> …``.
+    command : str
+        The command within the group; the search's name unless the search adds
+        a second command to a group (``skysieve simulate cmb-spectrum``).
+    params : tuple of str
+        The params sections or dotted keys the command reads — exactly these
+        must be the stage's ``params:`` in ``dvc.yaml``.
+    code : tuple of str
+        Folders or modules under ``src/skysieve`` whose code the stage runs
+        (besides its search's own folder, always included): each must be in
+        the stage's ``deps``.
+    """
+
+    name: str
+    verb: str
+    command: str
+    params: tuple[str, ...]
+    code: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command a search adds to the command line: ``skysieve <verb> <name>``.
+
+    Attributes
+    ----------
+    verb : str
+        The group (``simulate``, ``mf``…); a group no search used before is created.
+    name : str
+        The command within the group (usually the search's name).
+    func : callable
+        A Typer command function (its signature declares the options); it is
+        wrapped so a :class:`skysieve.errors.SkysieveError` becomes a one-line
+        message and exit status 2.
+    help : str
+        One line for the group's help, used when the search creates the group.
+    """
+
+    verb: str
+    name: str
+    func: Callable[..., Any]
+    help: str = ""
+
+
+class Search(ABC):
+    """One search of skysieve: its data, models, tables and catalog inputs.
+
+    Subclass it in ``tasks/<name>/__init__.py`` (or in a separate package),
+    set the class attributes, implement the abstract methods and register an
+    instance in the ``skysieve.tasks`` entry-point group of your
+    ``pyproject.toml``::
+
+        [project.entry-points."skysieve.tasks"]
+        blobs = "my_package.blobs:search"
+
+    Attributes
+    ----------
+    name : str
+        Short lowercase name (``sz``, ``lens``): the second word of its
+        commands, the suffix of its params sections and DVC stages
+        (``train_<name>``), its MLflow experiment and its ``skysieve.task`` tag.
+    title : str
+        One line for ``skysieve tasks`` and ``--help``.
+    paper : str
+        The paper it follows (a file in ``../shared/papers`` or a citation).
+    doc : str
+        Its documentation page, relative to the repository root (``docs/lens.md``).
+    """
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    paper: ClassVar[str] = ""
+    doc: ClassVar[str] = ""
+
+    # -- configuration -----------------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def sections(self) -> tuple[SectionSpec, ...]:
+        """The ``params.yaml`` sections this search owns (``simulate_<name>``, ``train_<name>``…).
+
+        The engine composes them with its own (``cosmology``) into the root
+        params model read by :func:`skysieve.config.load_params`; two
+        searches may not own the same section.
+        """
+
+    # -- pipeline ----------------------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def stages(self) -> tuple[Stage, ...]:
+        """The DVC stages of this search, in the order data flows.
+
+        ``skysieve pipeline check`` verifies each against ``dvc.yaml`` and
+        ``MLproject``; ``skysieve tasks`` lists them.  Stages whose verb is
+        ``tune`` or ``train`` run the engine's generic commands (sections
+        ``tune_<name>``, ``train_<name>``); the others run :meth:`commands`.
+        """
+
+    @abstractmethod
+    def commands(self) -> tuple[Command, ...]:
+        """The search's own commands (``simulate``, ``cutouts``, ``validate``, ``evaluate``, ``register``…).
+
+        Each is a thin edge: parse paths, load its params section, call one
+        library function, write outputs atomically.
+        """
+
+    def model_names(self, params: Any) -> tuple[str, ...]:
+        """The registered model names this search's ``register`` stage writes, read from ``params``."""
+        return ()
+
+    # -- registry and catalog ----------------------------------------------------------------------------------------
+
+    def recognizes(self, tags: Mapping[str, str]) -> bool:
+        """Whether a registered version *without* a ``skysieve.task`` tag is one of this search's.
+
+        Only for versions registered before the tag was set by the registry;
+        answer from a tag only this search writes (its catalog config).
+        """
+        return False
+
+    def catalog_options(self) -> tuple[inspect.Parameter, ...]:
+        """Extra keyword options of ``skysieve catalog`` this search's models read.
+
+        Each is an :class:`inspect.Parameter` (``KEYWORD_ONLY``) with a Typer
+        ``Annotated`` type and a default; the options ``--model``, ``--out``,
+        ``--truth``, ``--batch-size`` and ``--progress`` are the engine's.
+        An option is shared by searches that declare it with the same name;
+        an option given for another search's model is refused.
+        """
+        return ()
+
+    def catalog_help(self) -> str:
+        """A paragraph for ``skysieve catalog --help``: which inputs this search's models take."""
+        return ""
+
+    def make_catalog(self, ref: Any, *, out: Path, options: Mapping[str, Any], given: frozenset[str],
+                     truth: Path | None, batch_size: int, progress: bool, echo: Callable[[str], None]) -> None:
+        """Run the registered version ``ref`` over new inputs and write the candidate catalog to ``out``.
+
+        Parameters
+        ----------
+        ref : skysieve.catalog.ModelRef
+            The resolved version (name, version, alias, run id, tags).
+        out : Path
+            The FITS table to write atomically (nothing when inputs are bad).
+        options : mapping
+            Every option of :meth:`catalog_options`, by parameter name, plus
+            ``extra``: the list of extra words on the command line.
+        given : frozenset of str
+            The options typed on the command line (not left at their defaults).
+        truth, batch_size, progress
+            The engine's options.
+        echo : callable
+            Prints one line of the summary.
+
+        Raises
+        ------
+        skysieve.errors.SkysieveError
+            Bad inputs, named with the fix, before anything is written.
+        """
+        from skysieve.errors import ConfigError
+
+        raise ConfigError(f"{ref.where} belongs to the '{self.name}' search, which makes no catalog")

@@ -1,0 +1,105 @@
+"""The ``lens`` search: galaxy-scale strong lenses among cluster members (Angora et al. 2023).
+
+HST-like F435W/F606W/F814W cutouts of cluster members with lensed Sérsic
+sources injected with lenstronomy, hard negatives, VGG / SC-VGG classifiers
+and the paper's tables (Tables A.1–A.5), and catalogs over new cutouts or
+images.  Everything the engine needs from the search is on
+:class:`LensSearch`; the search is documented in ``docs/lens.md``.
+"""
+
+from collections.abc import Mapping
+
+from skysieve.tasks import Search, SectionSpec, Stage
+
+__all__ = ["LensSearch", "search"]
+
+#: The engine folders the learning stages run (besides ``tasks/lens``, ``cli`` and ``config``).
+_LEARN = ("nets", "train", "data", "_tracking.py")
+
+
+class LensSearch(Search):
+    """Angora et al. (2023): galaxy-scale lenses in cluster fields with VGG / SC-VGG."""
+
+    name = "lens"
+    title = "galaxy-scale strong lenses in HST cluster fields: VGG / SC-VGG"
+    paper = "angora2023-galaxy-scale-lenses-in-clusters.txt"
+    doc = "docs/lens.md"
+
+    def sections(self) -> tuple[SectionSpec, ...]:
+        """simulate_lens, cutouts_lens, validate_lens, tune_lens, train_lens, evaluate_lens, register_lens."""
+        from skysieve.config import TrainParams, TuneParams, ValidateParams
+        from skysieve.tasks.lens._learning_params import (
+            LensEvaluateParams,
+            LensRegisterParams,
+            lens_train_defaults,
+            lens_tune_defaults,
+            lens_validate_defaults,
+        )
+        from skysieve.tasks.lens.params import CutoutsLensParams, SimulateLensParams
+
+        return (
+            SectionSpec("simulate_lens", SimulateLensParams),
+            SectionSpec("cutouts_lens", CutoutsLensParams),
+            SectionSpec("validate_lens", ValidateParams, lens_validate_defaults),
+            SectionSpec("tune_lens", TuneParams, lens_tune_defaults, merge_defaults=True),
+            SectionSpec("train_lens", TrainParams, lens_train_defaults, merge_defaults=True),
+            SectionSpec("evaluate_lens", LensEvaluateParams),
+            SectionSpec("register_lens", LensRegisterParams),
+        )
+
+    def stages(self) -> tuple[Stage, ...]:
+        """The seven DVC stages from the simulated cutouts to the registered classifier."""
+        return (
+            Stage("simulate_lens", "simulate", "lens", ("cosmology", "simulate_lens"), ("sim", "data")),
+            Stage("cutouts_lens", "cutouts", "lens", ("cutouts_lens",), ("data",)),
+            Stage("validate_lens", "validate", "lens",
+                  ("validate_lens", "simulate_lens.size_px", "simulate_lens.bands", "simulate_lens.reference_band",
+                   "simulate_lens.members.theta_e_range_arcsec", "simulate_lens.sources.mag_range",
+                   "simulate_lens.sources.dz_min", "cutouts_lens.channels"),
+                  ("data",)),
+            Stage("tune_lens", "tune", "lens", ("tune_lens", "train_lens"), ("tune", *_LEARN)),
+            Stage("train_lens", "train", "lens", ("train_lens",), _LEARN),
+            Stage("evaluate_lens", "evaluate", "lens", ("evaluate_lens",), ("evaluate", *_LEARN)),
+            Stage("register_lens", "register", "lens",
+                  ("register_lens", "cosmology", "simulate_lens", "cutouts_lens", "validate_lens", "tune_lens",
+                   "train_lens", "evaluate_lens"),
+                  ("registry", "catalog", "_tracking.py")),
+        )
+
+    def commands(self):
+        """``simulate lens``, ``cutouts lens``, ``validate lens``, ``evaluate lens``, ``register lens``."""
+        from skysieve.tasks.lens._commands import commands
+
+        return commands()
+
+    def model_names(self, params) -> tuple[str, ...]:
+        """The classifier (``register_lens.model_name``)."""
+        return (params.register_lens.model_name,)
+
+    def recognizes(self, tags: Mapping[str, str]) -> bool:
+        """Classifiers registered before the task tag carry the lens catalog config."""
+        from skysieve.tasks.lens._catalog_config import LENS_CATALOG_CONFIG_TAG
+
+        return LENS_CATALOG_CONFIG_TAG in tags
+
+    def catalog_options(self):
+        """``--cutouts``, or ``--images`` with ``--positions``."""
+        from skysieve.tasks.lens._catalog_cli import catalog_options
+
+        return catalog_options()
+
+    def catalog_help(self) -> str:
+        """Which inputs a lens classifier takes."""
+        from skysieve.tasks.lens._catalog_cli import CATALOG_HELP
+
+        return CATALOG_HELP
+
+    def make_catalog(self, ref, **kwargs) -> None:
+        """Score cutouts (:func:`skysieve.tasks.lens.catalog.make_lens_catalog`)."""
+        from skysieve.tasks.lens._catalog_cli import make_catalog
+
+        make_catalog(ref, **kwargs)
+
+
+#: The instance the ``skysieve.tasks`` entry point names.
+search = LensSearch()

@@ -1,0 +1,114 @@
+"""The ``sz`` search: galaxy clusters in multi-band millimetre maps (Lin et al. 2021, DeepSZ).
+
+Simulated 90/148/219 GHz skies (the :mod:`skysieve.sim` library), 8′
+cutouts with spatial splits, a matched filter (the :mod:`skysieve.mf`
+library), a small ResNet, MF+CNN ensembles, and catalogs over new maps.
+Everything the engine needs from the search is on :class:`SzSearch`; see
+``docs/architecture.md`` for the contract and ``README.md`` for the stages.
+"""
+
+from collections.abc import Mapping
+
+from skysieve.tasks import Search, SectionSpec, Stage
+
+__all__ = ["SzSearch", "search"]
+
+#: The engine folders the stages run (besides ``tasks/sz``, ``cli`` and ``config``).
+_LEARN = ("nets", "train", "data", "_tracking.py")
+
+
+class SzSearch(Search):
+    """DeepSZ's cluster search: matched filter, CNN and their ensembles on mm-wave maps."""
+
+    name = "sz"
+    title = "galaxy clusters in millimetre (SZ) maps: matched filter, CNN, MF+CNN ensembles"
+    paper = "lin2021-deepsz-mf-cnn-ensemble.txt"
+    doc = "docs/catalog.md"
+
+    def sections(self) -> tuple[SectionSpec, ...]:
+        """cmb_spectrum, simulate_sz, cutouts_sz, validate_sz, mf_sz, tune_sz, train_sz, evaluate_sz, ensemble_sz,
+        register_sz."""
+        from skysieve.config import (
+            CmbSpectrumParams,
+            EnsembleParams,
+            EvaluateParams,
+            MfParams,
+            SimulateSzParams,
+            TrainParams,
+            TuneParams,
+            ValidateParams,
+        )
+        from skysieve.tasks.sz.params import CutoutsSzParams, RegisterParams
+
+        return (
+            SectionSpec("cmb_spectrum", CmbSpectrumParams),
+            SectionSpec("simulate_sz", SimulateSzParams),
+            SectionSpec("cutouts_sz", CutoutsSzParams),
+            SectionSpec("validate_sz", ValidateParams),
+            SectionSpec("mf_sz", MfParams),
+            SectionSpec("tune_sz", TuneParams),
+            SectionSpec("train_sz", TrainParams),
+            SectionSpec("evaluate_sz", EvaluateParams),
+            SectionSpec("ensemble_sz", EnsembleParams),
+            SectionSpec("register_sz", RegisterParams),
+        )
+
+    def stages(self) -> tuple[Stage, ...]:
+        """The ten DVC stages from the CMB spectrum to the registered ensemble."""
+        return (
+            Stage("cmb_spectrum", "simulate", "cmb-spectrum", ("cosmology", "cmb_spectrum"), ("sim",)),
+            Stage("simulate_sz", "simulate", "sz", ("cosmology", "simulate_sz"), ("sim", "data")),
+            Stage("cutouts_sz", "cutouts", "sz", ("cutouts_sz",), ("data",)),
+            Stage("validate_sz", "validate", "sz",
+                  ("validate_sz", "simulate_sz.bands", "simulate_sz.patch.pixel_arcmin", "cutouts_sz.size_arcmin"),
+                  ("data",)),
+            Stage("mf_sz", "mf", "sz",
+                  ("mf_sz", "simulate_sz.bands", "cosmology.Tcmb0_k", "cutouts_sz.central_arcmin"),
+                  ("mf", "sim", "data")),
+            Stage("tune_sz", "tune", "sz", ("tune_sz", "train_sz"), ("tune", *_LEARN)),
+            Stage("train_sz", "train", "sz", ("train_sz",), _LEARN),
+            Stage("evaluate_sz", "evaluate", "sz", ("evaluate_sz",), ("evaluate", *_LEARN)),
+            Stage("ensemble_sz", "ensemble", "sz", ("ensemble_sz", "evaluate_sz"), ("ensemble", "evaluate",
+                                                                                   "_tracking.py")),
+            Stage("register_sz", "register", "sz", ("register_sz", "simulate_sz.bands", "mf_sz", "cutouts_sz"),
+                  ("registry", "ensemble", "catalog", "_tracking.py")),
+        )
+
+    def commands(self):
+        """``simulate cmb-spectrum``, ``simulate sz``, ``cutouts sz``, ``validate sz``, ``mf sz``, ``evaluate sz``,
+        ``ensemble sz``, ``register sz``."""
+        from skysieve.tasks.sz._commands import commands
+
+        return commands()
+
+    def model_names(self, params) -> tuple[str, ...]:
+        """The CNN and the ensemble (``register_sz``)."""
+        return (params.register_sz.cnn_model_name, params.register_sz.ensemble_model_name)
+
+    def recognizes(self, tags: Mapping[str, str]) -> bool:
+        """Ensembles registered before the task tag carry the SZ catalog config."""
+        from skysieve.tasks.sz._catalog_config import CATALOG_CONFIG_TAG
+
+        return CATALOG_CONFIG_TAG in tags
+
+    def catalog_options(self):
+        """``--maps`` and the tiling and matched-filter options."""
+        from skysieve.tasks.sz._catalog_cli import catalog_options
+
+        return catalog_options()
+
+    def catalog_help(self) -> str:
+        """Which inputs an SZ ensemble takes."""
+        from skysieve.tasks.sz._catalog_cli import CATALOG_HELP
+
+        return CATALOG_HELP
+
+    def make_catalog(self, ref, **kwargs) -> None:
+        """Matched filter + CNN over new maps (:func:`skysieve.tasks.sz.catalog.make_catalog`)."""
+        from skysieve.tasks.sz._catalog_cli import make_catalog
+
+        make_catalog(ref, **kwargs)
+
+
+#: The instance the ``skysieve.tasks`` entry point names.
+search = SzSearch()

@@ -1,0 +1,72 @@
+"""How new FITS maps become inputs of a registered SZ ensemble: ``skysieve catalog`` options and their use."""
+
+import inspect
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+__all__ = ["CATALOG_HELP", "catalog_options", "make_catalog"]
+
+CATALOG_HELP = ("--maps takes one FITS map per band (FREQ, BUNIT uK_CMB, celestial WCS). Runs the matched filter "
+                "with point-source detection, scores overlapping tiles with the CNN, combines them with the model's "
+                "thresholds and merges the tiles of one object. --truth: a halo catalog.")
+
+
+def catalog_options() -> tuple[inspect.Parameter, ...]:
+    """The options of ``skysieve catalog`` an SZ ensemble reads."""
+    kw = inspect.Parameter.KEYWORD_ONLY
+    return (
+        inspect.Parameter("maps", kw, default=None, annotation=Annotated[list[Path] | None, typer.Option(
+            help="SZ: one FITS map per band: --maps 90.fits 148.fits 219.fits")]),
+        inspect.Parameter("stride_arcmin", kw, default=None, annotation=Annotated[float | None, typer.Option(
+            help="SZ: tile stride (default: half the central size, so every object is near some tile centre)")]),
+        inspect.Parameter("match_radius_arcmin", kw, default=1.0, annotation=Annotated[float, typer.Option(
+            help="SZ: candidate-truth matching radius")]),
+        inspect.Parameter("merge_radius_arcmin", kw, default=None, annotation=Annotated[float | None, typer.Option(
+            help="SZ: merge positive tiles of one object within this radius (default: the central size)")]),
+        inspect.Parameter("mf_block_px", kw, default=2048, annotation=Annotated[int, typer.Option(
+            help="SZ: maps larger than this on a side go through the matched filter in blocks (memory)")]),
+        inspect.Parameter("cl", kw, default=None, annotation=Annotated[Path | None, typer.Option(
+            help="SZ: CMB spectrum, only for a model whose MF noise model is 'model'")]),
+    )
+
+
+def make_catalog(ref: Any, *, out: Path, options: Mapping[str, Any], given: frozenset[str], truth: Path | None,
+                 batch_size: int, progress: bool, echo: Callable[[str], None]) -> None:
+    """Run the SZ ensemble ``ref`` over ``--maps`` and write the catalog (:meth:`skysieve.tasks.Search.make_catalog`)."""
+    from astropy.table import Table
+
+    from skysieve.catalog import write_catalog
+    from skysieve.ensemble import METHODS
+    from skysieve.errors import ConfigError, DataError
+    from skysieve.tasks.sz.catalog import make_catalog as make_sz_catalog
+
+    # --maps A B C: click hands B and C over as extra arguments
+    map_paths = [*(options["maps"] or []), *(Path(a) for a in options["extra"])]
+    if not map_paths:
+        raise ConfigError(f"{ref.where} is an SZ ensemble: give --maps with one FITS map per band")
+    cl = options["cl"]
+    cmb_cl = None
+    if cl is not None:
+        if not cl.is_file():
+            raise DataError(f"{cl}: CMB spectrum not found; run `skysieve simulate cmb-spectrum --out {cl}`")
+        cmb_cl = Table.read(cl)
+    result = make_sz_catalog(map_paths, model=ref.uri, truth=truth, stride_arcmin=options["stride_arcmin"],
+                             match_radius_arcmin=options["match_radius_arcmin"],
+                             merge_radius_arcmin=options["merge_radius_arcmin"], batch_size=batch_size,
+                             mf_block_px=options["mf_block_px"], cmb_cl=cmb_cl, progress=progress)
+    write_catalog(result, out)
+    s, meta = result.summary, result.table.meta
+    by = ", ".join(f"{m} {s['n_candidates_by_method'][m]}" for m in METHODS)
+    import mlflow
+
+    echo(f"wrote {out}: {s['n_candidates']} candidates ({by}) from {s['n_tiles']} tiles "
+         f"({s['n_detections']} MF detections, {s['n_sources']} point sources) in {s['t_total_s']:.1f} s "
+         f"[{meta['MODEL']} v{meta['MODELVER']}, {mlflow.get_tracking_uri()}]")
+    if result.truth is not None:
+        echo(f"truth: {s['n_true']} objects within {options['match_radius_arcmin']}′ matching radius")
+        echo(f"{'method':<14}{'purity':>8}{'complete':>10}{'F1':>8}{'TP':>6}{'FP':>6}{'FN':>6}")
+        for m, c in result.truth.items():
+            echo(f"{m:<14}{c.purity:>8.3f}{c.completeness:>10.3f}{c.f1:>8.3f}{c.tp:>6}{c.fp:>6}{c.fn:>6}")

@@ -1,0 +1,302 @@
+"""The commands of the ``sz`` search: ``skysieve <verb> sz`` for every stage but tune and train.
+
+Each is a thin edge: parse paths, load its params section, call one library
+function, write outputs atomically.  Heavy libraries are imported inside.
+"""
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from skysieve.cli import ParamsOption, finish_validation
+from skysieve.tasks import Command
+
+__all__ = ["commands"]
+
+#: The search these commands serve (its MLflow experiment and registry tag).
+SEARCH = "sz"
+
+
+def simulate_cmb_spectrum(
+    params: ParamsOption = Path("params.yaml"),
+    out: Annotated[Path, typer.Option(help="FITS table of ell and lensed C_ell^TT [µK²]")] = Path(
+        "data/sz/cmb_cl.fits"),
+) -> None:
+    """Compute the lensed CMB TT spectrum with CAMB (sections: cosmology, cmb_spectrum). Takes ~20 s."""
+    from skysieve._io import atomic_path
+    from skysieve.config import load_params
+    from skysieve.sim import compute_cmb_spectrum
+
+    p = load_params(params)
+    table = compute_cmb_spectrum(p.cosmology, p.cmb_spectrum)
+    with atomic_path(out) as tmp:
+        table.write(tmp, format="fits")
+    typer.echo(f"wrote {out} (lmax={p.cmb_spectrum.lmax})")
+
+
+def simulate_sz(
+    params: ParamsOption = Path("params.yaml"),
+    cl: Annotated[Path, typer.Option(help="CMB spectrum from `skysieve simulate cmb-spectrum`")] = Path(
+        "data/sz/cmb_cl.fits"),
+    out: Annotated[Path, typer.Option(help="output directory: sky_<band>.fits, halos.fits, sources.fits")] = Path(
+        "data/sz/sky"),
+) -> None:
+    """Simulate the multi-band mm-wave sky (sections: cosmology, simulate_sz)."""
+    from astropy.table import Table
+
+    from skysieve._io import atomic_path
+    from skysieve.config import load_params
+    from skysieve.errors import DataError
+    from skysieve.sim import simulate_sky, write_sky
+
+    p = load_params(params)
+    cfg = p.simulate_sz
+    spectrum = None
+    if cfg.components.cmb:
+        if not cl.is_file():
+            raise DataError(f"{cl}: CMB spectrum not found; run `skysieve simulate cmb-spectrum --out {cl}` first")
+        spectrum = Table.read(cl)
+    sky = simulate_sky(cfg, p.cosmology, cl=spectrum, seed=cfg.seed)
+    with atomic_path(out) as tmp:
+        tmp.mkdir()
+        write_sky(sky, tmp)
+    typer.echo(f"wrote {out}: {len(sky.freqs_ghz)} bands of {sky.maps.shape[1]}×{sky.maps.shape[2]} px, "
+               f"{len(sky.halos)} halos, {len(sky.sources)} point sources")
+
+
+def cutouts_sz(
+    params: ParamsOption = Path("params.yaml"),
+    sky: Annotated[Path, typer.Option(help="directory from `skysieve simulate sz`")] = Path("data/sz/sky"),
+    out: Annotated[Path, typer.Option(help="output directory: cutouts.h5 + catalog.fits")] = Path(
+        "data/sz/cutouts"),
+) -> None:
+    """Make 8′ cutouts with a 6′ stride, labelled by the halos in their central 6′ (section: cutouts_sz)."""
+    from astropy.table import Table
+
+    from skysieve.config import load_params
+    from skysieve.data import read_maps
+    from skysieve.errors import DataError
+    from skysieve.tasks.sz.cutouts import plan_cutouts, write_cutouts
+
+    cfg = load_params(params).cutouts_sz
+    map_paths = sorted(sky.glob("sky_*.fits"), key=lambda q: float(q.stem.removeprefix("sky_").removesuffix("GHz")))
+    if not map_paths:
+        raise DataError(f"{sky}: no sky_<band>.fits maps; run `skysieve simulate sz --out {sky}` first")
+    maps = read_maps(map_paths)
+    halos_path = sky / "halos.fits"
+    if not halos_path.is_file():
+        raise DataError(f"{halos_path}: halo truth catalog not found; rerun `skysieve simulate sz`")
+    catalog = plan_cutouts(maps.data.shape[1:], maps.wcs, maps.pixel_arcmin, Table.read(halos_path), cfg)
+    write_cutouts(maps, catalog, out, progress=True)
+    n_pos = int(catalog["label"].sum())
+    typer.echo(f"wrote {out}: {len(catalog)} cutouts, {n_pos} positive, channels {list(maps.bands)}")
+
+
+def validate_sz(
+    params: ParamsOption = Path("params.yaml"),
+    data: Annotated[Path, typer.Option(help="cutout directory from `skysieve cutouts sz`")] = Path(
+        "data/sz/cutouts"),
+    sky: Annotated[Path, typer.Option(help="sky directory (halos.fits, sources.fits)")] = Path("data/sz/sky"),
+    report: Annotated[Path, typer.Option(help="JSON report (a Markdown twin is written beside it)")] = Path(
+        "data/sz/validation.json"),
+) -> None:
+    """Check ids, splits, label rate, finiteness, shapes, dtypes and truth ranges (section: validate_sz)."""
+    from astropy.table import Table
+
+    from skysieve.config import load_params
+    from skysieve.data import band_name, open_dataset, validate_dataset
+    from skysieve.tasks.sz.validation import validate_truth_catalogs
+
+    p = load_params(params)
+    dataset = open_dataset(data)
+    channels = tuple(band_name(b.freq_ghz) for b in p.simulate_sz.bands)
+    size_px = int(round(p.cutouts_sz.size_arcmin / p.simulate_sz.patch.pixel_arcmin))
+    result = validate_dataset(dataset, p.validate_sz, expected_channels=channels, size_px=size_px)
+    halos = Table.read(sky / "halos.fits") if (sky / "halos.fits").is_file() else None
+    sources = Table.read(sky / "sources.fits") if (sky / "sources.fits").is_file() else None
+    validate_truth_catalogs(halos, sources, result)
+    finish_validation(result, report)
+
+
+def mf_sz(
+    params: ParamsOption = Path("params.yaml"),
+    sky: Annotated[Path, typer.Option(help="directory from `skysieve simulate sz`")] = Path("data/sz/sky"),
+    cl: Annotated[Path, typer.Option(help="CMB spectrum (used when mf_sz.noise_model is 'model')")] = Path(
+        "data/sz/cmb_cl.fits"),
+    cutouts: Annotated[Path, typer.Option(help="directory from `skysieve cutouts sz`")] = Path("data/sz/cutouts"),
+    out: Annotated[Path, typer.Option(help="output directory: detections.fits, mf_snr.fits, summary.json")] = Path(
+        "data/sz/mf"),
+) -> None:
+    """Filter the maps at 12 scales, find and match detections, score every cutout (sections: mf_sz,
+    simulate_sz.bands)."""
+    import json
+
+    from astropy.table import Table
+
+    from skysieve._io import atomic_path
+    from skysieve.config import load_params
+    from skysieve.data import band_name, open_dataset, read_maps
+    from skysieve.errors import DataError
+    from skysieve.mf import read_source_catalog, run_mf_sz
+
+    p = load_params(params)
+    cfg, bands = p.mf_sz, p.simulate_sz.bands
+    maps = read_maps([sky / f"sky_{band_name(b.freq_ghz)}.fits" for b in bands])
+    halos_path = sky / "halos.fits"
+    if not halos_path.is_file():
+        raise DataError(f"{halos_path}: halo truth catalog not found; rerun `skysieve simulate sz`")
+    sources = None if cfg.sources == "detect" else read_source_catalog(sky / "sources.fits",
+                                                                       freqs_ghz=maps.freqs_ghz)
+    if cfg.noise_model == "model" and not cl.is_file():
+        raise DataError(f"{cl}: CMB spectrum not found; run `skysieve simulate cmb-spectrum --out {cl}`")
+    catalog = open_dataset(cutouts).catalog
+    central_px = int(catalog.meta.get("CENTRAL", round(p.cutouts_sz.central_arcmin / maps.pixel_arcmin)))
+    result = run_mf_sz(maps, params=cfg, bands=bands, cutouts=catalog, central_px=central_px,
+                       halos=Table.read(halos_path), sources=sources,
+                       cmb_cl=Table.read(cl) if cfg.noise_model == "model" else None,
+                       tcmb_k=p.cosmology.Tcmb0_k)
+    with atomic_path(out) as tmp:
+        tmp.mkdir()
+        result.detections.write(tmp / "detections.fits")
+        result.scores.write(tmp / "mf_snr.fits")
+        (tmp / "summary.json").write_text(json.dumps(result.summary, indent=2) + "\n")
+    s = result.summary
+    typer.echo(f"wrote {out}: {s['n_detections']} detections ({s['n_matched']} matched to halos), "
+               f"{s['n_cutouts_detected']}/{s['n_cutouts']} cutouts hold one")
+
+
+def evaluate_sz(
+    params: ParamsOption = Path("params.yaml"),
+    data: Annotated[Path, typer.Option(help="cutout directory")] = Path("data/sz/cutouts"),
+    mf: Annotated[Path, typer.Option(help="`skysieve mf sz` output directory")] = Path("data/sz/mf"),
+    model: Annotated[Path, typer.Option(help="trained CNN directory")] = Path("models/sz/cnn"),
+    scores: Annotated[Path, typer.Option(help="output: per-cutout scores for val and test")] = Path(
+        "data/sz/scores.fits"),
+    out: Annotated[Path, typer.Option(help="output: metrics.json, plots (PNG), curves (CSV)")] = Path(
+        "reports/sz/evaluate"),
+) -> None:
+    """Score val/test cutouts with the CNN, join the MF SNR, evaluate both (section: evaluate_sz)."""
+    from astropy.table import Table
+
+    from skysieve._io import atomic_path
+    from skysieve._tracking import provenance
+    from skysieve.config import load_params
+    from skysieve.data import open_dataset
+    from skysieve.errors import DataError
+    from skysieve.evaluate import (
+        evaluate_methods,
+        fold_metrics_from_oof,
+        log_report_run,
+        score_cutouts,
+        write_evaluation_report,
+    )
+    from skysieve.train import load_trained
+
+    p = load_params(params)
+    if not (mf / "mf_snr.fits").is_file():
+        raise DataError(f"{mf / 'mf_snr.fits'}: not found; run `skysieve mf sz --out {mf}` first")
+    table = score_cutouts(open_dataset(data), load_trained(model), Table.read(mf / "mf_snr.fits"))
+    results = evaluate_methods(table, params=p.evaluate_sz)
+    with atomic_path(scores) as tmp:
+        table.write(tmp, format="fits")
+    with atomic_path(out) as tmp:
+        files = write_evaluation_report(results, tmp, fold_metrics=fold_metrics_from_oof(model / "oof.fits"),
+                                        max_curve_points=p.evaluate_sz.max_curve_points)
+        run_id = log_report_run("evaluate", files, provenance=provenance([data, mf, model]), params=p.evaluate_sz,
+                                experiment=SEARCH)
+    for method, r in results.items():
+        typer.echo(f"{method:>4}: threshold {r.thresholds} | test purity {r.test.counts.purity:.3f} "
+                   f"completeness {r.test.counts.completeness:.3f} F1 {r.test.counts.f1:.3f}")
+    typer.echo(f"wrote {scores} and {out}/ (MLflow run {run_id})")
+
+
+def ensemble_sz(
+    params: ParamsOption = Path("params.yaml"),
+    scores: Annotated[Path, typer.Option(help="scores from `skysieve evaluate sz`")] = Path("data/sz/scores.fits"),
+    state: Annotated[Path, typer.Option(help="output: thresholds and reference distributions (JSON)")] = Path(
+        "models/sz/ensemble.json"),
+    out: Annotated[Path, typer.Option(help="output: metrics.json, table.md, plots")] = Path(
+        "reports/sz/ensemble"),
+) -> None:
+    """Fit AND and rank-product ensembles on validation; DeepSZ's table on test (section: ensemble_sz)."""
+    from astropy.table import Table
+
+    from skysieve._io import atomic_path
+    from skysieve._tracking import provenance
+    from skysieve.config import load_params
+    from skysieve.ensemble import run_ensembles, table_to_markdown
+    from skysieve.errors import DataError
+    from skysieve.evaluate import log_report_run, write_evaluation_report
+
+    p = load_params(params)
+    if not scores.is_file():
+        raise DataError(f"{scores}: not found; run `skysieve evaluate sz --scores {scores}` first")
+    outcome = run_ensembles(Table.read(scores), params=p.ensemble_sz, evaluate=p.evaluate_sz)
+    markdown = table_to_markdown(outcome.table)
+    ens = outcome.ensembles
+    with atomic_path(state) as tmp:
+        tmp.write_text(json.dumps({"thresholds": ens.thresholds(),
+                                   "references": {k: v.tolist() for k, v in ens.references().items()},
+                                   "test_metrics": {m: r.test.as_dict() for m, r in outcome.results.items()},
+                                   "val_metrics": {m: r.val.as_dict() for m, r in outcome.results.items()}},
+                                  indent=1))
+    with atomic_path(out) as tmp:
+        files = write_evaluation_report(outcome.results, tmp, table_markdown=markdown,
+                                        max_curve_points=p.evaluate_sz.max_curve_points)
+        run_id = log_report_run("ensemble", files, provenance=provenance([scores]), params=p.ensemble_sz,
+                                experiment=SEARCH)
+    typer.echo(markdown)
+    typer.echo(f"wrote {state} and {out}/ (MLflow run {run_id})")
+
+
+def register_sz(
+    params: ParamsOption = Path("params.yaml"),
+    model: Annotated[Path, typer.Option(help="trained CNN directory")] = Path("models/sz/cnn"),
+    state: Annotated[Path, typer.Option(help="ensemble thresholds/references from `skysieve ensemble sz`")] = Path(
+        "models/sz/ensemble.json"),
+    data: Annotated[list[Path], typer.Option(help="data the models were evaluated on (for the data hash)")] = [
+        Path("data/sz/cutouts"), Path("data/sz/mf")],
+    out: Annotated[Path, typer.Option(help="output: JSON record of the registered names and versions")] = Path(
+        "models/sz/registered.json"),
+) -> None:
+    """Register CNN and ensemble versions and set alias `candidate` (section: register_sz).
+
+    Promotion to `champion` is a separate, checked step: `skysieve promote NAME`.
+    """
+    from skysieve._io import atomic_path
+    from skysieve._tracking import configure_mlflow, provenance
+    from skysieve.config import load_params
+    from skysieve.errors import DataError
+    from skysieve.registry import register_pipeline
+    from skysieve.tasks.sz._catalog_config import catalog_tags
+
+    p = load_params(params)
+    if not state.is_file():
+        raise DataError(f"{state}: not found; run `skysieve ensemble sz --state {state}` first")
+    configure_mlflow()
+    record = register_pipeline(
+        task=SEARCH,
+        models_dir=model, ensemble_state=json.loads(state.read_text()), provenance=provenance(data),
+        params=p, cnn_name=p.register_sz.cnn_model_name, ensemble_name=p.register_sz.ensemble_model_name,
+        primary_method=p.register_sz.ensemble_primary_method, extra_tags=catalog_tags(p))
+    with atomic_path(out) as tmp:
+        tmp.write_text(json.dumps(record, indent=2) + "\n")
+    for kind, r in record.items():
+        typer.echo(f"registered {kind}: {r['name']} version {r['version']} (alias candidate)")
+    typer.echo(f"promote with: skysieve promote {record['ensemble']['name']}")
+
+
+def commands() -> tuple[Command, ...]:
+    """Every command of the search, in the order data flows."""
+    return (
+        Command("simulate", "cmb-spectrum", simulate_cmb_spectrum),
+        Command("simulate", "sz", simulate_sz),
+        Command("cutouts", "sz", cutouts_sz),
+        Command("validate", "sz", validate_sz),
+        Command("mf", "sz", mf_sz, help="Matched-filter cluster finding: detections and per-cutout SNR."),
+        Command("evaluate", "sz", evaluate_sz),
+        Command("ensemble", "sz", ensemble_sz),
+        Command("register", "sz", register_sz),
+    )
