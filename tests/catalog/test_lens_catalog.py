@@ -341,7 +341,7 @@ def test_each_task_refuses_the_other_ones_model_in_the_library(lens_registry, re
     from skysieve.tasks.sz._catalog_model import load_catalog_model
     from skysieve.tasks.lens.catalog import load_lens_catalog_model
 
-    with pytest.raises(RegistryError, match=f"model '{LENS}' v1 is a lens classifier, not an SZ ensemble"):
+    with pytest.raises(RegistryError, match=f"model '{LENS}' v1 serves the 'lens' search, not an SZ ensemble"):
         load_catalog_model(lens_registry["uri"])
     with pytest.raises(RegistryError, match=f"model '{ENSEMBLE}' v1 is not a lens classifier"):
         load_lens_catalog_model(f"models:/{ENSEMBLE}@candidate")
@@ -396,14 +396,14 @@ def test_bad_lens_input_exits_2_naming_the_file_and_writes_nothing(case, lens_re
                                         "image"}[case]
     elif case == "sz model with cutouts":
         model = f"models:/{ENSEMBLE}@candidate"
-        expect = f"model '{ENSEMBLE}' v1 is an SZ ensemble: give --maps 90.fits 148.fits 219.fits"
-        expect += f" (one FITS map per band); --cutouts {cut} is for lens classifiers"
+        expect = f"--cutouts: not an input of model '{ENSEMBLE}' v1, a model of the 'sz' search"
+        expect += " (galaxy clusters in millimetre (SZ) maps: matched filter, CNN, MF+CNN ensembles); give --maps /"
     elif case == "lens model with maps":
         inputs = ["--maps", *sky_files]
-        expect = f"model '{LENS}' v1 is a lens classifier: give --cutouts DIR, or --images"
+        expect = f"--maps: not an input of model '{LENS}' v1, a model of the 'lens' search"
     elif case == "sz option for lens":
         inputs += ["--stride-arcmin", "3"]
-        expect = "--stride-arcmin apply to SZ maps; model 'test-lens-cnn' v1 is a lens classifier"
+        expect = "--stride-arcmin: not an input of model 'test-lens-cnn' v1, a model of the 'lens' search"
     outdir = tmp_path / "out"
     outdir.mkdir()
     result = _run("--model", model, *inputs, "--out", outdir / "lenses.fits")

@@ -98,8 +98,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         foreign = [f"--{n.replace('_', '-')}" for n, who in owners.items() if search.name not in who and _given(ctx, n)]
         if foreign:
             mine = [f"--{p.name.replace('_', '-')}" for p in search.catalog_options()]
-            raise ConfigError(f"{', '.join(foreign)} do not apply to {ref.where}, a model of the '{search.name}' "
-                              f"search; its inputs are {', '.join(mine) or 'none'} (see skysieve catalog --help)")
+            raise ConfigError(f"{', '.join(foreign)}: not an input of {ref.where}, a model of the '{search.name}' "
+                              f"search ({search.title}); give {' / '.join(mine) or 'no inputs'} "
+                              "(see skysieve catalog --help)")
         options = {p.name: kwargs[p.name] for p in search.catalog_options()}
         options["extra"] = extra
         given = frozenset(n for n in options if n != "extra" and _given(ctx, n))
