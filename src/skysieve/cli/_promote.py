@@ -15,7 +15,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     @app.command("promote")
     @handle_errors
     def promote(
-        name: Annotated[str, typer.Argument(help="registered model name, e.g. skysieve-sz-ensemble")],
+        name: Annotated[str, typer.Argument(help="registered model name (`skysieve tasks` lists each search's)")],
         version: Annotated[str | None, typer.Option(help="version to promote (default: the 'candidate' alias)")] = None,
         force: Annotated[bool, typer.Option("--force", help="promote even if worse or tested on other data")] = False,
         reason: Annotated[str | None, typer.Option(help="why; recorded with who and when (needs --force)")] = None,

@@ -11,8 +11,8 @@ __all__ = ["over_defaults"]
 def over_defaults(defaults: Section, value: Any) -> Any:
     """Lay a partial ``params.yaml`` section over a search's own defaults (before validation).
 
-    ``train_lens: {epochs: 2}`` must mean "the lens recipe with 2 epochs", not
-    the generic :class:`TrainParams` defaults with 2 epochs.  Keys given
+    ``train_<search>: {epochs: 2}`` must mean "the search's recipe with 2
+    epochs", not the generic :class:`TrainParams` defaults with 2 epochs.  Keys given
     replace the defaults'; a nested section given in part (``optimizer:
     {learning_rate: 3e-3}``) keeps the defaults' other keys, except ``net``
     when it names another architecture (that architecture's own defaults

@@ -69,10 +69,14 @@ class ClassMetrics:
     Attributes
     ----------
     counts : ConfusionCounts
-        Counted with the positive class (the lenses) as positive.
+        Counted with the positive class as positive.
+    class_names : (str, str)
+        The positive and negative class as :meth:`as_dict` names them
+        (a search's own: ``("lens", "non_lens")``).
     """
 
     counts: ConfusionCounts
+    class_names: tuple[str, str] = ("positive", "negative")
 
     @property
     def accuracy(self) -> float:
@@ -90,8 +94,13 @@ class ClassMetrics:
         c = self.counts
         return ConfusionCounts(tp=c.tn, fp=c.fn, fn=c.fp, tn=c.tp)
 
-    def as_dict(self, *, positive: str = "lens", negative: str = "non_lens") -> dict[str, float | int]:
-        """Flat, JSON-ready: ``accuracy``, ``<class>_purity``, ``_completeness``, ``_f1`` and the four counts."""
+    def as_dict(self, *, positive: str | None = None, negative: str | None = None) -> dict[str, float | int]:
+        """Flat, JSON-ready: ``accuracy``, ``<class>_purity``, ``_completeness``, ``_f1`` and the four counts.
+
+        The class names default to :attr:`class_names`.
+        """
+        positive = positive or self.class_names[0]
+        negative = negative or self.class_names[1]
         out: dict[str, float | int] = {"accuracy": self.accuracy}
         for name, c in ((positive, self.positive), (negative, self.negative)):
             out.update({f"{name}_purity": c.purity, f"{name}_completeness": c.completeness, f"{name}_f1": c.f1})
@@ -100,21 +109,24 @@ class ClassMetrics:
         return out
 
 
-def class_metrics(y_true: ArrayLike, y_pred: ArrayLike) -> ClassMetrics:
+def class_metrics(y_true: ArrayLike, y_pred: ArrayLike, *,
+                  class_names: tuple[str, str] = ("positive", "negative")) -> ClassMetrics:
     """Both classes' purity, completeness and F1, and the accuracy (Angora et al. 2023, Table A.1).
 
     Parameters
     ----------
     y_true : array-like of shape (n,)
-        Truth, 0/1 or bool (1 = lens).
+        Truth, 0/1 or bool (1 = positive).
     y_pred : array-like of shape (n,)
         Decisions, 0/1 or bool.
+    class_names : (str, str), keyword-only
+        The positive and negative class, as :meth:`ClassMetrics.as_dict` names them.
 
     Returns
     -------
     ClassMetrics
     """
-    return ClassMetrics(confusion_counts(y_true, y_pred))
+    return ClassMetrics(confusion_counts(y_true, y_pred), class_names=tuple(class_names))
 
 
 def purity_completeness_curve(y_true: ArrayLike, y_score: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -195,7 +207,7 @@ def purity_completeness_crossing(y_true: ArrayLike, y_score: ArrayLike) -> Cross
     n_pos = int(y.sum())
     if n_pos == 0:
         raise DataError("purity_completeness_crossing: the labels hold no positives; completeness is undefined — "
-                        "pass a split with lenses in it")
+                        "pass a split with positives in it")
     thresholds, tp, fp = _curve_counts(y, s)
     flagged = tp + fp  # non-increasing as the threshold rises
     i = int(np.flatnonzero(flagged >= n_pos)[-1])
@@ -240,7 +252,7 @@ class ErrorRates:
 
     @property
     def correct(self) -> np.ndarray:
-        """Correctly classified objects per row: TP (lenses) or TN (non-lenses)."""
+        """Correctly classified objects per row: TP (positives) or TN (negatives)."""
         return self.n - self.errors
 
     @property
@@ -289,7 +301,7 @@ def rate_by_bin(
     Parameters
     ----------
     labels : array-like of shape (n,)
-        Truth, 0/1 or bool (1 = lens).
+        Truth, 0/1 or bool (1 = positive).
     decisions : array-like of shape (n,)
         The classifier's decisions at its threshold.
     values : array-like of shape (n,)
@@ -414,7 +426,8 @@ def normalised_colour(
 
 
 def fold_class_metrics(
-    labels: ArrayLike, scores: ArrayLike, folds: ArrayLike, *, threshold: float = 0.5
+    labels: ArrayLike, scores: ArrayLike, folds: ArrayLike, *, threshold: float = 0.5,
+    class_names: tuple[str, str] = ("positive", "negative"),
 ) -> list[dict[str, float]]:
     """Per-fold accuracy, both classes' purity, completeness, F1, and ROC-AUC (paper Table A.2, Fig. 6).
 
@@ -428,7 +441,9 @@ def fold_class_metrics(
     folds : array-like of int, shape (n,)
         The fold of each cutout; negative values are skipped.
     threshold : float, keyword-only
-        Decide lens iff ``score >= threshold``; the paper uses 0.5.
+        Decide positive iff ``score >= threshold``; the paper uses 0.5.
+    class_names : (str, str), keyword-only
+        The positive and negative class, as the keys name them.
 
     Returns
     -------
@@ -444,7 +459,7 @@ def fold_class_metrics(
     out = []
     for fold in np.unique(f[f >= 0]):
         sel = f == fold
-        metrics = class_metrics(y[sel], s[sel] >= threshold).as_dict()
+        metrics = class_metrics(y[sel], s[sel] >= threshold, class_names=class_names).as_dict()
         row = {"fold": int(fold), **{k: float(v) for k, v in metrics.items() if k not in {"tp", "fp", "fn", "tn"}}}
         both = y[sel].any() and not y[sel].all()
         row["roc_auc"] = roc_auc_score(y[sel], s[sel]) if both else float("nan")

@@ -53,7 +53,7 @@ def score_cutouts(dataset: CutoutDataset, model, mf_scores: Table | None = None,
         missing = set(np.asarray(catalog["id"])[rows]) - set(np.asarray(mf_scores["id"]))
     if missing:
         raise DataError(f"mf_snr table lacks {len(missing)} cutout ids (e.g. {sorted(missing)[:3]}); "
-                        "rerun `skysieve mf sz` on the same cutouts")
+                        "rerun the matched-filter stage (`skysieve mf <search>`) on the same cutouts")
     table = catalog[rows]
     table["split"] = split[rows]
     table["cnn_prob"] = predict_dataset(model, dataset, rows, batch_size=batch_size)

@@ -19,8 +19,8 @@ __all__ = ["MfResult", "build_matched_filter", "build_noise", "run_mf_sz"]
 
 def _model_noise(params: MfParams, bands: Sequence[BandParams], cmb_cl: Table | None) -> NoiseEstimator:
     if cmb_cl is None:
-        raise ConfigError("mf_sz.noise_model = 'model' needs the CMB spectrum (pass --cl data/sz/cmb_cl.fits), "
-                          "or set mf_sz.noise_model: maps")
+        raise ConfigError("noise_model = 'model' needs the CMB spectrum (pass --cl with the table of "
+                          "`skysieve simulate cmb-spectrum`), or set noise_model: maps in the matched-filter section")
     return ModelNoise(white_noise_uk_arcmin={band_name(b.freq_ghz): b.noise_uk_arcmin for b in bands},
                       ps_d3000_uk2=params.ps_d3000_uk2, cmb_cl=cmb_cl, sz_d3000_uk2=params.sz_d3000_uk2,
                       sz_ref_freq_ghz=params.sz_ref_freq_ghz, ksz_d3000_uk2=params.ksz_d3000_uk2)

@@ -78,8 +78,8 @@ def read_source_catalog(path: str | Path, *, freqs_ghz: Sequence[float]) -> Tabl
     """Read and check a point-source catalog (see :func:`check_source_catalog`)."""
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"{path}: source catalog not found; rerun `skysieve simulate sz` or set "
-                        "mf_sz.sources: detect to find sources in the maps")
+        raise DataError(f"{path}: source catalog not found; rerun the sky simulation that wrote the maps, or set "
+                        "sources: detect in the matched-filter section to find sources in the maps")
     try:
         table = Table.read(path)
     except Exception as exc:

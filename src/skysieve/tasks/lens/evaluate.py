@@ -45,6 +45,7 @@ from skysieve.evaluate.metrics import best_f1_threshold, pr_auc_score, roc_auc_s
 
 __all__ = [
     "BREAKDOWN_VARIABLES",
+    "CLASS_NAMES",
     "LensBreakdown",
     "LensEvaluation",
     "SampleMetrics",
@@ -54,6 +55,9 @@ __all__ = [
     "lens_breakdown",
     "lens_truth",
 ]
+
+#: The two classes as the paper's tables name them (keys ``lens_f1``, ``non_lens_purity``…).
+CLASS_NAMES = ("lens", "non_lens")
 
 #: The properties errors are broken down by: name → (error kind, label with unit, bins key, cuts key).
 BREAKDOWN_VARIABLES: dict[str, tuple[str, str, str, str]] = {
@@ -240,8 +244,9 @@ class SampleMetrics:
 
 def _sample(y: np.ndarray, s: np.ndarray, adversarial: np.ndarray, threshold: float) -> SampleMetrics:
     keep = ~adversarial
-    return SampleMetrics(threshold=float(threshold), all=class_metrics(y, s >= threshold),
-                         clean=class_metrics(y[keep], s[keep] >= threshold),
+    return SampleMetrics(threshold=float(threshold),
+                         all=class_metrics(y, s >= threshold, class_names=CLASS_NAMES),
+                         clean=class_metrics(y[keep], s[keep] >= threshold, class_names=CLASS_NAMES),
                          roc_auc=_auc(roc_auc_score, y, s), pr_auc=_auc(pr_auc_score, y, s),
                          clean_roc_auc=_auc(roc_auc_score, y[keep], s[keep]))
 
@@ -419,6 +424,6 @@ def evaluate_lens(
         truth_oof = align_truth(truth, np.asarray(oof["id"])[keep])
         t = float(params.fold_threshold)
         evaluation.cv = _sample(yo, so, adversarial_mask(yo, truth_oof, params=params.adversarial), t)
-        evaluation.folds = fold_class_metrics(yo, so, folds[keep], threshold=t)
+        evaluation.folds = fold_class_metrics(yo, so, folds[keep], threshold=t, class_names=CLASS_NAMES)
         evaluation.breakdown["cv"] = lens_breakdown(yo, so >= t, truth_oof, params=params)
     return evaluation
