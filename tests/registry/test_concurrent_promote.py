@@ -12,7 +12,7 @@ import pytest
 
 from skysieve.errors import RegistryError
 from skysieve.registry import CHAMPION, champion_history, champion_lock, register_model_version
-from skysieve.registry._registry import LOCK_SUFFIX
+from skysieve.registry._promote import LOCK_SUFFIX
 from tests.registry.conftest import provenance_for
 from tests.registry.test_registry import NAME, register
 

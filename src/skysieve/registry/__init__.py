@@ -9,22 +9,18 @@ score distributions; the CNN it builds on is a pyfunc model too
 """
 
 from skysieve.registry._cnn import CnnModel, cnn_signature, log_cnn_model, read_cnn_manifest
+from skysieve.registry._promote import PromotionResult, champion_history, champion_lock, promote, rollback
 from skysieve.registry._pyfunc import EnsembleModel, ensemble_signature
 from skysieve.registry._registry import (
     CANDIDATE,
     CHAMPION,
     TASK_TAG,
-    PromotionResult,
-    champion_history,
-    champion_lock,
     data_hash_of,
     get_model_version,
     load_ensembles,
     load_reference_distributions,
-    promote,
     register_ensemble,
     register_model_version,
-    rollback,
 )
 from skysieve.registry._stage import RegisteredModels, register_cnn, register_pipeline
 

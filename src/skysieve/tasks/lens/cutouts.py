@@ -19,9 +19,9 @@ import numpy as np
 from astropy.table import Table
 
 from skysieve._io import atomic_path
-from skysieve.tasks.lens.params import CutoutsLensParams, LensSplitParams
 from skysieve.data.dataset import IMAGES_KEY
 from skysieve.errors import ConfigError, DataError
+from skysieve.tasks.lens.params import CutoutsLensParams, LensSplitParams
 
 __all__ = ["assign_lens_splits", "make_lens_cutouts"]
 

@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 from astropy.table import Table
 
-from skysieve.tasks.lens._learning_params import AdversarialParams, LensEvaluateParams
 from skysieve.errors import DataError
 from skysieve.evaluate import (
     ClassMetrics,
@@ -42,6 +41,7 @@ from skysieve.evaluate import (
     rate_by_cut,
 )
 from skysieve.evaluate.metrics import best_f1_threshold, pr_auc_score, roc_auc_score
+from skysieve.tasks.lens._learning_params import AdversarialParams, LensEvaluateParams
 
 __all__ = [
     "BREAKDOWN_VARIABLES",
