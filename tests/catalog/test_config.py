@@ -41,6 +41,21 @@ def test_missing_or_broken_config_says_how_to_register(tags, message):
         read_catalog_config(tags, where="model 'm' v3")
 
 
+def test_a_params_tag_that_does_not_validate_says_why():
+    payload = Params().model_dump(mode="json")
+    payload["cutouts_sz"]["size_arcmin"] = -8.0
+    with pytest.raises(RegistryError, match=r"(?s)model 'm' v4 has no 'catalog_config' tag, and its 'params' tag does not "
+                                            r"give a valid catalog config \(.*cutouts_sz.size_arcmin.*greater than 0"
+                                            r".*\); register the ensemble with"):
+        read_catalog_config({"params": json.dumps(payload)}, where="model 'm' v4")
+
+
+def test_a_params_tag_that_is_not_json_says_so():
+    with pytest.raises(RegistryError, match=r"model 'm' v5 has no 'catalog_config' tag and its 'params' tag is not "
+                                            r"JSON \(Expecting .*\); register the ensemble with"):
+        read_catalog_config({"params": "{cutouts_sz: 1"}, where="model 'm' v5")
+
+
 def test_model_uris():
     assert parse_model_uri("models:/skysieve-sz-ensemble@champion") == ("skysieve-sz-ensemble", None, "champion")
     assert parse_model_uri("models:/x/12") == ("x", "12", None)

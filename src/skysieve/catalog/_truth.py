@@ -18,17 +18,12 @@ import numpy as np
 from astropy.coordinates import SkyCoord
 from astropy.table import Table
 
+from skysieve._columns import column_values
 from skysieve.config import PositiveCriteria
 from skysieve.errors import DataError
 from skysieve.evaluate import ConfusionCounts
 
 __all__ = ["check_truth", "match_one_to_one", "select_truth", "truth_counts"]
-
-
-def _values(column, unit) -> np.ndarray:
-    if getattr(column, "unit", None) is not None:
-        return np.asarray(column.quantity.to_value(unit), dtype=float)
-    return np.asarray(column, dtype=float)
 
 
 def check_truth(truth: Table, *, positive: PositiveCriteria, name: str = "truth catalog") -> Table:
@@ -68,9 +63,10 @@ def select_truth(truth: Table, *, positive: PositiveCriteria, in_footprint) -> T
     out = truth.copy(copy_data=False)
     if "halo_id" not in out.colnames:
         out["halo_id"] = np.arange(len(out), dtype=np.int64)
-    mass = _values(out[positive.mass_column], u.Msun)
-    z = _values(out["z"], None)
-    ra, dec = _values(out["ra"], u.deg), _values(out["dec"], u.deg)
+    mass = column_values(out[positive.mass_column], u.Msun, table="truth catalog")
+    z = column_values(out["z"])
+    ra = column_values(out["ra"], u.deg, table="truth catalog")
+    dec = column_values(out["dec"], u.deg, table="truth catalog")
     keep = (mass >= positive.m_min_msun) & (z >= positive.z_min)
     if keep.any():
         keep[keep] = np.asarray(in_footprint(ra[keep], dec[keep]), dtype=bool)
@@ -125,7 +121,8 @@ def truth_counts(ra_deg: np.ndarray, dec_deg: np.ndarray, selected: np.ndarray, 
     """
     selected = np.asarray(selected, dtype=bool)
     index, _ = match_one_to_one(np.asarray(ra_deg)[selected], np.asarray(dec_deg)[selected],
-                                _values(truth["ra"], u.deg), _values(truth["dec"], u.deg),
+                                column_values(truth["ra"], u.deg, table="truth catalog"),
+                                column_values(truth["dec"], u.deg, table="truth catalog"),
                                 radius_arcmin=radius_arcmin)
     tp = int(np.count_nonzero(index >= 0))
     return ConfusionCounts(tp=tp, fp=int(selected.sum()) - tp, fn=len(truth) - tp, tn=0)

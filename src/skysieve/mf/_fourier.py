@@ -20,6 +20,8 @@ import numpy as np
 from astropy.wcs import WCS
 from astropy.wcs.utils import proj_plane_pixel_scales
 
+from skysieve._flatsky import ell_grid
+
 __all__ = ["FourierGrid", "fourier_grid"]
 
 _ARCMIN_RAD = np.pi / (180.0 * 60.0)
@@ -71,9 +73,7 @@ class FourierGrid:
     @cached_property
     def ell(self) -> np.ndarray:
         """Multipole ``|ℓ| = |k|`` of each mode, ndarray of shape ``fourier_shape``, float64."""
-        ly = 2.0 * np.pi * np.fft.fftfreq(self.shape[0], d=self.dy_arcmin * _ARCMIN_RAD)
-        lx = 2.0 * np.pi * np.fft.rfftfreq(self.shape[1], d=self.dx_arcmin * _ARCMIN_RAD)
-        return np.hypot(ly[:, None], lx[None, :])
+        return ell_grid(self.shape, dy_rad=self.dy_arcmin * _ARCMIN_RAD, dx_rad=self.dx_arcmin * _ARCMIN_RAD)
 
     @cached_property
     def ell_index(self) -> np.ndarray:

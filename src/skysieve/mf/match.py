@@ -31,16 +31,10 @@ from astropy.coordinates import SkyCoord
 from astropy.table import Table
 from astropy.wcs import WCS
 
+from skysieve._columns import column_values
 from skysieve.errors import DataError
 
 __all__ = ["assign_to_cutouts", "cutout_scores", "match_detections", "match_to_halos"]
-
-
-def _plain(column, unit=None) -> np.ndarray:
-    q = getattr(column, "quantity", None)
-    if unit is not None and q is not None and column.unit is not None:
-        return np.asarray(q.to_value(unit), dtype=float)
-    return np.asarray(column, dtype=float)
 
 
 def match_to_halos(ra_deg: np.ndarray, dec_deg: np.ndarray, halo_ra_deg: np.ndarray, halo_dec_deg: np.ndarray,
@@ -160,16 +154,18 @@ def match_detections(detections: Table, cutouts: Table, *, wcs: WCS, central_px:
         if missing:
             raise DataError(f"halo catalog: missing columns {missing}; needed to match detections "
                             f"(mf_sz.match_mass_column = {mass_column!r}; have {halos.colnames})")
-        hra, hdec = _plain(halos["ra"], u.deg), _plain(halos["dec"], u.deg)
-        halo_index = match_to_halos(_plain(out["ra"], u.deg), _plain(out["dec"], u.deg), hra, hdec,
-                                    _plain(halos[mass_column]), radius_arcmin=radius_arcmin)
+        hra = column_values(halos["ra"], u.deg, table="halo catalog")
+        hdec = column_values(halos["dec"], u.deg, table="halo catalog")
+        ra = column_values(out["ra"], u.deg, table="detections")
+        dec = column_values(out["dec"], u.deg, table="detections")
+        halo_index = match_to_halos(ra, dec, hra, hdec, column_values(halos[mass_column]), radius_arcmin=radius_arcmin)
         hit = halo_index >= 0
         if hit.any():
             hx, hy = wcs.celestial.world_to_pixel_values(hra[halo_index[hit]], hdec[halo_index[hit]])
             tx[hit], ty[hit] = hx, hy
             ids = np.asarray(halos["halo_id"], np.int64) if "halo_id" in halos.colnames else np.arange(len(halos))
             halo_id[hit] = ids[halo_index[hit]]
-            d = SkyCoord(_plain(out["ra"], u.deg)[hit] * u.deg, _plain(out["dec"], u.deg)[hit] * u.deg)
+            d = SkyCoord(ra[hit] * u.deg, dec[hit] * u.deg)
             h = SkyCoord(hra[halo_index[hit]] * u.deg, hdec[halo_index[hit]] * u.deg)
             sep[hit] = d.separation(h).to_value(u.arcmin)
     rows = assign_to_cutouts(tx, ty, x0=np.asarray(cutouts["x0"]), y0=np.asarray(cutouts["y0"]),

@@ -32,6 +32,7 @@ import scipy.sparse.linalg
 from astropy.table import Table
 from scipy import ndimage
 
+from skysieve._columns import column_values
 from skysieve.data.maps import SkyMaps
 from skysieve.errors import ConfigError, DataError
 from skysieve.mf._fourier import FourierGrid, fourier_grid
@@ -87,13 +88,6 @@ def read_source_catalog(path: str | Path, *, freqs_ghz: Sequence[float]) -> Tabl
     return check_source_catalog(table, freqs_ghz=freqs_ghz, name=str(path))
 
 
-def _plain(column, unit: str) -> np.ndarray:
-    """Column values as floats in ``unit`` (a column without a unit is taken to be in it already)."""
-    if getattr(column, "unit", None) is not None:
-        return np.asarray(column.quantity.to_value(unit), dtype=float)
-    return np.asarray(column, dtype=float)
-
-
 @dataclass(frozen=True)
 class CleanedMaps:
     """Maps after point-source treatment.
@@ -120,10 +114,12 @@ def _bright_sources(maps: SkyMaps, sources: Table, flux_cut_mjy: float) -> tuple
     from skysieve.sim.sources import flux_column
 
     freqs = maps.freqs_ghz or ()
-    flux = (np.stack([_plain(sources[flux_column(f)], "mJy") for f in freqs]) if len(sources)
+    flux = (np.stack([column_values(sources[flux_column(f)], "mJy", table="source catalog") for f in freqs])
+            if len(sources)
             else np.zeros((len(freqs), 0)))
     bright = sources[np.any(flux > flux_cut_mjy, axis=0)] if len(sources) else sources
-    x, y = maps.wcs.celestial.world_to_pixel_values(_plain(bright["ra"], "deg"), _plain(bright["dec"], "deg"))
+    x, y = maps.wcs.celestial.world_to_pixel_values(column_values(bright["ra"], "deg", table="source catalog"),
+                                                    column_values(bright["dec"], "deg", table="source catalog"))
     ix, iy = np.rint(np.asarray(x)).astype(np.int64), np.rint(np.asarray(y)).astype(np.int64)
     ny, nx = maps.data.shape[-2:]
     inside = (ix >= 0) & (ix < nx) & (iy >= 0) & (iy < ny)

@@ -18,14 +18,18 @@ from collections.abc import Callable
 import numpy as np
 from pixell import enmap
 
+from skysieve._flatsky import ell_grid
+
 __all__ = ["field_variance", "gaussian_field", "rfft_modlmap"]
 
 
 def rfft_modlmap(shape: tuple[int, int], wcs) -> np.ndarray:
-    """|ℓ| on the half-plane grid of :func:`numpy.fft.rfft2`, shape ``(ny, nx // 2 + 1)``."""
-    ly, lx = enmap.laxes(shape, wcs)
-    nx = shape[-1]
-    return np.hypot(ly[:, None], np.abs(lx[: nx // 2 + 1])[None, :])
+    """|ℓ| on the half-plane grid of :func:`numpy.fft.rfft2`, shape ``(ny, nx // 2 + 1)``.
+
+    Pixel sides as :func:`pixell.enmap.laxes` measures them (the patch extent over its shape).
+    """
+    step = enmap.extent(shape, wcs, signed=True) / shape[-2:]
+    return ell_grid(shape, dy_rad=step[0], dx_rad=step[1])
 
 
 def field_variance(shape: tuple[int, int], wcs, power: Callable[[np.ndarray], np.ndarray]) -> float:

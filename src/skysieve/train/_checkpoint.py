@@ -15,12 +15,14 @@ The directory records a key (a hash of the resolved params and the data
 hashes); a checkpoint left by other params or other data is discarded, never
 resumed. Every write goes to a new sub-directory, and a ``LATEST`` file is then
 replaced atomically, so a process killed in mid-write leaves the previous
-checkpoint intact.
+checkpoint intact. Every temporary file and directory has a unique name
+(:func:`skysieve._io.atomic_path`), so two processes writing the same
+checkpoint never write into each other's files; the last one to finish a
+write wins.
 """
 
 import hashlib
 import json
-import os
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from skysieve._io import atomic_path
 
 __all__ = ["CHECKPOINT_SUFFIX", "TRAINING_CODE", "EpochState", "FoldCheckpoint", "TrainingCheckpoint", "checkpoint_key",
            "training_code_digest"]
@@ -167,9 +171,8 @@ def _read_arrays(path: Path) -> dict[str, list[np.ndarray]]:
 
 
 def _replace_file(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
 
 
 class FoldCheckpoint:
@@ -196,26 +199,24 @@ class FoldCheckpoint:
         """
         import keras
 
-        self.directory.mkdir(parents=True, exist_ok=True)
         name = f"epoch-{state.step:05d}"
         target = self.directory / name
-        if target.exists():
-            shutil.rmtree(target)
-        target.mkdir()
-        model.save(target / _MODEL)
-        rng = [keras.ops.convert_to_numpy(g.state) for g in seed_generators(model)]
-        groups = {"best": state.best_weights, "rng": rng}
-        meta_best = []
-        for k, (metric, index, weights) in enumerate(state.stage_best):
-            groups[f"stage{k}"] = weights
-            meta_best.append([metric, index])
-        _write_arrays(target / _ARRAYS, groups)
-        record = {"stage": state.stage, "epoch": state.epoch, "stage_done": state.stage_done,
-                  "history": state.history, "stage_start": state.stage_start, "best_loss": state.best_loss,
-                  "best_index": state.best_index, "wait": state.wait, "stage_best": meta_best,
-                  "plateau": state.plateau, "warmup_seen": state.warmup_seen, "images": state.images,
-                  "seconds": state.seconds, "written_at": datetime.now(UTC).isoformat(timespec="seconds")}
-        (target / _STATE).write_text(json.dumps(record))
+        with atomic_path(target) as tmp:
+            tmp.mkdir()
+            model.save(tmp / _MODEL)
+            rng = [keras.ops.convert_to_numpy(g.state) for g in seed_generators(model)]
+            groups = {"best": state.best_weights, "rng": rng}
+            meta_best = []
+            for k, (metric, index, weights) in enumerate(state.stage_best):
+                groups[f"stage{k}"] = weights
+                meta_best.append([metric, index])
+            _write_arrays(tmp / _ARRAYS, groups)
+            record = {"stage": state.stage, "epoch": state.epoch, "stage_done": state.stage_done,
+                      "history": state.history, "stage_start": state.stage_start, "best_loss": state.best_loss,
+                      "best_index": state.best_index, "wait": state.wait, "stage_best": meta_best,
+                      "plateau": state.plateau, "warmup_seen": state.warmup_seen, "images": state.images,
+                      "seconds": state.seconds, "written_at": datetime.now(UTC).isoformat(timespec="seconds")}
+            (tmp / _STATE).write_text(json.dumps(record))
         _replace_file(self.directory / _LATEST, name)
         self._prune(keep=name)
         return target
@@ -252,16 +253,12 @@ class FoldCheckpoint:
     def save_done(self, model: Any, *, history: list[dict[str, float]], best_epoch: int, val_scores: np.ndarray,
                   images: int, train_seconds: float, resumed_epochs: int) -> Path:
         """Write the fold's final model and record; its per-epoch checkpoints are then removed."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        tmp = self.directory / f".{_DONE}.partial"
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        tmp.mkdir()
-        model.save(tmp / _MODEL)
-        np.savez(tmp / _ARRAYS, val_scores=np.asarray(val_scores))
-        (tmp / _STATE).write_text(json.dumps({"history": history, "best_epoch": best_epoch, "images": images,
-                                              "train_seconds": train_seconds, "resumed_epochs": resumed_epochs}))
-        os.replace(tmp, self.directory / _DONE)
+        with atomic_path(self.directory / _DONE) as tmp:
+            tmp.mkdir()
+            model.save(tmp / _MODEL)
+            np.savez(tmp / _ARRAYS, val_scores=np.asarray(val_scores))
+            (tmp / _STATE).write_text(json.dumps({"history": history, "best_epoch": best_epoch, "images": images,
+                                                  "train_seconds": train_seconds, "resumed_epochs": resumed_epochs}))
         (self.directory / _LATEST).unlink(missing_ok=True)
         self._prune(keep=_DONE)
         return self.directory / _DONE

@@ -134,7 +134,9 @@ class _StaleTrialCallback:
 
 
 def _close_stale_runs(run_id: str) -> None:
+    """Mark a dead trial's MLflow run and its running fold runs FAILED; warn (and go on) if MLflow refuses."""
     import mlflow
+    from mlflow.exceptions import MlflowException
 
     try:
         client = mlflow.MlflowClient()
@@ -146,8 +148,10 @@ def _close_stale_runs(run_id: str) -> None:
                 client.set_tag(child.info.run_id, "skysieve.state", "FAILED")
                 client.set_tag(child.info.run_id, "skysieve.failed_by", "heartbeat (worker gone)")
                 client.set_terminated(child.info.run_id, "FAILED")
-    except Exception:  # noqa: BLE001 - bookkeeping only; the study goes on regardless
-        pass
+    except (MlflowException, OSError) as exc:  # bookkeeping only: the trial is retried regardless
+        warnings.warn(f"tune: could not mark the MLflow runs of stale trial run {run_id} as FAILED ({exc}); "
+                      "the trial is retried anyway, but its runs may stay RUNNING in MLflow: end them with "
+                      f"MlflowClient().set_terminated({run_id!r}, 'FAILED') if they do", RuntimeWarning, stacklevel=2)
 
 
 def _storage(url: str, *, heartbeat_s: int | None, grace_s: int | None):
@@ -404,18 +408,46 @@ def _parent_run(client, study, *, created: bool, experiment: str, task: str, sto
         while not run_id and time.monotonic() < deadline:
             time.sleep(0.5)
             run_id = study.user_attrs.get(_PARENT_ATTR)
-    if run_id:
-        try:
-            client.get_run(run_id)
-            client.update_run(run_id, status="RUNNING")
-            return run_id, False
-        except Exception:  # noqa: BLE001 - run lives in another tracking store; start a new parent here
-            pass
+    if run_id and _reopen_parent(client, run_id, study_name=tune.study_name):
+        return run_id, False
     run = client.create_run(experiment, run_name=f"study-{tune.study_name}", tags={
         KIND_TAG: "study", "skysieve.task": task, "optuna.study_name": tune.study_name,
         "optuna.storage": _safe_url(storage), "optuna.objective": tune.objective})
     study.set_user_attr(_PARENT_ATTR, run.info.run_id)
     return run.info.run_id, True
+
+
+def _reopen_parent(client, run_id: str, *, study_name: str) -> bool:
+    """Set the study's parent run RUNNING again; False, with a warning, if this tracking store lacks it.
+
+    Raises
+    ------
+    ConfigError
+        If the tracking store holds the run but refuses to reopen it (unreachable, no permission).
+    """
+    from mlflow.exceptions import MlflowException
+
+    where = f"tune: study {study_name!r} records MLflow parent run {run_id} (Optuna study attribute {_PARENT_ATTR!r})"
+    try:
+        run = client.get_run(run_id)
+    except MlflowException as exc:
+        if exc.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            raise ConfigError(f"{where}, but it cannot be read ({exc}); check that the tracking store "
+                              "($MLFLOW_TRACKING_URI, else <root>/mlflow.db) is reachable and rerun") from exc
+        warnings.warn(f"{where}, which this tracking store does not hold ({exc}); starting a new parent run here. "
+                      "Run against the tracking store the study began in to keep one parent run",
+                      RuntimeWarning, stacklevel=3)
+        return False
+    if run.info.lifecycle_stage == "deleted":
+        warnings.warn(f"{where}, which was deleted; starting a new parent run. Restore it (mlflow runs restore "
+                      f"--run-id {run_id}) before resuming to keep one parent run", RuntimeWarning, stacklevel=3)
+        return False
+    try:
+        client.update_run(run_id, status="RUNNING")
+    except MlflowException as exc:
+        raise ConfigError(f"{where}, but it cannot be reopened ({exc}); check that the tracking store "
+                          "($MLFLOW_TRACKING_URI, else <root>/mlflow.db) is writable and rerun") from exc
+    return True
 
 
 def run_tune(tune: TuneParams, base: TrainParams, *, data_dir: str | Path, task: str,

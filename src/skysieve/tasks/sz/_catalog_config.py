@@ -133,7 +133,9 @@ def read_tagged_config(tags: Mapping[str, str], tag: str, model: type[BaseModel]
     ------
     RegistryError
         If the tag holds no valid ``model`` or another ``format``, or neither
-        tag gives a config; the message names ``where`` and ends with ``fix``.
+        tag gives a config (the ``params`` tag is not JSON, lacks a section,
+        or its sections do not validate: the message carries the validation
+        error); the message names ``where`` and ends with ``fix``.
     """
     raw = tags.get(tag)
     if raw is not None:
@@ -147,10 +149,14 @@ def read_tagged_config(tags: Mapping[str, str], tag: str, model: type[BaseModel]
         return cfg
     try:
         payload = json.loads(tags["params"]) if "params" in tags else {}
-        if isinstance(payload, dict) and set(sections) <= set(payload):
+    except json.JSONDecodeError as exc:
+        raise RegistryError(f"{where} has no '{tag}' tag and its 'params' tag is not JSON ({exc}); {fix}") from None
+    if isinstance(payload, dict) and set(sections) <= set(payload):
+        try:
             return from_params(payload)
-    except (json.JSONDecodeError, ValidationError, TypeError, ConfigError):
-        pass
+        except (ValidationError, TypeError, ConfigError) as exc:
+            raise RegistryError(f"{where} has no '{tag}' tag, and its 'params' tag does not give a valid {what} "
+                                f"({exc}); {fix}") from None
     raise RegistryError(f"{where} has no '{tag}' tag (and its 'params' tag lacks the sections "
                         f"{', '.join(sections)}); {fix}")
 

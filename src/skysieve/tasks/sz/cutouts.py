@@ -17,6 +17,7 @@ import numpy as np
 from astropy.table import Table
 from astropy.wcs import WCS
 
+from skysieve._columns import column_values
 from skysieve._io import atomic_path
 from skysieve.data.dataset import IMAGES_KEY
 from skysieve.data.maps import SkyMaps
@@ -156,9 +157,10 @@ def plan_cutouts(maps_shape: tuple[int, int], wcs: WCS, pixel_arcmin: float, hal
     if mass_col not in halos.colnames:
         raise ConfigError(f"cutouts_sz.positive.mass_column = {mass_col!r} is not a halo catalog column "
                           f"(have {halos.colnames})")
-    mass = _plain(halos[mass_col], u.Msun)
-    hx, hy = wcs.world_to_pixel_values(_plain(halos["ra"], u.deg), _plain(halos["dec"], u.deg))
-    label, holder = label_cutouts(grid, np.asarray(hx), np.asarray(hy), mass, _plain(halos["z"], None), cfg)
+    mass = column_values(halos[mass_col], u.Msun, table="halo catalog")
+    hx, hy = wcs.world_to_pixel_values(column_values(halos["ra"], u.deg, table="halo catalog"),
+                                       column_values(halos["dec"], u.deg, table="halo catalog"))
+    label, holder = label_cutouts(grid, np.asarray(hx), np.asarray(hy), mass, column_values(halos["z"]), cfg)
 
     iy, ix = np.meshgrid(np.arange(grid.ny), np.arange(grid.nx), indexing="ij")
     x0, y0 = ix * grid.stride_px, iy * grid.stride_px
@@ -219,13 +221,6 @@ def plan_cutouts(maps_shape: tuple[int, int], wcs: WCS, pixel_arcmin: float, hal
          "Z_MIN": cfg.positive.z_min}
     )
     return table
-
-
-def _plain(column, unit) -> np.ndarray:
-    q = getattr(column, "quantity", None)
-    if unit is not None and q is not None and column.unit is not None:
-        return np.asarray(q.to_value(unit), dtype=float)
-    return np.asarray(column, dtype=float)
 
 
 def write_cutouts(maps: SkyMaps, catalog: Table, out_dir: str | Path, *, block: int = 512,
