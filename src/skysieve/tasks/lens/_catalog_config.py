@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from skysieve.catalog import read_tagged_config
 from skysieve.errors import ConfigError
-from skysieve.tasks.sz._catalog_config import read_tagged_config
 
 __all__ = ["LENS_CATALOG_CONFIG_FORMAT", "LENS_CATALOG_CONFIG_TAG", "LENS_UNIT", "LensBand", "LensCatalogConfig",
            "lens_catalog_config_from_params", "lens_catalog_tags", "read_lens_catalog_config"]
