@@ -25,7 +25,8 @@ def test_class_metrics_match_sklearn_for_both_classes():
     rng = np.random.default_rng(1)
     y = rng.random(500) < 0.6
     p = np.where(rng.random(500) < 0.8, y, ~y)
-    m = class_metrics(y, p).as_dict()
+    m = class_metrics(y, p, class_names=("lens", "non_lens")).as_dict()
+    assert set(class_metrics(y, p).as_dict()) >= {"positive_f1", "negative_f1"}  # the engine's own default names
     pur, comp, f1, _ = skm.precision_recall_fscore_support(y, p, labels=[1, 0], zero_division=0)
     assert [m["lens_purity"], m["non_lens_purity"]] == pytest.approx(pur)
     assert [m["lens_completeness"], m["non_lens_completeness"]] == pytest.approx(comp)
@@ -154,7 +155,7 @@ def test_fold_class_metrics_per_fold_and_quartiles():
     y = np.array([1, 0, 1, 0, 1, 1, 0, 0])
     s = np.array([0.9, 0.2, 0.4, 0.6, 0.8, 0.7, 0.1, 0.3])
     folds = np.array([0, 0, 0, 0, 1, 1, 1, -1])
-    rows = fold_class_metrics(y, s, folds, threshold=0.5)
+    rows = fold_class_metrics(y, s, folds, threshold=0.5, class_names=("lens", "non_lens"))
     assert [r["fold"] for r in rows] == [0, 1]
     assert rows[0]["lens_completeness"] == 0.5 and rows[0]["lens_purity"] == 0.5
     assert rows[1]["accuracy"] == 1.0 and rows[1]["roc_auc"] == 1.0
