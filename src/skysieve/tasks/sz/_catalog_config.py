@@ -122,7 +122,7 @@ def read_catalog_config(tags: Mapping[str, str], *, where: str) -> CatalogConfig
 
     return read_tagged_config(
         tags, CATALOG_CONFIG_TAG, CatalogConfig, expected_format=CATALOG_CONFIG_FORMAT, what="catalog config",
-        where=where, fix=("register the ensemble with register_ensemble(..., tags=skysieve.catalog.catalog_tags("
+        where=where, fix=("register the ensemble with register_ensemble(..., tags=skysieve.tasks.sz._catalog_config.catalog_tags("
                           "params)) so the catalog can rebuild its matched filter and tiles"),
         sections=("simulate_sz", "mf_sz", "cutouts_sz"),
         from_params=lambda payload: CatalogConfig.model_validate(

@@ -3,7 +3,7 @@
 Order of work (every check comes before the first expensive step):
 
 1. resolve the model URI in the registry and load the ensemble, its CNN and
-   its catalog config (:func:`~skysieve.catalog.load_catalog_model`);
+   its catalog config (:func:`~skysieve.tasks.sz._catalog_model.load_catalog_model`);
 2. read the maps (:func:`~skysieve.data.read_maps` checks FITS, WCS, shapes,
    ``FREQ``), check their bands against the CNN's channels and their pixel
    size against the model's, read and check the truth table;
