@@ -107,3 +107,30 @@ def test_unknown_option_among_the_maps_is_refused(registry, sky_files, tmp_path)
     result = _run("--model", MODEL, "--maps", *sky_files, "--out", tmp_path / "c.fits", "--strid", "3")
     assert result.exit_code != 0
     assert not (tmp_path / "c.fits").exists()
+
+
+def test_a_version_registered_before_the_task_tag_still_makes_its_catalog(registry, sky_files, tmp_path):
+    """Versions registered before the move carry no ``skysieve.task``: their catalog config names the search."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    saved = dict(client.get_model_version(ENSEMBLE, "1").tags)
+    client.delete_model_version_tag(ENSEMBLE, "1", "skysieve.task")
+    try:
+        out = tmp_path / "old.fits"
+        result = _run("--model", f"models:/{ENSEMBLE}/1", "--maps", *sky_files, "--out", out, "--no-progress")
+        assert result.exit_code == 0, result.output
+        assert fits.getheader(out, 1)["MODEL"] == ENSEMBLE
+        client.delete_model_version_tag(ENSEMBLE, "1", "catalog_config")
+        client.set_model_version_tag(ENSEMBLE, "1", "params", "{}")
+        result = _run("--model", f"models:/{ENSEMBLE}/1", "--maps", *sky_files, "--out", tmp_path / "no.fits")
+        assert result.exit_code == 2
+        assert (f"model '{ENSEMBLE}' v1 has no 'skysieve.task' tag and no registered search recognizes it"
+                in " ".join(result.output.split()))
+        assert not (tmp_path / "no.fits").exists()
+    finally:  # the registry is shared by the package's tests: put every tag back
+        for key in ("skysieve.task", "catalog_config", "params"):
+            if key in saved:
+                client.set_model_version_tag(ENSEMBLE, "1", key, saved[key])
+            else:
+                client.delete_model_version_tag(ENSEMBLE, "1", key)
