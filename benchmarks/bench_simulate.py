@@ -14,7 +14,6 @@ import resource
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 CHILD = r"""
 import json, resource, sys, time
