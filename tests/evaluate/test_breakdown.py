@@ -15,7 +15,7 @@ from skysieve.evaluate import (
     rate_by_bin,
     rate_by_cut,
 )
-from tests.evaluate.test_metrics import arrays_from_counts
+from tests.metrics.test_metrics import arrays_from_counts
 
 # Angora et al. (2023) Table A.5, SC-VGG: 2704 lenses, 224 FN; the FN/TP column is FN / (2704 - FN).
 # Table A.4, VGG: 1037 non-lenses, 154 FP, FP/TN = 0.174.

@@ -6,7 +6,7 @@ import pytest
 
 from skysieve.config import TuneParams
 from skysieve.errors import ConfigError
-from skysieve.tune._study import _PARENT_ATTR, _close_stale_runs, _parent_run
+from skysieve.tune._runs import _PARENT_ATTR, _close_stale_runs, _parent_run
 
 UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing answers
 
@@ -56,9 +56,9 @@ def test_a_parent_run_in_the_store_is_reopened(tmp_path):
 def test_a_parent_run_missing_from_the_store_warns_and_starts_a_new_one(tmp_path):
     client, exp = _client(tmp_path)
     study = _study("0123456789abcdef0123456789abcdef")
-    with pytest.warns(RuntimeWarning, match=r"tune: study 's' records MLflow parent run 0123456789abcdef0123456789abcdef"
-                                            r" .*which this tracking store does not hold \(Run with id=.* not found\); "
-                                            r"starting a new parent run here"):
+    with pytest.warns(RuntimeWarning, match=r"tune: study 's' records MLflow parent run 0123456789abcdef0123456789"
+                                            r"abcdef .*which this tracking store does not hold \(Run with id=.* not "
+                                            r"found\); starting a new parent run here"):
         run_id, created = _parent(client, study, exp)
     assert created and run_id != "0123456789abcdef0123456789abcdef"
     assert study.user_attrs[_PARENT_ATTR] == run_id

@@ -131,7 +131,7 @@ def test_a_pruned_trial_is_marked_in_mlflow(tiny_cutouts, tiny_recipe, tmp_path,
             return trial.number == 1
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.setattr("skysieve.tune._study.make_pruner", lambda tune, steps_per_trial: PruneSecond())
+    monkeypatch.setattr("skysieve.tune._storage.make_pruner", lambda tune, steps_per_trial: PruneSecond())
     base = tiny_recipe.model_copy(update={"epochs": 1, "splitter": "holdout"})
     tune = TuneParams.model_validate({
         "n_trials": 2, "startup_trials": 1, "study_name": "pruned", "storage": f"sqlite:///{tmp_path}/optuna.db",
@@ -166,10 +166,11 @@ def test_default_study_name_follows_what_the_search_depends_on():
 
 def test_default_study_name_follows_the_training_code(monkeypatch):
     from skysieve.config import TrainParams
-    from skysieve.tune import _study
+    from skysieve.tune import _storage
 
     tune, base, prov = TuneParams(), TrainParams(), {"data.d.md5": "abc"}
-    name = _study.default_study_name("sz", tune, base, prov)
-    assert len(_study.training_code_digest()) == 64 and _study.training_code_digest() == _study.training_code_digest()
-    monkeypatch.setattr(_study, "training_code_digest", lambda: "other code")
-    assert _study.default_study_name("sz", tune, base, prov) != name
+    name = _storage.default_study_name("sz", tune, base, prov)
+    assert len(_storage.training_code_digest()) == 64
+    assert _storage.training_code_digest() == _storage.training_code_digest()
+    monkeypatch.setattr(_storage, "training_code_digest", lambda: "other code")
+    assert _storage.default_study_name("sz", tune, base, prov) != name

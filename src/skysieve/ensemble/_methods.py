@@ -22,7 +22,8 @@ from numpy.typing import ArrayLike
 from skysieve.config import EnsembleParams
 from skysieve.ensemble._reference import ReferenceDistribution
 from skysieve.errors import DataError
-from skysieve.evaluate.metrics import _labels, _scores, best_f1_threshold
+from skysieve.metrics import best_f1_threshold
+from skysieve.metrics._binary import _labels, _scores
 
 __all__ = [
     "CNN_COLUMN",

@@ -9,7 +9,8 @@ from skysieve.config import EvaluateParams
 from skysieve.ensemble._methods import CNN_COLUMN, LABEL_COLUMN, METHODS, MF_COLUMN, Ensembles, _column
 from skysieve.errors import DataError
 from skysieve.evaluate._protocol import EvaluationResult, evaluate_decisions, evaluate_scores
-from skysieve.evaluate.metrics import ConfusionCounts, _labels, confusion_counts
+from skysieve.metrics import ConfusionCounts, confusion_counts
+from skysieve.metrics._binary import _labels
 
 if TYPE_CHECKING:
     from astropy.table import Table

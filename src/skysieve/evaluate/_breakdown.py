@@ -30,16 +30,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from skysieve.errors import DataError
-from skysieve.evaluate.metrics import (
-    ConfusionCounts,
-    _curve_counts,
-    _labels,
-    _pair,
-    _scores,
-    completeness_by_bin,
-    confusion_counts,
-    roc_auc_score,
-)
+from skysieve.metrics import ConfusionCounts, completeness_by_bin, confusion_counts, roc_auc_score
+from skysieve.metrics._binary import _curve_counts, _labels, _pair, _scores
 
 __all__ = [
     "ClassMetrics",

@@ -14,11 +14,9 @@ from numpy.typing import ArrayLike
 
 from skysieve.config import EvaluateParams
 from skysieve.errors import DataError
-from skysieve.evaluate.metrics import (
+from skysieve.metrics import (
     BinnedStatistic,
     ConfusionCounts,
-    _labels,
-    _scores,
     best_f1_threshold,
     completeness_by_bin,
     confusion_counts,
@@ -27,6 +25,7 @@ from skysieve.evaluate.metrics import (
     roc_auc_score,
     score_by_bin,
 )
+from skysieve.metrics._binary import _labels, _scores
 
 __all__ = ["Curves", "EvaluationResult", "SplitMetrics", "evaluate_decisions", "evaluate_scores", "split_metrics"]
 

@@ -49,7 +49,7 @@ _ARRAYS = "arrays.npz"
 
 
 #: Parts of the package a trained model depends on (relative to the ``skysieve`` directory).
-TRAINING_CODE = ("train", "nets", "tune", "data/dataset.py", "config/_train.py")
+TRAINING_CODE = ("train", "nets", "tune", "metrics", "data/dataset.py", "config/_train.py")
 
 
 def training_code_digest() -> str:

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from skysieve.evaluate import metrics as _metrics
+from skysieve import metrics as _metrics
 
 __all__ = ["METRICS", "binary_log_loss", "max_f1_score", "pr_auc_score", "roc_auc_score", "score_metrics"]
 
@@ -14,13 +14,13 @@ def _two_classes(y_true: np.ndarray) -> bool:
 
 
 def pr_auc_score(y_true: np.ndarray, y_score: np.ndarray) -> float:
-    """:func:`skysieve.evaluate.pr_auc_score`, but NaN (not an error) when a fold holds one class."""
+    """:func:`skysieve.metrics.pr_auc_score`, but NaN (not an error) when a fold holds one class."""
     y_true = np.asarray(y_true)
     return _metrics.pr_auc_score(y_true, y_score) if _two_classes(y_true) else float("nan")
 
 
 def roc_auc_score(y_true: np.ndarray, y_score: np.ndarray) -> float:
-    """:func:`skysieve.evaluate.roc_auc_score`, but NaN when a fold holds one class."""
+    """:func:`skysieve.metrics.roc_auc_score`, but NaN when a fold holds one class."""
     y_true = np.asarray(y_true)
     return _metrics.roc_auc_score(y_true, y_score) if _two_classes(y_true) else float("nan")
 

@@ -1,58 +1,39 @@
 """``skysieve tune``: an Optuna study over k-fold cross-validation, tracked as nested MLflow runs.
 
-MLflow hierarchy: one run per study (``study-<name>``, reused when the study
-resumes or another process joins it), a nested run per trial, a nested run
-per fold inside that. Pruned trials end ``KILLED`` with the tag
-``skysieve.state = PRUNED``.
-
-Many workers, one study: every ``skysieve tune`` on the same storage
-(``postgresql://…`` across hosts, ``sqlite:///…`` on one) shares the study.
-The process that creates the study seeds its sampler with ``tune.seed``;
-one that joins or resumes it draws from a seed of its own. Each running
-trial writes an Optuna heartbeat; a trial whose worker died
-(killed, host lost) is marked FAIL once its heartbeat is older than the grace
-period and is queued again with the same parameters. The study stops at
-exactly ``n_trials`` finished trials: a worker whose new trial would exceed
-that, counting the trials still running before it, waits for them and
-drops its trial (state FAIL, user attribute ``skysieve.surplus``) if they
-finish.
+:func:`run_tune` ties the pieces together: the study and its storage shared
+by every worker (:mod:`skysieve.tune._storage`), the MLflow study → trial →
+fold runs (:mod:`skysieve.tune._runs`) and the hand-over of the best trial's
+fold models to ``skysieve train`` (:mod:`skysieve.tune._handover`).  Pruned
+trials end ``KILLED`` with the tag ``skysieve.state = PRUNED``.
 """
 
-import math
 import os
-import socket
-import time
-import warnings
-import zlib
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from skysieve.config import TrainParams, TuneParams
 from skysieve.errors import ConfigError
-from skysieve.train import TrainingCheckpoint, checkpoint_key, training_code_digest
+from skysieve.train import checkpoint_key
+from skysieve.tune._handover import TRIALS_SUFFIX, _TrialModels
+from skysieve.tune._runs import PruningObserver, _parent_run
 from skysieve.tune._space import check_search_space, suggest
+from skysieve.tune._storage import (
+    GRACE_S,
+    HEARTBEAT_S,
+    STORAGE_ENV,
+    _SURPLUS_ATTR,
+    _WORKER_ATTR,
+    _SurplusTrial,
+    _delete_study,
+    _open_study,
+    _safe_url,
+    _trial_needed,
+    _worker,
+    default_study_name,
+)
 
-__all__ = ["GRACE_S", "HEARTBEAT_S", "STORAGE_ENV", "PruningObserver", "TuneResult", "default_study_name",
-           "make_pruner", "open_study", "run_tune"]
-
-#: ``<handoff_dir>.trials`` holds the trials' finished folds until the best one is handed over.
-TRIALS_SUFFIX = ".trials"
-#: Environment variable that overrides ``tune_<task>.storage``.
-STORAGE_ENV = "SKYSIEVE_OPTUNA_STORAGE"
-#: Default seconds between a running trial's heartbeats.
-HEARTBEAT_S = 30
-#: Default seconds without a heartbeat after which a running trial is failed and retried.
-GRACE_S = 120
-#: Times a trial whose worker died is queued again.
-MAX_RETRY = 2
-_PARENT_ATTR = "mlflow_parent_run_id"
-_WORKER_ATTR = "skysieve.worker"
-_SURPLUS_ATTR = "skysieve.surplus"
-#: Seconds a process that joined a brand-new study waits for its creator to name the MLflow parent run.
-_PARENT_WAIT_S = 60.0
+__all__ = ["TuneResult", "run_tune"]
 
 
 @dataclass
@@ -92,364 +73,6 @@ class TuneResult:
         return asdict(self)
 
 
-def make_pruner(tune: TuneParams, *, steps_per_trial: int):
-    """The Optuna pruner named by ``tune.pruner`` (``median``, ``hyperband`` or ``none``)."""
-    import optuna
-
-    if tune.pruner == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=tune.startup_trials, n_warmup_steps=tune.warmup_epochs)
-    if tune.pruner == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(steps_per_trial, 1))
-    return optuna.pruners.NopPruner()
-
-
-def _safe_url(url: str) -> str:
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - not an SQLAlchemy URL; keep as is
-        return url
-
-
-class _SurplusTrial(Exception):
-    """Raised (and caught by ``optimize``) for a trial the study no longer needs."""
-
-
-class _StaleTrialCallback:
-    """Optuna's retry of a heartbeat-stale trial, plus closing the dead trial's MLflow runs as FAILED."""
-
-    def __init__(self, max_retry: int):
-        import optuna
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            self._retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
-
-    def __call__(self, study, trial) -> None:
-        self._retry(study, trial)
-        run_id = trial.user_attrs.get("mlflow_run_id")
-        if run_id:
-            _close_stale_runs(run_id)
-
-
-def _close_stale_runs(run_id: str) -> None:
-    """Mark a dead trial's MLflow run and its running fold runs FAILED; warn (and go on) if MLflow refuses."""
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    try:
-        client = mlflow.MlflowClient()
-        run = client.get_run(run_id)
-        children = client.search_runs([run.info.experiment_id],
-                                      f"tags.mlflow.parentRunId = '{run_id}' and attributes.status = 'RUNNING'")
-        for child in [*children, run]:
-            if child.info.status == "RUNNING":
-                client.set_tag(child.info.run_id, "skysieve.state", "FAILED")
-                client.set_tag(child.info.run_id, "skysieve.failed_by", "heartbeat (worker gone)")
-                client.set_terminated(child.info.run_id, "FAILED")
-    except (MlflowException, OSError) as exc:  # bookkeeping only: the trial is retried regardless
-        warnings.warn(f"tune: could not mark the MLflow runs of stale trial run {run_id} as FAILED ({exc}); "
-                      "the trial is retried anyway, but its runs may stay RUNNING in MLflow: end them with "
-                      f"MlflowClient().set_terminated({run_id!r}, 'FAILED') if they do", RuntimeWarning, stacklevel=2)
-
-
-def _storage(url: str, *, heartbeat_s: int | None, grace_s: int | None):
-    """An ``RDBStorage`` with heartbeats (and retry of stale trials) for a SQLAlchemy URL; other URLs as given."""
-    import optuna
-
-    if "://" not in url or url.startswith(("redis", "grpc")):
-        return url
-    import sqlalchemy.exc
-
-    kwargs = {}
-    if heartbeat_s is not None:
-        kwargs = {"engine_kwargs": {"pool_pre_ping": True} if not url.startswith("sqlite") else None,
-                  "heartbeat_interval": int(heartbeat_s), "grace_period": int(grace_s) if grace_s else None,
-                  "heartbeat_stale_trial_callback": _StaleTrialCallback(MAX_RETRY)}
-    # Workers started together on an empty database race to create Optuna's schema; the loser's
-    # CREATE fails on an object the winner just made, and a second attempt finds the schema in place.
-    for attempt in range(5):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return optuna.storages.RDBStorage(url, **kwargs)
-        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError, sqlalchemy.exc.OperationalError):
-            if attempt == 4:
-                raise
-            time.sleep(0.5 * (attempt + 1))
-
-
-def _open_study(tune: TuneParams, *, storage: str, steps_per_trial: int, heartbeat_s: int | None = HEARTBEAT_S,
-                grace_s: int | None = GRACE_S):
-    """The study and whether this call created it (False: loaded, made earlier or by another process)."""
-    import optuna
-
-    sampler = optuna.samplers.TPESampler(seed=tune.seed, n_startup_trials=tune.startup_trials)
-    pruner = make_pruner(tune, steps_per_trial=steps_per_trial)
-    try:
-        rdb = _storage(storage, heartbeat_s=heartbeat_s, grace_s=grace_s)
-        try:
-            return optuna.create_study(study_name=tune.study_name, storage=rdb, sampler=sampler, pruner=pruner,
-                                       direction="maximize"), True
-        except optuna.exceptions.DuplicatedStudyError:
-            study = optuna.load_study(study_name=tune.study_name, storage=rdb, sampler=sampler, pruner=pruner)
-            # A process joining (or resuming) the study draws its own random stream: with the study's seed
-            # it would repeat the creator's first random trials.
-            seed = zlib.crc32(f"{tune.seed}:{len(study.get_trials(deepcopy=False))}:{_worker()}".encode())
-            study.sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=tune.startup_trials)
-            return study, False
-    except Exception as exc:  # noqa: BLE001 - storage URLs fail in many driver-specific ways
-        raise ConfigError(f"tune.storage: cannot open Optuna storage {_safe_url(storage)!r} ({exc}); "
-                          f"pass a valid SQLAlchemy URL (sqlite:///optuna.db, postgresql://…)") from exc
-
-
-def open_study(tune: TuneParams, *, storage: str, steps_per_trial: int, heartbeat_s: int | None = HEARTBEAT_S,
-               grace_s: int | None = GRACE_S):
-    """Create or load the study; several processes (on several hosts) may share it.
-
-    Parameters
-    ----------
-    tune : TuneParams
-    storage : str
-        SQLAlchemy URL (``sqlite:///optuna.db``, ``postgresql://user@host/db``).
-    steps_per_trial : int
-        Epochs a trial reports (for the hyperband pruner).
-    heartbeat_s : int or None
-        Seconds between a running trial's heartbeats; None turns heartbeats off.
-    grace_s : int or None
-        Seconds without a heartbeat after which a running trial is marked FAIL
-        and queued again (up to twice) with the same parameters.
-    """
-    return _open_study(tune, storage=storage, steps_per_trial=steps_per_trial, heartbeat_s=heartbeat_s,
-                       grace_s=grace_s)[0]
-
-
-def default_study_name(task: str, tune: TuneParams, base: TrainParams, prov: Mapping[str, str]) -> str:
-    """``<task>-<10 hex digits>``: the study a search belongs to, named by what it searches.
-
-    The digest covers everything a trial's value depends on — the train
-    section searched around, the search space, sampler, pruner and objective
-    (``tune`` without ``n_trials``, ``timeout_s``, ``storage`` and
-    ``study_name``, which only say how long and where to search), the MD5
-    of the data (the ``data.*.md5`` provenance tags) and the source of the
-    code that trains (:func:`training_code_digest`).  The same search resumes
-    its study (raising ``n_trials`` extends it; workers with the same code on
-    one storage share it); changed params, data or training code start a new
-    study instead of returning the best trial of one made otherwise.
-    """
-    import hashlib
-    import json
-
-    what = {
-        "task": task,
-        "train": base.model_dump(mode="json"),
-        "tune": tune.model_dump(mode="json", exclude={"n_trials", "timeout_s", "storage", "study_name"}),
-        "data": sorted(v for k, v in prov.items() if k.startswith("data.") and k.endswith(".md5")),
-        "code": training_code_digest(),
-    }
-    digest = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()
-    return f"{task}-{digest[:10]}"
-
-
-class _TrialModels:
-    """The fold models of this process's trials under ``<handoff>.trials/<study>/trial-<n>``.
-
-    Only the best complete trial of this process keeps its directory; a
-    pruned or failed trial's, and a worse one's, go as soon as it ends, so
-    the disk holds at most two trials' models. :meth:`hand_over` moves the
-    kept one to the train checkpoint if it is the study's best.
-    """
-
-    def __init__(self, root: Path, study_name: str):
-        self.directory = root / study_name
-        self.kept: tuple[int, float] | None = None
-
-    def checkpoint(self, trial_number: int, *, key: str, info: Mapping[str, Any]) -> TrainingCheckpoint:
-        return TrainingCheckpoint.open(self.directory / f"trial-{trial_number}", key=key, resume=False,
-                                       every_epoch=False, info=info)
-
-    def _drop(self, trial_number: int) -> None:
-        import shutil
-
-        shutil.rmtree(self.directory / f"trial-{trial_number}", ignore_errors=True)
-
-    def ended(self, trial_number: int, value: float | None) -> None:
-        """Keep the trial's models if it completed better than the one kept so far; drop the loser."""
-        if value is None or (self.kept is not None and not value > self.kept[1]):
-            self._drop(trial_number)
-            return
-        if self.kept is not None:
-            self._drop(self.kept[0])
-        self.kept = (trial_number, float(value))
-
-    def hand_over(self, best: int, *, target: Path, n_folds: int) -> Path | None:
-        """Move the kept trial to ``target`` if it is trial ``best`` with every fold finished; clean up.
-
-        Returns ``target`` if moved, else None.
-        """
-        import shutil
-
-        handed = None
-        if self.kept is not None and self.kept[0] == best:
-            source = self.directory / f"trial-{best}"
-            if len(TrainingCheckpoint(source, key="").finished_folds()) == n_folds:
-                try:
-                    if target.exists():
-                        shutil.rmtree(target)
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    os.replace(source, target)
-                    handed = target
-                except OSError:
-                    handed = None  # another process holds the target; training then trains anew
-        self.close()
-        return handed
-
-    def close(self) -> None:
-        """Drop the kept trial (if still here) and the directories, unless other workers' trials are in them."""
-        if self.kept is not None:
-            self._drop(self.kept[0])
-            self.kept = None
-        for directory in (self.directory, self.directory.parent):
-            try:
-                directory.rmdir()
-            except OSError:
-                break
-
-
-def _delete_study(name: str, storage: str) -> None:
-    """Remove study ``name`` from ``storage`` if it is there (``skysieve tune --fresh``)."""
-    import optuna
-
-    try:
-        optuna.delete_study(study_name=name, storage=storage)
-    except KeyError:
-        return
-    except Exception as exc:  # noqa: BLE001 - storage URLs fail in many driver-specific ways
-        raise ConfigError(f"tune.storage: cannot delete study {name!r} from {_safe_url(storage)!r} ({exc})") from exc
-
-
-def _worker() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _is_live(trial, *, grace_s: float) -> bool:
-    """A RUNNING trial that may still finish: a skysieve worker runs it (heartbeats fail it if that
-    worker dies), or it started moments ago. A trial left RUNNING without heartbeats never ends."""
-    if _WORKER_ATTR in trial.user_attrs:
-        return True
-    started = trial.datetime_start
-    return started is not None and (datetime.now() - started).total_seconds() < grace_s
-
-
-def _trial_needed(study, trial, *, n_trials: int, poll_s: float, grace_s: float) -> bool:
-    """Whether ``trial`` is within the study's ``n_trials``, counting earlier trials still running.
-
-    Trials are counted in number order; while earlier trials are running
-    and could fill the study, wait for them (failing stale ones).
-    """
-    import optuna
-
-    state = optuna.trial.TrialState
-    while True:
-        earlier = [t for t in study.get_trials(deepcopy=False) if t.number < trial.number]
-        finished = sum(t.state in (state.COMPLETE, state.PRUNED) for t in earlier)
-        running = [t for t in earlier if t.state == state.RUNNING and _is_live(t, grace_s=grace_s)]
-        waiting = sum(t.state == state.WAITING for t in earlier)
-        if finished + len(running) + waiting < n_trials:
-            return True
-        if not running:
-            return False
-        time.sleep(poll_s)
-        optuna.storages.fail_stale_trials(study)
-
-
-class PruningObserver:
-    """Forwards engine events to an MLflow fold logger and reports each epoch's metric to Optuna.
-
-    The reported step is ``fold × steps_per_fold + epoch``; a pruned trial
-    raises ``optuna.TrialPruned`` from inside training.
-    """
-
-    def __init__(self, logger: Any, trial: Any, *, metric: str, steps_per_fold: int):
-        self.logger, self.trial, self.metric, self.steps_per_fold = logger, trial, metric, steps_per_fold
-
-    def fold_started(self, fold) -> None:
-        self.logger.fold_started(fold)
-
-    def epoch_ended(self, fold, step: int, logs: Mapping[str, float]) -> None:
-        import optuna
-
-        self.logger.epoch_ended(fold, step, logs)
-        value = logs.get(f"val_{self.metric}", math.nan)
-        if math.isfinite(value):
-            self.trial.report(float(value), fold.index * self.steps_per_fold + step)
-            if self.trial.should_prune():
-                raise optuna.TrialPruned(f"pruned at fold {fold.index}, epoch {step}")
-
-    def fold_ended(self, fold, result) -> None:
-        self.logger.fold_ended(fold, result)
-
-
-def _parent_run(client, study, *, created: bool, experiment: str, task: str, storage: str,
-                tune: TuneParams) -> tuple[str, bool]:
-    """The study's MLflow run id, and whether it was created now (else resumed or joined).
-
-    Only the process that created the Optuna study creates the parent run
-    (study creation is atomic in the storage); a process joining a study
-    that has no trial yet waits for the creator to record the run id, so
-    two workers started at once share one parent.
-    """
-    from skysieve.train._mlflow import KIND_TAG
-
-    run_id = study.user_attrs.get(_PARENT_ATTR)
-    if not run_id and not created and not study.get_trials(deepcopy=False):
-        deadline = time.monotonic() + _PARENT_WAIT_S
-        while not run_id and time.monotonic() < deadline:
-            time.sleep(0.5)
-            run_id = study.user_attrs.get(_PARENT_ATTR)
-    if run_id and _reopen_parent(client, run_id, study_name=tune.study_name):
-        return run_id, False
-    run = client.create_run(experiment, run_name=f"study-{tune.study_name}", tags={
-        KIND_TAG: "study", "skysieve.task": task, "optuna.study_name": tune.study_name,
-        "optuna.storage": _safe_url(storage), "optuna.objective": tune.objective})
-    study.set_user_attr(_PARENT_ATTR, run.info.run_id)
-    return run.info.run_id, True
-
-
-def _reopen_parent(client, run_id: str, *, study_name: str) -> bool:
-    """Set the study's parent run RUNNING again; False, with a warning, if this tracking store lacks it.
-
-    Raises
-    ------
-    ConfigError
-        If the tracking store holds the run but refuses to reopen it (unreachable, no permission).
-    """
-    from mlflow.exceptions import MlflowException
-
-    where = f"tune: study {study_name!r} records MLflow parent run {run_id} (Optuna study attribute {_PARENT_ATTR!r})"
-    try:
-        run = client.get_run(run_id)
-    except MlflowException as exc:
-        if exc.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-            raise ConfigError(f"{where}, but it cannot be read ({exc}); check that the tracking store "
-                              "($MLFLOW_TRACKING_URI, else <root>/mlflow.db) is reachable and rerun") from exc
-        warnings.warn(f"{where}, which this tracking store does not hold ({exc}); starting a new parent run here. "
-                      "Run against the tracking store the study began in to keep one parent run",
-                      RuntimeWarning, stacklevel=3)
-        return False
-    if run.info.lifecycle_stage == "deleted":
-        warnings.warn(f"{where}, which was deleted; starting a new parent run. Restore it (mlflow runs restore "
-                      f"--run-id {run_id}) before resuming to keep one parent run", RuntimeWarning, stacklevel=3)
-        return False
-    try:
-        client.update_run(run_id, status="RUNNING")
-    except MlflowException as exc:
-        raise ConfigError(f"{where}, but it cannot be reopened ({exc}); check that the tracking store "
-                          "($MLFLOW_TRACKING_URI, else <root>/mlflow.db) is writable and rerun") from exc
-    return True
-
-
 def run_tune(tune: TuneParams, base: TrainParams, *, data_dir: str | Path, task: str,
              storage: str | None = None, root: str | Path | None = None, source: str = "params.yaml",
              heartbeat_s: int | None = HEARTBEAT_S, grace_s: int | None = GRACE_S,
@@ -478,7 +101,7 @@ def run_tune(tune: TuneParams, base: TrainParams, *, data_dir: str | Path, task:
     source : str
         Named in error messages (``params.yaml: tune_sz…``).
     heartbeat_s, grace_s : int or None
-        Optuna heartbeat interval and grace period (see :func:`open_study`):
+        Optuna heartbeat interval and grace period (see :func:`skysieve.tune.open_study`):
         a trial whose worker stops beating for ``grace_s`` seconds is
         marked FAIL, its MLflow runs FAILED, and it is run again.
     fresh : bool
@@ -529,8 +152,8 @@ def run_tune(tune: TuneParams, base: TrainParams, *, data_dir: str | Path, task:
     configure_mlflow(root)
     client = mlflow.MlflowClient()
     exp = experiment_id(base.experiment or task, root=root)
-    parent, created = _parent_run(client, study, created=created, experiment=exp, task=task, storage=storage,
-                                  tune=tune)
+    parent, created = _parent_run(client, study, created=created, experiment=exp, task=task,
+                                  storage=_safe_url(storage), tune=tune)
     # MLflow params are write-once: a resumed study keeps its first params and records the new
     # invocation's section as tags (provenance tags are refreshed either way).
     log_provenance(parent, provenance=prov, params=tune if created else None, client=client)
@@ -624,3 +247,4 @@ def run_tune(tune: TuneParams, base: TrainParams, *, data_dir: str | Path, task:
                       best_value=float(best.value), best_trial=best.number, params=dict(best.params),
                       n_complete=n_complete, n_pruned=n_pruned, mlflow_parent_run_id=parent,
                       handed_over=None if handed is None else str(handed))
+

@@ -5,7 +5,7 @@ import pytest
 from sklearn import metrics as skm
 
 from skysieve.errors import DataError
-from skysieve.evaluate import (
+from skysieve.metrics import (
     ConfusionCounts,
     accuracy_score,
     best_f1_threshold,
@@ -170,3 +170,14 @@ def test_fold_spread_is_mean_and_sample_std():
     assert summary["f1"].mean == pytest.approx(0.65)
     with pytest.raises(DataError, match="no fold values"):
         fold_spread([])
+
+
+def test_evaluate_re_exports_the_metrics():
+    import skysieve.evaluate
+    import skysieve.evaluate.metrics
+    import skysieve.metrics
+
+    for name in skysieve.metrics.__all__:
+        assert getattr(skysieve.evaluate, name) is getattr(skysieve.metrics, name), name
+        assert getattr(skysieve.evaluate.metrics, name) is getattr(skysieve.metrics, name), name
+    assert set(skysieve.metrics.__all__) <= set(skysieve.evaluate.__all__)
