@@ -249,13 +249,12 @@ class BlobSearch(Search):
     def stages(self):
         return (
             Stage("simulate_blobs", "simulate", NAME, ("simulate_blobs",)),
-            Stage("cutouts_blobs", "cutouts", NAME, ("cutouts_blobs",), ("data",)),
-            Stage("validate_blobs", "validate", NAME, ("validate_blobs", "simulate_blobs.size_px"), ("data",)),
-            Stage("tune_blobs", "tune", NAME, ("tune_blobs", "train_blobs"), ("tune", "train", "nets", "data")),
-            Stage("train_blobs", "train", NAME, ("train_blobs",), ("train", "nets", "data")),
-            Stage("evaluate_blobs", "evaluate", NAME, (), ("evaluate", "train", "nets", "data")),
-            Stage("register_blobs", "register", NAME, ("register_blobs", "train_blobs", "simulate_blobs.size_px"),
-                  ("registry",)),
+            Stage("cutouts_blobs", "cutouts", NAME, ("cutouts_blobs",)),
+            Stage("validate_blobs", "validate", NAME, ("validate_blobs", "simulate_blobs.size_px")),
+            Stage("tune_blobs", "tune", NAME, ("tune_blobs", "train_blobs")),
+            Stage("train_blobs", "train", NAME, ("train_blobs",)),
+            Stage("evaluate_blobs", "evaluate", NAME, ()),
+            Stage("register_blobs", "register", NAME, ("register_blobs", "train_blobs", "simulate_blobs.size_px")),
         )
 
     def commands(self):

@@ -80,3 +80,26 @@ def test_tasks_lists_every_search_with_its_stages_and_models():
     assert "skysieve mf sz" in rows["sz"]["commands"]
     text = runner.invoke(build_app(), ["tasks", "--params", str(REPO / "params.yaml")]).output
     assert "lens: galaxy-scale strong lenses" in text and "register_sz" in text
+
+
+def test_stage_code_follows_the_command_imports_through_the_source():
+    from skysieve.tasks import get_search
+    from skysieve.tasks._check import stage_code
+
+    sz = get_search("sz")
+    stages = {st.name: st for st in sz.stages()}
+    mf = stage_code(sz, stages["mf_sz"])
+    assert mf[0] == "src/skysieve/tasks/sz"
+    assert {"src/skysieve/mf", "src/skysieve/sim", "src/skysieve/cli", "src/skysieve/config",
+            "src/skysieve/tasks/_registry.py"} <= set(mf)  # sim only through mf's own imports
+    assert "src/skysieve/registry" not in mf and "src/skysieve/tasks/lens" not in mf
+    tune = stage_code(sz, stages["tune_sz"])  # the engine's generic command, and train's metrics below it
+    assert {"src/skysieve/tune", "src/skysieve/train", "src/skysieve/metrics", "src/skysieve/nets"} <= set(tune)
+    assert "src/skysieve/evaluate" not in tune
+
+
+def test_a_dep_the_imports_need_is_required(copy):
+    _edit(copy / "dvc.yaml", lambda d: d["stages"]["tune_lens"]["deps"].remove("src/skysieve/metrics"))
+    problems = check_pipeline(copy)
+    assert problems == ["dvc.yaml: stage 'tune_lens' deps omit the code it runs: ['src/skysieve/metrics']; add them "
+                        "so a code change reruns the stage"]

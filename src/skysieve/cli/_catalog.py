@@ -45,7 +45,7 @@ def _engine_parameters() -> list[inspect.Parameter]:
         inspect.Parameter("out", kw, annotation=Annotated[Path, typer.Option(
             help="output FITS table, written atomically")]),
         inspect.Parameter("truth", kw, default=None, annotation=Annotated[Path | None, typer.Option(
-            help="a truth table for the inputs, in the form the model's search reads (see below); also print "
+            help="a truth table for the inputs, in the form the model's search reads (see above); also print "
                  "purity, completeness and F1")]),
         inspect.Parameter("batch_size", kw, default=512, annotation=Annotated[int, typer.Option(
             help="cutouts or tiles per CNN forward pass")]),

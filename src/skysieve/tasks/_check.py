@@ -8,16 +8,24 @@ and edit; this check keeps them honest against what each search declares
 * its ``params:`` are exactly the sections and dotted keys the command reads
   (a missing one would let a change go unnoticed; an extra one reruns the
   stage for nothing);
-* its ``deps`` cover the code it runs: the search's folder, ``cli``,
-  ``config`` and the engine folders the stage declares, so a code change
-  cannot leave a stale output that ``dvc repro`` calls up to date;
+* its ``deps`` cover the code it runs, so a code change cannot leave a stale
+  output that ``dvc repro`` calls up to date: the search's folder, the
+  command line, the params and the search registry, and every skysieve
+  module its command imports, followed import by import through the source
+  (:func:`stage_code`; a subpackage is covered by its folder, a top-level
+  module by its file);
 * ``MLproject`` has an entry point of the same name running the same command.
 """
 
+import ast
+import inspect
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+import skysieve
 
 from skysieve.errors import ConfigError
 from skysieve.tasks._contract import Search, Stage
@@ -28,8 +36,11 @@ __all__ = ["PACKAGE_DIR", "check_pipeline", "stage_code"]
 #: Where the package's source lives, relative to the repository root (as ``dvc.yaml`` names it).
 PACKAGE_DIR = "src/skysieve"
 
-#: Engine folders every stage runs: its command line and its params.
-_ALWAYS = ("cli", "config")
+#: Engine code every stage runs: its command line, its params, and the search registry both are built from.
+_ALWAYS = ("skysieve.cli", "skysieve.config", "skysieve.tasks", "skysieve.tasks._contract", "skysieve.tasks._registry")
+
+#: The engine's generic commands, by verb (the stages whose verb is here run them).
+_GENERIC = {"tune": ("skysieve.cli._tune", "_command"), "train": ("skysieve.cli._train", "_command")}
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -61,10 +72,103 @@ def _deps_of(stage: dict[str, Any]) -> list[str]:
     return [str(d).rstrip("/") for d in stage.get("deps") or []]
 
 
+def _module_file(name: str) -> Path | None:
+    """The source file of skysieve module ``name`` (a package's ``__init__.py``), or None if there is none."""
+    base = Path(skysieve.__file__).parent.joinpath(*name.split(".")[1:])
+    if base.is_dir() and (base / "__init__.py").is_file():
+        return base / "__init__.py"
+    return base.with_suffix(".py") if base.with_suffix(".py").is_file() else None
+
+
+def _imports(tree: ast.AST, package: str, *, top_level: bool = False) -> set[str]:
+    """The skysieve modules a syntax tree imports: anywhere in it (function bodies too), or only at its top level."""
+    found: set[str] = set()
+    for node in (tree.body if top_level else ast.walk(tree)):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.split(".")[0] == "skysieve")
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                module = ".".join([*parts, node.module] if node.module else parts)
+            else:
+                module = node.module or ""
+            if module.split(".")[0] != "skysieve":
+                continue
+            found.add(module)
+            found.update(f"{module}.{a.name}" for a in node.names if _module_file(f"{module}.{a.name}"))
+    return {m for m in found if _module_file(m)}
+
+
+def _parse(name: str) -> tuple[ast.Module, str]:
+    path = _module_file(name)
+    return ast.parse(path.read_text()), name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+
+
+@cache
+def _closure(start: frozenset[str]) -> frozenset[str]:
+    """Every skysieve module reachable by imports from ``start``.
+
+    A module reached brings every module it imports, its function bodies'
+    included (which of its functions run is not known); the packages above a
+    module (importing ``a.b.c`` runs ``a`` and ``a.b``) bring only what they
+    import at their top level.
+    """
+    seen: set[str] = set()
+    todo = [(m, False) for m in start]
+    while todo:
+        name, parent_only = todo.pop()
+        if (name, parent_only) in seen or (parent_only and (name, False) in seen) or _module_file(name) is None:
+            continue
+        seen.add((name, parent_only))
+        parts = name.split(".")
+        todo.extend((".".join(parts[:i]), True) for i in range(1, len(parts)))
+        tree, package = _parse(name)
+        todo.extend((m, False) for m in _imports(tree, package, top_level=parent_only))
+    return frozenset(m for m, _ in seen)
+
+
+def _dep_of(module: str) -> str:
+    """The ``dvc.yaml`` dep that covers a module: its subpackage's folder, a search's folder, or its file."""
+    parts = module.split(".")
+    path = _module_file(module)
+    if len(parts) >= 3 and parts[1] == "tasks" and _module_file(".".join(parts[:3])).name == "__init__.py":
+        return f"{PACKAGE_DIR}/tasks/{parts[2]}"  # a search: its whole folder
+    if len(parts) >= 2 and parts[1] != "tasks" and _module_file(".".join(parts[:2])).name == "__init__.py":
+        return f"{PACKAGE_DIR}/{parts[1]}"  # an engine subpackage: its folder
+    return f"{PACKAGE_DIR}/{path.relative_to(Path(skysieve.__file__).parent).as_posix()}"
+
+
+def _command_func(search: Search, stage: Stage) -> Any:
+    if stage.verb in _GENERIC:
+        module, attr = _GENERIC[stage.verb]
+        import importlib
+
+        return getattr(importlib.import_module(module), attr)
+    for c in search.commands():
+        if (c.verb, c.name) == (stage.verb, stage.command):
+            return c.func
+    return None
+
+
 def stage_code(search: Search, stage: Stage) -> list[str]:
-    """The source paths (relative to the repository root) that stage ``stage`` runs: what its deps must cover."""
-    parts = [f"tasks/{search.name}", *_ALWAYS, *stage.code]
-    return [f"{PACKAGE_DIR}/{p}" for p in dict.fromkeys(parts)]
+    """The source the stage runs, as ``dvc.yaml`` deps (relative to the repository root).
+
+    The search's folder, the command line, the params and the search registry,
+    every skysieve module the stage's command function imports followed
+    through the source (function-level imports included, so the closure is
+    generous, never short), and the stage's declared :attr:`Stage.code`.
+    Subpackages are covered by their folder, top-level modules by their file.
+    """
+    start = set(_ALWAYS)
+    func = _command_func(search, stage)
+    if func is not None:
+        source = inspect.getsource(inspect.unwrap(func))
+        start |= _imports(ast.parse(inspect.cleandoc("\n" + source) if source[:1].isspace() else source),
+                          func.__module__.rsplit(".", 1)[0])
+    deps = [f"{PACKAGE_DIR}/tasks/{search.name}"]
+    deps += sorted({_dep_of(m) for m in _closure(frozenset(start)) if m != "skysieve"} - set(deps))
+    deps += [f"{PACKAGE_DIR}/{c}" for c in stage.code if f"{PACKAGE_DIR}/{c}" not in deps]
+    return deps
 
 
 def _covered(path: str, deps: list[str]) -> bool:

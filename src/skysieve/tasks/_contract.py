@@ -14,6 +14,7 @@ work happens inside the commands a search returns from :meth:`Search.commands`
 and in :meth:`Search.make_catalog`.
 """
 
+import importlib
 import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -76,9 +77,11 @@ class Stage:
         The params sections or dotted keys the command reads — exactly these
         must be the stage's ``params:`` in ``dvc.yaml``.
     code : tuple of str
-        Folders or modules under ``src/skysieve`` whose code the stage runs
-        (besides its search's own folder, always included): each must be in
-        the stage's ``deps``.
+        Code under ``src/skysieve`` the stage runs that its imports do not
+        show (a module loaded by name): ``skysieve pipeline check`` already
+        follows the command's imports (:func:`skysieve.tasks._check.stage_code`)
+        and requires the search's folder; what is listed here must be in the
+        stage's ``deps`` too.
     """
 
     name: str
@@ -135,12 +138,22 @@ class Search(ABC):
         The paper it follows (a file in ``../shared/papers`` or a citation).
     doc : str
         Its documentation page, relative to the repository root (``docs/lens.md``).
+    commands_module : str, optional
+        A module with a function ``commands() -> tuple[Command, ...]``: the
+        default :meth:`commands` imports it only when the command line is
+        built, so the search's package stays cheap to import.
+    catalog_module : str, optional
+        A module with ``catalog_options()``, ``CATALOG_HELP`` and
+        ``make_catalog(ref, **kwargs)``: the defaults of :meth:`catalog_options`,
+        :meth:`catalog_help` and :meth:`make_catalog` delegate to it.
     """
 
     name: ClassVar[str]
     title: ClassVar[str]
     paper: ClassVar[str] = ""
     doc: ClassVar[str] = ""
+    commands_module: ClassVar[str | None] = None
+    catalog_module: ClassVar[str | None] = None
 
     # -- configuration -----------------------------------------------------------------------------------------------
 
@@ -165,13 +178,16 @@ class Search(ABC):
         ``tune_<name>``, ``train_<name>``); the others run :meth:`commands`.
         """
 
-    @abstractmethod
     def commands(self) -> tuple[Command, ...]:
         """The search's own commands (``simulate``, ``cutouts``, ``validate``, ``evaluate``, ``register``…).
 
         Each is a thin edge: parse paths, load its params section, call one
-        library function, write outputs atomically.
+        library function, write outputs atomically.  By default, those of
+        :attr:`commands_module`.
         """
+        if self.commands_module is None:
+            return ()
+        return tuple(importlib.import_module(self.commands_module).commands())
 
     def model_names(self, params: Any) -> tuple[str, ...]:
         """The registered model names this search's ``register`` stage writes, read from ``params``."""
@@ -194,13 +210,18 @@ class Search(ABC):
         ``Annotated`` type and a default; the options ``--model``, ``--out``,
         ``--truth``, ``--batch-size`` and ``--progress`` are the engine's.
         An option is shared by searches that declare it with the same name;
-        an option given for another search's model is refused.
+        an option given for another search's model is refused.  By default,
+        those of :attr:`catalog_module`.
         """
-        return ()
+        if self.catalog_module is None:
+            return ()
+        return tuple(importlib.import_module(self.catalog_module).catalog_options())
 
     def catalog_help(self) -> str:
         """A paragraph for ``skysieve catalog --help``: which inputs this search's models take."""
-        return ""
+        if self.catalog_module is None:
+            return ""
+        return str(importlib.import_module(self.catalog_module).CATALOG_HELP)
 
     def make_catalog(self, ref: Any, *, out: Path, options: Mapping[str, Any], given: frozenset[str],
                      truth: Path | None, batch_size: int, progress: bool, echo: Callable[[str], None]) -> None:
@@ -227,6 +248,11 @@ class Search(ABC):
         skysieve.errors.SkysieveError
             Bad inputs, named with the fix, before anything is written.
         """
+        if self.catalog_module is not None:
+            importlib.import_module(self.catalog_module).make_catalog(
+                ref, out=out, options=options, given=given, truth=truth, batch_size=batch_size, progress=progress,
+                echo=echo)
+            return
         from skysieve.errors import ConfigError
 
         raise ConfigError(f"{ref.where} belongs to the '{self.name}' search, which makes no catalog")

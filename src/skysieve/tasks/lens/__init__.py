@@ -13,8 +13,6 @@ from skysieve.tasks import Search, SectionSpec, Stage
 
 __all__ = ["LensSearch", "search"]
 
-#: The engine folders the learning stages run (besides ``tasks/lens``, ``cli`` and ``config``).
-_LEARN = ("nets", "train", "data", "_tracking.py")
 
 
 class LensSearch(Search):
@@ -23,6 +21,8 @@ class LensSearch(Search):
     name = "lens"
     title = "galaxy-scale strong lenses in HST cluster fields: VGG / SC-VGG"
     paper = "angora2023-galaxy-scale-lenses-in-clusters.txt"
+    commands_module = "skysieve.tasks.lens._commands"
+    catalog_module = "skysieve.tasks.lens._catalog_cli"
     doc = "docs/lens.md"
 
     def sections(self) -> tuple[SectionSpec, ...]:
@@ -50,27 +50,19 @@ class LensSearch(Search):
     def stages(self) -> tuple[Stage, ...]:
         """The seven DVC stages from the simulated cutouts to the registered classifier."""
         return (
-            Stage("simulate_lens", "simulate", "lens", ("cosmology", "simulate_lens"), ("sim", "data")),
-            Stage("cutouts_lens", "cutouts", "lens", ("cutouts_lens",), ("data",)),
+            Stage("simulate_lens", "simulate", "lens", ("cosmology", "simulate_lens")),
+            Stage("cutouts_lens", "cutouts", "lens", ("cutouts_lens",)),
             Stage("validate_lens", "validate", "lens",
                   ("validate_lens", "simulate_lens.size_px", "simulate_lens.bands", "simulate_lens.reference_band",
                    "simulate_lens.members.theta_e_range_arcsec", "simulate_lens.sources.mag_range",
-                   "simulate_lens.sources.dz_min", "cutouts_lens.channels"),
-                  ("data",)),
-            Stage("tune_lens", "tune", "lens", ("tune_lens", "train_lens"), ("tune", *_LEARN)),
-            Stage("train_lens", "train", "lens", ("train_lens",), _LEARN),
-            Stage("evaluate_lens", "evaluate", "lens", ("evaluate_lens",), ("evaluate", *_LEARN)),
+                   "simulate_lens.sources.dz_min", "cutouts_lens.channels")),
+            Stage("tune_lens", "tune", "lens", ("tune_lens", "train_lens")),
+            Stage("train_lens", "train", "lens", ("train_lens",)),
+            Stage("evaluate_lens", "evaluate", "lens", ("evaluate_lens",)),
             Stage("register_lens", "register", "lens",
                   ("register_lens", "cosmology", "simulate_lens", "cutouts_lens", "validate_lens", "tune_lens",
-                   "train_lens", "evaluate_lens"),
-                  ("registry", "catalog", "_tracking.py")),
+                   "train_lens", "evaluate_lens")),
         )
-
-    def commands(self):
-        """``simulate lens``, ``cutouts lens``, ``validate lens``, ``evaluate lens``, ``register lens``."""
-        from skysieve.tasks.lens._commands import commands
-
-        return commands()
 
     def model_names(self, params) -> tuple[str, ...]:
         """The classifier (``register_lens.model_name``)."""
@@ -81,24 +73,6 @@ class LensSearch(Search):
         from skysieve.tasks.lens._catalog_config import LENS_CATALOG_CONFIG_TAG
 
         return LENS_CATALOG_CONFIG_TAG in tags
-
-    def catalog_options(self):
-        """``--cutouts``, or ``--images`` with ``--positions``."""
-        from skysieve.tasks.lens._catalog_cli import catalog_options
-
-        return catalog_options()
-
-    def catalog_help(self) -> str:
-        """Which inputs a lens classifier takes."""
-        from skysieve.tasks.lens._catalog_cli import CATALOG_HELP
-
-        return CATALOG_HELP
-
-    def make_catalog(self, ref, **kwargs) -> None:
-        """Score cutouts (:func:`skysieve.tasks.lens.catalog.make_lens_catalog`)."""
-        from skysieve.tasks.lens._catalog_cli import make_catalog
-
-        make_catalog(ref, **kwargs)
 
 
 #: The instance the ``skysieve.tasks`` entry point names.

@@ -13,8 +13,6 @@ from skysieve.tasks import Search, SectionSpec, Stage
 
 __all__ = ["SzSearch", "search"]
 
-#: The engine folders the stages run (besides ``tasks/sz``, ``cli`` and ``config``).
-_LEARN = ("nets", "train", "data", "_tracking.py")
 
 
 class SzSearch(Search):
@@ -23,6 +21,8 @@ class SzSearch(Search):
     name = "sz"
     title = "galaxy clusters in millimetre (SZ) maps: matched filter, CNN, MF+CNN ensembles"
     paper = "lin2021-deepsz-mf-cnn-ensemble.txt"
+    commands_module = "skysieve.tasks.sz._commands"
+    catalog_module = "skysieve.tasks.sz._catalog_cli"
     doc = "docs/catalog.md"
 
     def sections(self) -> tuple[SectionSpec, ...]:
@@ -56,30 +56,19 @@ class SzSearch(Search):
     def stages(self) -> tuple[Stage, ...]:
         """The ten DVC stages from the CMB spectrum to the registered ensemble."""
         return (
-            Stage("cmb_spectrum", "simulate", "cmb-spectrum", ("cosmology", "cmb_spectrum"), ("sim",)),
-            Stage("simulate_sz", "simulate", "sz", ("cosmology", "simulate_sz"), ("sim", "data")),
-            Stage("cutouts_sz", "cutouts", "sz", ("cutouts_sz",), ("data",)),
+            Stage("cmb_spectrum", "simulate", "cmb-spectrum", ("cosmology", "cmb_spectrum")),
+            Stage("simulate_sz", "simulate", "sz", ("cosmology", "simulate_sz")),
+            Stage("cutouts_sz", "cutouts", "sz", ("cutouts_sz",)),
             Stage("validate_sz", "validate", "sz",
-                  ("validate_sz", "simulate_sz.bands", "simulate_sz.patch.pixel_arcmin", "cutouts_sz.size_arcmin"),
-                  ("data",)),
+                  ("validate_sz", "simulate_sz.bands", "simulate_sz.patch.pixel_arcmin", "cutouts_sz.size_arcmin")),
             Stage("mf_sz", "mf", "sz",
-                  ("mf_sz", "simulate_sz.bands", "cosmology.Tcmb0_k", "cutouts_sz.central_arcmin"),
-                  ("mf", "sim", "data")),
-            Stage("tune_sz", "tune", "sz", ("tune_sz", "train_sz"), ("tune", *_LEARN)),
-            Stage("train_sz", "train", "sz", ("train_sz",), _LEARN),
-            Stage("evaluate_sz", "evaluate", "sz", ("evaluate_sz",), ("evaluate", *_LEARN)),
-            Stage("ensemble_sz", "ensemble", "sz", ("ensemble_sz", "evaluate_sz"), ("ensemble", "evaluate",
-                                                                                   "_tracking.py")),
-            Stage("register_sz", "register", "sz", ("register_sz", "simulate_sz.bands", "mf_sz", "cutouts_sz"),
-                  ("registry", "ensemble", "catalog", "_tracking.py")),
+                  ("mf_sz", "simulate_sz.bands", "cosmology.Tcmb0_k", "cutouts_sz.central_arcmin")),
+            Stage("tune_sz", "tune", "sz", ("tune_sz", "train_sz")),
+            Stage("train_sz", "train", "sz", ("train_sz",)),
+            Stage("evaluate_sz", "evaluate", "sz", ("evaluate_sz",)),
+            Stage("ensemble_sz", "ensemble", "sz", ("ensemble_sz", "evaluate_sz")),
+            Stage("register_sz", "register", "sz", ("register_sz", "simulate_sz.bands", "mf_sz", "cutouts_sz")),
         )
-
-    def commands(self):
-        """``simulate cmb-spectrum``, ``simulate sz``, ``cutouts sz``, ``validate sz``, ``mf sz``, ``evaluate sz``,
-        ``ensemble sz``, ``register sz``."""
-        from skysieve.tasks.sz._commands import commands
-
-        return commands()
 
     def model_names(self, params) -> tuple[str, ...]:
         """The CNN and the ensemble (``register_sz``)."""
@@ -90,24 +79,6 @@ class SzSearch(Search):
         from skysieve.tasks.sz._catalog_config import CATALOG_CONFIG_TAG
 
         return CATALOG_CONFIG_TAG in tags
-
-    def catalog_options(self):
-        """``--maps`` and the tiling and matched-filter options."""
-        from skysieve.tasks.sz._catalog_cli import catalog_options
-
-        return catalog_options()
-
-    def catalog_help(self) -> str:
-        """Which inputs an SZ ensemble takes."""
-        from skysieve.tasks.sz._catalog_cli import CATALOG_HELP
-
-        return CATALOG_HELP
-
-    def make_catalog(self, ref, **kwargs) -> None:
-        """Matched filter + CNN over new maps (:func:`skysieve.tasks.sz.catalog.make_catalog`)."""
-        from skysieve.tasks.sz._catalog_cli import make_catalog
-
-        make_catalog(ref, **kwargs)
 
 
 #: The instance the ``skysieve.tasks`` entry point names.
