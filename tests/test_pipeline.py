@@ -11,7 +11,6 @@ import pytest
 import yaml
 
 from skysieve.config import load_params
-
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow

@@ -130,9 +130,9 @@ def registry(tmp_path_factory):
 
     ``MLFLOW_TRACKING_URI`` points at it while the tests of this folder run.
     """
-    from skysieve.tasks.sz._catalog_config import catalog_tags
     from skysieve.ensemble import Ensembles
     from skysieve.registry import log_cnn_model, register_ensemble, register_model_version
+    from skysieve.tasks.sz._catalog_config import catalog_tags
 
     root = tmp_path_factory.mktemp("registry")
     uri = f"sqlite:///{root}/mlflow.db"

@@ -3,7 +3,6 @@ import yaml
 
 from skysieve.config import Params, load_params
 from skysieve.errors import ConfigError
-
 from tests.conftest import REPO
 
 

@@ -4,7 +4,6 @@ from astropy.io import fits
 
 from skysieve.data.maps import read_maps, write_map
 from skysieve.errors import DataError
-
 from tests.conftest import make_car_wcs
 
 

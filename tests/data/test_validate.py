@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from skysieve.tasks.sz.params import CutoutsSzParams
 from skysieve.config import ValidateParams
 from skysieve.data import open_dataset, read_maps, validate_dataset
 from skysieve.tasks.sz.cutouts import plan_cutouts, write_cutouts
+from skysieve.tasks.sz.params import CutoutsSzParams
 from skysieve.tasks.sz.validation import validate_truth_catalogs
 
 LOOSE = ValidateParams(label_rate_min=0.0, label_rate_max=1.0, min_positives=1)

@@ -4,8 +4,8 @@ import pytest
 import yaml
 
 from skysieve.config import EnsembleParams, EvaluateParams, Params, load_params
-from skysieve.tasks.sz.params import RegisterParams
 from skysieve.errors import ConfigError
+from skysieve.tasks.sz.params import RegisterParams
 
 
 def test_defaults_are_in_the_root_params():

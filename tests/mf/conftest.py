@@ -6,7 +6,6 @@ from astropy.table import Table
 
 from skysieve.data.maps import SkyMaps
 from skysieve.mf import ModelNoise
-
 from tests.conftest import make_car_wcs
 
 BANDS = ("90GHz", "148GHz", "219GHz")

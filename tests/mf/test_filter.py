@@ -7,7 +7,6 @@ from skysieve.data.maps import SkyMaps
 from skysieve.errors import DataError
 from skysieve.mf import MapNoise, MatchedFilter, beta_template, default_scales
 from skysieve.mf._fourier import fourier_grid
-
 from tests.conftest import make_car_wcs
 from tests.mf.conftest import BANDS, BEAMS, WHITE, cluster_signal, make_sky, model_noise
 

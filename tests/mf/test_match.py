@@ -6,7 +6,6 @@ from astropy.table import Table
 
 from skysieve.errors import DataError
 from skysieve.mf import assign_to_cutouts, cutout_scores, match_detections, match_to_halos
-
 from tests.conftest import make_car_wcs
 
 SHAPE = (96, 96)  # 0.25′ pixels; 32-px cutouts every 24 px, central 24 px: central regions tile x, y ∈ [3.5, 75.5)

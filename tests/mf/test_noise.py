@@ -9,7 +9,6 @@ from skysieve.mf import MapNoise, ModelNoise, invert_noise
 from skysieve.mf._fourier import fourier_grid
 from skysieve.sim.cmb import cl_from_table
 from skysieve.sim.instrument import beam_transfer
-
 from tests.mf.conftest import BANDS, BEAMS, FREQS, WHITE, make_sky, model_noise
 
 ARCMIN = np.pi / 180 / 60

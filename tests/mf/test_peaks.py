@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from skysieve.mf import detection_catalog, find_peaks
-
 from tests.conftest import make_car_wcs
 
 

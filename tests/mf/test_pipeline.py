@@ -11,10 +11,9 @@ from typer.testing import CliRunner
 from skysieve.cli import build_app
 from skysieve.config import MfParams, Params
 from skysieve.data import band_name, open_dataset, read_maps, write_map
-from skysieve.tasks.sz.cutouts import plan_cutouts, write_cutouts
 from skysieve.errors import ConfigError, DataError
 from skysieve.mf import run_mf_sz
-
+from skysieve.tasks.sz.cutouts import plan_cutouts, write_cutouts
 from tests.conftest import make_car_wcs
 from tests.mf.conftest import BANDS, FREQS, cluster_signal, make_sky
 

@@ -6,7 +6,6 @@ from astropy.table import Table
 
 from skysieve.errors import DataError
 from skysieve.mf import MapNoise, MatchedFilter, clean_sources, detect_sources, inpaint_harmonic, read_source_catalog
-
 from tests.conftest import make_car_wcs
 from tests.mf.conftest import BANDS, BEAMS, FREQS, make_sky, model_noise
 

@@ -11,8 +11,8 @@ from skysieve.sim import (
     astropy_cosmology,
     colossus_cosmology,
     expected_halo_count,
-    make_geometry,
     m500c_to_mvir,
+    make_geometry,
     sample_halos,
 )
 from skysieve.sim._geometry import patch_solid_angle_sr

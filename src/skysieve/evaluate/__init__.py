@@ -10,16 +10,13 @@ completeness threshold (``_breakdown``) serve searches' own tables.
 from skysieve.evaluate._breakdown import (
     ClassMetrics,
     Crossing,
-    ErrorRates,
     class_metrics,
     fold_class_metrics,
-    normalised_colour,
     purity_completeness_crossing,
     purity_completeness_curve,
     quartile_summary,
-    rate_by_bin,
-    rate_by_cut,
 )
+from skysieve.evaluate._errors import ErrorRates, normalised_colour, rate_by_bin, rate_by_cut
 from skysieve.evaluate._protocol import (
     Curves,
     EvaluationResult,

@@ -26,7 +26,6 @@ from typing import Any
 import yaml
 
 import skysieve
-
 from skysieve.errors import ConfigError
 from skysieve.tasks._contract import Search, Stage
 from skysieve.tasks._registry import searches

@@ -19,15 +19,15 @@ from skysieve.tune._handover import TRIALS_SUFFIX, _TrialModels
 from skysieve.tune._runs import PruningObserver, _parent_run
 from skysieve.tune._space import check_search_space, suggest
 from skysieve.tune._storage import (
+    _SURPLUS_ATTR,
+    _WORKER_ATTR,
     GRACE_S,
     HEARTBEAT_S,
     STORAGE_ENV,
-    _SURPLUS_ATTR,
-    _WORKER_ATTR,
-    _SurplusTrial,
     _delete_study,
     _open_study,
     _safe_url,
+    _SurplusTrial,
     _trial_needed,
     _worker,
     default_study_name,

@@ -114,8 +114,8 @@ def cutout_dir(tmp_path_factory):
 
 
 def test_register_lens_stores_the_lens_catalog_config(lens_registry):
-    from skysieve.tasks.lens._catalog_config import read_lens_catalog_config
     from skysieve.catalog import resolve_model
+    from skysieve.tasks.lens._catalog_config import read_lens_catalog_config
 
     ref = resolve_model(lens_registry["uri"])
     assert ref.task == "lens" and ref.tags["skysieve.task"] == "lens"
@@ -129,8 +129,8 @@ def test_register_lens_stores_the_lens_catalog_config(lens_registry):
 
 
 def test_lens_catalog_config_is_read_back_or_refused_clearly(lens_registry):
-    from skysieve.tasks.lens._catalog_config import read_lens_catalog_config
     from skysieve.catalog import resolve_model
+    from skysieve.tasks.lens._catalog_config import read_lens_catalog_config
 
     tags = dict(resolve_model(lens_registry["uri"]).tags)
     from_params = read_lens_catalog_config({"params": tags["params"]}, where="model 'x' v1")  # older versions
@@ -338,8 +338,8 @@ def test_truth_table_gives_purity_completeness_f1(lens_registry, cutout_dir, tmp
 
 
 def test_each_task_refuses_the_other_ones_model_in_the_library(lens_registry, registry):
-    from skysieve.tasks.sz._catalog_model import load_catalog_model
     from skysieve.tasks.lens.catalog import load_lens_catalog_model
+    from skysieve.tasks.sz._catalog_model import load_catalog_model
 
     with pytest.raises(RegistryError, match=f"model '{LENS}' v1 serves the 'lens' search, not an SZ ensemble"):
         load_catalog_model(lens_registry["uri"])

@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 
 from skysieve.config import CosmologyParams, ValidateParams
-from skysieve.tasks.lens.params import CutoutsLensParams, LensSplitParams, SimulateLensParams
 from skysieve.data import ValidationReport, open_dataset, validate_dataset
-from skysieve.tasks.lens.cutouts import assign_lens_splits, make_lens_cutouts
-from skysieve.tasks.lens.validation import validate_lens_catalog
 from skysieve.data.dataset import IMAGES_KEY
 from skysieve.errors import ConfigError, DataError
+from skysieve.tasks.lens.cutouts import assign_lens_splits, make_lens_cutouts
+from skysieve.tasks.lens.params import CutoutsLensParams, LensSplitParams, SimulateLensParams
 from skysieve.tasks.lens.sim import write_lens_simulation
+from skysieve.tasks.lens.validation import validate_lens_catalog
 
 
 def test_splits_keep_groups_together_and_follow_the_fractions():

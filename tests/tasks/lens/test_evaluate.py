@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from skysieve.tasks.lens._learning_params import AdversarialParams, LensEvaluateParams
 from skysieve.errors import DataError
-from skysieve.tasks.lens.evaluate import adversarial_mask, align_truth, evaluate_lens, lens_truth
 from skysieve.evaluate import best_f1_threshold, class_metrics, purity_completeness_crossing
+from skysieve.tasks.lens._learning_params import AdversarialParams, LensEvaluateParams
+from skysieve.tasks.lens.evaluate import adversarial_mask, align_truth, evaluate_lens, lens_truth
 from skysieve.tasks.lens.report import write_lens_report
 
 

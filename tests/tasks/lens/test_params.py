@@ -3,9 +3,9 @@
 import pytest
 import yaml
 
-from skysieve.tasks.lens._learning_params import LensEvaluateParams
 from skysieve.config import Params, TrainParams, TuneParams, load_params
 from skysieve.errors import ConfigError
+from skysieve.tasks.lens._learning_params import LensEvaluateParams
 
 
 def _load(tmp_path, sections):

@@ -7,8 +7,8 @@ import pytest
 import yaml
 
 from skysieve.config import CosmologyParams, load_params
-from skysieve.tasks.lens.params import SimulateLensParams
 from skysieve.errors import ConfigError
+from skysieve.tasks.lens.params import SimulateLensParams
 from skysieve.tasks.lens.sim import (
     Galaxy,
     LensMass,

@@ -7,10 +7,9 @@ import pytest
 from astropy.io import fits
 from astropy.table import Table
 
-from skysieve.tasks.sz.catalog import make_catalog
 from skysieve.catalog import write_catalog
-from skysieve.tasks.sz.catalog import THRESHOLD_KEYS
 from skysieve.errors import DataError, RegistryError
+from skysieve.tasks.sz.catalog import THRESHOLD_KEYS, make_catalog
 from tests.catalog.conftest import CLUSTER_XY, ENSEMBLE, THRESHOLDS, paint_sky, truth_table
 
 METHODS = ("mf", "cnn", "and", "rank_product")

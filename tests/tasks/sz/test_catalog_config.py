@@ -4,10 +4,15 @@ import json
 
 import pytest
 
-from skysieve.tasks.sz._catalog_config import CATALOG_CONFIG_TAG, catalog_config_from_params, catalog_tags, read_catalog_config
 from skysieve.catalog import parse_model_uri
 from skysieve.config import Params
 from skysieve.errors import RegistryError
+from skysieve.tasks.sz._catalog_config import (
+    CATALOG_CONFIG_TAG,
+    catalog_config_from_params,
+    catalog_tags,
+    read_catalog_config,
+)
 from tests.catalog.conftest import catalog_params
 
 

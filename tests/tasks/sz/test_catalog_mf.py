@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from skysieve.tasks.sz._catalog_config import CatalogConfig, catalog_config_from_params
-from skysieve.tasks.sz._catalog_mf import filter_tiles, map_blocks
 from skysieve.catalog import match_one_to_one, tile_grid
 from skysieve.errors import ConfigError
+from skysieve.tasks.sz._catalog_config import CatalogConfig, catalog_config_from_params
+from skysieve.tasks.sz._catalog_mf import filter_tiles, map_blocks
 from tests.catalog.conftest import catalog_params
 from tests.conftest import make_car_wcs
 from tests.mf.conftest import cluster_signal, make_sky, toy_cmb_cl

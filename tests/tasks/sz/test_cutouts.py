@@ -2,11 +2,10 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from skysieve.tasks.sz.params import CutoutsSzParams
 from skysieve.data import open_dataset, read_maps
-from skysieve.tasks.sz.cutouts import plan_cutouts, write_cutouts
-from skysieve.tasks.sz.cutouts import cutout_grid, label_cutouts
 from skysieve.errors import ConfigError
+from skysieve.tasks.sz.cutouts import cutout_grid, label_cutouts, plan_cutouts, write_cutouts
+from skysieve.tasks.sz.params import CutoutsSzParams
 
 CFG = CutoutsSzParams(drop_adjacent_negatives_in_train=False)
 
