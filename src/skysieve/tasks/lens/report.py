@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from skysieve.evaluate import ErrorRates
-from skysieve.evaluate.report import ReportFiles, _save, write_csv, write_evaluation_report, write_metrics_json
+from skysieve.evaluate._plots import save_figure
+from skysieve.evaluate.report import ReportFiles, write_csv, write_evaluation_report, write_metrics_json
 from skysieve.tasks.lens.evaluate import BREAKDOWN_VARIABLES, LensEvaluation
 
 __all__ = [
@@ -216,7 +217,7 @@ def plot_error_rates(rates: Mapping[str, ErrorRates], path: str | Path, *, xlabe
         centers = 0.5 * (edges[1:] + edges[:-1])
         bottom.errorbar(centers, r.rate, yerr=r.rate_error, marker="o", ms=3, capsize=2, color="k")
         bottom.set(xlabel=xlabels.get(name, name), ylabel="FNR" if fn else "FPR", ylim=(0, 1.02))
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_purity_completeness(
@@ -247,7 +248,7 @@ def plot_purity_completeness(
         ax.axvline(t, color=f"C{i + 4}", lw=1, ls=":" if name == "fixed" else "-", label=f"{name}: {t:.3g}")
     ax.set(xlabel="lens probability threshold", ylabel="purity, completeness", xlim=(0, 1), ylim=(0, 1.02))
     ax.legend(loc="lower left", fontsize=7)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def write_lens_report(evaluation: LensEvaluation, out_dir: str | Path, *, max_curve_points: int = 1000) -> ReportFiles:
