@@ -5,6 +5,7 @@ Hygiene: Keras keeps its ``keras.json`` in a per-session temporary ``KERAS_HOME`
 tracking/registry URI, active experiment and MLflow/Keras environment variables.
 """
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -17,12 +18,14 @@ _HOME_KERAS = Path.home() / ".keras"
 _HOME_KERAS_EXISTED = _HOME_KERAS.exists()
 KERAS_HOME = Path(tempfile.mkdtemp(prefix="skysieve-test-keras-"))
 os.environ["KERAS_HOME"] = str(KERAS_HOME)
+atexit.register(shutil.rmtree, KERAS_HOME, ignore_errors=True)  # also when no test ran
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from astropy.table import Table  # noqa: E402
 
 os.environ.setdefault("MLFLOW_ENABLE_TELEMETRY", "false")
+os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"  # MLflow's own switch (it reads DO_NOT_TRACK only as "true")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -109,11 +112,11 @@ def _isolate_global_state():
 
 @pytest.fixture(scope="session", autouse=True)
 def _keras_home_is_a_temp_dir():
-    """Fails the session if it created ``~/.keras``; removes the session's ``KERAS_HOME``."""
+    """Fails the session if it created ``~/.keras``."""
     yield
     created = _HOME_KERAS.exists() and not _HOME_KERAS_EXISTED
-    shutil.rmtree(KERAS_HOME, ignore_errors=True)
-    assert not created, f"the test session created {_HOME_KERAS}; KERAS_HOME must point into a temp dir"
+    assert not created, (f"{_HOME_KERAS} appeared during the test session: KERAS_HOME must point into a temp dir "
+                         "before keras is imported (or another process with the same home created it)")
 
 
 def make_car_wcs(shape: tuple[int, int], pixel_arcmin: float = 0.25, ra0: float = 15.0, dec0: float = 0.0):

@@ -1,6 +1,9 @@
-"""The suite's hygiene (``tests/conftest.py``): Keras's home is a temp dir, MLflow's state does not leak."""
+"""The suite's hygiene (``tests/conftest.py``): Keras's home is a temp dir, MLflow's state does not leak,
+MLflow telemetry is off."""
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.conftest import KERAS_HOME, isolated_global_state
@@ -37,3 +40,13 @@ def test_mlflow_state_and_environment_are_put_back(tmp_path, monkeypatch):
     # Nothing is pinned: a tracking URI given by the environment is honoured again.
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/after.db")
     assert mlflow.get_tracking_uri() == f"sqlite:///{tmp_path}/after.db"
+
+
+def test_mlflow_telemetry_is_off_also_while_test_modules_are_imported():
+    """MLflow turns its telemetry off by itself while a test runs (``PYTEST_CURRENT_TEST``), but not while
+    pytest imports the test modules, several of which import mlflow: the conftest's switch covers that."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    code = "import mlflow; from mlflow.telemetry import get_telemetry_client; print(get_telemetry_client())"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
+                         check=True)
+    assert out.stdout.strip().splitlines()[-1] == "None", out.stdout + out.stderr
