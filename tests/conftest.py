@@ -1,19 +1,122 @@
-"""Tiny seeded fixtures shared across the suite (photutils-style)."""
+"""Tiny seeded fixtures shared across the suite (photutils-style), and the suite's hygiene.
 
+Hygiene: Keras keeps its ``keras.json`` in a per-session temporary ``KERAS_HOME``
+(never ``~/.keras``), and every test starts and ends with the same MLflow
+tracking/registry URI, active experiment and MLflow/Keras environment variables.
+"""
+
+import atexit
+import contextlib
 import os
+import shutil
+import sys
+import tempfile
 from pathlib import Path
 
-import numpy as np
-import pytest
-from astropy.table import Table
+# Before anything imports keras: keras reads KERAS_HOME once, at import, and otherwise creates ~/.keras.
+_HOME_KERAS = Path.home() / ".keras"
+_HOME_KERAS_EXISTED = _HOME_KERAS.exists()
+KERAS_HOME = Path(tempfile.mkdtemp(prefix="skysieve-test-keras-"))
+os.environ["KERAS_HOME"] = str(KERAS_HOME)
+atexit.register(shutil.rmtree, KERAS_HOME, ignore_errors=True)  # also when no test ran
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from astropy.table import Table  # noqa: E402
 
 os.environ.setdefault("MLFLOW_ENABLE_TELEMETRY", "false")
+os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"  # MLflow's own switch (it reads DO_NOT_TRACK only as "true")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# A tracking server, experiment or run inherited from the shell is not the tests' to write to.
+for _name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME",
+              "MLFLOW_RUN_ID"):
+    os.environ.pop(_name, None)
 
 REPO = Path(__file__).resolve().parents[1]
+
+#: Environment variables a test may change (directly, or through ``configure_mlflow``,
+#: ``configure_environment`` and ``mlflow.set_*``) that must not outlive it.
+_RESTORED_PREFIXES = ("MLFLOW_", "SKYSIEVE_", "KERAS_")
+_RESTORED_NAMES = ("MPLCONFIGDIR", "GIT_PYTHON_REFRESH", "TF_CPP_MIN_LOG_LEVEL", "DO_NOT_TRACK",
+                   "DVC_NO_ANALYTICS", "GX_ANALYTICS_ENABLED")
+
+
+def _restored_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k.startswith(_RESTORED_PREFIXES) or k in _RESTORED_NAMES}
+
+
+def _save_mlflow_state() -> dict | None:
+    """MLflow's process-wide state as set (not as resolved): tracking and registry URI, active
+    experiment, active runs; ``None`` while mlflow is not imported (its state is then the default)."""
+    if "mlflow" not in sys.modules:
+        return None
+    from mlflow.tracking import fluent
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    return {"tracking_uri": tracking_utils._tracking_uri, "registry_uri": registry_utils._registry_uri,
+            "experiment_id": fluent._active_experiment_id,
+            "runs": {run.info.run_id for run in fluent._active_run_stack.get()}}
+
+
+def _restore_mlflow_state(state: dict | None) -> None:
+    """Put back what :func:`_save_mlflow_state` saved; runs started since are ended.
+
+    ``mlflow.get_tracking_uri()`` cannot be used to save the URI: it returns the
+    resolved value (``$MLFLOW_TRACKING_URI`` or the default), and setting that
+    back would pin it, so that a later ``MLFLOW_TRACKING_URI`` is ignored.
+    """
+    if "mlflow" not in sys.modules:
+        return
+    import mlflow
+    from mlflow.tracking import fluent
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    state = state or {"tracking_uri": None, "registry_uri": None, "experiment_id": None, "runs": set()}
+    while (run := mlflow.active_run()) is not None and run.info.run_id not in state["runs"]:
+        mlflow.end_run()
+    if tracking_utils._tracking_uri != state["tracking_uri"]:
+        mlflow.set_tracking_uri(state["tracking_uri"])  # None included: also resets the tracer, as a change must
+    registry_utils._registry_uri = state["registry_uri"]
+    fluent._active_experiment_id = state["experiment_id"]
+
+
+@contextlib.contextmanager
+def isolated_global_state():
+    """On exit, put back the MLflow state and the MLflow/Keras environment variables found on entry.
+
+    Every test runs inside one (autouse fixture below); a fixture with a wider
+    scope that points MLflow somewhere wraps its own body in one too.
+    """
+    env = _restored_env()
+    mlflow_state = _save_mlflow_state()
+    try:
+        yield
+    finally:
+        _restore_mlflow_state(mlflow_state)
+        for key in set(_restored_env()) - set(env):
+            del os.environ[key]
+        os.environ.update(env)
+
+
+@pytest.fixture(autouse=True)
+def _isolate_global_state():
+    """Each test ends with the MLflow state and the MLflow/Keras environment it started with."""
+    with isolated_global_state():
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _keras_home_is_a_temp_dir():
+    """Fails the session if it created ``~/.keras``."""
+    yield
+    created = _HOME_KERAS.exists() and not _HOME_KERAS_EXISTED
+    assert not created, (f"{_HOME_KERAS} appeared during the test session: KERAS_HOME must point into a temp dir "
+                         "before keras is imported (or another process with the same home created it)")
 
 
 def make_car_wcs(shape: tuple[int, int], pixel_arcmin: float = 0.25, ra0: float = 15.0, dec0: float = 0.0):

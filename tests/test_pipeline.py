@@ -1,8 +1,11 @@
 """End to end: a real `dvc repro` of the pipeline on a tiny config, in a scratch git repo."""
 
 import json
+import math
 import os
 import shutil
+import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -13,23 +16,72 @@ import yaml
 from skysieve.config import load_params
 from tests.conftest import REPO
 
-pytestmark = pytest.mark.slow
+# The first test to run builds the module's pipeline (`dvc repro` from scratch: 145 s on an idle 2-CPU machine,
+# slower in proportion to the load), so these tests get more than the suite's default timeout (pyproject.toml).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 BIN = Path(sys.executable).parent
+#: Seconds one command may take: the first `dvc repro` builds everything; any other command is much shorter.
+REPRO_TIMEOUT_S = 1200
+COMMAND_TIMEOUT_S = 600
 
 
-def run(cmd, cwd, check=True):
+def run(cmd, cwd, check=True, timeout=COMMAND_TIMEOUT_S):
+    """Run ``cmd`` in ``cwd`` with its own MLflow store and DVC site cache; kill it and its children at ``timeout``."""
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1",
-           "MLFLOW_TRACKING_URI": f"sqlite:///{cwd}/mlflow.db"}
-    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, shell=isinstance(cmd, str))
+           "MLFLOW_TRACKING_URI": f"sqlite:///{cwd}/mlflow.db",
+           # DVC's state and index live in the repo, not in the machine-wide /var/tmp/dvc.
+           "DVC_SITE_CACHE_DIR": str(Path(cwd) / ".dvc" / "tmp" / "site-cache")}
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            shell=isinstance(cmd, str), start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # dvc and the stage processes it started
+        stdout, stderr = proc.communicate()
+        raise AssertionError(f"{cmd} still running after {timeout} s, killed:\n{stdout}\n{stderr}") from None
+    finally:
+        if proc.poll() is None:  # interrupted (pytest-timeout, Ctrl-C): leave nothing running
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    result = subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
     if check and result.returncode != 0:
         raise AssertionError(f"{cmd} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result
 
 
+def _repoint_mlflow_store(db: Path, old: Path, new: Path) -> None:
+    """Rewrite the absolute paths under ``old`` in an MLflow SQLite store (artifact locations, model sources)."""
+    with sqlite3.connect(db) as con:
+        tables = [name for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for table in tables:
+            for _, column, kind, *_ in con.execute(f'PRAGMA table_info("{table}")').fetchall():
+                if "CHAR" in kind.upper() or "TEXT" in kind.upper():
+                    con.execute(f'UPDATE "{table}" SET "{column}" = replace("{column}", ?, ?) '
+                                f'WHERE "{column}" LIKE ?', (str(old), str(new), f"%{old}%"))
+    con.close()
+
+
+@pytest.fixture
+def own_pipeline(pipeline, tmp_path):
+    """A private copy of the built pipeline, for a test that changes it (params, outputs, registry).
+
+    The shared one stays as ``dvc repro`` left it, so the tests pass alone and in any order.
+    """
+    root, _ = pipeline
+    copy = tmp_path / "pipeline"
+    shutil.copytree(root, copy, symlinks=True,
+                    ignore=lambda d, names: ["tmp"] if Path(d) == root / ".dvc" else [])  # locks, site cache
+    _repoint_mlflow_store(copy / "mlflow.db", root, copy)
+    return copy
+
+
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
-    """Copy the pipeline definition and sources into a scratch repo with the tiny params."""
+    """Copy the pipeline definition and sources into a scratch repo with the tiny params, and `dvc repro` it.
+
+    Shared by the module's tests: a test that changes the repo works on ``own_pipeline``.
+    """
     root = tmp_path_factory.mktemp("pipeline")
     for name in ("dvc.yaml", "MLproject"):
         shutil.copy(REPO / name, root / name)
@@ -42,7 +94,7 @@ def pipeline(tmp_path_factory):
     run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "init"], root)
     run(["dvc", "init", "-q"], root)
     run(["dvc", "config", "core.analytics", "false"], root)
-    first = run(["dvc", "repro"], root)
+    first = run(["dvc", "repro"], root, timeout=REPRO_TIMEOUT_S)
     return root, first
 
 
@@ -55,17 +107,68 @@ def test_repro_builds_every_stage(pipeline):
                  "models/sz/ensemble.json", "models/sz/registered.json", "data/lens/cutouts/cutouts.h5",
                  "data/lens/validation.json", "models/lens/registered.json", "reports/lens/evaluate/metrics.json"):
         assert (root / path).is_file(), f"{path} missing after dvc repro:\n{first.stdout}"
-    assert '"success": true' in (root / "data/sz/validation.json").read_text()
+    validation = json.loads((root / "data/sz/validation.json").read_text())
+    assert validation["success"] is True and validation["n_failed"] == 0, validation
     registered = json.loads((root / "models/sz/registered.json").read_text())
     assert set(registered) == {"cnn", "ensemble"}
-    metrics = json.loads((root / "reports/sz/ensemble/metrics.json").read_text())
-    assert {"mf", "cnn", "and", "rank_product"} <= set(json.dumps(metrics).replace('"', " ").split())
+    assert_ensemble_metrics(json.loads((root / "reports/sz/ensemble/metrics.json").read_text()))
+
+
+def assert_ensemble_metrics(metrics: dict) -> None:
+    """Each method's thresholds and val/test metrics: present, finite, in range and consistent with the counts."""
+    assert set(metrics) == {"mf", "cnn", "and", "rank_product"}
+    ratios = ("purity", "completeness", "f1", "accuracy")
+    for split in ("val", "test"):
+        n = {m: sum(metrics[m][split][c] for c in ("tp", "fp", "fn", "tn")) for m in metrics}
+        positives = {m: metrics[m][split]["tp"] + metrics[m][split]["fn"] for m in metrics}
+        # Every method is scored on the same cutouts.
+        assert len(set(n.values())) == 1 and len(set(positives.values())) == 1, (split, n, positives)
+        assert next(iter(n.values())) > 0, split
+    for method, result in metrics.items():
+        assert set(result) == {"thresholds", "val", "test"}, method
+        expected = {method} if method != "and" else {"and.cnn", "and.mf"}
+        assert set(result["thresholds"]) == expected, method
+        assert all(math.isfinite(t) for t in result["thresholds"].values()), (method, result["thresholds"])
+        for split in ("val", "test"):
+            m = result[split]
+            where = f"{method}.{split}"
+            assert set(m) == {"tp", "fp", "fn", "tn", *ratios, "roc_auc", "pr_auc"}, where
+            assert all(isinstance(m[c], int) and m[c] >= 0 for c in ("tp", "fp", "fn", "tn")), (where, m)
+            assert all(math.isfinite(m[r]) and 0.0 <= m[r] <= 1.0 for r in ratios), (where, m)
+            n = m["tp"] + m["fp"] + m["fn"] + m["tn"]
+            assert m["accuracy"] == pytest.approx((m["tp"] + m["tn"]) / n), where
+            if m["tp"] + m["fn"]:
+                assert m["completeness"] == pytest.approx(m["tp"] / (m["tp"] + m["fn"])), where
+            if m["tp"] + m["fp"]:
+                assert m["purity"] == pytest.approx(m["tp"] / (m["tp"] + m["fp"])), where
+            # A decision rule (the AND of two cuts) has no score to rank by: no ROC or PR curve.
+            for auc in ("roc_auc", "pr_auc"):
+                if method == "and" and m[auc] is None:
+                    continue
+                assert math.isfinite(m[auc]) and 0.0 <= m[auc] <= 1.0, (where, auc, m[auc])
 
 
 def test_dvc_metrics_show_reads_the_reports(pipeline):
     root, _ = pipeline
-    out = run(["dvc", "metrics", "show", "--json"], root).stdout
-    assert "reports/sz/evaluate/metrics.json" in out
+    (workspace,) = json.loads(run(["dvc", "metrics", "show", "--json"], root).stdout).values()  # one revision
+    files = workspace["data"]
+    assert set(files) == {"reports/sz/evaluate/metrics.json", "reports/sz/ensemble/metrics.json",
+                          "reports/lens/evaluate/metrics.json"}
+    for path, shown in files.items():
+        # DVC shows every value of the report but lists and nulls (per-fold values, the AND rule's AUCs).
+        expected = _leaves(json.loads((root / path).read_text()))
+        assert len(expected) > 10 and _leaves(shown["data"]) == expected, path
+
+
+def _leaves(tree: dict, prefix: str = "") -> dict:
+    """``{"a.b.c": value}`` for every value that is neither a dict, a list nor null."""
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_leaves(value, f"{prefix}{key}."))
+        elif value is not None and not isinstance(value, list):
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 def test_promoted_lens_model_catalogs_fits_cutouts_as_the_pipeline_scored_them(pipeline, tmp_path):
@@ -103,8 +206,8 @@ def test_second_repro_is_a_no_op(pipeline):
     assert "Running stage" not in out, out
 
 
-def test_cutout_param_change_does_not_resimulate(pipeline):
-    root, _ = pipeline
+def test_cutout_param_change_does_not_resimulate(own_pipeline):
+    root = own_pipeline
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["cutouts_sz"]["group_tile_deg"] = 0.3
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -113,8 +216,8 @@ def test_cutout_param_change_does_not_resimulate(pipeline):
     assert "Running stage 'simulate_sz'" not in out and "Running stage 'cmb_spectrum'" not in out
 
 
-def test_failed_validation_stops_repro_with_report(pipeline):
-    root, _ = pipeline
+def test_failed_validation_stops_repro_with_report(own_pipeline):
+    root = own_pipeline
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["validate_sz"]["min_positives"] = 100_000
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

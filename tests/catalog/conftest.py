@@ -15,6 +15,7 @@ in the same format and registered in the same store by the real
 ``skysieve register lens`` command, with its lens catalog config.
 """
 
+import os
 from pathlib import Path
 
 import mlflow
@@ -22,7 +23,7 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from tests.conftest import make_car_wcs
+from tests.conftest import isolated_global_state, make_car_wcs
 
 CHANNELS = ("90GHz", "148GHz", "219GHz")
 FREQS = (90.0, 148.0, 219.0)
@@ -136,28 +137,27 @@ def registry(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("registry")
     uri = f"sqlite:///{root}/mlflow.db"
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MLFLOW_TRACKING_URI", uri)
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(uri)
-    exp = mlflow.create_experiment("catalog-test", artifact_location=(root / "mlartifacts").as_uri())
-    models_dir = save_cnn(root / "models" / "sz" / "cnn")
-    provenance = {"git.commit": "c0ffee", "git.dirty": "false", "data.data/sz/cutouts.md5": "feedbeef.dir"}
-    with mlflow.start_run(experiment_id=exp, run_name="register"):
-        cnn_uri = log_cnn_model(models_dir)
-        cnn_mv = register_model_version(cnn_uri, CNN, task="sz", test_metrics={"cnn": {"f1": 0.5}},
-                                        thresholds={"cnn": THRESHOLDS["cnn"]}, provenance=provenance,
-                                        primary_method="cnn")
-        rng = np.random.default_rng(0)
-        ens = Ensembles.from_state(THRESHOLDS, {"cnn_prob": np.linspace(0.0, 1.0, 1001),
-                                                "mf_snr": rng.normal(0.0, 1.0, 4000)})
-        metrics = {m: {"f1": 0.6, "purity": 0.7, "completeness": 0.5} for m in ("mf", "cnn", "and", "rank_product")}
-        mv = register_ensemble(ens, ENSEMBLE, task="sz", test_metrics=metrics, provenance=provenance,
-                               cnn_model_uri=f"models:/{CNN}/{cnn_mv.version}", tags=catalog_tags(catalog_params()))
-    yield {"uri": uri, "version": str(mv.version), "run_id": mv.run_id, "cnn_version": str(cnn_mv.version),
-           "models_dir": models_dir, "experiment": exp}
-    mlflow.set_tracking_uri(previous)
-    mp.undo()
+    with isolated_global_state():  # until the package's tests end
+        os.environ["MLFLOW_TRACKING_URI"] = uri
+        mlflow.set_tracking_uri(uri)
+        exp = mlflow.create_experiment("catalog-test", artifact_location=(root / "mlartifacts").as_uri())
+        models_dir = save_cnn(root / "models" / "sz" / "cnn")
+        provenance = {"git.commit": "c0ffee", "git.dirty": "false", "data.data/sz/cutouts.md5": "feedbeef.dir"}
+        with mlflow.start_run(experiment_id=exp, run_name="register"):
+            cnn_uri = log_cnn_model(models_dir)
+            cnn_mv = register_model_version(cnn_uri, CNN, task="sz", test_metrics={"cnn": {"f1": 0.5}},
+                                            thresholds={"cnn": THRESHOLDS["cnn"]}, provenance=provenance,
+                                            primary_method="cnn")
+            rng = np.random.default_rng(0)
+            ens = Ensembles.from_state(THRESHOLDS, {"cnn_prob": np.linspace(0.0, 1.0, 1001),
+                                                    "mf_snr": rng.normal(0.0, 1.0, 4000)})
+            metrics = {m: {"f1": 0.6, "purity": 0.7, "completeness": 0.5}
+                       for m in ("mf", "cnn", "and", "rank_product")}
+            mv = register_ensemble(ens, ENSEMBLE, task="sz", test_metrics=metrics, provenance=provenance,
+                                   cnn_model_uri=f"models:/{CNN}/{cnn_mv.version}",
+                                   tags=catalog_tags(catalog_params()))
+        yield {"uri": uri, "version": str(mv.version), "run_id": mv.run_id, "cnn_version": str(cnn_mv.version),
+               "models_dir": models_dir, "experiment": exp}
 
 
 @pytest.fixture(scope="package")
@@ -268,9 +268,10 @@ def lens_registry(registry, tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.chdir(root)  # the `lens` experiment keeps its artifacts in ./mlartifacts
     try:
-        result = CliRunner().invoke(build_app(), ["register", "lens", "--params", "params.yaml", "--model",
-                                                  str(models_dir), "--state", "evaluation.json", "--data", str(data),
-                                                  "--out", "registered.json"])
+        with isolated_global_state():  # the CLI sets MPLCONFIGDIR etc. under ./ for the rest of the process
+            result = CliRunner().invoke(build_app(), ["register", "lens", "--params", "params.yaml", "--model",
+                                                      str(models_dir), "--state", "evaluation.json", "--data",
+                                                      str(data), "--out", "registered.json"])
     finally:
         mp.undo()
     assert result.exit_code == 0, result.output

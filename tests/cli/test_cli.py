@@ -37,7 +37,7 @@ def test_help_does_not_import_heavy_libraries():
     code = ("import sys; from skysieve.cli import build_app; build_app(); "
             "heavy = [m for m in ('tensorflow', 'keras', 'mlflow', 'optuna', 'great_expectations', 'camb') "
             "if m in sys.modules]; print(heavy)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120).stdout
     assert out.strip() == "[]"
 
 

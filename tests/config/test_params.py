@@ -1,5 +1,6 @@
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from skysieve.config import Params, load_params
 from skysieve.errors import ConfigError
@@ -64,5 +65,8 @@ def test_missing_file(tmp_path):
 
 def test_params_are_frozen():
     params = Params()
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match=r"SimulateSzParams\nseed\n +Instance is frozen"):
         params.simulate_sz.seed = 4
+    with pytest.raises(ValidationError, match=r"for Params\nsimulate_sz\n +Instance is frozen"):
+        params.simulate_sz = Params().cutouts_sz
+    assert params.simulate_sz == Params().simulate_sz

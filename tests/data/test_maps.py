@@ -86,7 +86,19 @@ def test_duplicate_band(tmp_path):
         read_maps([a, b])
 
 
-def test_write_is_atomic(tmp_path):
-    with pytest.raises(Exception):
-        write_map(tmp_path / "bad.fits", np.zeros((4, 4)), "not a wcs", freq_ghz=90)
-    assert list(tmp_path.iterdir()) == []
+def test_write_is_atomic(tmp_path, monkeypatch):
+    """A write that fails half-way leaves no partial file, and the map it was replacing as it was."""
+    wcs = make_car_wcs((16, 16))
+    path = write_map(tmp_path / "m.fits", np.ones((16, 16)), wcs, freq_ghz=90)
+    before = path.read_bytes()
+    real_writeto = fits.PrimaryHDU.writeto
+
+    def fill_the_disk(self, name, *args, **kwargs):
+        real_writeto(self, name, *args, **kwargs)  # the bytes reach the disk, then the device is full
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(fits.PrimaryHDU, "writeto", fill_the_disk)
+    with pytest.raises(OSError, match="No space left on device"):
+        write_map(path, np.zeros((16, 16)), wcs, freq_ghz=148)
+    assert [p.name for p in tmp_path.iterdir()] == ["m.fits"]
+    assert path.read_bytes() == before

@@ -38,7 +38,7 @@ def test_percentile_does_not_depend_on_the_batch():
 def test_reference_is_sorted_read_only_and_validated():
     ref = ReferenceDistribution([3.0, 1.0, 2.0], name="mf_snr")
     np.testing.assert_array_equal(ref.values, [1.0, 2.0, 3.0])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="assignment destination is read-only"):
         ref.values[0] = 5.0
     assert len(ref) == 3 and "mf_snr" in repr(ref)
     assert ref == ReferenceDistribution([1.0, 2.0, 3.0], name="mf_snr")

@@ -68,9 +68,9 @@ def test_crossing_agrees_with_a_brute_force_search():
     ok = thresholds[completeness >= purity]
     assert c.threshold == ok.max()
     above = thresholds[thresholds > c.threshold]
-    if above.size:
-        i = np.flatnonzero(thresholds == above.min())[0]
-        assert completeness[i] < purity[i]
+    assert above.size  # this sample has thresholds above the crossing: the next one up is still short
+    i = np.flatnonzero(thresholds == above.min())[0]
+    assert completeness[i] < purity[i]
 
 
 def test_crossing_needs_positives():
@@ -121,10 +121,19 @@ def test_rate_by_cut_reproduces_table_a5_layout():
     r = rate_by_cut(labels, decisions, mag, [28.0], kind="false_negative")
     assert np.isinf(r.lo[0]) and r.hi[0] == 28.0 and r.lo[1] == 28.0 and np.isinf(r.hi[1])
     assert r.n.tolist() == [n - n_faint, n_faint]
+    # Each row against sklearn's confusion matrix of the objects in it, and the totals against the whole sample.
+    for row, members in enumerate((mag < 28.0, mag >= 28.0)):
+        _, _, fn_row, tp_row = skm.confusion_matrix(labels[members], decisions[members], labels=[0, 1]).ravel()
+        assert (r.n[row], r.errors[row], r.correct[row]) == (tp_row + fn_row, fn_row, tp_row)
+        assert r.rate[row] == pytest.approx(fn_row / (tp_row + fn_row))
+        assert r.ratio[row] == pytest.approx(fn_row / tp_row)
+    _, _, fn_all, tp_all = skm.confusion_matrix(labels, decisions, labels=[0, 1]).ravel()
+    assert (r.n_total, r.errors_total) == (tp_all + fn_all, fn_all)
+    assert r.total_rate == pytest.approx(fn_all / (tp_all + fn_all))
+    # The published figures.
     assert round(100 * r.share[1], 1) == 31.1
     assert round(100 * r.error_share[1], 1) == 38.8  # paper: 38.8 % of SC-VGG FN are faint
-    assert round(r.ratio[1], 3) == round(fn_faint / (n_faint - fn_faint), 3)
-    assert round(fn / (n - fn), 3) == 0.090  # the table's "Total Number" FN/TP
+    assert round(r.errors_total / (r.n_total - r.errors_total), 3) == 0.090  # the table's "Total Number" FN/TP
 
 
 def test_rate_by_cut_orders_cuts_and_rejects_nonsense():

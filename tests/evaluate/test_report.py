@@ -74,19 +74,15 @@ def test_json_and_csv_writers_handle_nan_and_numpy(tmp_path):
 
 def test_log_report_to_a_real_mlflow_run(results, tmp_path):
     files = write_evaluation_report({"cnn": results["cnn"]}, tmp_path / "eval")
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
-    try:
-        exp = mlflow.create_experiment("eval", artifact_location=(tmp_path / "artifacts").as_uri())
-        with pytest.raises(RegistryError, match="no active MLflow run"):
-            log_report_to_mlflow(files)
-        with mlflow.start_run(experiment_id=exp) as run:
-            run_id = log_report_to_mlflow(files)
-        assert run_id == run.info.run_id
-        logged = mlflow.get_run(run_id).data.metrics
-        assert logged["cnn.test.f1"] == pytest.approx(results["cnn"].test.f1)
-        assert logged["cnn.thresholds.cnn"] == pytest.approx(results["cnn"].thresholds["cnn"])
-        names = {a.path for a in mlflow.MlflowClient().list_artifacts(run_id, "evaluation")}
-        assert {"evaluation/metrics.json", "evaluation/roc.png", "evaluation/plots"} <= names
-    finally:
-        mlflow.set_tracking_uri(previous)
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")  # put back by the autouse fixture of conftest.py
+    exp = mlflow.create_experiment("eval", artifact_location=(tmp_path / "artifacts").as_uri())
+    with pytest.raises(RegistryError, match="no active MLflow run"):
+        log_report_to_mlflow(files)
+    with mlflow.start_run(experiment_id=exp) as run:
+        run_id = log_report_to_mlflow(files)
+    assert run_id == run.info.run_id
+    logged = mlflow.get_run(run_id).data.metrics
+    assert logged["cnn.test.f1"] == pytest.approx(results["cnn"].test.f1)
+    assert logged["cnn.thresholds.cnn"] == pytest.approx(results["cnn"].thresholds["cnn"])
+    names = {a.path for a in mlflow.MlflowClient().list_artifacts(run_id, "evaluation")}
+    assert {"evaluation/metrics.json", "evaluation/roc.png", "evaluation/plots"} <= names

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import yaml
 from astropy.table import Table
+from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from skysieve.cli import build_app
@@ -137,9 +138,9 @@ def test_cli_rejects_a_source_catalog_without_fluxes(sz_dirs, tmp_path):
 
 
 def test_params_validate_the_section():
-    with pytest.raises(ValueError, match="theta_c_max_arcmin must be >= theta_c_min_arcmin"):
+    with pytest.raises(ValidationError, match=r"theta_c_max_arcmin must be >= theta_c_min_arcmin \(got 1.0 < 2.0\)"):
         MfParams(theta_c_min_arcmin=2.0, theta_c_max_arcmin=1.0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValidationError, match=r"noise_model\n +Input should be 'model' or 'maps'"):
         MfParams(noise_model="wiener")
     assert MfParams().n_scales == 12 and MfParams().flux_cut_mjy == 2.0
 

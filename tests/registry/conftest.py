@@ -30,18 +30,17 @@ def _empty_store(tmp_path_factory):
 
 @pytest.fixture
 def mlflow_store(tmp_path, monkeypatch, _empty_store):
-    """Point MLflow (and ``configure_mlflow``) at ``sqlite:///<tmp>/mlflow.db``, artifacts in tmp."""
+    """Point MLflow (and ``configure_mlflow``) at ``sqlite:///<tmp>/mlflow.db``, artifacts in tmp.
+
+    The autouse fixture of ``tests/conftest.py`` ends the test's runs and puts MLflow back afterwards.
+    """
     shutil.copy(_empty_store, tmp_path / "mlflow.db")
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(uri)
     experiment = mlflow.create_experiment("registry-test", artifact_location=(tmp_path / "mlartifacts").as_uri())
     mlflow.set_experiment(experiment_id=experiment)
-    yield uri
-    while mlflow.active_run() is not None:
-        mlflow.end_run()
-    mlflow.set_tracking_uri(previous)
+    return uri
 
 
 @pytest.fixture(scope="session")

@@ -36,13 +36,22 @@ def race_promotions(name: str, versions: list[str], workdir, *, env: dict[str, s
     """Run one ``promote(name, version=v, force=True)`` per version in its own process, all released at once."""
     procs = [subprocess.Popen([sys.executable, "-c", _CHILD, str(workdir), v, name], env={**os.environ, **env},
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for v in versions]
-    deadline = time.monotonic() + 180
-    while not all((workdir / f"ready-{v}").exists() for v in versions):
-        assert all(p.poll() is None for p in procs), [p.communicate() for p in procs]
-        assert time.monotonic() < deadline, "children did not start"
-        time.sleep(0.05)
-    (workdir / "go").touch()
-    outs = [p.communicate(timeout=180) for p in procs]
+    try:
+        deadline = time.monotonic() + 180
+        while not all((workdir / f"ready-{v}").exists() for v in versions):
+            if not all(p.poll() is None for p in procs):  # one died: the others would wait for "go" forever
+                for p in procs:
+                    p.kill()
+                raise AssertionError([p.communicate(timeout=60) for p in procs])
+            assert time.monotonic() < deadline, "children did not start"
+            time.sleep(0.05)
+        (workdir / "go").touch()
+        outs = [p.communicate(timeout=180) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=60)
     assert all(p.returncode == 0 for p in procs), outs
     return [json.loads(out.strip().splitlines()[-1]) for out, _ in outs]
 

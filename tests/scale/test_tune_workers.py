@@ -118,7 +118,7 @@ def test_a_worker_killed_mid_trial_leaves_the_study_to_finish(tiny_cutouts, post
                              and t.user_attrs.get("skysieve.worker", "").endswith(f":{victim.pid}")), None)
     time.sleep(0.5)
     victim.send_signal(signal.SIGKILL)
-    victim.wait()
+    victim.wait(timeout=60)
     wait_all({"survivor": survivor}, tmp_path)
 
     study = optuna.load_study(study_name="killed", storage=postgres_db)

@@ -119,14 +119,18 @@ def test_skysieve_train_killed_mid_run_resumes_from_its_checkpoint(tiny_cutouts,
     cmd = [str(Path(sys.executable).with_name("skysieve")), "train", "sz",
            "--data", str(tiny_cutouts.tensor_path.parent), "--out", "models/sz/cnn"]
     ckpt = tmp_path / "models/sz/cnn.ckpt"
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 240
-    while not (ckpt / "fold_0" / "LATEST").is_file() and not (ckpt / "fold_0" / "done").is_dir():
-        assert proc.poll() is None, proc.stdout.read().decode()
-        assert time.monotonic() < deadline, "no checkpoint within 240 s"
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    log = tmp_path / "killed.log"  # a file, not a pipe: nobody reads a pipe while we wait, and a full one blocks
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 240
+            while not (ckpt / "fold_0" / "LATEST").is_file() and not (ckpt / "fold_0" / "done").is_dir():
+                assert proc.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, "no checkpoint within 240 s"
+                time.sleep(0.05)
+        finally:
+            proc.send_signal(signal.SIGKILL)  # also when the wait failed: leave nothing running
+            proc.wait(timeout=60)
     assert ckpt.is_dir()
 
     out = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)

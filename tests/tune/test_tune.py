@@ -68,7 +68,7 @@ def test_pruning_observer_reports_per_epoch_steps_and_prunes():
     obs.epoch_ended(fold0, 0, {"val_pr_auc": 0.5})
     obs.epoch_ended(fold0, 1, {"val_pr_auc": math.nan})  # not reported
     obs.epoch_ended(fold1, 0, {"val_pr_auc": 0.6})
-    with pytest.raises(optuna.TrialPruned):
+    with pytest.raises(optuna.TrialPruned, match="pruned at fold 1, epoch 1"):
         obs.epoch_ended(fold1, 1, {"val_pr_auc": 0.7})
     assert trial.reports == [(0, 0.5), (2, 0.6), (3, 0.7)]
     assert logger.epochs == [0, 1, 0, 1]

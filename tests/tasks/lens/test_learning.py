@@ -3,7 +3,6 @@
 import csv
 import json
 
-import mlflow
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -37,11 +36,7 @@ def workdir(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.delenv("SKYSIEVE_OPTUNA_STORAGE", raising=False)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(TINY))
-    previous = mlflow.get_tracking_uri()
-    yield tmp_path
-    while mlflow.active_run() is not None:
-        mlflow.end_run()
-    mlflow.set_tracking_uri(previous)
+    return tmp_path  # the autouse fixture of tests/conftest.py ends runs and puts MLflow back afterwards
 
 
 @pytest.mark.slow
