@@ -20,6 +20,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from skysieve._urls import safe_url
 from skysieve.errors import ConfigError
 
 __all__ = [
@@ -40,16 +41,6 @@ DEFAULT_BACKEND = "postgresql://localhost:5432/mlflow"
 #: Where the server keeps artifacts when no destination is given (relative to the working directory).
 DEFAULT_ARTIFACTS = "mlartifacts"
 DEFAULT_PORT = 5000
-
-
-def safe_url(url: str) -> str:
-    """``url`` with any password masked (for messages and tags)."""
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - not an SQLAlchemy URL; keep as is
-        return url
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -198,9 +198,12 @@ def provenance(data_paths: Iterable[str | Path] = (), *, root: str | Path | None
 
 
 def flatten_params(params: Any, prefix: str = "") -> dict[str, str]:
-    """Flatten a params section (pydantic model or mapping) to dotted keys and string values."""
+    """Flatten a params section (pydantic model or mapping) to dotted keys and string values, URLs' secrets masked."""
+    from skysieve._urls import redact
+
     if hasattr(params, "model_dump"):
         params = params.model_dump(mode="json")
+    params = redact(params)
     out: dict[str, str] = {}
     if isinstance(params, Mapping):
         for key, value in params.items():
@@ -219,11 +222,14 @@ def log_provenance(run_id: str, *, provenance: Mapping[str, str], params: Any = 
     provenance : mapping
         From :func:`provenance`; written as tags.
     params : pydantic section or mapping, optional
-        Logged flattened as run params and whole as the artifact ``params.json``.
+        Logged flattened as run params and whole as the artifact ``params.json``;
+        passwords in URLs (an Optuna storage, a tracking server) are masked in both.
     client : mlflow.MlflowClient, optional
     """
     import mlflow
     from mlflow.entities import Param, RunTag
+
+    from skysieve._urls import redact
 
     client = client or mlflow.MlflowClient()
     tags = [RunTag(k, str(v)) for k, v in provenance.items()]
@@ -236,4 +242,4 @@ def log_provenance(run_id: str, *, provenance: Mapping[str, str], params: Any = 
     for i in range(0, len(items), 100):
         client.log_batch(run_id, params=items[i : i + 100])
     dumped = params.model_dump(mode="json") if hasattr(params, "model_dump") else dict(params)
-    client.log_dict(run_id, dumped, "params.json")
+    client.log_dict(run_id, redact(dumped), "params.json")

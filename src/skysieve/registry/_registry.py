@@ -166,11 +166,14 @@ def data_hash_of(provenance: Mapping[str, str]) -> str:
 
 
 def _params_dict(params: Any) -> dict[str, Any]:
+    """The params as JSON-ready data, passwords in URLs masked (they become a version tag)."""
+    from skysieve._urls import redact
+
     if params is None:
         return {}
     if hasattr(params, "model_dump"):
-        return params.model_dump(mode="json")
-    return dict(params)
+        return redact(params.model_dump(mode="json"))
+    return redact(dict(params))
 
 
 def register_model_version(

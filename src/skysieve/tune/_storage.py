@@ -21,6 +21,7 @@ import zlib
 from collections.abc import Mapping
 from datetime import datetime
 
+from skysieve._urls import safe_url as _safe_url
 from skysieve.config import TrainParams, TuneParams
 from skysieve.errors import ConfigError
 from skysieve.train import training_code_digest
@@ -49,15 +50,6 @@ def make_pruner(tune: TuneParams, *, steps_per_trial: int):
     if tune.pruner == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(steps_per_trial, 1))
     return optuna.pruners.NopPruner()
-
-
-def _safe_url(url: str) -> str:
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - not an SQLAlchemy URL; keep as is
-        return url
 
 
 class _SurplusTrial(Exception):
