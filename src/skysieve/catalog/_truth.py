@@ -1,7 +1,7 @@
 """Scoring a catalog against a truth catalog: one-to-one matching within a radius.
 
 The true objects are the halos that pass the positive cut the model was
-trained with (``cutouts_sz.positive``, stored with the model) and lie in the
+trained with (the search's positive cut, stored with the model) and lie in the
 catalog's footprint (the union of the tiles' central regions).  Candidates
 and true objects are matched one to one, closest pairs first, within
 ``radius_arcmin``.  For a method, with ``N_c`` its candidates (rows where its

@@ -21,7 +21,7 @@ def _default_mass_bins() -> tuple[float, ...]:
 
 
 class EvaluateParams(Section):
-    """The ``evaluate_sz`` stage: binned completeness and score curves (DeepSZ figures 9–11).
+    """An ``evaluate_<search>`` section: binned completeness and score curves (DeepSZ figures 9–11).
 
     Thresholds are not params: they are chosen on the validation split by F1.
     The column names are those of the cutout catalog's truth columns.
@@ -42,7 +42,7 @@ class EvaluateParams(Section):
 
 
 class EnsembleParams(Section):
-    """The ``ensemble_sz`` stage: MF+CNN AND and rank-product ensembles (DeepSZ section 3.2).
+    """An ``ensemble_<search>`` section: MF+CNN AND and rank-product ensembles (DeepSZ section 3.2).
 
     The AND grid takes ``and_grid_size`` quantiles of the validation positives'
     scores on each axis; when that is at least the number of positives the

@@ -1,4 +1,4 @@
-"""The ``ensemble_sz`` stage as a library call: fit MF+CNN ensembles on validation, report on test."""
+"""The ``ensemble_<search>`` stage as a library call: fit MF+CNN ensembles on validation, report on test."""
 
 import numpy as np
 from astropy.table import Table

@@ -52,7 +52,7 @@ class ClassMetrics:
         Counted with the positive class as positive.
     class_names : (str, str)
         The positive and negative class as :meth:`as_dict` names them
-        (a search's own: ``("lens", "non_lens")``).
+        (a search may name its own).
     """
 
     counts: ConfusionCounts

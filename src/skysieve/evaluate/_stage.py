@@ -1,8 +1,8 @@
-"""The ``evaluate_sz`` stage as a library call: score the cutouts, evaluate MF and CNN.
+"""The ``evaluate_<search>`` stage as a library call: score the cutouts, evaluate MF and CNN.
 
 The CNN scores validation and test cutouts streamed from disk; the MF score is
-the ``mf_snr`` of the ``mf_sz`` stage, joined on ``id``.  Thresholds are chosen
-on validation and applied unchanged to test (:func:`evaluate_scores`).
+the ``mf_snr`` of the matched-filter stage (``mf_<search>``), joined on ``id``.
+Thresholds are chosen on validation and applied unchanged to test (:func:`evaluate_scores`).
 """
 
 from pathlib import Path
@@ -32,7 +32,7 @@ def score_cutouts(dataset: CutoutDataset, model, mf_scores: Table | None = None,
     model : FoldEnsemble
         From :func:`skysieve.train.load_trained`; calibrated probabilities.
     mf_scores : Table, optional
-        ``id`` and ``mf_snr`` for every cutout (the ``mf_sz`` output); tasks
+        ``id`` and ``mf_snr`` for every cutout (the matched-filter stage's output); tasks
         without a matched filter (lenses) leave it out and get no ``mf_snr``.
 
     Returns
@@ -72,7 +72,8 @@ def evaluate_methods(scores: Table, *, params: EvaluateParams) -> dict[str, Eval
     test = scores[scores["split"] == "test"]
     for name, part in (("val", val), ("test", test)):
         if len(part) == 0 or int(np.sum(part["label"])) == 0:
-            raise DataError(f"the {name} split has no positive cutouts; enlarge the patch or change cutouts_sz.split")
+            raise DataError(f"the {name} split has no positive cutouts; enlarge the simulation or change the split "
+                            "of the search's cutouts section")
     truth = {c: test[c] for c in (params.mass_column, params.redshift_column, params.offset_column)
              if c in test.colnames}
     return {

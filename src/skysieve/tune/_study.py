@@ -99,7 +99,7 @@ def run_tune(tune: TuneParams, base: TrainParams, *, data_dir: str | Path, task:
     root : path, optional
         Repository root for MLflow and provenance.
     source : str
-        Named in error messages (``params.yaml: tune_sz…``).
+        Named in error messages (``params.yaml: tune_<search>…``).
     heartbeat_s, grace_s : int or None
         Optuna heartbeat interval and grace period (see :func:`skysieve.tune.open_study`):
         a trial whose worker stops beating for ``grace_s`` seconds is
