@@ -67,7 +67,7 @@ def _fit_columns(val: Any, *names: str) -> tuple[np.ndarray, ...]:
     if not y.any():
         raise DataError(
             "the validation table has no positive labels, so no threshold can be chosen by F1; "
-            "widen the validation split (the split of the search's cutouts section)"
+            "widen the validation split (split.val_frac of the search's cutouts section)"
         )
     cols = tuple(_scores(_column(val, c, y.size), y.size, f"validation '{c}'") for c in names)
     return (y, *cols)

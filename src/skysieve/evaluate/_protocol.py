@@ -236,7 +236,7 @@ def evaluate_scores(
     if threshold is None and not yv.any():
         raise DataError(
             "evaluate_scores: the validation split has no positives, so no threshold can be chosen by F1; "
-            "widen the validation split (the split of the search's cutouts section)"
+            "widen the validation split (split.val_frac of the search's cutouts section)"
         )
     if threshold is None:
         threshold, _ = best_f1_threshold(yv, sv)
