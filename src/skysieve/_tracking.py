@@ -203,14 +203,16 @@ def flatten_params(params: Any, prefix: str = "") -> dict[str, str]:
 
     if hasattr(params, "model_dump"):
         params = params.model_dump(mode="json")
-    params = redact(params)
-    out: dict[str, str] = {}
+    return _flatten(redact(params), prefix)
+
+
+def _flatten(params: Any, prefix: str) -> dict[str, str]:
     if isinstance(params, Mapping):
+        out: dict[str, str] = {}
         for key, value in params.items():
-            out.update(flatten_params(value, f"{prefix}{key}."))
+            out.update(_flatten(value, f"{prefix}{key}."))
         return out
-    out[prefix.rstrip(".")] = json.dumps(params) if isinstance(params, list | tuple) else str(params)
-    return out
+    return {prefix.rstrip("."): json.dumps(params) if isinstance(params, list | tuple) else str(params)}
 
 
 def log_provenance(run_id: str, *, provenance: Mapping[str, str], params: Any = None, client: Any = None) -> None:

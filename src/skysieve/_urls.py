@@ -37,7 +37,7 @@ def safe_url(url: str) -> str:
 
 
 def redact(value: Any) -> Any:
-    """``value`` (params as JSON-ready dicts, lists and scalars) with every URL in it passed through :func:`safe_url`."""
+    """``value`` (JSON-ready dicts, lists, scalars) with every URL in it passed through :func:`safe_url`."""
     if isinstance(value, str):
         return safe_url(value) if "://" in value or "password=" in value.lower() else value
     if isinstance(value, Mapping):

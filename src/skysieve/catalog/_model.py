@@ -82,8 +82,8 @@ class ModelRef:
         claims = [name for name, search in searches().items() if search.recognizes(self.tags)]
         if len(claims) == 1:
             return claims[0]
-        raise RegistryError(f"{self.where} has no '{TASK_TAG}' tag and "
-                            f"{'no registered search recognizes it' if not claims else 'searches ' + ', '.join(claims) + ' all claim it'}; "
+        who = "no registered search recognizes it" if not claims else f"searches {', '.join(claims)} all claim it"
+        raise RegistryError(f"{self.where} has no '{TASK_TAG}' tag and {who}; "
                             f"set the tag to the search it was trained for (MlflowClient().set_model_version_tag("
                             f"'{self.name}', '{self.version}', '{TASK_TAG}', NAME)) or re-register it")
 

@@ -1,4 +1,4 @@
-"""``skysieve tasks`` (the registered searches) and ``skysieve pipeline check`` (their stages in dvc.yaml, MLproject)."""
+"""``skysieve tasks``: the registered searches; ``skysieve pipeline check``: dvc.yaml and MLproject against them."""
 
 import json
 from pathlib import Path

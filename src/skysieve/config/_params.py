@@ -18,7 +18,7 @@ from skysieve.config._defaults import over_defaults
 from skysieve.config._sim import CosmologyParams
 from skysieve.errors import ConfigError
 
-__all__ = ["Params", "load_params", "params_model"]  # noqa: F822 - Params comes from __getattr__
+__all__ = ["load_params", "params_model"]
 
 #: The sections the engine owns, shared by searches.
 _ENGINE_SECTIONS: dict[str, tuple[type[Section], Any]] = {"cosmology": (CosmologyParams, CosmologyParams)}
@@ -59,12 +59,6 @@ def params_model() -> type[Section]:
     model.__doc__ = "Every section of ``params.yaml``; each stage reads only its own."
     model.__module__ = __name__
     return model
-
-
-def __getattr__(name: str) -> Any:
-    if name == "Params":
-        return params_model()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _describe(err: dict, path: Path) -> str:

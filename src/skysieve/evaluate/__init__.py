@@ -26,7 +26,14 @@ from skysieve.evaluate._protocol import (
     split_metrics,
 )
 from skysieve.evaluate._stage import SCORE_COLUMNS, evaluate_methods, fold_metrics_from_oof, score_cutouts
-from skysieve.evaluate.metrics import (
+from skysieve.evaluate.report import (
+    ReportFiles,
+    log_report_run,
+    log_report_to_mlflow,
+    write_evaluation_report,
+    write_metrics_json,
+)
+from skysieve.metrics import (
     BinnedStatistic,
     ConfusionCounts,
     FoldSpread,
@@ -43,13 +50,6 @@ from skysieve.evaluate.metrics import (
     roc_auc_score,
     score_by_bin,
     summarize_folds,
-)
-from skysieve.evaluate.report import (
-    ReportFiles,
-    log_report_run,
-    log_report_to_mlflow,
-    write_evaluation_report,
-    write_metrics_json,
 )
 
 __all__ = [

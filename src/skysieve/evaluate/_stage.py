@@ -14,7 +14,7 @@ from skysieve.config import EvaluateParams
 from skysieve.data.dataset import CutoutDataset
 from skysieve.errors import DataError
 from skysieve.evaluate._protocol import EvaluationResult, evaluate_scores
-from skysieve.evaluate.metrics import f1_score, pr_auc_score, roc_auc_score
+from skysieve.metrics import f1_score, pr_auc_score, roc_auc_score
 
 __all__ = ["SCORE_COLUMNS", "evaluate_methods", "fold_metrics_from_oof", "score_cutouts"]
 
@@ -89,7 +89,7 @@ def fold_metrics_from_oof(path: str | Path) -> list[dict[str, float]]:
 
     Each fold's F1 is taken at its own F1-maximising threshold, as in k-fold CV.
     """
-    from skysieve.evaluate.metrics import best_f1_threshold
+    from skysieve.metrics import best_f1_threshold
 
     path = Path(path)
     if not path.is_file():

@@ -98,6 +98,7 @@ def _imports(tree: ast.AST, package: str, *, top_level: bool = False) -> set[str
     return {m for m in found if _module_file(m)}
 
 
+@cache
 def _parse(name: str) -> tuple[ast.Module, str]:
     path = _module_file(name)
     return ast.parse(path.read_text()), name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
