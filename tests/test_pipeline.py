@@ -83,9 +83,10 @@ def pipeline(tmp_path_factory):
     Shared by the module's tests: a test that changes the repo works on ``own_pipeline``.
     """
     root = tmp_path_factory.mktemp("pipeline")
-    for name in ("dvc.yaml", "MLproject"):
+    for name in ("dvc.yaml", "MLproject", "python_env.yaml", "requirements.lock", "pyproject.toml"):
         shutil.copy(REPO / name, root / name)
-    shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for name in ("src", "bin"):
+        shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     shutil.copy(REPO / "tests" / "tiny_params.yaml", root / "params.yaml")
     # DVC needs every tracked key spelled out: write the fully resolved tiny params.
     resolved = load_params(root / "params.yaml").model_dump(mode="json")
@@ -226,3 +227,45 @@ def test_failed_validation_stops_repro_with_report(own_pipeline):
     assert "validation failed" in result.stderr + result.stdout
     report = (root / "data/sz/validation.failed.md").read_text()
     assert "expect_column_sum_to_be_between" in report
+
+
+def _plain_shell(cmd, cwd):
+    """Run ``cmd`` as from a new terminal: no virtualenv activated, the venv's ``bin`` not on ``PATH``."""
+    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if Path(p).resolve() != BIN.resolve())
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "MLFLOW_RUN_ID")}
+    env.update(PATH=path, MLFLOW_TRACKING_URI=f"sqlite:///{cwd}/mlflow.db",
+               DVC_SITE_CACHE_DIR=str(Path(cwd) / ".dvc" / "tmp" / "site-cache"))
+    assert shutil.which("skysieve", path=path) is None, "skysieve on the plain PATH: the test would prove nothing"
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S)
+
+
+def _entry_point_runs(root, entry_point):
+    import mlflow
+
+    client = mlflow.MlflowClient(f"sqlite:///{root}/mlflow.db")
+    experiment = client.get_experiment_by_name("mlproject")
+    return client.search_runs([experiment.experiment_id],
+                              filter_string=f"tags.`mlflow.project.entryPoint` = '{entry_point}'")
+
+
+def test_mlflow_run_entry_points_work_from_a_plain_shell(own_pipeline):
+    """`mlflow run . -e NAME` with no activated venv: bin/skysieve finds the checkout's .venv itself."""
+    root = own_pipeline
+    (root / ".venv").symlink_to(BIN.parent, target_is_directory=True)  # what `make install` leaves in a checkout
+    before = {p: (root / p).stat().st_mtime_ns for p in ("data/sz/validation.json", "models/sz/cnn/ensemble.json")}
+    for entry_point in ("validate_sz", "train_sz"):
+        result = _plain_shell([str(BIN / "mlflow"), "run", ".", "-e", entry_point, "--env-manager", "local",
+                               "--experiment-name", "mlproject"], root)
+        assert result.returncode == 0, f"mlflow run -e {entry_point}:\n{result.stdout}\n{result.stderr}"
+        runs = _entry_point_runs(root, entry_point)
+        assert [r.info.status for r in runs] == ["FINISHED"], runs
+    for path, mtime in before.items():
+        assert (root / path).stat().st_mtime_ns > mtime, f"{path} not rewritten by its entry point"
+
+
+def test_mlflow_run_without_an_environment_says_how_to_make_one(own_pipeline):
+    result = _plain_shell(["bin/skysieve", "tasks"], own_pipeline)  # no .venv in the copy, python3 lacks the packages
+    if result.returncode == 0:
+        pytest.skip("the python3 on the plain PATH has skysieve's packages: nothing to refuse")
+    assert result.returncode == 127
+    assert "lacks the packages skysieve needs; run 'make install'" in result.stderr

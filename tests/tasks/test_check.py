@@ -35,7 +35,7 @@ def test_the_repository_pipeline_agrees_with_every_search():
 
 
 @pytest.mark.parametrize("case", ["missing stage", "extra param", "missing param", "missing code dep",
-                                  "other command", "missing entry point"])
+                                  "other command", "missing entry point", "entry point needs a venv"])
 def test_a_broken_pipeline_fails_naming_the_stage_and_the_fix(copy, case):
     dvc, mlp = copy / "dvc.yaml", copy / "MLproject"
     if case == "missing stage":
@@ -53,6 +53,11 @@ def test_a_broken_pipeline_fails_naming_the_stage_and_the_fix(copy, case):
     elif case == "other command":
         _edit(dvc, lambda d: d["stages"]["mf_sz"].update(cmd="skysieve mf lens --params params.yaml"))
         expect = "dvc.yaml: stage 'mf_sz' runs skysieve mf lens; search 'sz' declares skysieve mf sz"
+    elif case == "entry point needs a venv":
+        _edit(mlp, lambda d: d["entry_points"]["train_sz"].update(
+            command=d["entry_points"]["train_sz"]["command"].removeprefix("bin/")))
+        expect = ("MLproject: entry point 'train_sz' runs skysieve, which is only found in an activated virtualenv; "
+                  "run bin/skysieve")
     else:
         _edit(mlp, lambda d: d["entry_points"].pop("register_lens"))
         expect = "MLproject: entry point 'register_lens' of search 'lens' is missing"

@@ -67,8 +67,8 @@ def build_app() -> typer.Typer:
     return app
 
 
-def main() -> None:
-    """Entry point of the ``skysieve`` console script."""
+def main(*, prog_name: str | None = None) -> None:
+    """Entry point of the ``skysieve`` console script (and of ``python -m skysieve``, as ``prog_name``)."""
     configure_environment()
     from skysieve.errors import SkysieveError
 
@@ -77,4 +77,4 @@ def main() -> None:
     except SkysieveError as exc:  # a broken plug-in or params model: say which
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise SystemExit(2) from None
-    app()
+    app(prog_name=prog_name)

@@ -175,9 +175,16 @@ def _covered(path: str, deps: list[str]) -> bool:
     return any(path == d or path.startswith(d + "/") for d in deps)
 
 
+#: MLproject's entry points run skysieve through this launcher (it finds the environment; see bin/with-env).
+_LAUNCHER = "bin/skysieve"
+
+
 def _command_words(cmd: str) -> list[str]:
-    first = str(cmd).split("&&")[0]
-    return first.split()[:3]
+    """The first three words of ``cmd``; MLproject's launcher ``bin/skysieve`` counts as ``skysieve``."""
+    words = str(cmd).split("&&")[0].split()[:3]
+    if words and words[0] == _LAUNCHER:
+        words[0] = "skysieve"
+    return words
 
 
 def check_pipeline(root: str | Path = ".", *, only: list[str] | None = None) -> list[str]:
@@ -238,10 +245,14 @@ def check_pipeline(root: str | Path = ".", *, only: list[str] | None = None) -> 
             entry = mlproject.get(st.name)
             if entry is None:
                 problems.append(f"MLproject: entry point '{st.name}' of search '{name}' is missing; add one running "
-                                f"{' '.join(want)} --params {{params}}")
+                                f"{_LAUNCHER} {' '.join(want[1:])} --params {{params}}")
             else:
-                got = _command_words((entry or {}).get("command", ""))
-                if got != want:
+                command = str((entry or {}).get("command", ""))
+                got = _command_words(command)
+                if got == want and command.split()[0] != _LAUNCHER:
+                    problems.append(f"MLproject: entry point '{st.name}' runs {command.split()[0]}, which is only "
+                                    f"found in an activated virtualenv; run {_LAUNCHER} (it finds the environment)")
+                elif got != want:
                     problems.append(f"MLproject: entry point '{st.name}' runs {' '.join(got) or 'nothing'}; search "
                                     f"'{name}' declares {' '.join(want)}")
     return problems
