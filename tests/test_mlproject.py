@@ -47,12 +47,13 @@ def test_every_entry_point_runs_through_the_launcher():
 
 def test_the_launcher_runs_the_checkouts_cli_from_a_plain_shell(tmp_path):
     env = _plain_env()
-    result = subprocess.run([str(REPO / "bin" / "skysieve"), "tasks", "--json"], cwd=tmp_path, env=env,
+    result = subprocess.run([str(REPO / "bin" / "skysieve"), "tasks", "--json"], check=False, cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert '"sz"' in result.stdout and '"lens"' in result.stdout
     # bin/with-env puts the environment's bin first, so tools a command starts (dvc's stages) find skysieve.
-    which = subprocess.run([str(REPO / "bin" / "with-env"), "sh", "-c", "command -v skysieve; command -v dvc"], cwd=tmp_path,
+    which = subprocess.run([str(REPO / "bin" / "with-env"), "sh", "-c", "command -v skysieve; command -v dvc"],
+                           check=False, cwd=tmp_path,
                            env=env, capture_output=True, text=True, timeout=60)
     assert which.returncode == 0, which.stderr
     assert [Path(p).parent.resolve() for p in which.stdout.split()] == [BIN.resolve()] * 2

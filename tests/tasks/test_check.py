@@ -106,5 +106,5 @@ def test_stage_code_follows_the_command_imports_through_the_source():
 def test_a_dep_the_imports_need_is_required(copy):
     _edit(copy / "dvc.yaml", lambda d: d["stages"]["tune_lens"]["deps"].remove("src/skysieve/metrics"))
     problems = check_pipeline(copy)
-    assert problems == ["dvc.yaml: stage 'tune_lens' deps omit the code it runs: ['src/skysieve/metrics']; add them "
-                        "so a code change reruns the stage"]
+    assert problems == [("dvc.yaml: stage 'tune_lens' deps omit the code it runs: ['src/skysieve/metrics']; add them "
+                        "so a code change reruns the stage")]
