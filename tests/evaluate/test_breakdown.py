@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from astropy.stats import binom_conf_interval
 from sklearn import metrics as skm
 
 from skysieve.errors import DataError
@@ -87,7 +88,8 @@ def test_false_negative_rate_by_bin_hand_built():
     assert r.n.tolist() == [2, 2, 2]
     assert r.errors.tolist() == [0, 1, 2]
     assert r.rate.tolist() == [0.0, 0.5, 1.0]
-    assert r.rate_error[1] == pytest.approx(np.sqrt(0.25 / 2))
+    np.testing.assert_allclose([r.rate_lo, r.rate_hi], binom_conf_interval([0, 1, 2], 2, confidence_level=0.95, interval="wilson"))
+    assert r.rate_lo[2] < 1.0 and r.rate_hi[2] == pytest.approx(1.0)  # 2 of 2 missed: not a certain 100 %
     assert r.correct.tolist() == [2, 1, 0]
     assert r.ratio[:2].tolist() == [0.0, 1.0] and np.isnan(r.ratio[2])  # FN/TP, undefined with no TP
     assert (r.n_total, r.errors_total, r.total_rate) == (6, 3, 0.5)

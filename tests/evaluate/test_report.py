@@ -56,7 +56,7 @@ def test_report_writes_pngs_metrics_json_and_csvs(results, tmp_path):
     assert list(rows[0]) == ["fpr", "tpr"] and 2 <= len(rows) <= 50
     assert float(rows[0]["fpr"]) == 0.0 and float(rows[-1]["tpr"]) == 1.0  # endpoints kept when thinning
     with (tmp_path / "eval/plots/completeness_vs_mass/and.csv").open() as fh:
-        assert next(csv.reader(fh)) == ["bin_lo", "bin_hi", "center", "value", "error", "count"]
+        assert next(csv.reader(fh)) == ["bin_lo", "bin_hi", "center", "value", "value_lo", "value_hi", "count"]
     assert (tmp_path / "eval/plots/f1_threshold/mf.csv").is_file()
     assert not (tmp_path / "eval/plots/roc/and.csv").exists()  # no score, no ROC
     assert files.markdown.read_text() == "| a |\n"

@@ -20,6 +20,7 @@ from skysieve.metrics import (
     roc_auc_score,
     score_by_bin,
     summarize_folds,
+    wilson_interval,
 )
 
 # DeepSZ (Lin et al. 2021) Table 1, test split: (TP, FP, FN, TN) and the printed purity, completeness, F1.
@@ -131,6 +132,27 @@ def test_bad_inputs_raise_data_errors_that_say_what_to_do():
         ConfusionCounts(tp=-1, fp=0, fn=0, tn=0)
 
 
+def _wilson(k, n, z=1.959964):
+    """Wilson's score interval written out (E. B. Wilson 1927), independent of astropy."""
+    p = k / n
+    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+    return centre - half, centre + half
+
+
+def test_wilson_interval_matches_the_formula_and_is_never_zero_width():
+    k, n = np.array([0, 3, 17, 5]), np.array([4, 10, 40, 5])
+    lo, hi = wilson_interval(k, n)
+    np.testing.assert_allclose(np.c_[lo, hi], [_wilson(a, b) for a, b in zip(k, n, strict=True)], rtol=1e-6)
+    # completeness 1 on 5 clusters is 1 (0.57–1): sqrt(p (1 - p) / n) would claim no error at all
+    assert hi[3] == pytest.approx(1.0) and lo[3] == pytest.approx(5 / (5 + 1.959964**2), rel=1e-6)
+    assert lo[0] == pytest.approx(0.0, abs=1e-12) and hi[0] > 0.4
+    empty = wilson_interval([0], [0])
+    assert np.isnan(empty[0]).all() and np.isnan(empty[1]).all()
+    with pytest.raises(DataError, match=r"successes must lie in \[0, trials\]"):
+        wilson_interval([3], [2])
+
+
 def test_completeness_by_bin_counts_only_true_objects_in_range():
     labels = np.array([1, 1, 1, 1, 1, 0, 1, 1])
     found = np.array([1, 0, 1, 1, 0, 1, 1, 1])
@@ -138,7 +160,7 @@ def test_completeness_by_bin_counts_only_true_objects_in_range():
     b = completeness_by_bin(labels, found, mass, [1.0, 2.0, 3.0])
     np.testing.assert_array_equal(b.count, [2, 3])  # 3.0 is in the last, closed bin; 2.0 in the second
     np.testing.assert_allclose(b.value, [0.5, 2 / 3])
-    np.testing.assert_allclose(b.error, np.sqrt([0.25 / 2, (2 / 3) * (1 / 3) / 3]))
+    np.testing.assert_allclose(np.c_[b.lo, b.hi], np.array([_wilson(1, 2), _wilson(2, 3)]))
     np.testing.assert_allclose(b.centers, [1.5, 2.5])
     empty = completeness_by_bin(labels, found, mass, [10.0, 11.0])
     assert empty.count[0] == 0 and np.isnan(empty.value[0])
@@ -153,7 +175,8 @@ def test_score_by_bin_mean_and_standard_error():
     np.testing.assert_array_equal(b.count, [3, 0, 2])
     np.testing.assert_allclose(b.value[[0, 2]], [np.mean([0.9, 0.7, 0.6]), 0.3])
     sem = [np.std([0.9, 0.7, 0.6], ddof=1) / np.sqrt(3), np.std([0.2, 0.4], ddof=1) / np.sqrt(2)]
-    np.testing.assert_allclose(b.error[[0, 2]], sem)
+    np.testing.assert_allclose(b.hi[[0, 2]] - b.value[[0, 2]], 1.959964 * np.array(sem), rtol=1e-6)
+    np.testing.assert_allclose(b.value[[0, 2]] - b.lo[[0, 2]], 1.959964 * np.array(sem), rtol=1e-6)
     assert np.isnan(b.value[1])
 
 

@@ -50,6 +50,7 @@ from skysieve.metrics import (
     roc_auc_score,
     score_by_bin,
     summarize_folds,
+    wilson_interval,
 )
 
 __all__ = [
@@ -93,6 +94,7 @@ __all__ = [
     "score_by_bin",
     "split_metrics",
     "summarize_folds",
+    "wilson_interval",
     "write_evaluation_report",
     "write_metrics_json",
 ]

@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from skysieve.errors import DataError
-from skysieve.metrics import completeness_by_bin
+from skysieve.metrics import completeness_by_bin, wilson_interval
 from skysieve.metrics._binary import _pair
 
 __all__ = ["ErrorRates", "normalised_colour", "rate_by_bin", "rate_by_cut"]
@@ -41,8 +41,9 @@ class ErrorRates:
         Of those, the misclassified: FN (lenses missed) or FP (non-lenses flagged).
     rate : ndarray of shape (nrows,)
         errors / n: FNR = FN / (TP + FN) or FPR = FP / (TN + FP); NaN in empty rows.
-    rate_error : ndarray of shape (nrows,)
-        Binomial 1σ, sqrt(rate (1 − rate) / n); NaN in empty rows.
+    rate_lo, rate_hi : ndarray of shape (nrows,)
+        The rate's Wilson 95 % interval (:func:`skysieve.metrics.wilson_interval`);
+        NaN in empty rows.
     n_total, errors_total : int
         The class's objects and errors in the whole sample, including those
         whose property is NaN or outside every row (the paper's "Total Number").
@@ -54,7 +55,8 @@ class ErrorRates:
     n: np.ndarray
     errors: np.ndarray
     rate: np.ndarray
-    rate_error: np.ndarray
+    rate_lo: np.ndarray
+    rate_hi: np.ndarray
     n_total: int
     errors_total: int
 
@@ -84,12 +86,18 @@ class ErrorRates:
         """errors_total / n_total over the whole sample; NaN if the class is absent."""
         return self.errors_total / self.n_total if self.n_total else float("nan")
 
+    @property
+    def total_interval(self) -> tuple[float, float]:
+        """Wilson 95 % interval of :attr:`total_rate`; NaN if the class is absent."""
+        lo, hi = wilson_interval(self.errors_total, self.n_total)
+        return float(lo), float(hi)
+
     def as_columns(self) -> dict[str, np.ndarray]:
-        """Columns for a CSV: ``lo``, ``hi``, ``n``, ``correct``, ``errors``, ``rate``, ``rate_error``, ``ratio``,
-        ``share``, ``error_share``."""
+        """Columns for a CSV: ``lo``, ``hi``, ``n``, ``correct``, ``errors``, ``rate``, ``rate_lo``, ``rate_hi``,
+        ``ratio``, ``share``, ``error_share``."""
         return {"lo": self.lo, "hi": self.hi, "n": self.n, "correct": self.correct, "errors": self.errors,
-                "rate": self.rate, "rate_error": self.rate_error, "ratio": self.ratio, "share": self.share,
-                "error_share": self.error_share}
+                "rate": self.rate, "rate_lo": self.rate_lo, "rate_hi": self.rate_hi, "ratio": self.ratio,
+                "share": self.share, "error_share": self.error_share}
 
 
 def _class_and_errors(labels: ArrayLike, decisions: ArrayLike, kind: str) -> tuple[np.ndarray, np.ndarray]:
@@ -131,7 +139,7 @@ def rate_by_bin(
     binned = completeness_by_bin(members, wrong, values, bins)
     errors = np.where(binned.count > 0, np.rint(np.nan_to_num(binned.value) * binned.count), 0).astype(np.int64)
     return ErrorRates(kind=kind, lo=binned.edges[:-1], hi=binned.edges[1:], n=binned.count.astype(np.int64),
-                      errors=errors, rate=binned.value, rate_error=binned.error,
+                      errors=errors, rate=binned.value, rate_lo=binned.lo, rate_hi=binned.hi,
                       n_total=int(members.sum()), errors_total=int((members & wrong).sum()))
 
 
@@ -162,7 +170,7 @@ def rate_by_cut(
     parts = [rate_by_bin(labels, decisions, values, [-np.inf, c, np.inf], kind=kind) for c in cuts]
     first = parts[0]
     return ErrorRates(kind=kind, **{k: np.concatenate([getattr(p, k) for p in parts])
-                                    for k in ("lo", "hi", "n", "errors", "rate", "rate_error")},
+                                    for k in ("lo", "hi", "n", "errors", "rate", "rate_lo", "rate_hi")},
                       n_total=first.n_total, errors_total=first.errors_total)
 
 

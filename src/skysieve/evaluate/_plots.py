@@ -16,7 +16,7 @@ from skysieve.metrics import BinnedStatistic, ConfusionCounts, summarize_folds
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["BINNED_LABELS", "new_figure", "plot_binned", "plot_confusion_matrices", "plot_f1_threshold", "plot_fold_box", "plot_pr",
+__all__ = ["BINNED_LABELS", "interval_bars", "new_figure", "plot_binned", "plot_confusion_matrices", "plot_f1_threshold", "plot_fold_box", "plot_pr",
            "plot_roc", "save_figure"]
 
 #: The binned curves of an evaluation: kind → (x label, y label, x scale).
@@ -26,6 +26,11 @@ BINNED_LABELS = {
     "score_vs_offset": ("offset from cutout centre [arcmin]", "mean score of positives", "linear"),
 }
 
+
+def interval_bars(value: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Asymmetric error bars, shape (2, n), for :meth:`matplotlib.axes.Axes.errorbar` from an interval."""
+    value, lo, hi = (np.asarray(a, dtype=np.float64) for a in (value, lo, hi))
+    return np.nan_to_num(np.vstack([value - lo, hi - value]), nan=0.0).clip(min=0.0)
 
 def new_figure(ncols: int = 1, *, width: float = 5.0, height: float = 4.0) -> tuple["Figure", np.ndarray]:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -123,7 +128,7 @@ def plot_binned(
     xscale: str = "linear",
     panels: bool = False,
 ) -> Path:
-    """A binned statistic per method with error bars, over the counts behind it.
+    """A binned statistic per method with its 95 % interval as error bars, over the counts behind it.
 
     Parameters
     ----------
@@ -145,7 +150,8 @@ def plot_binned(
         twin.stairs(first.count, first.edges, fill=True, color="C0", alpha=0.15)
         twin.set_ylabel("objects per bin")
         for i, (name, b) in enumerate(group.items()):
-            ax.errorbar(centers, b.value, yerr=b.error, marker="o", ms=3, capsize=2, label=name, color=f"C{i + 1}")
+            ax.errorbar(centers, b.value, yerr=interval_bars(b.value, b.lo, b.hi), marker="o", ms=3, capsize=2,
+                        label=name, color=f"C{i + 1}")
         ax.set_zorder(twin.get_zorder() + 1)
         ax.patch.set_visible(False)
         ax.legend(loc="best")

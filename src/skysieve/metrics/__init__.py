@@ -30,6 +30,7 @@ from skysieve.metrics._summary import (
     fold_spread,
     score_by_bin,
     summarize_folds,
+    wilson_interval,
 )
 
 __all__ = [
@@ -49,4 +50,5 @@ __all__ = [
     "roc_auc_score",
     "score_by_bin",
     "summarize_folds",
+    "wilson_interval",
 ]

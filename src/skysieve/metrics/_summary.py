@@ -1,7 +1,7 @@
 """Metrics summarised over bins of an object property and over cross-validation folds.
 
-Completeness and mean score in bins (DeepSZ figures 9–11), each with its 1σ
-uncertainty and the count it rests on, and one metric's spread over k folds.
+Completeness and mean score in bins (DeepSZ figures 9–11), each with its 95 %
+interval and the count it rests on, and one metric's spread over k folds.
 Pure functions over arrays, like :mod:`skysieve.metrics._binary`.
 """
 
@@ -10,11 +10,16 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
+from scipy.stats import norm
 
 from skysieve.errors import DataError
 from skysieve.metrics._binary import _pair, _scores
 
-__all__ = ["BinnedStatistic", "FoldSpread", "completeness_by_bin", "fold_spread", "score_by_bin", "summarize_folds"]
+__all__ = ["BinnedStatistic", "FoldSpread", "completeness_by_bin", "fold_spread", "score_by_bin", "summarize_folds",
+           "wilson_interval"]
+
+#: Confidence of every interval reported here (and of the bootstrap intervals elsewhere).
+CONFIDENCE = 0.95
 
 
 @dataclass(frozen=True)
@@ -26,16 +31,19 @@ class BinnedStatistic:
     edges : ndarray of shape (nbins + 1,)
     value : ndarray of shape (nbins,)
         The statistic; NaN in empty bins.
-    error : ndarray of shape (nbins,)
-        Its 1σ uncertainty: binomial sqrt(p (1 − p) / n) for a fraction,
-        the standard error of the mean for a mean; NaN in empty bins.
+    lo, hi : ndarray of shape (nbins,)
+        Its 95 % interval: Wilson's score interval for a fraction
+        (:func:`wilson_interval`: never of zero width at 0 or 1 as
+        sqrt(p (1 − p) / n) is), mean ± 1.96 standard errors for a mean
+        (zero width for one item); NaN in empty bins.
     count : ndarray of shape (nbins,), int
         Items in each bin.
     """
 
     edges: np.ndarray
     value: np.ndarray
-    error: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
     count: np.ndarray
 
     @property
@@ -44,15 +52,56 @@ class BinnedStatistic:
         return 0.5 * (self.edges[1:] + self.edges[:-1])
 
     def as_columns(self) -> dict[str, np.ndarray]:
-        """Columns for a CSV or table: ``bin_lo``, ``bin_hi``, ``center``, ``value``, ``error``, ``count``."""
+        """Columns for a CSV or table: ``bin_lo``, ``bin_hi``, ``center``, ``value``, ``value_lo``, ``value_hi``
+        (the 95 % interval), ``count``."""
         return {
             "bin_lo": self.edges[:-1],
             "bin_hi": self.edges[1:],
             "center": self.centers,
             "value": self.value,
-            "error": self.error,
+            "value_lo": self.lo,
+            "value_hi": self.hi,
             "count": self.count,
         }
+
+
+def wilson_interval(successes: ArrayLike, trials: ArrayLike, *,
+                    confidence: float = CONFIDENCE) -> tuple[np.ndarray, np.ndarray]:
+    r"""Wilson score interval of a binomial fraction k / n, element-wise.
+
+    .. math::
+
+        \frac{\hat p + z^2/2n \pm z \sqrt{\hat p (1-\hat p)/n + z^2/4n^2}}{1 + z^2/n},
+        \qquad \hat p = k/n,
+
+    with ``z`` the normal quantile of ``(1 + confidence) / 2``
+    (:func:`astropy.stats.binom_conf_interval`, ``interval="wilson"``).  At
+    k = n it gives ``[n / (n + z²), 1]``, not the zero-width interval of
+    sqrt(p (1 − p) / n): completeness 1 on 5 clusters is 1 (0.57–1).
+
+    Parameters
+    ----------
+    successes, trials : array-like of int, broadcastable
+        k and n, with 0 ≤ k ≤ n.
+    confidence : float, keyword-only
+        Default 0.95.
+
+    Returns
+    -------
+    lo, hi : ndarray
+        NaN where ``trials`` is 0.
+    """
+    from astropy.stats import binom_conf_interval
+
+    k, n = np.broadcast_arrays(np.asarray(successes, dtype=np.int64), np.asarray(trials, dtype=np.int64))
+    if (k < 0).any() or (k > n).any():
+        raise DataError(f"successes must lie in [0, trials] (got {k.tolist()} of {n.tolist()})")
+    lo = np.full(k.shape, np.nan)
+    hi = np.full(k.shape, np.nan)
+    some = n > 0
+    if some.any():
+        lo[some], hi[some] = binom_conf_interval(k[some], n[some], confidence_level=confidence, interval="wilson")
+    return lo, hi
 
 
 def _bin_index(values: ArrayLike, bins: ArrayLike, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -93,8 +142,8 @@ def completeness_by_bin(
     Returns
     -------
     BinnedStatistic
-        ``value`` is the completeness in each bin, ``count`` the number of true
-        objects there.
+        ``value`` is the completeness in each bin, ``lo``–``hi`` its Wilson
+        95 % interval, ``count`` the number of true objects there.
     """
     y, p = _pair(labels, decisions)
     edges, idx = _bin_index(values, bins, y.size)
@@ -104,8 +153,8 @@ def completeness_by_bin(
     found = np.bincount(idx[keep & p], minlength=nbins)
     with np.errstate(invalid="ignore", divide="ignore"):
         frac = np.where(count > 0, found / np.maximum(count, 1), np.nan)
-        error = np.where(count > 0, np.sqrt(frac * (1 - frac) / np.maximum(count, 1)), np.nan)
-    return BinnedStatistic(edges=edges, value=frac, error=error, count=count)
+    lo, hi = wilson_interval(found, count)
+    return BinnedStatistic(edges=edges, value=frac, lo=lo, hi=hi, count=count)
 
 
 def score_by_bin(scores: ArrayLike, values: ArrayLike, bins: ArrayLike) -> BinnedStatistic:
@@ -127,8 +176,9 @@ def score_by_bin(scores: ArrayLike, values: ArrayLike, bins: ArrayLike) -> Binne
     Returns
     -------
     BinnedStatistic
-        ``value`` is the mean score, ``error`` its standard error (0 for a
-        single item), ``count`` the items per bin.
+        ``value`` is the mean score, ``lo``–``hi`` the mean ± z standard
+        errors (z = 1.96 for 95 %; zero width for a single item), ``count``
+        the items per bin.
     """
     s = np.asarray(scores, dtype=np.float64)
     if s.ndim != 1:
@@ -143,8 +193,9 @@ def score_by_bin(scores: ArrayLike, values: ArrayLike, bins: ArrayLike) -> Binne
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
         var = np.where(count > 1, (total2 - count * mean**2) / np.maximum(count - 1, 1), 0.0)
-        error = np.where(count > 0, np.sqrt(np.clip(var, 0, None) / np.maximum(count, 1)), np.nan)
-    return BinnedStatistic(edges=edges, value=mean, error=error, count=count)
+        sem = np.where(count > 0, np.sqrt(np.clip(var, 0, None) / np.maximum(count, 1)), np.nan)
+    z = float(norm.ppf(0.5 + CONFIDENCE / 2))
+    return BinnedStatistic(edges=edges, value=mean, lo=mean - z * sem, hi=mean + z * sem, count=count)
 
 
 @dataclass(frozen=True)

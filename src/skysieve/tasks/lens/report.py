@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from skysieve.evaluate import ErrorRates
-from skysieve.evaluate._plots import save_figure
+from skysieve.evaluate._plots import interval_bars, save_figure
 from skysieve.evaluate.report import ReportFiles, write_csv, write_evaluation_report, write_metrics_json
 from skysieve.tasks.lens.evaluate import BREAKDOWN_VARIABLES, LensEvaluation
 
@@ -60,8 +60,9 @@ def _num(value: Any, fmt: str = ".3f") -> str:
     return format(float(value), fmt)
 
 
-def _rate(rate: float, error: float) -> str:
-    return "–" if not math.isfinite(float(rate)) else f"{_num(rate)} ± {_num(error)}"
+def _rate(rate: float, lo: float, hi: float) -> str:
+    """A rate with its Wilson 95 % interval: ``0.120 (0.081–0.172)``."""
+    return "–" if not math.isfinite(float(rate)) else f"{_num(rate)} ({_num(lo)}–{_num(hi)})"
 
 
 def _markdown(title: str, table: Table, note: str = "") -> str:
@@ -140,15 +141,15 @@ def error_table(cuts: Mapping[str, ErrorRates]) -> Table:
     header = ["selection", cls, f"% of {cls}", err, f"% of {err}", f"{err}/{ok}", rate]
     correct = first.n_total - first.errors_total
     total_rate = first.total_rate
-    total_error = math.sqrt(total_rate * (1 - total_rate) / first.n_total) if first.n_total else float("nan")
     rows: list[list[Any]] = [["total", first.n_total, _pct(1.0 if first.n_total else None), first.errors_total,
                               _pct(1.0 if first.errors_total else None),
                               _num(first.errors_total / correct if correct else float("nan")),
-                              _rate(total_rate, total_error)]]
+                              _rate(total_rate, *first.total_interval)]]
     for name, r in cuts.items():
         for i in range(r.n.size):
             rows.append([_bound(r.lo[i], r.hi[i], _NAMES.get(name, name)), int(r.n[i]), _pct(r.share[i]),
-                         int(r.errors[i]), _pct(r.error_share[i]), _num(r.ratio[i]), _rate(r.rate[i], r.rate_error[i])])
+                         int(r.errors[i]), _pct(r.error_share[i]), _num(r.ratio[i]),
+                         _rate(r.rate[i], r.rate_lo[i], r.rate_hi[i])])
     return header, rows
 
 
@@ -215,7 +216,8 @@ def plot_error_rates(rates: Mapping[str, ErrorRates], path: str | Path, *, xlabe
                                         f"{'FN' if fn else 'FP'} of {r.n_total}")
         top.legend(loc="best")
         centers = 0.5 * (edges[1:] + edges[:-1])
-        bottom.errorbar(centers, r.rate, yerr=r.rate_error, marker="o", ms=3, capsize=2, color="k")
+        bottom.errorbar(centers, r.rate, yerr=interval_bars(r.rate, r.rate_lo, r.rate_hi), marker="o", ms=3,
+                        capsize=2, color="k")
         bottom.set(xlabel=xlabels.get(name, name), ylabel="FNR" if fn else "FPR", ylim=(0, 1.02))
     return save_figure(fig, path)
 
