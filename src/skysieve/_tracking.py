@@ -55,13 +55,19 @@ def configure_mlflow(root: str | Path | None = None) -> str:
     -------
     str
         The tracking URI in force: ``$MLFLOW_TRACKING_URI`` or
-        ``sqlite:///<root>/mlflow.db``.
+        ``sqlite:///<root>/mlflow.db``. When it holds a password
+        (``http://user:password@host``), MLflow's "View run at URL" lines are
+        turned off (``MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT``): they would print it.
     """
     import mlflow
 
     for key, value in _TELEMETRY_OFF.items():
         os.environ.setdefault(key, value)
     uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(Path(root or Path.cwd()) / 'mlflow.db').resolve()}"
+    from skysieve._urls import safe_url
+
+    if safe_url(uri) != uri:  # a password in the URI: MLflow would print it in every "View run … at: URL"
+        os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
     mlflow.set_tracking_uri(uri)
     return uri
 

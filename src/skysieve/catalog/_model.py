@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from skysieve._urls import safe_url
 from skysieve.errors import RegistryError
 from skysieve.tasks import TASK_TAG
 
@@ -135,4 +136,4 @@ def load_pyfunc(uri: str, what: str) -> Any:
     try:
         return mlflow.pyfunc.load_model(uri).unwrap_python_model()
     except (MlflowException, OSError) as exc:
-        raise RegistryError(f"cannot load the {what} {uri} from {mlflow.get_registry_uri()}: {exc}") from exc
+        raise RegistryError(f"cannot load the {what} {uri} from {safe_url(mlflow.get_registry_uri())}: {exc}") from exc

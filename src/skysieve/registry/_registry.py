@@ -36,6 +36,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from skysieve._tracking import log_provenance
+from skysieve._urls import safe_url
 from skysieve.ensemble import Ensembles, ReferenceDistribution
 from skysieve.errors import RegistryError
 from skysieve.registry._pyfunc import EnsembleModel, ensemble_signature, write_state
@@ -87,10 +88,10 @@ def _registered_model(client: MlflowClient, name: str) -> Any:
         return client.get_registered_model(name)
     except MlflowException as exc:
         if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
-            raise RegistryError(f"registry at {mlflow.get_registry_uri()}: cannot read model '{name}' ({exc})") from exc
+            raise RegistryError(f"registry at {safe_url(mlflow.get_registry_uri())}: cannot read model '{name}' ({exc})") from exc
         known = sorted(m.name for m in client.search_registered_models(max_results=100))
         raise RegistryError(
-            f"no registered model named '{name}' in {mlflow.get_registry_uri()} "
+            f"no registered model named '{name}' in {safe_url(mlflow.get_registry_uri())} "
             f"(registered: {known or 'none'}); run `skysieve register` first or check MLFLOW_TRACKING_URI"
         ) from None
 
@@ -258,7 +259,8 @@ def register_model_version(
     try:
         mv = mlflow.register_model(model_uri, name, tags=all_tags)
     except MlflowException as exc:
-        raise RegistryError(f"cannot register {model_uri} as '{name}' in {mlflow.get_registry_uri()}: {exc}") from exc
+        raise RegistryError(f"cannot register {model_uri} as '{name}' in {safe_url(mlflow.get_registry_uri())}: "
+                            f"{exc}") from exc
     client = _client()
     client.set_registered_model_alias(name, alias, mv.version)
     return client.get_model_version(name, str(mv.version))

@@ -62,9 +62,11 @@ def make_catalog(ref: Any, *, out: Path, options: Mapping[str, Any], given: froz
     by = ", ".join(f"{m} {s['n_candidates_by_method'][m]}" for m in METHODS)
     import mlflow
 
+    from skysieve._urls import safe_url
+
     echo(f"wrote {out}: {s['n_candidates']} candidates ({by}) from {s['n_tiles']} tiles "
          f"({s['n_detections']} MF detections, {s['n_sources']} point sources) in {s['t_total_s']:.1f} s "
-         f"[{meta['MODEL']} v{meta['MODELVER']}, {mlflow.get_tracking_uri()}]")
+         f"[{meta['MODEL']} v{meta['MODELVER']}, {safe_url(mlflow.get_tracking_uri())}]")
     if result.truth is not None:
         echo(f"truth: {s['n_true']} objects within {options['match_radius_arcmin']}′ matching radius")
         echo(f"{'method':<14}{'purity':>8}{'complete':>10}{'F1':>8}{'TP':>6}{'FP':>6}{'FN':>6}")
