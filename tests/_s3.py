@@ -46,7 +46,7 @@ class S3Bucket:
         """``s3://<bucket>/<path>``."""
         return f"s3://{self.name}/{path}".rstrip("/")
 
-    def keys(self, prefix: str = "") -> list[str]:
+    def object_keys(self, prefix: str = "") -> list[str]:
         """Every object key under ``prefix``, read back with boto3 through the endpoint."""
         import boto3
 

@@ -64,7 +64,7 @@ def test_runs_artifacts_and_models_go_through_the_server_into_the_bucket(s3_serv
         mlflow.log_dict({"ok": True, "n": 3}, "check/check.json")
     run_id = run.info.run_id
     assert mlflow.artifacts.load_dict(f"runs:/{run_id}/check/check.json") == {"ok": True, "n": 3}
-    keys = s3_bucket.keys("mlflow/")
+    keys = s3_bucket.object_keys("mlflow/")
     assert [k for k in keys if k.endswith(f"/{run_id}/artifacts/check/check.json")], keys
 
     # A registered model: logged, registered and loaded back through the server; its files are in the bucket.
@@ -76,13 +76,13 @@ def test_runs_artifacts_and_models_go_through_the_server_into_the_bucket(s3_serv
     for method, decision in ens.decide(test["cnn_prob"], test["mf_snr"]).items():
         np.testing.assert_array_equal(scored[f"decision_{method}"].to_numpy(), decision)
     model_id = version.source.removeprefix("models:/")
-    model_keys = [k for k in s3_bucket.keys("mlflow/") if f"/models/{model_id}/artifacts/" in k]
+    model_keys = [k for k in s3_bucket.object_keys("mlflow/") if f"/models/{model_id}/artifacts/" in k]
     assert {k.rsplit("/", 1)[1] for k in model_keys} >= {"MLmodel", "thresholds.json", "references.npz"}, model_keys
     assert not list(root.rglob("MLmodel")) and not list(tmp_path.rglob("MLmodel"))  # nothing kept on local disk
 
 
 def test_no_password_or_aws_secret_reaches_a_tag_param_artifact_or_log(s3_server, s3_bucket, fitted,  # noqa: F811
-                                                                       tiny_cutouts, tmp_path, monkeypatch,
+                                                                       tiny_cutouts, tmp_path, monkeypatch,  # noqa: F811
                                                                        caplog, capfd):
     """A tune, a registration and a promotion with password-bearing URLs: the secrets are nowhere they are recorded."""
     from skysieve.cli import build_app
@@ -156,7 +156,7 @@ def test_no_password_or_aws_secret_reaches_a_tag_param_artifact_or_log(s3_server
     import boto3
 
     s3 = boto3.client("s3", endpoint_url=s3_bucket.endpoint)
-    for key in s3_bucket.keys():
+    for key in s3_bucket.object_keys():
         body = s3.get_object(Bucket=s3_bucket.name, Key=key)["Body"].read()
         assert not any(secret.encode() in body for secret in secrets), key
 

@@ -40,16 +40,14 @@ def configure_environment(root: Path | None = None) -> None:
 
 
 def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a :class:`SkysieveError` into a one-line message (URL passwords masked) and exit status 2."""
+    """Turn a :class:`SkysieveError` into a one-line message and exit status 2."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except SkysieveError as exc:
-            from skysieve._urls import safe_text
-
-            typer.secho(f"error: {safe_text(str(exc))}", fg=typer.colors.RED, err=True)  # no password, ever
+            typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
             sys.exit(2)
 
     return wrapper
