@@ -41,7 +41,7 @@ def s3_server(s3_bucket, tmp_path_factory):  # noqa: F811
     try:
         yield server, root
     finally:
-        server.stop(timeout=10)
+        server.stop(timeout=5)
 
 
 def test_runs_artifacts_and_models_go_through_the_server_into_the_bucket(s3_server, s3_bucket, fitted,  # noqa: F811
