@@ -39,8 +39,9 @@ def safe_url(url: str) -> str:
 def safe_text(text: str) -> str:
     """``text`` (a message that may quote URLs anywhere in it) with every URL password replaced by ``***``.
 
-    For messages of other libraries that repeat the URL they were given
-    (SQLAlchemy's "Could not parse SQLAlchemy URL from string '…'").
+    For messages of other libraries, which may repeat the URL they were
+    given (a driver's or an HTTP client's error). A query value is masked up
+    to the next ``&``, ``;``, ``#`` or space.
     """
     text = _USERINFO.sub(lambda m: f"{m['head']}***{m['at']}" if m["secret"] != "***" else m[0], str(text))
     return _QUERY.sub(lambda m: f"{m['head']}***", text)
