@@ -1,8 +1,8 @@
 """`skysieve server start --artifacts s3://…` on a loopback S3 (moto): artifacts and models in the bucket, no secret out.
 
 The tracking server runs on SQLite in a temporary directory; the bucket's
-credentials are in the environment only (``tests/_s3.py``). Clients talk to
-the server alone: they hold no bucket credentials and no S3 endpoint.
+credentials are in the environment only (``tests/_s3.py``). The client is
+given no S3 endpoint: its artifacts go through the server (``mlflow-artifacts:``).
 """
 
 import logging
