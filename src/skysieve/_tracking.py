@@ -37,6 +37,7 @@ __all__ = [
     "log_data_inputs",
     "log_provenance",
     "provenance",
+    "ui_experiment_url",
 ]
 
 #: Distributions whose versions every run records.
@@ -111,6 +112,24 @@ def experiment_id(name: str, *, root: str | Path | None = None) -> str:
     if EXPERIMENT_KIND_TAG not in found.tags:
         client.set_experiment_tag(found.experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND)
     return found.experiment_id
+
+
+def ui_experiment_url(server_url: str, experiment: str) -> str:
+    """The MLflow UI page of an experiment's training runs.
+
+    MLflow 3.17's UI chooses between its GenAI pages (traces) and its
+    model-training pages (runs) by a per-browser switch, GenAI by default,
+    and reads the ``workflowType`` URL parameter before it; this link carries
+    ``workflowType=machine_learning`` so the runs open however the browser is set.
+
+    Parameters
+    ----------
+    server_url : str
+        ``http://host:port`` of ``mlflow server`` / ``skysieve server start``.
+    experiment : str
+        The experiment id.
+    """
+    return f"{server_url.rstrip('/')}/#/experiments/{experiment}/runs?workflowType=machine_learning"
 
 
 def _git(args: list[str], cwd: Path) -> str | None:

@@ -1,7 +1,5 @@
 """Register, load by alias, promote, refuse, force, roll back — on a real SQLite MLflow registry."""
 
-import json
-
 import mlflow
 import numpy as np
 import pandas as pd
@@ -43,7 +41,7 @@ def test_register_sets_candidate_and_records_everything(mlflow_store, fitted):
     assert float(tags["test_f1"]) == pytest.approx(metrics["rank_product"]["f1"])
     for method in ("mf", "cnn", "and", "rank_product"):
         for key in ("purity", "completeness", "f1"):
-            assert float(tags[f"test.{method}.{key}"]) == pytest.approx(metrics[method][key])
+            assert float(tags[f"test.{method}.{key}"]) == pytest.approx(metrics[method][key], abs=5e-4)
     for key, value in ens.thresholds().items():
         assert float(tags[f"threshold.{key}"]) == value
     assert tags["data_hash"] == "a1b2c3.dir" and tags["git_commit"] == "0123abcd"

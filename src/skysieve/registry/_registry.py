@@ -9,7 +9,7 @@ as MLflow stores them):
 ``skysieve.task``              the search the version serves (``skysieve catalog`` dispatches on it)
 ``primary_method``             the method whose test F1 decides promotion
 ``test_f1``                    that F1 (the promotion gate reads it)
-``test.<m>.<metric>``          purity, completeness and F1 of each method on test
+``test.<m>.<metric>``          purity, completeness and F1 of each method on test (4 digits)
 ``threshold.<key>``            every threshold (``mf``, ``cnn``, ``and.cnn``, ``and.mf``, ``rank_product``)
 ``data_hash``                  DVC hash of the data the model was trained and tested on (the gate compares it)
 ``git_commit``                 code version
@@ -96,6 +96,13 @@ def _tag_value(value: Any) -> str:
     if value is None:
         return "none"
     return str(value)
+
+
+def _short(value: Any) -> str:
+    """A figure for people: 4 significant digits (the exact values are the version's MLflow metrics)."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return f"{value:.4g}"
+    return _tag_value(value)
 
 
 def _client() -> MlflowClient:
@@ -295,7 +302,7 @@ def register_model_version(
         **({"run_id": str(run_id)} if run_id else {}),
     }
     for method, metrics in test_metrics.items():
-        all_tags.update({f"test.{method}.{k}": _tag_value(metrics[k]) for k in TAGGED_METRICS if k in metrics})
+        all_tags.update({f"test.{method}.{k}": _short(metrics[k]) for k in TAGGED_METRICS if k in metrics})
     all_tags.update({f"threshold.{k}": _tag_value(float(v)) for k, v in thresholds.items()})
     all_tags.update(extra)
     docs = {"params": _params_dict(params), **dict(documents or {})}

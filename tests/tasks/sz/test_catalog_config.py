@@ -38,8 +38,8 @@ def test_a_version_registered_with_the_whole_params_works_too():
 
 
 @pytest.mark.parametrize("documents, message", [
-    ({}, r"model 'm' v3 has no document 'catalog_config' \(artifact skysieve/catalog_config.json\) .*"
-         r"catalog_documents\(params\)"),
+    ({}, (r"model 'm' v3 has no document 'catalog_config' \(artifact skysieve/catalog_config.json\) .*"
+          r"catalog_documents\(params\)")),
     ({"params": {"train_sz": {}}}, "has no document 'catalog_config'"),
     ({CATALOG_CONFIG_TAG: {"bands": []}}, r"document 'catalog_config' \(.*\) is not a valid catalog config"),
     ({CATALOG_CONFIG_TAG: {**catalog_config_from_params(Params()), "format": "skysieve.catalog_config/9"}},
