@@ -72,8 +72,10 @@ def _page(driver, url: str, *texts: str, shot: str, timeout: float = 60.0) -> st
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
+    def body(d) -> str:
+        return d.find_element(By.TAG_NAME, "body").text
+
     driver.get(url)
-    body = lambda d: d.find_element(By.TAG_NAME, "body").text  # noqa: E731
     SHOTS.mkdir(exist_ok=True)
     try:
         WebDriverWait(driver, timeout, poll_frequency=0.5).until(lambda d: all(t in body(d) for t in texts))
