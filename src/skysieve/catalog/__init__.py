@@ -11,7 +11,7 @@ See ``docs/catalog.md``.
 
 from skysieve.catalog._merge import merge_tiles
 from skysieve.catalog._model import TASK_TAG, ModelRef, load_pyfunc, parse_model_uri, resolve_model
-from skysieve.catalog._tagged import read_tagged_config
+from skysieve.catalog._tagged import read_stored_config
 from skysieve.catalog._tiles import TileBatch, TileGrid, iter_tile_batches, tile_grid
 from skysieve.catalog._truth import check_truth, match_one_to_one, select_truth, truth_counts
 from skysieve.catalog._write import CatalogResult, code_version, file_sha256, progress_bars, write_catalog
@@ -31,7 +31,7 @@ __all__ = [
     "merge_tiles",
     "parse_model_uri",
     "progress_bars",
-    "read_tagged_config",
+    "read_stored_config",
     "resolve_model",
     "select_truth",
     "tile_grid",

@@ -10,6 +10,7 @@ before any map is read.
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from skysieve._urls import safe_url
@@ -49,6 +50,10 @@ class ModelRef:
     alias : str or None
     run_id : str
     tags : dict of str to str
+    documents : dict
+        The JSON documents stored with the version (the params, the catalog
+        config …; :func:`skysieve.registry.read_version_documents`), read on
+        first use.
     """
 
     uri: str
@@ -57,6 +62,13 @@ class ModelRef:
     alias: str | None
     run_id: str
     tags: dict[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def documents(self) -> dict[str, Any]:
+        """The version's stored documents, by name (read from the registry once)."""
+        from skysieve.registry import read_version_documents
+
+        return read_version_documents(self.name, self.version)
 
     @property
     def where(self) -> str:
