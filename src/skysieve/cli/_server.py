@@ -65,6 +65,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         typer.echo(f"MLflow tracking server on http://{public}:{port}  (backend {safe_url(backend_store_uri)}, "
                    f"artifacts {artifacts})")
         typer.echo(f"clients: export MLFLOW_TRACKING_URI=http://{public}:{port}")
+        typer.echo(f"runs in the UI: http://{public}:{port}/#/experiments?workflowType=machine_learning")
         sys.stdout.flush()
         os.execve(cmd[0], cmd, {**os.environ, **env})
 
