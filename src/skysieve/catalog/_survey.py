@@ -14,6 +14,7 @@ fields are merged into one catalog (:func:`~skysieve.catalog._fields.merge_field
 
 import shutil
 import threading
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -196,9 +197,9 @@ def _run_dask(ref: Any, jobs: Sequence[_Job], *, client: Any, retries: int, batc
 
     plugin = ModelPlugin(ref, tracking_uri=mlflow.get_tracking_uri(), registry_uri=mlflow.get_registry_uri())
     client.register_plugin(plugin, name=plugin.name)
+    run = uuid.uuid4().hex[:8]  # keys unique to this run: a shared scheduler may hold an earlier run's
     futures = {client.submit(_dask_field, job, plugin=plugin.name, batch_size=batch_size, retries=retries,
-                             pure=False, key=f"skysieve-field-{job.field.name}-{job.settings[:12]}"): job
-               for job in jobs}
+                             pure=False, key=f"skysieve-field-{job.field.name}-{run}"): job for job in jobs}
     done, failed = [], {}
     for future in as_completed(futures):
         name = futures[future].field.name
