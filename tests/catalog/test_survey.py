@@ -5,6 +5,7 @@ finish; a second run skips the fields done and redoes one whose output was tampe
 import os
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -128,8 +129,7 @@ def test_a_killed_worker_s_field_is_redone(cluster, serial_survey, fields, tmp_p
     import cloudpickle
     from distributed import Client
 
-    import tests.catalog.test_survey as me
-
+    me = sys.modules[__name__]
     marker = tmp_path / "killed"
     cloudpickle.register_pickle_by_value(me)  # the workers cannot import the tests package
     try:
@@ -145,6 +145,7 @@ def test_a_killed_worker_s_field_is_redone(cluster, serial_survey, fields, tmp_p
         cloudpickle.unregister_pickle_by_value(me)
     assert marker.exists()  # a worker died running a field
     assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in fields_dir(out).iterdir()) == ["a", "b", "c"]  # nothing half-written left
     assert "FAILED" not in result.output
     assert len(_rows(out)) == len(_rows(serial_survey)) and set(_rows(out)["field"]) == set(_rows(serial_survey)["field"])
 
@@ -258,3 +259,6 @@ def test_drop_duplicates_keeps_the_best_row_of_each_object_across_fields_only():
     # rows 0 and 1 (one field) both stay; row 2 of the other field is within 1′ of the better row 1
     assert keep.tolist() == [True, True, False, True]
     assert drop_duplicates(ra, dec, score=np.ones(4), group=np.arange(4), radius_arcmin=0.0).all()
+    ra[1] = np.nan  # no position: kept, and drops nothing; row 2 now outranks row 0 of the other field
+    keep = drop_duplicates(ra, dec, score=np.array([0.5, 0.9, 0.8, 0.1]), group=group, radius_arcmin=1.0)
+    assert keep.tolist() == [False, True, True, True]

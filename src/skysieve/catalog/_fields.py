@@ -83,7 +83,7 @@ def find_fields(specs: Iterable[str | Path]) -> list[Field]:
                               "directories' names) must be unique in a survey")
         if name not in seen:
             seen[name] = d.resolve()
-            fields.append(Field(name, d))
+            fields.append(Field(name, d.absolute()))  # workers on other hosts see the same absolute paths
     return fields
 
 

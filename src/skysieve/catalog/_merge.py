@@ -86,7 +86,7 @@ def drop_duplicates(ra_deg: np.ndarray, dec_deg: np.ndarray, *, score: np.ndarra
     Rows are taken in decreasing score; a kept row drops every lower-scoring
     row of *another* group (field) within ``radius_arcmin``.  Rows of one
     group are never dropped for each other (their field's own merge already
-    told them apart).
+    told them apart), and rows without a finite position are always kept.
 
     Parameters
     ----------
@@ -115,12 +115,13 @@ def drop_duplicates(ra_deg: np.ndarray, dec_deg: np.ndarray, *, score: np.ndarra
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n)
     vec = unit_vectors(ra_deg, dec_deg)
-    tree = cKDTree(vec)
+    placed = np.flatnonzero(np.isfinite(vec).all(axis=1))
+    tree = cKDTree(vec[placed])
     chord = 2.0 * np.sin(np.radians(radius_arcmin / 60.0) / 2.0)
-    for i in order:
+    for i in order[np.isin(order, placed)]:
         if not keep[i]:
             continue
-        near = np.asarray(tree.query_ball_point(vec[i], chord), dtype=np.int64)
+        near = placed[np.asarray(tree.query_ball_point(vec[i], chord), dtype=np.int64)]
         near = near[(rank[near] > rank[i]) & (group[near] != group[i])]
         keep[near] = False
     return keep

@@ -12,6 +12,7 @@ reported by name with its reason while the others finish.  The finished
 fields are merged into one catalog (:func:`~skysieve.catalog._fields.merge_fields`).
 """
 
+import glob
 import shutil
 import threading
 import uuid
@@ -181,7 +182,7 @@ def _run_serial(ref: Any, jobs: Sequence[_Job], *, retries: int, batch_size: int
             try:
                 for line in run_field(ref, job, model=model, batch_size=batch_size):
                     echo(f"field {job.field.name}: {line}")
-            except Exception as exc:  # a field's failure is reported; the others go on
+            except Exception as exc:  # noqa: BLE001 - any failure of a field is reported; the others go on
                 if attempt == retries:
                     failed[job.field.name] = _describe(exc)
                 continue
@@ -205,13 +206,19 @@ def _run_dask(ref: Any, jobs: Sequence[_Job], *, client: Any, retries: int, batc
         name = futures[future].field.name
         try:
             lines = future.result()
-        except Exception as exc:  # a field's failure is reported; the others go on
+        except Exception as exc:  # noqa: BLE001 - any failure of a field is reported; the others go on
             failed[name] = _describe(exc)
             continue
         done.append(name)
         for line in lines:
             echo(f"field {name}: {line}")
     return done, failed
+
+
+def _sweep(root: Path, name: str) -> None:
+    """Remove what a worker killed while writing field ``name`` left (its hidden ``.partial`` directory)."""
+    for partial in root.glob(f".{glob.escape(name)}.*.partial"):
+        shutil.rmtree(partial, ignore_errors=True)
 
 
 def _plan(ref: Any, fields: Sequence[Field], *, out: Path, options: Mapping[str, Any], given: frozenset[str],
@@ -239,6 +246,7 @@ def _plan(ref: Any, fields: Sequence[Field], *, out: Path, options: Mapping[str,
         if (root / f.name).exists():
             echo(f"field {f.name}: redone, {why}")
             shutil.rmtree(root / f.name)  # no stale output that looks valid if it fails this time
+        _sweep(root, f.name)
         jobs.append(_Job(f, {**options, **own}, given | frozenset(own), inputs, settings, root / f.name))
     return jobs, skipped, failed
 
@@ -289,8 +297,9 @@ def run_survey(ref: Any, *, fields: Sequence[str | Path], out: Path, options: Ma
         raise ConfigError(f"--workers must be >= 1 (got {workers})")
     if retries < 0:
         raise ConfigError(f"--retries must be >= 0 (got {retries})")
+    out = Path(out).absolute()  # workers elsewhere write there: no path relative to this process's directory
     found = find_fields(fields)
-    jobs, skipped, failed = _plan(ref, found, out=Path(out), options=options, given=given, batch_size=batch_size,
+    jobs, skipped, failed = _plan(ref, found, out=out, options=options, given=given, batch_size=batch_size,
                                   echo=echo)
     if skipped:
         echo(f"{len(skipped)} field(s) already done, outputs verified by sha256: {', '.join(skipped)}")
@@ -298,13 +307,16 @@ def run_survey(ref: Any, *, fields: Sequence[str | Path], out: Path, options: Ma
     if jobs and (workers is not None or scheduler is not None):
         with _client(workers=workers, scheduler=scheduler, echo=echo) as client:
             done, more = _run_dask(ref, jobs, client=client, retries=retries, batch_size=batch_size, echo=echo)
+        failed.update(more)
     elif jobs:
         done, more = _run_serial(ref, jobs, retries=retries, batch_size=batch_size, echo=echo)
-    failed.update(more if jobs else {})
+        failed.update(more)
+    for job in jobs:
+        _sweep(fields_dir(out), job.field.name)
     report = SurveyReport(done=done, skipped=skipped, failed=failed)
     finished = [(f, fields_dir(out) / f.name) for f in found if f.name in {*done, *skipped}]
     if finished:
-        report.n_rows = _write_survey(ref, finished, out=Path(out), failed=sorted(failed))
+        report.n_rows = _write_survey(ref, finished, out=out, failed=sorted(failed))
         echo(f"wrote {out}: {report.n_rows} rows from {len(finished)} field(s) ({len(done)} made now, "
              f"{len(skipped)} already done) [{ref.name} v{ref.version}]")
     for name in sorted(failed):
