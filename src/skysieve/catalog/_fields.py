@@ -108,9 +108,9 @@ def inputs_digest(inputs: Mapping[str, str]) -> str:
     return hashlib.sha256(json.dumps(sorted(inputs.items())).encode()).hexdigest()
 
 
-def settings_digest(ref: Any, options: Mapping[str, Any], *, batch_size: int) -> str:
-    """sha256 of what makes a field's catalog besides its inputs: the model version and the options."""
-    del batch_size  # does not change the rows
+def settings_digest(ref: Any, options: Mapping[str, Any]) -> str:
+    """sha256 of what makes a field's catalog besides its inputs: the model version and the search's options
+    (not the batch size, which does not change the rows)."""
     text = json.dumps({"model": ref.name, "version": ref.version,
                        "options": {k: options[k] for k in sorted(options)}}, default=str, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()

@@ -222,10 +222,10 @@ def _sweep(root: Path, name: str) -> None:
 
 
 def _plan(ref: Any, fields: Sequence[Field], *, out: Path, options: Mapping[str, Any], given: frozenset[str],
-          batch_size: int, echo: Callable[[str], None]) -> tuple[list[_Job], list[str], dict[str, str]]:
+          echo: Callable[[str], None]) -> tuple[list[_Job], list[str], dict[str, str]]:
     """Every field's job, or why it is skipped (done) or failed already (bad directory)."""
     search, root = ref.search, fields_dir(out)
-    settings = settings_digest(ref, options, batch_size=batch_size)
+    settings = settings_digest(ref, options)
     jobs, skipped, failed = [], [], {}
     for f in fields:
         try:
@@ -299,8 +299,7 @@ def run_survey(ref: Any, *, fields: Sequence[str | Path], out: Path, options: Ma
         raise ConfigError(f"--retries must be >= 0 (got {retries})")
     out = Path(out).absolute()  # workers elsewhere write there: no path relative to this process's directory
     found = find_fields(fields)
-    jobs, skipped, failed = _plan(ref, found, out=out, options=options, given=given, batch_size=batch_size,
-                                  echo=echo)
+    jobs, skipped, failed = _plan(ref, found, out=out, options=options, given=given, echo=echo)
     if skipped:
         echo(f"{len(skipped)} field(s) already done, outputs verified by sha256: {', '.join(skipped)}")
     done: list[str] = []
