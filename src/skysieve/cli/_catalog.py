@@ -27,11 +27,12 @@ it before any work, with exit status 2 and nothing written.
 
 A survey: --fields takes many fields (directories, globs such as 'fields/*', or a .txt file listing them; each
 field a directory of one set of the search's inputs, see below) and writes --out as one catalog of every field,
-duplicates across overlaps removed, with a 'field' column and a FIELDS table of every input's sha256. Each
-field's catalog and manifest go to <out>.fields/<field>/, written atomically; a second run skips the fields done
-(verified by sha256). Fields run one after the other, or on --workers N local processes, or on the Dask cluster of
---scheduler tcp://HOST:8786 (`dask scheduler`, `dask worker`); each worker loads the model once. A failed field is
-retried (--retries), then reported with its reason while the others finish; the exit status is then 1.
+duplicates across overlaps removed, with a 'field' column and a FIELDS table of every input's sha256. Each field's
+catalog and manifest go to survey.fields/<field>/ beside --out survey.fits, written atomically; a second run skips
+the fields done (verified by sha256). Fields run one after the other, or on --workers N local processes, or on the
+Dask cluster of --scheduler tcp://HOST:8786 (`dask scheduler`, `dask worker`); each worker loads the model once. A
+failed field is retried (--retries), then reported with its reason while the others finish; the exit status is then
+1.
 """
 
 
