@@ -427,3 +427,22 @@ def test_register_lens_refuses_params_the_cnn_was_not_trained_with(lens_registry
     assert ("the CNN takes (16, 16, 3) cutouts with channels ['F435W', 'F606W', 'F814W'] but the lens catalog config "
             "says (20, 20, 3)") in " ".join(result.output.split())
     assert not (tmp_path / "registered.json").exists()
+
+
+def test_lens_fields_make_one_survey_catalog_without_the_overlap_s_duplicates(lens_registry, cutout_dir, tmp_path):
+    """Two cutout directories as survey fields (the serial loop); the second repeats three of the first's."""
+    import shutil
+
+    root, by_id, _ = cutout_dir
+    shutil.copytree(root, tmp_path / "fields" / "f1")
+    (tmp_path / "fields" / "f2").mkdir()
+    for cid in ("obj00", "obj01", "obj02"):
+        shutil.copy(root / f"{cid}.fits", tmp_path / "fields" / "f2" / f"{cid}.fits")
+    out = tmp_path / "survey.fits"
+    result = _run("--model", lens_registry["uri"], "--fields", tmp_path / "fields" / "*", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "field f1: wrote" in result.output and "field f2: wrote" in result.output
+    table = read_catalog(out)
+    header = fits.getheader(out, 1)
+    assert header["NDUPL"] == 3 and len(table) == len(by_id) and header["MODEL"] == LENS
+    assert sorted(table["id"]) == sorted(by_id) and set(table["field"]) == {"f1"}  # ties keep the first field
