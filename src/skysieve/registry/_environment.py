@@ -314,11 +314,8 @@ def pinned_requirements(third_party: dict[str, str], *, lock: Path | None = None
 def _stage(modules: dict[str, Path], directory: Path) -> Path:
     """Copy the modules into ``directory/skysieve`` with a stub ``__init__.py`` in every package; return the root."""
     root = directory / "skysieve"
-    for name, path in modules.items():
-        parts = name.split(".")[1:]
-        target = root.joinpath(*parts).with_suffix(".py") if path.name != "__init__.py" else None
-        if target is None:  # pragma: no cover - shipped_modules refuses packages
-            raise RegistryError(f"{_where(path)}: a package cannot be shipped as a module")
+    for name, path in modules.items():  # modules, never packages (see _scan)
+        target = root.joinpath(*name.split(".")[1:]).with_suffix(".py")
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, target)
     for package in [root, *(p for p in root.rglob("*") if p.is_dir())]:
