@@ -111,6 +111,9 @@ def venv(uris, registry, tmp_path_factory):
     work.mkdir()
     env = _clean_env(venv, MLFLOW_TRACKING_URI=registry["uri"], KERAS_HOME=str(root / "keras"),
                      MPLCONFIGDIR=str(root / "mpl"))
+    found = subprocess.run([str(venv / "bin" / "python"), "-c", "import skysieve"], check=False, env=env, cwd=work,
+                           capture_output=True, text=True)
+    assert found.returncode != 0, "skysieve is importable in the fresh venv: the test would prove nothing"
     yield {"bin": venv / "bin", "env": env, "cwd": work, "models": root / "models"}
     shutil.rmtree(venv, ignore_errors=True)  # 2 GB, mostly TensorFlow
 
