@@ -12,7 +12,6 @@ catalog table's own columns for the ensemble.
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -91,7 +90,8 @@ def uris(registry, tmp_path_factory):
 def venv(uris, registry, tmp_path_factory):
     """A fresh virtualenv with the union of the three models' requirements (one pip call: they must agree).
 
-    About 1.5 to 2.5 minutes on a 2-CPU machine with pip's cache warm (more where pip downloads); removed afterwards.
+    About 1.5 to 2.5 minutes on a 2-CPU machine with pip's cache warm (more where pip downloads).  It is 2 GB,
+    mostly TensorFlow, left to pytest's clean-up of old temp dirs: deleting it takes half a minute to a minute here.
     """
     root = tmp_path_factory.mktemp("serving")
     requirements = []
@@ -114,8 +114,7 @@ def venv(uris, registry, tmp_path_factory):
     found = subprocess.run([str(venv / "bin" / "python"), "-c", "import skysieve"], check=False, env=env, cwd=work,
                            capture_output=True, text=True)
     assert found.returncode != 0, "skysieve is importable in the fresh venv: the test would prove nothing"
-    yield {"bin": venv / "bin", "env": env, "cwd": work, "models": root / "models"}
-    shutil.rmtree(venv, ignore_errors=True)  # 2 GB, mostly TensorFlow
+    return {"bin": venv / "bin", "env": env, "cwd": work, "models": root / "models"}
 
 
 def _run(venv, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
