@@ -54,6 +54,7 @@ from skysieve.registry._describe import (
     model_id_of,
     read_version_documents,
 )
+from skysieve.registry._environment import model_environment
 from skysieve.registry._pyfunc import EnsembleModel, ensemble_signature, write_state
 from skysieve.tasks import TASK_TAG
 
@@ -377,16 +378,18 @@ def register_ensemble(
         active = mlflow.active_run()
         run_ctx = (mlflow.start_run(run_name="register", experiment_id=experiment_id(task)) if active is None
                    else nullcontext(active))
-        with run_ctx as run:
+        code = Path(__file__).with_name("_model_code.py")
+        with run_ctx as run, model_environment(code) as env:
             mlflow.log_artifacts(tmp, artifact_path="ensemble")
             info = mlflow.pyfunc.log_model(
                 name="ensemble",
-                python_model=str(Path(__file__).with_name("_model_code.py")),
+                python_model=str(code),
                 artifacts=artifacts,
                 signature=ensemble_signature(),
                 input_example=example,
                 model_config={"cnn_model_uri": cnn_model_uri} if cnn_model_uri else None,
-                pip_requirements=["skysieve", "mlflow", "numpy", "pandas"],
+                code_paths=env.code_paths,
+                pip_requirements=env.pip_requirements,
             )
             references_uri = f"runs:/{run.info.run_id}/ensemble/references.npz"  # no local path in the registry
             log_provenance(run.info.run_id, provenance=provenance, params=_params_dict(params) or None,
