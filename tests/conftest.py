@@ -87,16 +87,21 @@ def _restore_mlflow_state(state: dict | None) -> None:
 
 @contextlib.contextmanager
 def isolated_global_state():
-    """On exit, put back the MLflow state and the MLflow/Keras environment variables found on entry.
+    """On exit, put back the MLflow state, the MLflow/Keras environment variables and ``sys.path`` found on entry.
 
     Every test runs inside one (autouse fixture below); a fixture with a wider
     scope that points MLflow somewhere wraps its own body in one too.
+    ``sys.path``: a test that loads a registered model with MLflow itself gets
+    the model's ``code/`` (a stub ``skysieve``) prepended, which the processes a
+    later test starts would import instead of the checkout's.
     """
     env = _restored_env()
     mlflow_state = _save_mlflow_state()
+    path = list(sys.path)
     try:
         yield
     finally:
+        sys.path[:] = path
         _restore_mlflow_state(mlflow_state)
         for key in set(_restored_env()) - set(env):
             del os.environ[key]

@@ -217,26 +217,37 @@ def test_registered_versions_carry_their_code_and_pinned_requirements(registry, 
 
 def test_loading_models_in_a_skysieve_process_keeps_its_own_modules(registry, lens_registry):
     # MLflow puts each model's code/ first on sys.path: the process's skysieve must stay the checkout's.
+    import importlib.util
+    import subprocess
+
     from skysieve.registry import CnnModel, EnsembleModel
     from skysieve.tasks.lens.catalog import load_lens_catalog_model
     from skysieve.tasks.sz._catalog_model import load_catalog_model
 
     before = {k: v for k, v in sys.modules.items() if k == "skysieve" or k.startswith("skysieve.")}
     path_before = list(sys.path)
-    sz = load_catalog_model(f"models:/{ENSEMBLE}@candidate")
-    lens = load_lens_catalog_model(lens_registry["uri"])
-    ensemble = mlflow.pyfunc.load_model(f"models:/{ENSEMBLE}@candidate").unwrap_python_model()
-    added = [p for p in sys.path if p not in path_before and Path(p, "skysieve").is_dir()]
-    assert added, "the models' code/ directories were expected on sys.path (MLflow code_paths)"
-    after = {k: v for k, v in sys.modules.items() if k == "skysieve" or k.startswith("skysieve.")}
-    assert all(after[k] is v for k, v in before.items())  # nothing purged or reloaded
-    outside = [k for k, m in after.items() if getattr(m, "__file__", None)
-               and not Path(m.__file__).resolve().is_relative_to(CHECKOUT)]
-    assert outside == []  # nothing imported from a model's copy
-    assert type(sz.cnn) is CnnModel and type(ensemble) is EnsembleModel and type(lens.cnn) is CnnModel
-    import importlib.util
-
-    assert Path(importlib.util.find_spec("skysieve.train._stream").origin).is_relative_to(CHECKOUT)
+    try:
+        sz = load_catalog_model(f"models:/{ENSEMBLE}@candidate")
+        lens = load_lens_catalog_model(lens_registry["uri"])
+        # skysieve's loaders leave sys.path as it was, so processes started next (Dask workers, process
+        # pools) import the checkout's skysieve, not a model's stub package
+        assert sys.path == path_before
+        child = subprocess.run([sys.executable, "-c", "import skysieve.catalog, skysieve.tasks"], check=False,
+                               env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+                               capture_output=True, text=True, timeout=120)
+        assert child.returncode == 0, child.stderr
+        ensemble = mlflow.pyfunc.load_model(f"models:/{ENSEMBLE}@candidate").unwrap_python_model()
+        added = [p for p in sys.path if p not in path_before and Path(p, "skysieve").is_dir()]
+        assert added, "MLflow itself was expected to put the model's code/ on sys.path (code_paths)"
+        after = {k: v for k, v in sys.modules.items() if k == "skysieve" or k.startswith("skysieve.")}
+        assert all(after[k] is v for k, v in before.items())  # nothing purged or reloaded
+        outside = [k for k, m in after.items() if getattr(m, "__file__", None)
+                   and not Path(m.__file__).resolve().is_relative_to(CHECKOUT)]
+        assert outside == []  # nothing imported from a model's copy
+        assert type(sz.cnn) is CnnModel and type(ensemble) is EnsembleModel and type(lens.cnn) is CnnModel
+        assert Path(importlib.util.find_spec("skysieve.train._stream").origin).is_relative_to(CHECKOUT)
+    finally:
+        sys.path[:] = path_before  # the direct MLflow load above must not leak into later tests
 
 
 # ---------------------------------------------------------------------------------------------------------------

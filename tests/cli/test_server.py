@@ -5,6 +5,7 @@ credentials are in the environment only (``tests/_s3.py``). The client is
 given no S3 endpoint: its artifacts go through the server (``mlflow-artifacts:``).
 """
 
+import json
 import logging
 import os
 import sys
@@ -86,7 +87,7 @@ def test_no_password_or_aws_secret_reaches_a_tag_param_artifact_or_log(s3_server
                                                                        caplog, capfd):
     """A tune, a registration and a promotion with password-bearing URLs: the secrets are nowhere they are recorded."""
     from skysieve.cli import build_app
-    from skysieve.registry import register_ensemble
+    from skysieve.registry import read_version_documents, register_ensemble
 
     server, root = s3_server
     caplog.set_level(logging.INFO)
@@ -144,7 +145,11 @@ def test_no_password_or_aws_secret_reaches_a_tag_param_artifact_or_log(s3_server
     recorded += [(f"registered model tag {k}", f"{k}={v}") for k, v in registered.tags.items()]
     recorded += [(f"version tag {k}", f"{k}={v}") for k, v in client.get_model_version(
         "secrets-ensemble", version.version).tags.items()]
-    assert any(where.startswith("version tag params") for where, _ in recorded)
+    documents = read_version_documents("secrets-ensemble", version.version)  # the params, as a version document
+    assert "params" in documents
+    recorded += [(f"version document {k}", json.dumps(v)) for k, v in documents.items()]
+    stored = client.get_model_version("secrets-ensemble", version.version)
+    recorded += [("version description", stored.description or "")]
     out, err = capfd.readouterr()
     recorded += [("tune output", tuned.output), ("promote output", promoted.output), ("error", broken.output),
                  ("stdout", out), ("stderr", err), ("log", caplog.text), ("server log", server.log.read_text())]

@@ -142,10 +142,12 @@ def load_pyfunc(uri: str, what: str) -> Any:
     RegistryError
         It cannot be loaded (the message names the registry).
     """
-    import mlflow.pyfunc
+    import mlflow
     from mlflow.exceptions import MlflowException
 
+    from skysieve.registry._environment import load_pyfunc
+
     try:
-        return mlflow.pyfunc.load_model(uri).unwrap_python_model()
+        return load_pyfunc(uri).unwrap_python_model()
     except (MlflowException, OSError) as exc:
         raise RegistryError(f"cannot load the {what} {uri} from {safe_url(mlflow.get_registry_uri())}: {exc}") from exc

@@ -30,7 +30,10 @@ imports a few skysieve modules.  :func:`model_environment` gives
 MLflow puts the model's ``code/`` first on ``sys.path`` when it loads the
 model.  A process that has already imported skysieve (``skysieve catalog``)
 keeps its own modules: ``skysieve`` is in ``sys.modules`` and its submodules
-resolve through ``skysieve.__path__``, never through ``sys.path``.
+resolve through ``skysieve.__path__``, never through ``sys.path``.  But the
+processes it starts next (a Dask ``LocalCluster``, a process pool) inherit
+``sys.path`` and would import the model's stub ``skysieve``: skysieve loads
+models with :func:`load_pyfunc`, which puts ``sys.path`` back.
 """
 
 import ast
@@ -44,11 +47,30 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from skysieve.errors import RegistryError
 
-__all__ = ["BASE_REQUIREMENTS", "NOT_SHIPPED", "ModelEnvironment", "lock_file", "model_environment",
+__all__ = ["BASE_REQUIREMENTS", "NOT_SHIPPED", "ModelEnvironment", "load_pyfunc", "lock_file", "model_environment",
            "pinned_requirements", "shipped_modules"]
+
+def load_pyfunc(model_uri: str) -> Any:
+    """``mlflow.pyfunc.load_model(model_uri)`` in a skysieve process, with ``sys.path`` left as it was.
+
+    MLflow prepends the model's ``code/`` (a stub ``skysieve`` package) to
+    ``sys.path`` and leaves it there; this process does not need it (its
+    skysieve is imported), and a process started after the load (a Dask worker,
+    a process-pool worker) would otherwise find ``skysieve`` there first and
+    fail with ``No module named 'skysieve.catalog'``.
+    """
+    import mlflow.pyfunc
+
+    before = list(sys.path)
+    try:
+        return mlflow.pyfunc.load_model(model_uri)
+    finally:
+        sys.path[:] = before
+
 
 #: Distributions every registered pyfunc needs to load and serve, whatever its code imports.
 BASE_REQUIREMENTS = ("mlflow", "numpy", "pandas")

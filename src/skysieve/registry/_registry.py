@@ -436,8 +436,10 @@ def _load_pyfunc(model_uri: str) -> Any:
             name, version = ref.split("/", 1)
             if version.isdigit():
                 get_model_version(name, version=version)
+    from skysieve.registry._environment import load_pyfunc
+
     try:
-        return mlflow.pyfunc.load_model(model_uri)
+        return load_pyfunc(model_uri)
     except MlflowException as exc:
         raise RegistryError(f"cannot load model {model_uri}: {exc}") from exc
 
