@@ -81,7 +81,7 @@ def test_the_cluster_is_found_on_the_survey_map_and_nothing_outside_the_footprin
     ix, iy = np.floor(x + 0.5).astype(int), np.floor(y + 0.5).astype(int)
     assert survey_files["mask"][iy, ix].all()  # no candidate outside the footprint
     row = int(np.argmin(np.hypot(x - CLUSTER_XY[0], y - CLUSTER_XY[1])))
-    assert np.hypot(x[row] - CLUSTER_XY[0], y[row] - CLUSTER_XY[1]) < 1.0
+    assert np.hypot(x[row] - CLUSTER_XY[0], y[row] - CLUSTER_XY[1]) < 1.5  # px: 0.375′
     assert all(t[f"decision_{m}"][row] for m in METHODS) and not t["edge_flag"][row]
     # the two halos with signal-free or out-of-footprint positions: (30, 30) lies outside → one true object
     assert survey_result.summary["n_true"] == 1

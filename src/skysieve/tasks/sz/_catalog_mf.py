@@ -49,7 +49,15 @@ from skysieve.catalog import TileGrid
 from skysieve.data.footprint import Footprint
 from skysieve.data.maps import SkyMaps
 from skysieve.errors import ConfigError
-from skysieve.mf import MapNoise, NoiseEstimator, NoiseSpectra, build_matched_filter, clean_sources, detect_sources
+from skysieve.mf import (
+    MapNoise,
+    NoiseEstimator,
+    NoiseSpectra,
+    ScanNoise,
+    build_matched_filter,
+    clean_sources,
+    detect_sources,
+)
 from skysieve.mf._fourier import FourierGrid
 from skysieve.tasks.sz._catalog_config import CatalogConfig
 
@@ -196,6 +204,20 @@ class WindowedNoise:
                                dft=scipy.fft.rfft2(x, axes=(-2, -1)))
         return NoiseSpectra(ell=s.ell, cl=s.cl / float(np.mean(self.window**2)), bands=s.bands)
 
+    def mode_power(self, *, grid: FourierGrid, bands, freqs_ghz=(), beam_fwhm_arcmin=(),
+                   dft: np.ndarray) -> np.ndarray | None:
+        """The wrapped estimator's per-mode pixel power of the windowed maps, divided by ``mean(window²)``.
+
+        None when the wrapped estimator is isotropic (has no ``mode_power``).
+        """
+        if getattr(self.inner, "mode_power", None) is None:
+            return None
+        x = scipy.fft.irfft2(dft, s=grid.shape, axes=(-2, -1))
+        x *= self.window
+        p = self.inner.mode_power(grid=grid, bands=bands, freqs_ghz=freqs_ghz, beam_fwhm_arcmin=beam_fwhm_arcmin,
+                                  dft=scipy.fft.rfft2(x, axes=(-2, -1)))
+        return p / float(np.mean(self.window**2))
+
 
 def _cut(image: np.ndarray, block: MapBlock) -> np.ndarray:
     """The block's outer region of a (…, ny, nx) array, wrapping around the map edges."""
@@ -278,7 +300,7 @@ def _dedupe(detections: Table, radius_px: float) -> Table:
 
 def filter_tiles(maps: SkyMaps, grid: TileGrid, *, config: CatalogConfig, block_px: int = 2048,
                  margin_px: int = 64, cmb_cl: Table | None = None, footprint: Footprint | None = None,
-                 on_block: Callable[[int], None] | None = None) -> TileMf:
+                 scan_noise: bool = False, on_block: Callable[[int], None] | None = None) -> TileMf:
     """Run the matched filter with source detection over ``maps``, block by block; reduce it to tiles.
 
     Parameters
@@ -297,6 +319,9 @@ def filter_tiles(maps: SkyMaps, grid: TileGrid, *, config: CatalogConfig, block_
         Where the maps are observed and how deep (blank pixels may be NaN):
         the maps are whitened and apodized, the noise is estimated from the
         fully observed region, and nothing is detected outside.
+    scan_noise : bool, keyword-only
+        Model scan-direction stripes (:class:`~skysieve.mf.ScanNoise`): the
+        filter weights every Fourier mode by its own noise (``maps`` noise model only).
     on_block : callable, optional
         Called with 1 after each block (progress).
 
@@ -326,7 +351,9 @@ def filter_tiles(maps: SkyMaps, grid: TileGrid, *, config: CatalogConfig, block_
             if not window.any():  # a block with no fully observed pixel: the footprint's taper wherever it is > 0
                 window = (_cut(footprint.taper, block) > 0).astype(np.float64)
         mf = build_matched_filter(mfp, bands=config.bands, cmb_cl=cmb_cl, tcmb_k=config.tcmb_k)
-        if window is not None and isinstance(mf.noise, MapNoise):
+        if scan_noise and isinstance(mf.noise, MapNoise):
+            mf.noise = ScanNoise(mf.noise)
+        if window is not None and isinstance(mf.noise, MapNoise | ScanNoise):
             mf.noise = WindowedNoise(mf.noise, window)
         mf.check_bands(sub)
         found = detect_sources(sub, beam_fwhm_arcmin=mf.beam_fwhm_arcmin, noise=mf.noise,

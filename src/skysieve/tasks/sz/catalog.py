@@ -239,7 +239,7 @@ def _candidates(kept: _Kept, *, grid: TileGrid, maps: SkyMaps, mf: TileMf, model
 
 def _header(model: CatalogModel, maps: SkyMaps, checksums: list[str], grid: TileGrid, *, merge_radius_arcmin: float,
             mf: TileMf, n_candidates: int, footprint: Footprint, weights: list[tuple[str, str]],
-            apod_arcmin: float, edge_margin_arcmin: float) -> dict[str, Any]:
+            apod_arcmin: float, edge_margin_arcmin: float, scan_noise: bool) -> dict[str, Any]:
     code = code_version()
     meta: dict[str, Any] = {
         "ORIGIN": "skysieve catalog",
@@ -267,7 +267,7 @@ def _header(model: CatalogModel, maps: SkyMaps, checksums: list[str], grid: Tile
         "MFBLOCKS": mf.n_blocks, "NDETECT": len(mf.detections), "NSOURCES": len(mf.sources),
         "NCAND": n_candidates,
         "OBSFRAC": round(footprint.fraction, 6), "PERIODIC": footprint.periodic,
-        "APODAMIN": float(apod_arcmin), "EDGEMARG": float(edge_margin_arcmin),
+        "APODAMIN": float(apod_arcmin), "EDGEMARG": float(edge_margin_arcmin), "SCANNOIS": scan_noise,
     })
     for i, (name, digest) in enumerate(weights, start=1):
         meta[f"WGT{i}"] = name
@@ -280,7 +280,8 @@ def make_catalog(maps: Sequence[str | Path], *, model: str | CatalogModel, truth
                  merge_radius_arcmin: float | None = None, batch_size: int = 512, mf_block_px: int = 2048,
                  mf_margin_arcmin: float = 16.0, cmb_cl: Table | None = None,
                  weights: Sequence[str | Path] | None = None, apod_arcmin: float = 5.0,
-                 edge_margin_arcmin: float = 10.0, progress: bool = False) -> CatalogResult:
+                 edge_margin_arcmin: float = 10.0, scan_noise: bool | None = None,
+                 progress: bool = False) -> CatalogResult:
     """Run a registered model over new maps and return the merged candidate catalog.
 
     Parameters
@@ -324,6 +325,10 @@ def make_catalog(maps: Sequence[str | Path], *, model: str | CatalogModel, truth
         Candidates closer than this to the footprint edge are flagged
         (``edge_flag``) and decide nothing (10′); true objects closer than
         this do not count.  Ignored on periodic maps (no blank pixel).
+    scan_noise : bool, keyword-only, optional
+        Let the matched filter model scan-direction (1/f) stripes, weighting
+        each Fourier mode by its own noise (:class:`~skysieve.mf.ScanNoise`);
+        default: on for survey maps (with a footprint), off for periodic ones.
     progress : bool, keyword-only
         Show a progress bar on stderr.
 
@@ -369,6 +374,7 @@ def make_catalog(maps: Sequence[str | Path], *, model: str | CatalogModel, truth
         weight_maps = weight_maps[order]
     _check_pixels(sky, cm)
     footprint = make_footprint(sky, weights=weight_maps, apod_arcmin=apod_arcmin)
+    scan = (not footprint.periodic) if scan_noise is None else bool(scan_noise)
     weight_files = [(Path(weights[i]).name, file_sha256(weights[i])) for i in order] if weights else []
     truth_table = _read_truth(truth, cm)
     stride_px = _stride_px(stride_arcmin, sky, cm)
@@ -380,7 +386,7 @@ def make_catalog(maps: Sequence[str | Path], *, model: str | CatalogModel, truth
     with progress_bars(progress) as add:
         t0 = perf_counter()
         mf = filter_tiles(sky, grid, config=cfg, block_px=mf_block_px, margin_px=margin_px, cmb_cl=cmb_cl,
-                          footprint=footprint,
+                          footprint=footprint, scan_noise=scan,
                           on_block=add("matched filter (blocks)", _n_blocks(sky, mf_block_px, margin_px)))
         t_mf = perf_counter() - t0
         t0 = perf_counter()
@@ -393,7 +399,7 @@ def make_catalog(maps: Sequence[str | Path], *, model: str | CatalogModel, truth
     table = _edge_columns(table, footprint, margin_arcmin=edge_margin_arcmin)
     table.meta.update(_header(cm, sky, checksums, grid, merge_radius_arcmin=merge_radius, mf=mf,
                               n_candidates=len(table), footprint=footprint, weights=weight_files,
-                              apod_arcmin=apod_arcmin, edge_margin_arcmin=edge_margin_arcmin))
+                              apod_arcmin=apod_arcmin, edge_margin_arcmin=edge_margin_arcmin, scan_noise=scan))
 
     counts = None
     if truth_table is not None:
