@@ -209,3 +209,17 @@ def test_the_command_reads_weights_after_the_maps_and_reports_the_footprint(regi
     assert [header[f"WGT{i}"] for i in (1, 2, 3)] == [p.name for p in survey_files["weights"]]
     line = next(ln for ln in result.output.splitlines() if ln.startswith("rank_product"))
     assert line.split()[1:4] == ["1.000", "1.000", "1.000"]
+
+
+def test_only_tiles_whose_central_region_holds_an_observed_pixel_are_scored():
+    from skysieve.catalog import tile_grid
+    from skysieve.data import Footprint
+    from skysieve.tasks.sz._catalog_footprint import observed_tiles
+
+    mask = _footprint_mask()
+    grid = tile_grid(SHAPE, size_px=16, central_px=12, stride_px=6)
+    fp = Footprint(mask, np.ones(SHAPE, np.float32), mask.astype(np.float32), None, None, False, 0.25)
+    ids = observed_tiles(grid, fp)
+    x0, y0 = grid.corners(np.arange(grid.n))
+    brute = [i for i in range(grid.n) if mask[y0[i] + 2: y0[i] + 14, x0[i] + 2: x0[i] + 14].any()]
+    assert ids.tolist() == brute and 0 < len(brute) < grid.n

@@ -54,6 +54,7 @@ from skysieve.data.footprint import Footprint, make_footprint, read_weights
 from skysieve.data.maps import SkyMaps, read_maps
 from skysieve.ensemble import METHODS
 from skysieve.errors import ConfigError, DataError
+from skysieve.tasks.sz._catalog_footprint import edge_columns, observed_tiles
 from skysieve.tasks.sz._catalog_mf import TileMf, filter_tiles, map_blocks
 from skysieve.tasks.sz._catalog_model import CatalogModel, load_catalog_model
 
@@ -134,18 +135,6 @@ class _Kept:
         return cat[0].astype(np.int64), cat[1], cat[2], cat[3].astype(np.int64)
 
 
-def _observed_tiles(grid: TileGrid, footprint: Footprint) -> np.ndarray | None:
-    """Ids of the tiles whose central region holds an observed pixel (None: all, for a periodic map)."""
-    if footprint.periodic:
-        return None
-    m, c = grid.margin_px, grid.central_px
-    s = np.zeros((footprint.mask.shape[0] + 1, footprint.mask.shape[1] + 1), np.int64)
-    s[1:, 1:] = footprint.mask.cumsum(axis=0).cumsum(axis=1)
-    ya, xa = grid.y0[:, None] + m, grid.x0[None, :] + m
-    count = s[ya + c, xa + c] - s[ya, xa + c] - s[ya + c, xa] + s[ya, xa]
-    return np.flatnonzero(count.ravel() > 0)
-
-
 def _score_tiles(data: np.ndarray, grid: TileGrid, mf: TileMf, model: CatalogModel, *, batch_size: int,
                  ids: np.ndarray | None, advance: Callable[[int], None]) -> tuple[_Kept, dict[str, int]]:
     kept = _Kept()
@@ -162,20 +151,6 @@ def _score_tiles(data: np.ndarray, grid: TileGrid, mf: TileMf, model: CatalogMod
             store.append(values[any_positive])
         advance(batch.ids.size)
     return kept, n_pos
-
-
-def _edge_columns(table: Table, footprint: Footprint, *, margin_arcmin: float) -> Table:
-    """Add ``edge_dist_arcmin`` and ``edge_flag``; drop rows outside the footprint; flagged rows decide nothing."""
-    dist = footprint.edge_distance_arcmin(np.asarray(table["x"], float), np.asarray(table["y"], float))
-    table = table[dist > 0] if len(table) else table
-    dist = dist[dist > 0] if dist.size else dist
-    table["edge_dist_arcmin"] = dist
-    table["edge_dist_arcmin"].unit = "arcmin"
-    table["edge_flag"] = dist < margin_arcmin
-    for m in METHODS:
-        table[f"decision_{m}"] = np.asarray(table[f"decision_{m}"], bool) & ~np.asarray(table["edge_flag"], bool)
-    table["id"] = np.arange(len(table), dtype=np.int64)
-    return table
 
 
 def _candidates(kept: _Kept, *, grid: TileGrid, maps: SkyMaps, mf: TileMf, model: CatalogModel,
@@ -390,13 +365,13 @@ def make_catalog(maps: Sequence[str | Path], *, model: str | CatalogModel, truth
                           on_block=add("matched filter (blocks)", _n_blocks(sky, mf_block_px, margin_px)))
         t_mf = perf_counter() - t0
         t0 = perf_counter()
-        scored = _observed_tiles(grid, footprint)
+        scored = observed_tiles(grid, footprint)
         n_scored = grid.n if scored is None else int(scored.size)
         kept, n_pos = _score_tiles(footprint.whiten(sky.data), grid, mf, cm, batch_size=batch_size, ids=scored,
                                    advance=add("scoring tiles", n_scored))
         t_score = perf_counter() - t0
     table = _candidates(kept, grid=grid, maps=sky, mf=mf, model=cm, merge_radius_arcmin=merge_radius)
-    table = _edge_columns(table, footprint, margin_arcmin=edge_margin_arcmin)
+    table = edge_columns(table, footprint, margin_arcmin=edge_margin_arcmin)
     table.meta.update(_header(cm, sky, checksums, grid, merge_radius_arcmin=merge_radius, mf=mf,
                               n_candidates=len(table), footprint=footprint, weights=weight_files,
                               apod_arcmin=apod_arcmin, edge_margin_arcmin=edge_margin_arcmin, scan_noise=scan))
