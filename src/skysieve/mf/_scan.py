@@ -39,7 +39,7 @@ import numpy as np
 from skysieve.mf._fourier import FourierGrid
 from skysieve.mf.noise import MapNoise, NoiseSpectra
 
-__all__ = ["ScanNoise"]
+__all__ = ["ScanNoise", "destripe"]
 
 _ARCMIN_RAD = np.pi / (180.0 * 60.0)
 
@@ -118,3 +118,43 @@ class ScanNoise:
         power = spectra.tabulate(grid.lmax)[:, :, grid.ell_index] / grid.pixel_area_sr
         power += excess
         return power
+
+
+def destripe(data: np.ndarray, *, wcs, noise: ScanNoise, window: np.ndarray | None = None) -> np.ndarray:
+    """Bring scan-striped maps back to their isotropic noise: each band's modes times ``√(S_ii / (S_ii + X_ii))``.
+
+    The stripes' excess ``X`` is taken down to nothing and the rest of the
+    noise ``S`` kept, so a model trained on maps without stripes (the CNN)
+    sees noise like its training data; a signal loses the same fraction in
+    the striped modes (low ``|ℓ_x|``) only.
+
+    Parameters
+    ----------
+    data : ndarray of shape (nband, ny, nx)
+        Maps (µK), e.g. whitened and apodized.
+    wcs : astropy.wcs.WCS
+        Their geometry.
+    noise : ScanNoise
+        The estimator of ``S`` and ``X``.
+    window : ndarray of shape (ny, nx), optional
+        Estimate ``S`` and ``X`` through this window (the fully observed
+        region); the ratio needs no renormalisation.
+
+    Returns
+    -------
+    ndarray of shape (nband, ny, nx), float32
+    """
+    import scipy.fft
+
+    from skysieve.mf._fourier import fourier_grid
+
+    grid = fourier_grid(data.shape[-2:], wcs)
+    bands = tuple(str(i) for i in range(data.shape[0]))
+    dft = scipy.fft.rfft2(np.asarray(data, np.float64), axes=(-2, -1))
+    probe = dft if window is None else scipy.fft.rfft2(np.asarray(data, np.float64) * window, axes=(-2, -1))
+    spectra, excess = noise._parts(grid, probe, bands, (), ())
+    del probe
+    s = np.einsum("iil->il", spectra.tabulate(grid.lmax))[:, grid.ell_index] / grid.pixel_area_sr
+    x = np.einsum("iiyx->iyx", excess)
+    gain = np.sqrt(s / np.where(s + x > 0, s + x, 1.0))
+    return scipy.fft.irfft2(dft * gain, s=grid.shape, axes=(-2, -1)).astype(np.float32)

@@ -5,9 +5,10 @@ from astropy.table import Table
 
 from skysieve.catalog import TileGrid
 from skysieve.data.footprint import Footprint
+from skysieve.data.maps import SkyMaps
 from skysieve.ensemble import METHODS
 
-__all__ = ["edge_columns", "observed_tiles"]
+__all__ = ["cnn_input", "edge_columns", "observed_tiles"]
 
 
 def observed_tiles(grid: TileGrid, footprint: Footprint) -> np.ndarray | None:
@@ -34,3 +35,29 @@ def edge_columns(table: Table, footprint: Footprint, *, margin_arcmin: float) ->
         table[f"decision_{m}"] = np.asarray(table[f"decision_{m}"], bool) & ~np.asarray(table["edge_flag"], bool)
     table["id"] = np.arange(len(table), dtype=np.int64)
     return table
+
+
+def cnn_input(maps: SkyMaps, footprint: Footprint, *, scan_noise: bool, ell_bin_width: float,
+              smooth_fraction: float, max_px: int) -> np.ndarray:
+    """The maps the CNN's tiles are cut from: whitened and apodized, 0 outside, and destriped.
+
+    With ``scan_noise`` the scan stripes are taken out as well
+    (:func:`~skysieve.mf.destripe`, estimated in the fully observed region),
+    so the CNN — trained on maps without stripes — sees noise like its
+    training data; on maps larger than ``max_px`` a side (filtered in blocks)
+    this whole-map step is skipped to keep memory flat.
+
+    Returns
+    -------
+    ndarray of shape (nband, ny, nx), float32
+    """
+    data = footprint.whiten(maps.data)
+    if not scan_noise or max(data.shape[-2:]) > max_px:
+        return data
+    from skysieve.mf import MapNoise, ScanNoise, destripe
+
+    noise = ScanNoise(MapNoise(ell_bin_width=ell_bin_width, smooth_fraction=smooth_fraction))
+    out = destripe(data, wcs=maps.wcs, noise=noise, window=footprint.noise_window)
+    if not footprint.periodic:
+        out *= footprint.mask
+    return out

@@ -54,7 +54,7 @@ from skysieve.data.footprint import Footprint, make_footprint, read_weights
 from skysieve.data.maps import SkyMaps, read_maps
 from skysieve.ensemble import METHODS
 from skysieve.errors import ConfigError, DataError
-from skysieve.tasks.sz._catalog_footprint import edge_columns, observed_tiles
+from skysieve.tasks.sz._catalog_footprint import cnn_input, edge_columns, observed_tiles
 from skysieve.tasks.sz._catalog_mf import TileMf, filter_tiles, map_blocks
 from skysieve.tasks.sz._catalog_model import CatalogModel, load_catalog_model
 
@@ -367,8 +367,11 @@ def make_catalog(maps: Sequence[str | Path], *, model: str | CatalogModel, truth
         t0 = perf_counter()
         scored = observed_tiles(grid, footprint)
         n_scored = grid.n if scored is None else int(scored.size)
-        kept, n_pos = _score_tiles(footprint.whiten(sky.data), grid, mf, cm, batch_size=batch_size, ids=scored,
+        tiles_from = cnn_input(sky, footprint, scan_noise=scan, ell_bin_width=cfg.mf.ell_bin_width,
+                               smooth_fraction=cfg.mf.smooth_fraction, max_px=mf_block_px)
+        kept, n_pos = _score_tiles(tiles_from, grid, mf, cm, batch_size=batch_size, ids=scored,
                                    advance=add("scoring tiles", n_scored))
+        del tiles_from
         t_score = perf_counter() - t0
     table = _candidates(kept, grid=grid, maps=sky, mf=mf, model=cm, merge_radius_arcmin=merge_radius)
     table = edge_columns(table, footprint, margin_arcmin=edge_margin_arcmin)
