@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from skysieve.config import load_params
+from tests._s3 import files_holding, s3_bucket, s3_endpoint  # noqa: F401
 from tests.conftest import REPO
 
 # The first test to run builds the module's pipeline (`dvc repro` from scratch: 145 s on an idle 2-CPU machine,
@@ -270,3 +271,54 @@ def test_mlflow_run_without_an_environment_says_how_to_make_one(own_pipeline):
         pytest.skip("the python3 on the plain PATH has skysieve's packages: nothing to refuse")
     assert result.returncode == 127
     assert "lacks the packages skysieve needs; run 'make install'" in result.stderr
+
+def _tree_md5(path: Path) -> dict[str, str]:
+    import hashlib
+
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    return {p.relative_to(path.parent).as_posix(): hashlib.md5(p.read_bytes()).hexdigest() for p in files}
+
+
+def test_s3_remote_push_then_a_fresh_clone_pulls_and_repro_is_a_no_op(own_pipeline, s3_bucket, tmp_path,  # noqa: F811
+                                                                      monkeypatch):
+    """`dvc push` to an s3:// remote (a loopback S3), `git clone` + `dvc pull`: nothing to run, nothing to fetch.
+
+    The remote's URL and endpoint are in the committed ``.dvc/config``; the credentials are in the environment
+    (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY) where it pushes and in the clone's untracked ``.dvc/config.local``
+    (``dvc remote modify --local``) where it pulls, and reach no other file of either repository.
+    """
+    origin, clone = own_pipeline, tmp_path / "clone"
+    ignore = origin / ".gitignore"  # what the project's repository ignores (the embedded stores, caches)
+    ignore.write_text((ignore.read_text() if ignore.exists() else "") + (REPO / ".gitignore").read_text())
+    run(["dvc", "remote", "add", "-d", "store", s3_bucket.url("dvc")], origin)
+    run(["dvc", "remote", "modify", "store", "endpointurl", s3_bucket.endpoint], origin)
+    run(["git", "add", "-A"], origin)
+    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "-m", "tiny pipeline"], origin)
+
+    pushed = run(["dvc", "push"], origin).stdout
+    cache = origin / ".dvc" / "cache" / "files" / "md5"
+    cached = {p.relative_to(cache).as_posix() for p in cache.rglob("*") if p.is_file()}
+    assert len(cached) > 20, pushed
+    assert {k.removeprefix("dvc/files/md5/") for k in s3_bucket.object_keys("dvc/")} == cached, pushed
+
+    run(["git", "clone", "-q", str(origin), str(clone)], tmp_path)
+    assert not (clone / "data/sz/cutouts").exists() and not (clone / ".dvc/cache").exists()
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    run(["dvc", "remote", "modify", "--local", "store", "access_key_id", s3_bucket.key_id], clone)
+    run(["dvc", "remote", "modify", "--local", "store", "secret_access_key", s3_bucket.secret], clone)
+    run(["dvc", "pull"], clone)
+    for path in ("data/sz/sky", "data/sz/cutouts", "models/sz/cnn", "data/lens/cutouts"):
+        assert _tree_md5(clone / path) == _tree_md5(origin / path), path
+    status = run(["dvc", "status"], clone).stdout
+    assert "Data and pipelines are up to date." in status, status
+    again = run(["dvc", "repro"], clone).stdout
+    assert "Running stage" not in again, again
+    assert (clone / "dvc.lock").read_text() == (origin / "dvc.lock").read_text()
+
+    config = (clone / ".dvc" / "config").read_text()
+    assert s3_bucket.url("dvc") in config and "access_key" not in config and "secret" not in config, config
+    local = clone / ".dvc" / "config.local"
+    assert files_holding(s3_bucket.secret, origin, clone) == [local]
+    run(["git", "check-ignore", "-q", str(local)], clone)  # never committed
+    assert run(["git", "status", "--porcelain"], clone).stdout == ""

@@ -5,7 +5,7 @@ import json
 import mlflow
 import pytest
 
-from skysieve._urls import redact, safe_url
+from skysieve._urls import redact, safe_text, safe_url
 
 SECRET = "s3cr3t-PW"
 
@@ -50,3 +50,13 @@ def test_no_password_in_run_params_artifact_or_registry_tag(tmp_path):
     artifact = mlflow.artifacts.load_dict(f"runs:/{run.info.run_id}/params.json")
     assert SECRET not in json.dumps(artifact) and SECRET not in json.dumps(logged)
     assert SECRET not in json.dumps(_params_dict(params))  # what becomes a registered version's `params` tag
+
+
+def test_safe_text_masks_urls_inside_a_message():
+    message = (f"cannot connect: could not parse 'postgres ql://optuna:{SECRET}@db/optuna' "
+               f"(also tried http://u:{SECRET}@h:5000/api and sqlite:///file:x.db?uri=true&password={SECRET})")
+    masked = safe_text(message)
+    assert SECRET not in masked
+    # A query value is masked up to the next & ; # or space (here the closing parenthesis goes with it).
+    assert masked == ("cannot connect: could not parse 'postgres ql://optuna:***@db/optuna' "
+                      "(also tried http://u:***@h:5000/api and sqlite:///file:x.db?uri=true&password=***")

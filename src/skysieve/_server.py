@@ -5,7 +5,9 @@ params, metrics and the model registry in a PostgreSQL database (the backend
 store), artifacts in a directory or an S3-style bucket served through the
 server (``--artifacts-destination``), so a client needs only
 ``MLFLOW_TRACKING_URI=http://host:port`` — no database driver, no bucket
-credentials. ``ensure_database`` creates a PostgreSQL database that does not
+credentials: the server reads those from its own environment
+(``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``; ``MLFLOW_S3_ENDPOINT_URL``
+for an S3-compatible store other than AWS). ``ensure_database`` creates a PostgreSQL database that does not
 exist yet (the tracking store's, or an Optuna storage's).
 """
 
@@ -32,6 +34,7 @@ __all__ = [
     "free_port",
     "init_mlflow_store",
     "mlflow_server_command",
+    "mlflow_server_env",
     "safe_url",
     "start_mlflow_server",
 ]
@@ -148,6 +151,49 @@ def mlflow_server_command(*, backend_store_uri: str = DEFAULT_BACKEND, artifacts
     if registry_store_uri:
         cmd += ["--registry-store-uri", registry_store_uri]
     return cmd
+
+
+def mlflow_server_env(*, artifacts_destination: str, s3_endpoint_url: str | None = None) -> dict[str, str]:
+    """Environment variables ``mlflow server`` needs, beyond its own, for ``artifacts_destination``.
+
+    Credentials are not among them: the server reads them from the
+    environment it inherits (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``,
+    an AWS profile or an instance role), never from the command line.
+
+    Parameters
+    ----------
+    artifacts_destination : str
+        A directory or ``s3://bucket/path``.
+    s3_endpoint_url : str, optional
+        An S3-compatible endpoint other than AWS (MinIO, Ceph, a loopback test
+        server), passed as ``MLFLOW_S3_ENDPOINT_URL``.
+
+    Returns
+    -------
+    dict of str to str
+
+    Raises
+    ------
+    ConfigError
+        An ``s3://`` destination names no bucket, or ``boto3`` (which MLflow's
+        S3 artifact store needs) is not installed.
+    """
+    env: dict[str, str] = {}
+    if artifacts_destination.startswith("s3://"):
+        if not artifacts_destination[len("s3://"):].split("/", 1)[0]:
+            raise ConfigError(f"--artifacts-destination {safe_url(artifacts_destination)!r} names no bucket; "
+                              "write s3://BUCKET/PATH")
+        import importlib.util
+
+        if importlib.util.find_spec("boto3") is None:
+            raise ConfigError(f"--artifacts-destination {safe_url(artifacts_destination)}: MLflow's S3 artifact "
+                              "store needs boto3, which is not installed; `pip install boto3` on the server host")
+    if s3_endpoint_url:
+        if not s3_endpoint_url.startswith(("http://", "https://")):
+            raise ConfigError(f"--s3-endpoint-url {safe_url(s3_endpoint_url)!r} is not an http(s):// URL; "
+                              "give the store's address, e.g. https://minio.example.org:9000")
+        env["MLFLOW_S3_ENDPOINT_URL"] = s3_endpoint_url
+    return env
 
 
 def _healthy(url: str) -> bool:

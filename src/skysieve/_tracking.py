@@ -2,9 +2,14 @@
 
 ``configure_mlflow`` points MLflow at the embedded default (``sqlite:///mlflow.db``
 with artifacts in ``./mlartifacts``) unless ``MLFLOW_TRACKING_URI`` names a
-server (``http://host:5000``, see ``skysieve server start``) or a database; ``provenance`` gathers what makes a run reproducible (git commit,
-DVC hash of the input data, package versions); ``log_provenance`` writes it
-and the resolved params onto a run.
+server (``http://host:5000``, see ``skysieve server start``) or a database;
+``experiment_id`` creates (or finds) a search's experiment, marked as a
+model-training experiment so the MLflow UI opens on its runs rather than on
+MLflow 3's GenAI traces; ``provenance`` gathers what makes a run reproducible
+(git commit, DVC hash of the input data, package versions); ``log_provenance``
+writes it and the resolved params onto a run, and the DVC-tracked inputs as
+MLflow dataset inputs (``log_data_inputs``: the UI's Dataset column shows
+each input's path and md5).
 """
 
 import hashlib
@@ -21,18 +26,28 @@ from typing import Any
 import yaml
 
 __all__ = [
+    "EXPERIMENT_KIND_TAG",
+    "MODEL_TRAINING_KIND",
     "PACKAGES",
     "configure_mlflow",
     "data_hash",
+    "data_inputs",
     "experiment_id",
     "flatten_params",
+    "log_data_inputs",
     "log_provenance",
     "provenance",
+    "ui_experiment_url",
 ]
 
 #: Distributions whose versions every run records.
 PACKAGES = ("skysieve", "keras", "tensorflow-cpu", "tensorflow", "jax", "torch", "numpy", "scikit-learn",
             "optuna", "mlflow", "h5py", "astropy", "dvc", "pydantic")
+
+#: Experiment tag the MLflow 3 UI reads to choose an experiment's page (runs, or GenAI traces).
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+#: Its value for a model-training experiment: the UI opens on the training runs.
+MODEL_TRAINING_KIND = "custom_model_development"
 
 _TELEMETRY_OFF = {"MLFLOW_ENABLE_TELEMETRY": "false", "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1"}
 
@@ -55,42 +70,72 @@ def configure_mlflow(root: str | Path | None = None) -> str:
     -------
     str
         The tracking URI in force: ``$MLFLOW_TRACKING_URI`` or
-        ``sqlite:///<root>/mlflow.db``.
+        ``sqlite:///<root>/mlflow.db``. When it holds a password
+        (``http://user:password@host``), MLflow's "View run at URL" lines are
+        turned off (``MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT``): they would print it.
     """
     import mlflow
 
     for key, value in _TELEMETRY_OFF.items():
         os.environ.setdefault(key, value)
     uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(Path(root or Path.cwd()) / 'mlflow.db').resolve()}"
+    from skysieve._urls import safe_url
+
+    if safe_url(uri) != uri:  # a password in the URI: MLflow would print it in every "View run … at: URL"
+        os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
     mlflow.set_tracking_uri(uri)
     return uri
 
 
 def experiment_id(name: str, *, root: str | Path | None = None) -> str:
-    """Id of MLflow experiment ``name``, created if missing.
+    """Id of MLflow experiment ``name``, created if missing, marked as a model-training experiment.
 
     On a store this process writes itself (sqlite, files, a database URL such
     as ``postgresql://…``) a new experiment keeps its artifacts in
     ``<root>/mlartifacts``; a tracking server chooses its own location. Safe
-    when several processes create the same experiment at once.
+    when several processes create the same experiment at once.  The
+    experiment carries ``mlflow.experimentKind = custom_model_development``
+    (:data:`EXPERIMENT_KIND_TAG`), so the MLflow UI opens it on its training
+    runs; an existing experiment without the tag gets it, one whose kind a
+    person chose keeps it.
     """
     import mlflow
     from mlflow.exceptions import MlflowException
 
     client = mlflow.MlflowClient()
     found = client.get_experiment_by_name(name)
-    if found is not None:
-        return found.experiment_id
-    location = None
-    if _is_local(mlflow.get_tracking_uri()):
-        location = (Path(root or Path.cwd()) / "mlartifacts").resolve().as_uri()
-    try:
-        return client.create_experiment(name, artifact_location=location)
-    except MlflowException:
-        found = client.get_experiment_by_name(name)  # another process created it first
-        if found is None:
-            raise
-        return found.experiment_id
+    if found is None:
+        location = None
+        if _is_local(mlflow.get_tracking_uri()):
+            location = (Path(root or Path.cwd()) / "mlartifacts").resolve().as_uri()
+        try:
+            return client.create_experiment(name, artifact_location=location,
+                                            tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING_KIND})
+        except MlflowException:
+            found = client.get_experiment_by_name(name)  # another process created it first
+            if found is None:
+                raise
+    if EXPERIMENT_KIND_TAG not in found.tags:
+        client.set_experiment_tag(found.experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND)
+    return found.experiment_id
+
+
+def ui_experiment_url(server_url: str, experiment: str) -> str:
+    """The MLflow UI page of an experiment's training runs.
+
+    MLflow 3.17's UI chooses between its GenAI pages (traces) and its
+    model-training pages (runs) by a per-browser switch, GenAI by default,
+    and reads the ``workflowType`` URL parameter before it; this link carries
+    ``workflowType=machine_learning`` so the runs open however the browser is set.
+
+    Parameters
+    ----------
+    server_url : str
+        ``http://host:port`` of ``mlflow server`` / ``skysieve server start``.
+    experiment : str
+        The experiment id.
+    """
+    return f"{server_url.rstrip('/')}/#/experiments/{experiment}/runs?workflowType=machine_learning"
 
 
 def _git(args: list[str], cwd: Path) -> str | None:
@@ -139,7 +184,7 @@ def data_hash(path: str | Path, *, root: str | Path | None = None) -> tuple[str,
     Returns
     -------
     md5 : str
-        The md5 ``dvc.lock`` records for ``path`` (``…​.dir`` for a
+        The md5 ``dvc.lock`` records for ``path`` (ending ``.dir`` for a
         directory); if the path is not in ``dvc.lock``, the same hash
         computed from the files.
     source : {"dvc.lock", "computed", "missing"}
@@ -215,18 +260,81 @@ def _flatten(params: Any, prefix: str) -> dict[str, str]:
     return {prefix.rstrip("."): json.dumps(params) if isinstance(params, list | tuple) else str(params)}
 
 
-def log_provenance(run_id: str, *, provenance: Mapping[str, str], params: Any = None, client: Any = None) -> None:
-    """Write provenance tags and the resolved params onto an MLflow run.
+def data_inputs(provenance: Mapping[str, str]) -> list[dict[str, str]]:
+    """The DVC-tracked inputs a provenance record names, one dict per input.
+
+    Returns
+    -------
+    list of dict
+        ``path`` (repository-relative, as DVC tracks it), ``md5`` (ending ``.dir``
+        for a directory) and ``md5_source`` (``dvc.lock``, ``computed`` or
+        ``missing``), sorted by path; inputs without a hash are left out.
+    """
+    out = []
+    for key, md5 in provenance.items():
+        if key.startswith("data.") and key.endswith(".md5") and md5:
+            path = key[len("data."):-len(".md5")]
+            out.append({"path": path, "md5": str(md5),
+                        "md5_source": str(provenance.get(f"data.{path}.md5_source", "unknown"))})
+    return sorted(out, key=lambda d: d["path"])
+
+
+def log_data_inputs(run_id: str, provenance: Mapping[str, str], *, context: str = "training",
+                    client: Any = None) -> int:
+    """Log a run's DVC-tracked inputs as MLflow dataset inputs, so the UI's Dataset column shows the data version.
+
+    Each input of :func:`data_inputs` becomes a dataset named by its DVC path,
+    with its md5 as the digest, the path as a ``local`` source and the md5
+    and where it came from as the profile.  Logging the same inputs again
+    (a resumed run) adds nothing.
 
     Parameters
     ----------
     run_id : str
     provenance : mapping
-        From :func:`provenance`; written as tags.
+        From :func:`provenance`.
+    context : str, keyword-only
+        ``mlflow.data.context`` of the inputs: ``training`` or ``evaluation``.
+    client : mlflow.MlflowClient, optional
+
+    Returns
+    -------
+    int
+        How many inputs were logged.
+    """
+    import mlflow
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+
+    client = client or mlflow.MlflowClient()
+    inputs = [
+        DatasetInput(Dataset(name=d["path"], digest=d["md5"][:36], source_type="local",
+                             source=json.dumps({"uri": d["path"]}),
+                             profile=json.dumps({"dvc_md5": d["md5"], "md5_source": d["md5_source"]})),
+                     tags=[InputTag("mlflow.data.context", context)])
+        for d in data_inputs(provenance)
+    ]
+    if inputs:
+        client.log_inputs(run_id, datasets=inputs)
+    return len(inputs)
+
+
+def log_provenance(run_id: str, *, provenance: Mapping[str, str], params: Any = None, client: Any = None,
+                   data_context: str = "training") -> None:
+    """Write provenance tags, the DVC-tracked inputs and the resolved params onto an MLflow run.
+
+    Parameters
+    ----------
+    run_id : str
+    provenance : mapping
+        From :func:`provenance`; written as tags, and its data inputs as MLflow
+        dataset inputs (:func:`log_data_inputs`).
     params : pydantic section or mapping, optional
         Logged flattened as run params and whole as the artifact ``params.json``;
         passwords in URLs (an Optuna storage, a tracking server) are masked in both.
     client : mlflow.MlflowClient, optional
+    data_context : str, keyword-only
+        The inputs' ``mlflow.data.context``: ``training`` (tune, train) or
+        ``evaluation`` (evaluate, register).
     """
     import mlflow
     from mlflow.entities import Param, RunTag
@@ -237,6 +345,7 @@ def log_provenance(run_id: str, *, provenance: Mapping[str, str], params: Any = 
     tags = [RunTag(k, str(v)) for k, v in provenance.items()]
     for i in range(0, len(tags), 100):
         client.log_batch(run_id, tags=tags[i : i + 100])
+    log_data_inputs(run_id, provenance, context=data_context, client=client)
     if params is None:
         return
     flat = flatten_params(params)

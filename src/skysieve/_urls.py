@@ -2,14 +2,15 @@
 
 Every URL skysieve prints or records goes through :func:`safe_url`: a
 password never reaches a run tag, a param, a log line or an artifact, even
-when the URL is not one SQLAlchemy can parse.
+when the URL is not one SQLAlchemy can parse. Free text that may quote a URL
+(another library's error message) goes through :func:`safe_text`.
 """
 
 import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["redact", "safe_url"]
+__all__ = ["redact", "safe_text", "safe_url"]
 
 #: ``scheme://user:password@host`` — the userinfo password.
 _USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^/@:?#\s]*:)(?P<secret>[^@/?#\s]*)(?P<at>@)")
@@ -32,7 +33,17 @@ def safe_url(url: str) -> str:
         text = make_url(text).render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 - not an SQLAlchemy URL: masked by pattern below
         pass
-    text = _USERINFO.sub(lambda m: f"{m['head']}***{m['at']}" if m["secret"] != "***" else m[0], text)
+    return safe_text(text)
+
+
+def safe_text(text: str) -> str:
+    """``text`` (a message that may quote URLs anywhere in it) with every URL password replaced by ``***``.
+
+    For messages of other libraries, which may repeat the URL they were
+    given (a driver's or an HTTP client's error). A query value is masked up
+    to the next ``&``, ``;``, ``#`` or space.
+    """
+    text = _USERINFO.sub(lambda m: f"{m['head']}***{m['at']}" if m["secret"] != "***" else m[0], str(text))
     return _QUERY.sub(lambda m: f"{m['head']}***", text)
 
 

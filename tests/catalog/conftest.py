@@ -133,7 +133,7 @@ def registry(tmp_path_factory):
     """
     from skysieve.ensemble import Ensembles
     from skysieve.registry import log_cnn_model, register_ensemble, register_model_version
-    from skysieve.tasks.sz._catalog_config import catalog_tags
+    from skysieve.tasks.sz._catalog_config import catalog_documents
 
     root = tmp_path_factory.mktemp("registry")
     uri = f"sqlite:///{root}/mlflow.db"
@@ -155,7 +155,7 @@ def registry(tmp_path_factory):
                        for m in ("mf", "cnn", "and", "rank_product")}
             mv = register_ensemble(ens, ENSEMBLE, task="sz", test_metrics=metrics, provenance=provenance,
                                    cnn_model_uri=f"models:/{CNN}/{cnn_mv.version}",
-                                   tags=catalog_tags(catalog_params()))
+                                   documents=catalog_documents(catalog_params()))
         yield {"uri": uri, "version": str(mv.version), "run_id": mv.run_id, "cnn_version": str(cnn_mv.version),
                "models_dir": models_dir, "experiment": exp}
 

@@ -62,7 +62,10 @@ def test_run_train_tracks_folds_and_writes_the_model(tiny_cutouts, tiny_recipe, 
     assert parent.data.params["tuned.optimizer.learning_rate"] == "0.003"
     assert {"pr_auc_mean", "pr_auc_std", "val_log_loss", "platt_a"} <= set(parent.data.metrics)
     assert any(k.startswith("data.") and k.endswith(".md5") for k in parent.data.tags)
+    (read,) = parent.inputs.dataset_inputs  # the Dataset column of the UI
+    assert read.dataset.digest == parent.data.tags[f"data.{read.dataset.name}.md5"]
     exp = parent.info.experiment_id
+    assert client.get_experiment(exp).tags["mlflow.experimentKind"] == "custom_model_development"
     assert client.get_experiment(exp).artifact_location == (tmp_path / "mlartifacts").resolve().as_uri()
     folds = client.search_runs([exp], f"tags.mlflow.parentRunId = '{run.run_id}'")
     assert sorted(r.info.run_name for r in folds) == ["fold-0", "fold-1"]

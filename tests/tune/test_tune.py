@@ -106,6 +106,10 @@ def test_tiny_study_builds_the_run_hierarchy_and_resumes(tiny_cutouts, tiny_reci
         assert sorted(r.info.run_name for r in folds) == ["fold-0", "fold-1"]
         assert all(r.data.tags["skysieve.run_kind"] == "fold" for r in folds)
         assert all("val_pr_auc" in r.data.metrics and "fold_pr_auc" in r.data.metrics for r in folds)
+        # trial and fold runs name their data (DVC path, md5) in the UI's Dataset column
+        for r in [study_run, trial, *folds]:
+            (read,) = client.get_run(r.info.run_id).inputs.dataset_inputs
+            assert read.dataset.digest == trial.data.tags[f"data.{read.dataset.name}.md5"] != ""
 
     # Resume: the same study and parent run, one more trial.
     more = tune.model_copy(update={"n_trials": 2})

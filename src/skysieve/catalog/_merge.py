@@ -12,7 +12,7 @@ detection join it wherever they are.
 
 import numpy as np
 
-__all__ = ["merge_tiles", "unit_vectors"]
+__all__ = ["drop_duplicates", "merge_tiles", "unit_vectors"]
 
 
 def unit_vectors(ra_deg: np.ndarray, dec_deg: np.ndarray) -> np.ndarray:
@@ -77,3 +77,51 @@ def merge_tiles(ra_deg: np.ndarray, dec_deg: np.ndarray, *, score: np.ndarray, d
             members.extend(same.tolist())
         groups.append(np.asarray(members, dtype=np.int64))
     return groups
+
+
+def drop_duplicates(ra_deg: np.ndarray, dec_deg: np.ndarray, *, score: np.ndarray, group: np.ndarray,
+                    radius_arcmin: float) -> np.ndarray:
+    """Which rows to keep when catalogs of overlapping fields are stacked: one row per object.
+
+    Rows are taken in decreasing score; a kept row drops every lower-scoring
+    row of *another* group (field) within ``radius_arcmin``.  Rows of one
+    group are never dropped for each other (their field's own merge already
+    told them apart), and rows without a finite position are always kept.
+
+    Parameters
+    ----------
+    ra_deg, dec_deg : ndarray of shape (n,)
+        Positions, deg.
+    score : ndarray of shape (n,)
+        Higher first; ties keep the earlier row.
+    group : ndarray of shape (n,), int
+        The field of each row.
+    radius_arcmin : float
+        Rows of different fields closer than this are one object.
+
+    Returns
+    -------
+    ndarray of shape (n,), bool
+        True for the rows kept.
+    """
+    from scipy.spatial import cKDTree
+
+    n = np.size(score)
+    keep = np.ones(n, dtype=bool)
+    if n == 0 or not radius_arcmin > 0:
+        return keep
+    group = np.asarray(group)
+    order = np.argsort(-np.asarray(score, float), kind="stable")
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    vec = unit_vectors(ra_deg, dec_deg)
+    placed = np.flatnonzero(np.isfinite(vec).all(axis=1))
+    tree = cKDTree(vec[placed])
+    chord = 2.0 * np.sin(np.radians(radius_arcmin / 60.0) / 2.0)
+    for i in order[np.isin(order, placed)]:
+        if not keep[i]:
+            continue
+        near = placed[np.asarray(tree.query_ball_point(vec[i], chord), dtype=np.int64)]
+        near = near[(rank[near] > rank[i]) & (group[near] != group[i])]
+        keep[near] = False
+    return keep

@@ -10,8 +10,10 @@ before any map is read.
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
+from skysieve._urls import safe_url
 from skysieve.errors import RegistryError
 from skysieve.tasks import TASK_TAG
 
@@ -48,6 +50,10 @@ class ModelRef:
     alias : str or None
     run_id : str
     tags : dict of str to str
+    documents : dict
+        The JSON documents stored with the version (the params, the catalog
+        config …; :func:`skysieve.registry.read_version_documents`), read on
+        first use.
     """
 
     uri: str
@@ -56,6 +62,13 @@ class ModelRef:
     alias: str | None
     run_id: str
     tags: dict[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def documents(self) -> dict[str, Any]:
+        """The version's stored documents, by name (read from the registry once)."""
+        from skysieve.registry import read_version_documents
+
+        return read_version_documents(self.name, self.version)
 
     @property
     def where(self) -> str:
@@ -135,4 +148,4 @@ def load_pyfunc(uri: str, what: str) -> Any:
     try:
         return mlflow.pyfunc.load_model(uri).unwrap_python_model()
     except (MlflowException, OSError) as exc:
-        raise RegistryError(f"cannot load the {what} {uri} from {mlflow.get_registry_uri()}: {exc}") from exc
+        raise RegistryError(f"cannot load the {what} {uri} from {safe_url(mlflow.get_registry_uri())}: {exc}") from exc

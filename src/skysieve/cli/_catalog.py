@@ -24,6 +24,15 @@ search's models take the options listed for it below.
 
 The header names the model version, its thresholds, the inputs' checksums and the code version. Bad inputs stop
 it before any work, with exit status 2 and nothing written.
+
+A survey: --fields takes many fields (directories, globs such as 'fields/*', or a .txt file listing them; each
+field a directory of one set of the search's inputs, see below) and writes --out as one catalog of every field,
+duplicates across overlaps removed, with a 'field' column and a FIELDS table of every input's sha256. Each field's
+catalog and manifest go to survey.fields/<field>/ beside --out survey.fits, written atomically; a second run skips
+the fields done (verified by sha256). Fields run one after the other, or on --workers N local processes, or on the
+Dask cluster of --scheduler tcp://HOST:8786 (`dask scheduler`, `dask worker`); each worker loads the model once. A
+failed field is retried (--retries), then reported with its reason while the others finish; the exit status is then
+1.
 """
 
 
@@ -51,6 +60,15 @@ def _engine_parameters() -> list[inspect.Parameter]:
             help="cutouts or tiles per CNN forward pass")]),
         inspect.Parameter("progress", kw, default=None, annotation=Annotated[bool | None, typer.Option(
             "--progress/--no-progress", help="progress bar (default: when stderr is a terminal)")]),
+        inspect.Parameter("fields", kw, default=None, annotation=Annotated[list[str] | None, typer.Option(
+            help="survey fields: directories, globs of directories ('fields/*') or .txt files listing them; "
+                 "--fields A B C")]),
+        inspect.Parameter("workers", kw, default=None, annotation=Annotated[int | None, typer.Option(
+            help="with --fields: run on a local Dask cluster of N worker processes (default: one process, no Dask)")]),
+        inspect.Parameter("scheduler", kw, default=None, annotation=Annotated[str | None, typer.Option(
+            help="with --fields: run on the Dask scheduler at this address (tcp://HOST:8786)")]),
+        inspect.Parameter("retries", kw, default=1, annotation=Annotated[int, typer.Option(
+            help="with --fields: times a failed field is tried again before it is reported")]),
     ]
 
 
@@ -60,7 +78,7 @@ def _search_parameters(searches: dict[str, Any]) -> tuple[list[inspect.Parameter
 
     params: dict[str, inspect.Parameter] = {}
     owners: dict[str, set[str]] = {}
-    reserved = {p.name for p in _engine_parameters()} | {"ctx", "extra"}
+    reserved = {p.name for p in _engine_parameters()} | {"ctx", "extra", "model"}
     for name, search in searches.items():
         for p in search.catalog_options():
             if p.name in reserved:
@@ -72,6 +90,18 @@ def _search_parameters(searches: dict[str, Any]) -> tuple[list[inspect.Parameter
             params.setdefault(p.name, p.replace(kind=inspect.Parameter.KEYWORD_ONLY))
             owners.setdefault(p.name, set()).add(name)
     return list(params.values()), owners
+
+
+def _survey(ref: Any, fields: list[str], *, options: dict[str, Any], given: frozenset[str],
+            cli: dict[str, Any]) -> None:
+    """Run a survey (``--fields``) with the engine's options ``cli``; exit 1 if a field failed."""
+    from skysieve.catalog import run_survey
+
+    report = run_survey(ref, fields=fields, out=cli["out"], options=options, given=given,
+                        batch_size=cli["batch_size"], workers=cli["workers"], scheduler=cli["scheduler"],
+                        retries=cli["retries"], echo=typer.echo)
+    if report.failed:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
@@ -92,6 +122,11 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         unknown = [a for a in extra if a.startswith("-")]
         if unknown:
             raise ConfigError(f"unknown option(s) {unknown}; see skysieve catalog --help")
+        survey = kwargs["fields"] is not None
+        if not survey and (kwargs["workers"] is not None or kwargs["scheduler"] is not None):
+            raise ConfigError("--workers and --scheduler spread survey fields: give them with --fields")
+        if survey and kwargs["truth"] is not None:
+            raise ConfigError("--truth is for one catalog; a survey (--fields) takes none")
         configure_mlflow()
         ref = resolve_model(kwargs["model"])
         search = ref.search
@@ -102,8 +137,11 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                               f"search ({search.title}); give {' / '.join(mine) or 'no inputs'} "
                               "(see skysieve catalog --help)")
         options = {p.name: kwargs[p.name] for p in search.catalog_options()}
-        options["extra"] = extra
+        options["extra"] = [] if survey else extra
         given = frozenset(n for n in options if n != "extra" and _given(ctx, n))
+        if survey:  # --fields A B C: click hands B and C over as extra arguments
+            _survey(ref, [*kwargs["fields"], *extra], options=options, given=given, cli=kwargs)
+            return
         show = sys.stderr.isatty() if kwargs["progress"] is None else kwargs["progress"]
         search.make_catalog(ref, out=kwargs["out"], options=options, given=given, truth=kwargs["truth"],
                             batch_size=kwargs["batch_size"], progress=show, echo=typer.echo)

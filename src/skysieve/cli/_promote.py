@@ -28,6 +28,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         --force --reason TEXT overrides, recorded on the version; --rollback undoes the last promotion.
         """
         from skysieve._tracking import configure_mlflow
+        from skysieve._urls import safe_url
         from skysieve.errors import ConfigError
         from skysieve.registry import promote as promote_version
         from skysieve.registry import rollback as rollback_champion
@@ -41,4 +42,4 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             result = rollback_champion(name, reason=reason)
         else:
             result = promote_version(name, version=version, force=force, reason=reason)
-        typer.echo(f"{result.message}  [{uri}]")
+        typer.echo(f"{result.message}  [{safe_url(uri)}]")

@@ -1,6 +1,6 @@
 """``skysieve server``: MLflow's tracking server on PostgreSQL, and the databases a team shares."""
 
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -23,9 +23,14 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             help="SQLAlchemy URL of runs and registry (postgresql://user:password@host:5432/mlflow)")]
             = DEFAULT_BACKEND,
         artifacts_destination: Annotated[str, typer.Option(
-            envvar="SKYSIEVE_MLFLOW_ARTIFACTS",
-            help="where artifacts go: a directory, or s3://bucket/path (served through the server)")]
+            "--artifacts-destination", "--artifacts", envvar="SKYSIEVE_MLFLOW_ARTIFACTS",
+            help="where artifacts go: a directory, or s3://bucket/path (served through the server; the server "
+                 "reads AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY from its environment)")]
             = DEFAULT_ARTIFACTS,
+        s3_endpoint_url: Annotated[Optional[str], typer.Option(  # noqa: UP045 - typer needs Optional
+            envvar="MLFLOW_S3_ENDPOINT_URL",
+            help="an S3-compatible store other than AWS for s3:// artifacts (MinIO, Ceph: https://minio.example.org)")]
+            = None,
         host: Annotated[str, typer.Option(help="interface to listen on; 0.0.0.0 opens it to the network")]
             = "127.0.0.1",
         port: Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")] = DEFAULT_PORT,
@@ -36,24 +41,33 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
         Runs, metrics and the model registry live in the PostgreSQL database;
         artifacts in --artifacts-destination, uploaded and downloaded through
-        the server, so clients need only the URL.
+        the server, so clients need only the URL. For an s3:// destination the
+        server (not the clients) needs the bucket's credentials, from its
+        environment: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or an AWS
+        profile or instance role); they are never printed or passed on the
+        command line.
         """
         import os
         import socket
         import sys
 
-        from skysieve._server import ensure_database, mlflow_server_command, safe_url
+        from skysieve._server import ensure_database, mlflow_server_command, mlflow_server_env, safe_url
 
+        env = mlflow_server_env(artifacts_destination=artifacts_destination, s3_endpoint_url=s3_endpoint_url)
         if create_db and ensure_database(backend_store_uri):
             typer.echo(f"created database {safe_url(backend_store_uri)}")
         cmd = mlflow_server_command(backend_store_uri=backend_store_uri, artifacts_destination=artifacts_destination,
                                     host=host, port=port, workers=workers)
         public = socket.gethostname() if host in {"0.0.0.0", "::"} else host
+        artifacts = safe_url(cmd[cmd.index("--artifacts-destination") + 1])
+        if s3_endpoint_url:
+            artifacts += f" at {safe_url(s3_endpoint_url)}"
         typer.echo(f"MLflow tracking server on http://{public}:{port}  (backend {safe_url(backend_store_uri)}, "
-                   f"artifacts {cmd[cmd.index('--artifacts-destination') + 1]})")
+                   f"artifacts {artifacts})")
         typer.echo(f"clients: export MLFLOW_TRACKING_URI=http://{public}:{port}")
+        typer.echo(f"runs in the UI: http://{public}:{port}/#/experiments?workflowType=machine_learning")
         sys.stdout.flush()
-        os.execv(cmd[0], cmd)
+        os.execve(cmd[0], cmd, {**os.environ, **env})
 
     @group.command("initdb")
     @handle_errors

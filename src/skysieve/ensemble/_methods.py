@@ -19,11 +19,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from skysieve.config import EnsembleParams
+from skysieve.config._evaluate import EnsembleParams
 from skysieve.ensemble._reference import ReferenceDistribution
 from skysieve.errors import DataError
-from skysieve.metrics import best_f1_threshold
-from skysieve.metrics._binary import _labels, _scores
+from skysieve.metrics._binary import _labels, _scores, best_f1_threshold
 
 __all__ = [
     "CNN_COLUMN",

@@ -294,6 +294,6 @@ def log_report_run(name: str, files: ReportFiles, *, provenance: Mapping[str, st
 
     configure_mlflow()
     with mlflow.start_run(experiment_id=experiment_id(experiment), run_name=name) as run:
-        log_provenance(run.info.run_id, provenance=provenance, params=params)
+        log_provenance(run.info.run_id, provenance=provenance, params=params, data_context="evaluation")
         log_report_to_mlflow(files, run_id=run.info.run_id)
     return run.info.run_id

@@ -19,6 +19,7 @@ from skysieve.registry._registry import (
     get_model_version,
     load_ensembles,
     load_reference_distributions,
+    read_version_documents,
     register_ensemble,
     register_model_version,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "log_cnn_model",
     "promote",
     "read_cnn_manifest",
+    "read_version_documents",
     "register_ensemble",
     "register_model_version",
     "rollback",

@@ -115,7 +115,7 @@ class CnnModel(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context: Any) -> None:
         """Load the fold models and the calibrator from the ``cnn`` artifact."""
-        from skysieve.train import load_trained
+        from skysieve.train._ensemble import load_trained
 
         self.ensemble = load_trained(context.artifacts[CNN_ARTIFACT])
         self.channels = tuple(str(c) for c in self.ensemble.metadata.get("channels", ()))
@@ -184,6 +184,8 @@ def log_cnn_model(models_dir: str | Path, *, name: str = "cnn") -> str:
     DataError
         If the model directory is incomplete (see :func:`read_cnn_manifest`).
     """
+    from skysieve.registry._environment import model_environment
+
     models_dir = Path(models_dir)
     manifest = read_cnn_manifest(models_dir)
     shape = [int(s) for s in manifest["input_shape"]]
@@ -207,14 +209,16 @@ def log_cnn_model(models_dir: str | Path, *, name: str = "cnn") -> str:
             shutil.copy2(models_dir / f, staged / f)
         active = mlflow.active_run()
         run_ctx = mlflow.start_run(run_name="log-cnn") if active is None else nullcontext(active)
-        with run_ctx:
+        code = Path(__file__).with_name("_cnn_code.py")
+        with run_ctx, model_environment(code) as env:
             info = mlflow.pyfunc.log_model(
                 name=name,
-                python_model=str(Path(__file__).with_name("_cnn_code.py")),
+                python_model=str(code),
                 artifacts={CNN_ARTIFACT: str(staged)},
                 signature=cnn_signature(shape),
                 input_example=np.zeros((1, *shape), dtype=np.float32),
                 metadata={k: v for k, v in metadata.items() if v is not None},
-                pip_requirements=["skysieve", "mlflow", "keras", "numpy"],
+                code_paths=env.code_paths,
+                pip_requirements=env.pip_requirements,
             )
     return info.model_uri

@@ -17,7 +17,7 @@ import pandas as pd
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 
-from skysieve.ensemble import CNN_COLUMN, MF_COLUMN, Ensembles
+from skysieve.ensemble._methods import CNN_COLUMN, MF_COLUMN, Ensembles
 from skysieve.errors import DataError, RegistryError
 
 __all__ = ["REFERENCES_ARTIFACT", "THRESHOLDS_ARTIFACT", "EnsembleModel", "ensemble_signature", "write_state"]

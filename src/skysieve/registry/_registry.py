@@ -2,24 +2,32 @@
 
 Aliases only, never the deprecated stages: registering sets ``candidate``;
 promotion to ``champion`` is :mod:`skysieve.registry._promote`.
-Tags on each version (strings, as MLflow stores them):
+Tags on each version are short scalars a person can read in the UI (strings,
+as MLflow stores them):
 
-=====================  =====================================================
-``skysieve.task``      the search the version serves (``skysieve catalog`` dispatches on it)
-``primary_method``     the method whose test F1 decides promotion
-``test_f1``            that F1
-``test.<m>.<metric>``  purity, completeness, f1, roc_auc, pr_auc, counts … per method
-``threshold.<key>``    every threshold (``mf``, ``cnn``, ``and.cnn``, ``and.mf``, ``rank_product``)
-``data_hash``          DVC hash of the data the model was trained and tested on
-``git_commit``         code version
-``params``             the params it was trained with, JSON
-``reference_scores``   where the reference score distributions are (``runs:/`` URI, no local path)
-=====================  =====================================================
+=============================  =================================================
+``skysieve.task``              the search the version serves (``skysieve catalog`` dispatches on it)
+``primary_method``             the method whose test F1 decides promotion
+``test_f1``                    that F1 (the promotion gate reads it)
+``test.<m>.<metric>``          purity, completeness and F1 of each method on test (4 digits)
+``threshold.<key>``            every threshold (``mf``, ``cnn``, ``and.cnn``, ``and.mf``, ``rank_product``)
+``data_hash``                  DVC hash of the data the model was trained and tested on (the gate compares it)
+``git_commit``                 code version
+``run_id``                     the registering run (its tags hold the whole provenance)
+``reference_scores``           where the reference score distributions are (``runs:/`` URI, no local path)
+=============================  =================================================
+
+What is long is stored elsewhere (:mod:`skysieve.registry._describe`): the
+full params (``params``) and a search's configs (``documents=``, e.g. the
+catalog config) as JSON artifacts ``skysieve/<name>.json`` of the logged
+model (:func:`read_version_documents`); every test metric, with its bootstrap
+interval where the evaluation gives one, as MLflow metrics
+``test.<method>.<metric>`` of the registering run and the logged model; and a
+Markdown description of the version (metrics table, data, code, how to promote).
 """
 
 import getpass
 import hashlib
-import json
 import math
 import os
 import tempfile
@@ -36,8 +44,17 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from skysieve._tracking import log_provenance
+from skysieve._urls import safe_url
 from skysieve.ensemble import Ensembles, ReferenceDistribution
 from skysieve.errors import RegistryError
+from skysieve.registry._describe import (
+    describe_version,
+    log_test_metrics,
+    log_version_documents,
+    model_id_of,
+    read_version_documents,
+)
+from skysieve.registry._environment import model_environment
 from skysieve.registry._pyfunc import EnsembleModel, ensemble_signature, write_state
 from skysieve.tasks import TASK_TAG
 
@@ -49,12 +66,17 @@ __all__ = [
     "get_model_version",
     "load_ensembles",
     "load_reference_distributions",
+    "read_version_documents",
     "register_ensemble",
     "register_model_version",
 ]
 
 CANDIDATE = "candidate"
 CHAMPION = "champion"
+#: The metrics each method keeps as version tags (the rest are MLflow metrics only).
+TAGGED_METRICS = ("purity", "completeness", "f1")
+#: Longest version tag value accepted; longer values belong in ``documents=``.
+MAX_TAG_CHARS = 250
 
 
 def _now() -> str:
@@ -78,6 +100,13 @@ def _tag_value(value: Any) -> str:
     return str(value)
 
 
+def _short(value: Any) -> str:
+    """A figure for people: 4 significant digits (the exact values are the version's MLflow metrics)."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return f"{value:.4g}"
+    return _tag_value(value)
+
+
 def _client() -> MlflowClient:
     return MlflowClient()
 
@@ -87,10 +116,10 @@ def _registered_model(client: MlflowClient, name: str) -> Any:
         return client.get_registered_model(name)
     except MlflowException as exc:
         if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
-            raise RegistryError(f"registry at {mlflow.get_registry_uri()}: cannot read model '{name}' ({exc})") from exc
+            raise RegistryError(f"registry at {safe_url(mlflow.get_registry_uri())}: cannot read model '{name}' ({exc})") from exc
         known = sorted(m.name for m in client.search_registered_models(max_results=100))
         raise RegistryError(
-            f"no registered model named '{name}' in {mlflow.get_registry_uri()} "
+            f"no registered model named '{name}' in {safe_url(mlflow.get_registry_uri())} "
             f"(registered: {known or 'none'}); run `skysieve register` first or check MLFLOW_TRACKING_URI"
         ) from None
 
@@ -166,7 +195,7 @@ def data_hash_of(provenance: Mapping[str, str]) -> str:
 
 
 def _params_dict(params: Any) -> dict[str, Any]:
-    """The params as JSON-ready data, passwords in URLs masked (they become a version tag)."""
+    """The params as JSON-ready data, passwords in URLs masked (they are stored with the version)."""
     from skysieve._urls import redact
 
     if params is None:
@@ -187,49 +216,61 @@ def register_model_version(
     task: str,
     params: Any = None,
     tags: Mapping[str, Any] | None = None,
+    documents: Mapping[str, Any] | None = None,
     alias: str = CANDIDATE,
 ) -> ModelVersion:
-    """Register a logged model as a new version, tag it, and point ``alias`` at it.
+    """Register a logged model as a new version, tag and describe it, and point ``alias`` at it.
 
     Parameters
     ----------
     model_uri : str
-        A logged model (``ModelInfo.model_uri``, ``runs:/…``, ``models:/m-…``).
+        A logged model (``ModelInfo.model_uri``, ``models:/m-…``, ``runs:/…``).
     name : str
         Registered model name (created if new).
     test_metrics : mapping of str to mapping, keyword-only
         ``{method: {metric: value}}`` on the test split
-        (``EvaluationResult.test.as_dict()`` per method).
+        (``EvaluationResult.test.as_dict()`` per method), bootstrap intervals
+        as ``<metric>_lo`` / ``<metric>_hi`` where the evaluation gives them.
+        Purity, completeness and F1 become version tags; every number becomes
+        an MLflow metric ``test.<method>.<metric>`` of the model's run and of
+        the logged model.
     thresholds : mapping of str to float, keyword-only
         Every validation-chosen threshold.
     provenance : mapping of str to str, keyword-only
         From :func:`skysieve._tracking.provenance` over the data the model
         was trained and tested on: its ``git.commit`` becomes the
         ``git_commit`` tag and its ``data.<path>.md5`` entries the
-        ``data_hash`` tag (:func:`data_hash_of`); every entry is also a tag.
+        ``data_hash`` tag (:func:`data_hash_of`) and dataset inputs of the run.
     primary_method : str, keyword-only
         The method of ``test_metrics`` whose F1 decides promotion.
     task : str, keyword-only
         The search the version serves (:class:`skysieve.tasks.Search` name),
         stored as the ``skysieve.task`` tag that ``skysieve catalog`` dispatches on.
     params : pydantic section or mapping, keyword-only, optional
-        The params it was trained with, stored as a JSON tag.
+        The params it was trained with, stored as the document ``params``
+        (artifact ``skysieve/params.json`` of the logged model).
     tags : mapping, keyword-only, optional
-        More version tags.
+        More version tags: short scalars (at most :data:`MAX_TAG_CHARS` characters).
+    documents : mapping of str to JSON-ready data, keyword-only, optional
+        More documents stored with the model (``{"catalog_config": {...}}``),
+        read back with :func:`read_version_documents`.
     alias : str, keyword-only
         The alias to set; the pipeline uses ``candidate``.
 
     Returns
     -------
     ModelVersion
-        As re-read after tagging (``.tags``, ``.aliases`` filled).
+        As re-read after tagging (``.tags``, ``.aliases``, ``.description`` filled).
 
     Raises
     ------
     RegistryError
         If ``primary_method`` has no F1 in ``test_metrics``, the provenance
-        names no data, or ``alias`` is ``champion`` (only :func:`promote` sets it).
+        names no data, a tag is longer than :data:`MAX_TAG_CHARS`, or
+        ``alias`` is ``champion`` (only :func:`promote` sets it).
     """
+    from skysieve._tracking import data_inputs, log_data_inputs
+
     if alias == CHAMPION:
         raise RegistryError(
             "register_model_version cannot set 'champion'; register as candidate, then `skysieve promote`"
@@ -241,25 +282,48 @@ def register_model_version(
         )
     if not task:
         raise RegistryError(f"register '{name}': no task given; pass the name of the search the model serves")
+    extra = {str(k): _tag_value(v) for k, v in (tags or {}).items() if k != TASK_TAG}
+    long = sorted(k for k, v in extra.items() if len(v) > MAX_TAG_CHARS)
+    if long:
+        raise RegistryError(f"register '{name}': tags {long} are longer than {MAX_TAG_CHARS} characters; version "
+                            "tags stay short for the MLflow UI: pass long values as documents={name: data}")
+    client = _client()
+    model_id = model_id_of(model_uri)
+    run_id = extra.get("run_id")
+    if model_id is not None and run_id is None:
+        run_id = client.get_logged_model(model_id).source_run_id
+    elif run_id is None and model_uri.startswith("runs:/"):
+        run_id = model_uri.removeprefix("runs:/").split("/", 1)[0]
+    data_hash = data_hash_of(provenance)
     all_tags: dict[str, str] = {
         TASK_TAG: task,
         "primary_method": primary_method,
         "test_f1": _tag_value(float(test_metrics[primary_method]["f1"])),
-        "data_hash": data_hash_of(provenance),
+        "data_hash": data_hash,
         "git_commit": str(provenance.get("git.commit", "unknown")),
-        "params": json.dumps(_params_dict(params), sort_keys=True, default=str),
-        **{str(k): str(v) for k, v in provenance.items()},
+        **({"run_id": str(run_id)} if run_id else {}),
     }
     for method, metrics in test_metrics.items():
-        for key, value in metrics.items():
-            all_tags[f"test.{method}.{key}"] = _tag_value(value)
+        all_tags.update({f"test.{method}.{k}": _short(metrics[k]) for k in TAGGED_METRICS if k in metrics})
     all_tags.update({f"threshold.{k}": _tag_value(float(v)) for k, v in thresholds.items()})
-    all_tags.update({str(k): _tag_value(v) for k, v in (tags or {}).items() if k != TASK_TAG})
+    all_tags.update(extra)
+    docs = {"params": _params_dict(params), **dict(documents or {})}
     try:
+        log_version_documents(model_uri, docs, client=client)
         mv = mlflow.register_model(model_uri, name, tags=all_tags)
     except MlflowException as exc:
-        raise RegistryError(f"cannot register {model_uri} as '{name}' in {mlflow.get_registry_uri()}: {exc}") from exc
-    client = _client()
+        raise RegistryError(f"cannot register {model_uri} as '{name}' in {safe_url(mlflow.get_registry_uri())}: "
+                            f"{exc}") from exc
+    if run_id:
+        inputs = data_inputs(provenance)
+        log_data_inputs(run_id, provenance, context="evaluation", client=client)
+        log_test_metrics(run_id, test_metrics, model_id=model_id, client=client,
+                         dataset=(inputs[0]["path"], inputs[0]["md5"][:36]) if len(inputs) == 1 else None)
+    description = describe_version(name, mv.version, task=task, primary_method=primary_method,
+                                   test_metrics=test_metrics, thresholds=thresholds, provenance=provenance,
+                                   data_hash=data_hash, run_id=run_id, references_uri=extra.get("reference_scores"),
+                                   documents=tuple(docs))
+    client.update_model_version(name, str(mv.version), description=description)
     client.set_registered_model_alias(name, alias, mv.version)
     return client.get_model_version(name, str(mv.version))
 
@@ -275,6 +339,7 @@ def register_ensemble(
     params: Any = None,
     cnn_model_uri: str | None = None,
     tags: Mapping[str, Any] | None = None,
+    documents: Mapping[str, Any] | None = None,
 ) -> ModelVersion:
     """Log the ensembles as a pyfunc model in an MLflow run and register it as ``candidate``.
 
@@ -288,9 +353,10 @@ def register_ensemble(
         Fitted on validation.
     name : str
         Registered model name.
-    test_metrics, provenance, primary_method, task, params, tags
-        As :func:`register_model_version`; the provenance and params are also
-        logged on the run (:func:`skysieve._tracking.log_provenance`).
+    test_metrics, provenance, primary_method, task, params, tags, documents
+        As :func:`register_model_version`; the provenance (with the data as
+        dataset inputs) and params are also logged on the run
+        (:func:`skysieve._tracking.log_provenance`).
     cnn_model_uri : str, keyword-only, optional
         A pinned CNN model (``models:/NAME/VERSION``) that scores cutouts, for
         :meth:`EnsembleModel.predict_cutouts`.
@@ -312,19 +378,22 @@ def register_ensemble(
         active = mlflow.active_run()
         run_ctx = (mlflow.start_run(run_name="register", experiment_id=experiment_id(task)) if active is None
                    else nullcontext(active))
-        with run_ctx as run:
+        code = Path(__file__).with_name("_model_code.py")
+        with run_ctx as run, model_environment(code) as env:
             mlflow.log_artifacts(tmp, artifact_path="ensemble")
             info = mlflow.pyfunc.log_model(
                 name="ensemble",
-                python_model=str(Path(__file__).with_name("_model_code.py")),
+                python_model=str(code),
                 artifacts=artifacts,
                 signature=ensemble_signature(),
                 input_example=example,
                 model_config={"cnn_model_uri": cnn_model_uri} if cnn_model_uri else None,
-                pip_requirements=["skysieve", "mlflow", "numpy", "pandas"],
+                code_paths=env.code_paths,
+                pip_requirements=env.pip_requirements,
             )
             references_uri = f"runs:/{run.info.run_id}/ensemble/references.npz"  # no local path in the registry
-            log_provenance(run.info.run_id, provenance=provenance, params=_params_dict(params) or None)
+            log_provenance(run.info.run_id, provenance=provenance, params=_params_dict(params) or None,
+                           data_context="evaluation")
     extra = {"reference_scores": references_uri, "run_id": run.info.run_id, **(tags or {})}
     if cnn_model_uri:
         extra["cnn_model_uri"] = cnn_model_uri
@@ -338,6 +407,7 @@ def register_ensemble(
         task=task,
         params=params,
         tags=extra,
+        documents=documents,
     )
 
 

@@ -32,6 +32,7 @@ def register_pipeline(
     ensemble_name: str,
     primary_method: str,
     extra_tags: Mapping[str, str] | None = None,
+    documents: Mapping[str, Any] | None = None,
 ) -> RegisteredModels:
     """Log and register the trained CNN and the ensemble built on it; both get alias ``candidate``.
 
@@ -48,9 +49,14 @@ def register_pipeline(
     provenance : mapping
         :func:`skysieve._tracking.provenance` of the data the models were evaluated on.
     params : Params
-        The whole resolved params, recorded with each version.
+        The whole resolved params, recorded with each version (document ``params``).
+    extra_tags : mapping, optional
+        More version tags (short scalars), on both versions.
+    documents : mapping of str to JSON-ready data, optional
+        More documents stored with both versions (``{"catalog_config": {...}}``,
+        see :func:`~skysieve.registry.register_model_version`).
     """
-    from skysieve._tracking import experiment_id
+    from skysieve._tracking import experiment_id, log_provenance
     from skysieve.registry._cnn import log_cnn_model
     from skysieve.registry._registry import register_ensemble, register_model_version
 
@@ -62,15 +68,17 @@ def register_pipeline(
     ensembles = Ensembles.from_state(ensemble_state["thresholds"],
                                      {k: np.asarray(v, float) for k, v in ensemble_state["references"].items()})
     test_metrics = ensemble_state["test_metrics"]
-    with mlflow.start_run(run_name="register-cnn", experiment_id=experiment_id(task)):
+    with mlflow.start_run(run_name="register-cnn", experiment_id=experiment_id(task)) as run:
         cnn_uri = log_cnn_model(models_dir)
+        log_provenance(run.info.run_id, provenance=provenance, data_context="evaluation")
     cnn_version = register_model_version(
         cnn_uri, cnn_name, test_metrics={"cnn": test_metrics["cnn"]},
         thresholds={"cnn": ensemble_state["thresholds"]["cnn"]}, provenance=provenance, primary_method="cnn",
-        task=task, params=params, tags=extra_tags)
+        task=task, params=params, tags=extra_tags, documents=documents)
     ens_version = register_ensemble(
         ensembles, ensemble_name, test_metrics=test_metrics, provenance=provenance, primary_method=primary_method,
-        task=task, params=params, cnn_model_uri=f"models:/{cnn_name}/{cnn_version.version}", tags=extra_tags)
+        task=task, params=params, cnn_model_uri=f"models:/{cnn_name}/{cnn_version.version}", tags=extra_tags,
+        documents=documents)
     return RegisteredModels(
         cnn={"name": cnn_name, "version": str(cnn_version.version), "uri": f"models:/{cnn_name}@candidate"},
         ensemble={"name": ensemble_name, "version": str(ens_version.version),
@@ -87,6 +95,7 @@ def register_cnn(
     provenance: Mapping[str, str],
     params: Any,
     tags: Mapping[str, str] | None = None,
+    documents: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
     """Log a trained CNN with its reference scores and register it as ``candidate`` (tasks with no ensemble).
 
@@ -94,8 +103,9 @@ def register_cnn(
     (:func:`~skysieve.registry.log_cnn_model`), the reference score
     distributions (``references/references.npz``, read back by
     :func:`~skysieve.registry.load_reference_distributions`) and the
-    provenance; the version carries the test metrics, every threshold, the
-    data hash, the git commit and the params
+    provenance (the data as dataset inputs); the version carries the test
+    metrics (tags and MLflow metrics), every threshold, the data hash, the git
+    commit, a Markdown description, and the params as a stored document
     (:func:`~skysieve.registry.register_model_version`, primary method ``cnn``).
 
     Parameters
@@ -116,7 +126,9 @@ def register_cnn(
     params : pydantic section or mapping
         Recorded with the version and on the run.
     tags : mapping, optional
-        More version tags.
+        More version tags (short scalars).
+    documents : mapping of str to JSON-ready data, optional
+        More documents stored with the version (``{"lens_catalog_config": {...}}``).
 
     Returns
     -------
@@ -146,13 +158,13 @@ def register_cnn(
             refs = Path(tmp) / "references.npz"
             np.savez(refs, **{k: np.asarray(v, dtype=np.float64) for k, v in state["references"].items()})
             mlflow.log_artifact(str(refs), artifact_path="references")
-        log_provenance(run.info.run_id, provenance=provenance, params=dumped)
+        log_provenance(run.info.run_id, provenance=provenance, params=dumped, data_context="evaluation")
         references_uri = f"runs:/{run.info.run_id}/references/references.npz"  # no local path in the registry
     extra = {"reference_scores": references_uri, "run_id": run.info.run_id, **(tags or {})}
     if "operating_point" in state:
         extra["operating_point"] = str(state["operating_point"])
     version = register_model_version(model_uri, name, test_metrics=state["test_metrics"],
                                      thresholds=state["thresholds"], provenance=provenance, primary_method="cnn",
-                                     task=task, params=dumped, tags=extra)
+                                     task=task, params=dumped, tags=extra, documents=documents)
     return {"name": name, "version": str(version.version), "uri": f"models:/{name}@candidate",
             "run_id": run.info.run_id}

@@ -145,7 +145,9 @@ class Search(ABC):
     catalog_module : str, optional
         A module with ``catalog_options()``, ``CATALOG_HELP`` and
         ``make_catalog(ref, **kwargs)``: the defaults of :meth:`catalog_options`,
-        :meth:`catalog_help` and :meth:`make_catalog` delegate to it.
+        :meth:`catalog_help` and :meth:`make_catalog` delegate to it; and, for
+        survey fields, optionally ``field_options``, ``load_catalog_model`` and
+        ``survey_duplicates`` (:meth:`field_options`).
     """
 
     name: ClassVar[str]
@@ -223,8 +225,68 @@ class Search(ABC):
             return ""
         return str(importlib.import_module(self.catalog_module).CATALOG_HELP)
 
+    def field_options(self, directory: Path) -> dict[str, Any]:
+        """The catalog options that make one survey field (``skysieve catalog --fields DIR…``) of ``directory``.
+
+        A *field* is a directory holding one set of this search's catalog
+        inputs (one FITS map per band, a directory of cutouts…).  The engine
+        calls this for every field, lays the result over the options typed on
+        the command line and hands them to :meth:`make_catalog` (with the model
+        loaded once by :meth:`load_catalog_model`); it hashes every file of the
+        directory for the field's provenance.  Cheap: list files, no FITS read.
+        By default, ``field_options(directory)`` of :attr:`catalog_module`, if it
+        has one.
+
+        Raises
+        ------
+        skysieve.errors.SkysieveError
+            The search takes no fields (the default), or the directory holds
+            no usable inputs (the field is reported as failed, the others run).
+        """
+        hook = self._catalog_hook("field_options")
+        if hook is None:
+            from skysieve.errors import ConfigError
+
+            raise ConfigError(f"the '{self.name}' search takes no --fields (survey fields); give its inputs for one "
+                              "catalog instead (see skysieve catalog --help)")
+        return dict(hook(directory))
+
+    def load_catalog_model(self, ref: Any) -> Any:
+        """Load the registered version ``ref`` once, for :meth:`make_catalog` over many fields.
+
+        Each Dask worker calls it once; what it returns is passed as
+        ``model=`` to :meth:`make_catalog`.  By default,
+        ``load_catalog_model(ref)`` of :attr:`catalog_module`, or ``None`` (the
+        search loads the model on every call).
+        """
+        hook = self._catalog_hook("load_catalog_model")
+        return None if hook is None else hook(ref)
+
+    def survey_duplicates(self, table: Any) -> tuple[Any, float]:
+        """How rows of overlapping fields that are one object are told apart: ``(score, radius_arcmin)``.
+
+        ``score`` is an array with one value per row of ``table`` (a field's
+        catalog), higher better; rows of *different* fields closer than
+        ``radius_arcmin`` are one object, and the survey catalog keeps the
+        highest-scoring one.  By default, ``survey_duplicates(table)`` of
+        :attr:`catalog_module`.
+        """
+        hook = self._catalog_hook("survey_duplicates")
+        if hook is None:
+            from skysieve.errors import ConfigError
+
+            raise ConfigError(f"the '{self.name}' search does not say how its catalogs of overlapping fields are "
+                              "merged (Search.survey_duplicates)")
+        return hook(table)
+
+    def _catalog_hook(self, name: str) -> Callable[..., Any] | None:
+        if self.catalog_module is None:
+            return None
+        return getattr(importlib.import_module(self.catalog_module), name, None)
+
     def make_catalog(self, ref: Any, *, out: Path, options: Mapping[str, Any], given: frozenset[str],
-                     truth: Path | None, batch_size: int, progress: bool, echo: Callable[[str], None]) -> None:
+                     truth: Path | None, batch_size: int, progress: bool, echo: Callable[[str], None],
+                     model: Any = None) -> None:
         """Run the registered version ``ref`` over new inputs and write the candidate catalog to ``out``.
 
         Parameters
@@ -242,6 +304,9 @@ class Search(ABC):
             The engine's options.
         echo : callable
             Prints one line of the summary.
+        model : any, optional
+            Only in survey runs (``--fields``): what :meth:`load_catalog_model`
+            returned, to use instead of loading ``ref`` again.
 
         Raises
         ------
@@ -251,7 +316,7 @@ class Search(ABC):
         if self.catalog_module is not None:
             importlib.import_module(self.catalog_module).make_catalog(
                 ref, out=out, options=options, given=given, truth=truth, batch_size=batch_size, progress=progress,
-                echo=echo)
+                echo=echo, **({} if model is None else {"model": model}))
             return
         from skysieve.errors import ConfigError
 

@@ -10,7 +10,6 @@ import numpy as np
 from skysieve._io import atomic_path
 from skysieve.errors import DataError
 from skysieve.train._calibrate import PlattCalibrator
-from skysieve.train._stream import iter_batches
 
 __all__ = ["CALIBRATION_FILE", "MANIFEST_FILE", "FoldEnsemble", "load_trained", "model_proba", "predict_dataset"]
 
@@ -88,7 +87,7 @@ class FoldEnsemble:
         """Inverse of :meth:`save`."""
         import keras
 
-        import skysieve.nets  # noqa: F401  (registers the custom layers)
+        import skysieve.nets._layers  # noqa: F401  (registers the custom layers)
 
         directory = Path(directory)
         manifest_path = directory / MANIFEST_FILE
@@ -127,6 +126,8 @@ def predict_dataset(model: Any, dataset, rows: np.ndarray | None = None, *, batc
     ndarray of shape (len(rows),)
         Probabilities (calibrated for a FoldEnsemble unless ``raw``).
     """
+    from skysieve.train._stream import iter_batches  # not at module level: registered models ship this module
+
     rows = np.arange(len(dataset)) if rows is None else np.asarray(rows, dtype=np.int64)
     if isinstance(model, FoldEnsemble):
         fn = model.predict_raw if raw else model.predict_proba

@@ -21,6 +21,7 @@ import zlib
 from collections.abc import Mapping
 from datetime import datetime
 
+from skysieve._urls import safe_text as _safe_text
 from skysieve._urls import safe_url as _safe_url
 from skysieve.config import TrainParams, TuneParams
 from skysieve.errors import ConfigError
@@ -119,7 +120,7 @@ def _open_study(tune: TuneParams, *, storage: str, steps_per_trial: int, heartbe
             study.sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=tune.startup_trials)
             return study, False
     except Exception as exc:  # noqa: BLE001 - storage URLs fail in many driver-specific ways
-        raise ConfigError(f"tune.storage: cannot open Optuna storage {_safe_url(storage)!r} ({exc}); "
+        raise ConfigError(f"tune.storage: cannot open Optuna storage {_safe_url(storage)!r} ({_safe_text(exc)}); "
                           f"pass a valid SQLAlchemy URL (sqlite:///optuna.db, postgresql://…)") from exc
 
 
@@ -180,7 +181,8 @@ def _delete_study(name: str, storage: str) -> None:
     except KeyError:
         return
     except Exception as exc:  # noqa: BLE001 - storage URLs fail in many driver-specific ways
-        raise ConfigError(f"tune.storage: cannot delete study {name!r} from {_safe_url(storage)!r} ({exc})") from exc
+        raise ConfigError(f"tune.storage: cannot delete study {name!r} from {_safe_url(storage)!r} "
+                          f"({_safe_text(exc)})") from exc
 
 
 def _worker() -> str:

@@ -119,9 +119,10 @@ def test_register_lens_stores_the_lens_catalog_config(lens_registry):
 
     ref = resolve_model(lens_registry["uri"])
     assert ref.task == "lens" and ref.tags["skysieve.task"] == "lens"
-    stored = json.loads(ref.tags["lens_catalog_config"])
+    assert "lens_catalog_config" not in ref.tags  # a document (artifact), not a long tag
+    stored = ref.documents["lens_catalog_config"]
     assert stored["format"] == "skysieve.lens_catalog_config/1"
-    cfg = read_lens_catalog_config(ref.tags, where=ref.where)
+    cfg = read_lens_catalog_config(ref.documents, where=ref.where)
     assert cfg.channels == LENS_CHANNELS and cfg.size_px == S and cfg.pixel_arcsec == LENS_PIXEL_ARCSEC
     assert cfg.unit == "electron/s"
     assert cfg.zero_points_ab == {"F435W": 25.66, "F606W": 26.49, "F814W": 25.94}  # simulate_lens.bands defaults
@@ -132,13 +133,15 @@ def test_lens_catalog_config_is_read_back_or_refused_clearly(lens_registry):
     from skysieve.catalog import resolve_model
     from skysieve.tasks.lens._catalog_config import read_lens_catalog_config
 
-    tags = dict(resolve_model(lens_registry["uri"]).tags)
-    from_params = read_lens_catalog_config({"params": tags["params"]}, where="model 'x' v1")  # older versions
-    assert from_params == read_lens_catalog_config(tags, where="model 'x' v1")
-    missing = r"model 'x' v1 has no 'lens_catalog_config' tag .* `skysieve register lens`"
+    documents = resolve_model(lens_registry["uri"]).documents
+    from_params = read_lens_catalog_config({"params": documents["params"]}, where="model 'x' v1")
+    assert from_params == read_lens_catalog_config(documents, where="model 'x' v1")
+    old_tags = {"lens_catalog_config": json.dumps(documents["lens_catalog_config"])}  # versions before documents
+    assert read_lens_catalog_config({}, where="model 'x' v1", tags=old_tags) == from_params
+    missing = r"model 'x' v1 has no document 'lens_catalog_config' .* `skysieve register lens`"
     with pytest.raises(RegistryError, match=missing):
-        read_lens_catalog_config({"params": "{}"}, where="model 'x' v1")
-    bad = json.dumps({**json.loads(tags["lens_catalog_config"]), "format": "skysieve.lens_catalog_config/9"})
+        read_lens_catalog_config({"params": {}}, where="model 'x' v1")
+    bad = {**documents["lens_catalog_config"], "format": "skysieve.lens_catalog_config/9"}
     with pytest.raises(RegistryError, match="format 'skysieve.lens_catalog_config/9' is not"):
         read_lens_catalog_config({"lens_catalog_config": bad}, where="model 'x' v1")
 
@@ -424,3 +427,22 @@ def test_register_lens_refuses_params_the_cnn_was_not_trained_with(lens_registry
     assert ("the CNN takes (16, 16, 3) cutouts with channels ['F435W', 'F606W', 'F814W'] but the lens catalog config "
             "says (20, 20, 3)") in " ".join(result.output.split())
     assert not (tmp_path / "registered.json").exists()
+
+
+def test_lens_fields_make_one_survey_catalog_without_the_overlap_s_duplicates(lens_registry, cutout_dir, tmp_path):
+    """Two cutout directories as survey fields (the serial loop); the second repeats three of the first's."""
+    import shutil
+
+    root, by_id, _ = cutout_dir
+    shutil.copytree(root, tmp_path / "fields" / "f1")
+    (tmp_path / "fields" / "f2").mkdir()
+    for cid in ("obj00", "obj01", "obj02"):
+        shutil.copy(root / f"{cid}.fits", tmp_path / "fields" / "f2" / f"{cid}.fits")
+    out = tmp_path / "survey.fits"
+    result = _run("--model", lens_registry["uri"], "--fields", tmp_path / "fields" / "*", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "field f1: wrote" in result.output and "field f2: wrote" in result.output
+    table = read_catalog(out)
+    header = fits.getheader(out, 1)
+    assert header["NDUPL"] == 3 and len(table) == len(by_id) and header["MODEL"] == LENS
+    assert sorted(table["id"]) == sorted(by_id) and set(table["field"]) == {"f1"}  # ties keep the first field

@@ -78,15 +78,18 @@ def test_tune_train_evaluate_register_lens(workdir):
     record = json.loads((workdir / "models/registered.json").read_text())["cnn"]
     assert record["name"] == "test-lens-cnn" and record["uri"] == "models:/test-lens-cnn@candidate"
 
-    from skysieve.registry import get_model_version, load_reference_distributions
+    import mlflow
+
+    from skysieve.registry import get_model_version, load_reference_distributions, read_version_documents
 
     mv = get_model_version("test-lens-cnn", alias="candidate")
     tags = mv.tags
     assert float(tags["threshold.cnn"]) == 0.5 and "threshold.cnn.crossing" in tags
     assert float(tags["test_f1"]) == pytest.approx(state["test_metrics"]["cnn"]["f1"])
-    assert "test.cnn.non_lens_f1" in tags and "test.cnn.cv_roc_auc_mean" in tags
+    run = mlflow.get_run(tags["run_id"])  # every test figure is an MLflow metric of the registering run
+    assert "test.cnn.non_lens_f1" in run.data.metrics and "test.cnn.cv_roc_auc_mean" in run.data.metrics
     assert tags["data_hash"].endswith(".dir") and tags["git_commit"] and tags["operating_point"] == "fixed"
-    params = json.loads(tags["params"])
+    params = read_version_documents("test-lens-cnn", mv.version)["params"]
     assert params["train_lens"]["net"]["name"] == "vgg" and "optimizer.learning_rate" in params["tuned"]
     assert len(load_reference_distributions("test-lens-cnn", alias="candidate")["cnn_prob"]) == n_val
 

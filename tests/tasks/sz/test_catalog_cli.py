@@ -110,11 +110,17 @@ def test_unknown_option_among_the_maps_is_refused(registry, sky_files, tmp_path)
 
 
 def test_a_version_registered_before_the_task_tag_still_makes_its_catalog(registry, sky_files, tmp_path):
-    """Versions registered before the move carry no ``skysieve.task``: their catalog config names the search."""
+    """Versions registered before the move carry no ``skysieve.task``: their catalog config tag names the search."""
+    import json
+
     import mlflow
+
+    from skysieve.registry import read_version_documents
 
     client = mlflow.MlflowClient()
     saved = dict(client.get_model_version(ENSEMBLE, "1").tags)
+    config = read_version_documents(ENSEMBLE, "1")["catalog_config"]
+    client.set_model_version_tag(ENSEMBLE, "1", "catalog_config", json.dumps(config))  # as such versions were
     client.delete_model_version_tag(ENSEMBLE, "1", "skysieve.task")
     try:
         out = tmp_path / "old.fits"

@@ -1,4 +1,4 @@
-"""The catalog config stored with a model version: from params, as tags, and back."""
+"""The catalog config stored with a model version: from params, as a document (or an old version's tags), and back."""
 
 import json
 
@@ -10,55 +10,59 @@ from skysieve.errors import RegistryError
 from skysieve.tasks.sz._catalog_config import (
     CATALOG_CONFIG_TAG,
     catalog_config_from_params,
-    catalog_tags,
+    catalog_documents,
     read_catalog_config,
 )
 from tests.catalog.conftest import catalog_params
 
 
-def test_config_round_trips_through_the_version_tag():
+def test_config_round_trips_through_the_version_document():
     params = catalog_params()
-    tags = catalog_tags(params)
-    assert set(tags) == {CATALOG_CONFIG_TAG} and isinstance(tags[CATALOG_CONFIG_TAG], str)
-    cfg = read_catalog_config(tags, where="model 'm' v1")
+    documents = catalog_documents(params)
+    assert documents == {CATALOG_CONFIG_TAG: catalog_config_from_params(params)}
+    cfg = read_catalog_config(documents, where="model 'm' v1")
     assert (cfg.size_px, cfg.central_px, cfg.pixel_arcmin) == (16, 12, 0.25)
     assert cfg.beams == {"90GHz": 1.7, "148GHz": 1.2, "219GHz": 1.1}
     assert cfg.mf == params.mf_sz and cfg.positive == params.cutouts_sz.positive
-    assert json.loads(tags[CATALOG_CONFIG_TAG]) == catalog_config_from_params(params)
+    # a version registered before documents existed holds it as a JSON tag
+    tags = {CATALOG_CONFIG_TAG: json.dumps(catalog_config_from_params(params))}
+    assert read_catalog_config({}, where="model 'm' v1", tags=tags) == cfg
 
 
 def test_a_version_registered_with_the_whole_params_works_too():
     params = Params()
-    cfg = read_catalog_config({"params": json.dumps(params.model_dump(mode="json"))}, where="model 'm' v2")
+    cfg = read_catalog_config({"params": params.model_dump(mode="json")}, where="model 'm' v2")
     assert (cfg.size_px, cfg.central_px) == (32, 24)
+    old = read_catalog_config({}, where="model 'm' v2", tags={"params": json.dumps(params.model_dump(mode="json"))})
+    assert old == cfg
 
 
-@pytest.mark.parametrize("tags, message", [
-    ({}, r"model 'm' v3 has no 'catalog_config' tag .*catalog_tags\(params\)"),
-    ({"params": json.dumps({"train_sz": {}})}, "has no 'catalog_config' tag"),
-    ({CATALOG_CONFIG_TAG: "{not json"}, "tag 'catalog_config' is not a valid catalog config"),
-    ({CATALOG_CONFIG_TAG: json.dumps({"bands": []})}, "tag 'catalog_config' is not a valid catalog config"),
-    ({CATALOG_CONFIG_TAG: json.dumps({**catalog_config_from_params(Params()), "format": "skysieve.catalog_config/9"})},
+@pytest.mark.parametrize("documents, message", [
+    ({}, (r"model 'm' v3 has no document 'catalog_config' \(artifact skysieve/catalog_config.json\) .*"
+          r"catalog_documents\(params\)")),
+    ({"params": {"train_sz": {}}}, "has no document 'catalog_config'"),
+    ({CATALOG_CONFIG_TAG: {"bands": []}}, r"document 'catalog_config' \(.*\) is not a valid catalog config"),
+    ({CATALOG_CONFIG_TAG: {**catalog_config_from_params(Params()), "format": "skysieve.catalog_config/9"}},
      "format 'skysieve.catalog_config/9' is not 'skysieve.catalog_config/1'"),
 ])
-def test_missing_or_broken_config_says_how_to_register(tags, message):
+def test_missing_or_broken_config_says_how_to_register(documents, message):
     with pytest.raises(RegistryError, match=message):
-        read_catalog_config(tags, where="model 'm' v3")
+        read_catalog_config(documents, where="model 'm' v3")
 
 
-def test_a_params_tag_that_does_not_validate_says_why():
+def test_params_that_do_not_validate_say_why():
     payload = Params().model_dump(mode="json")
     payload["cutouts_sz"]["size_arcmin"] = -8.0
-    with pytest.raises(RegistryError, match=r"(?s)model 'm' v4 has no 'catalog_config' tag, and its 'params' tag does not "
-                                            r"give a valid catalog config \(.*cutouts_sz.size_arcmin.*greater than 0"
-                                            r".*\); register the ensemble with"):
-        read_catalog_config({"params": json.dumps(payload)}, where="model 'm' v4")
+    with pytest.raises(RegistryError, match=r"(?s)model 'm' v4 has no document 'catalog_config' .*, and its stored "
+                                            r"params do not give a valid catalog config \(.*cutouts_sz.size_arcmin.*"
+                                            r"greater than 0.*\); register the ensemble with"):
+        read_catalog_config({"params": payload}, where="model 'm' v4")
 
 
-def test_a_params_tag_that_is_not_json_says_so():
-    with pytest.raises(RegistryError, match=r"model 'm' v5 has no 'catalog_config' tag and its 'params' tag is not "
-                                            r"JSON \(Expecting .*\); register the ensemble with"):
-        read_catalog_config({"params": "{cutouts_sz: 1"}, where="model 'm' v5")
+def test_an_old_versions_tag_that_is_not_json_says_so():
+    with pytest.raises(RegistryError, match=r"model 'm' v5: tag 'params' is not JSON \(Expecting .*\); register the "
+                                            r"ensemble with"):
+        read_catalog_config({}, where="model 'm' v5", tags={"params": "{cutouts_sz: 1"})
 
 
 def test_model_uris():

@@ -7,14 +7,14 @@ from typing import Annotated, Any
 
 import typer
 
-__all__ = ["CATALOG_HELP", "catalog_options", "make_catalog"]
+__all__ = ["CATALOG_HELP", "catalog_options", "field_options", "load_catalog_model", "make_catalog", "survey_duplicates"]
 
 CATALOG_HELP = ("either --cutouts DIR, a directory of FITS cutouts (one image HDU per band identified by its FILTER "
                 "keyword, or per-band files <stem>_<FILTER>.fits; larger cutouts are centre-cropped to the model's "
                 "size), or --images with one large image per band and --positions with the ra, dec (deg) of the "
                 "objects to cut out. Bands, pixel scale (within 1%) and BUNIT must be the model's. One row per "
                 "cutout: id, ra, dec, score, is_lens, percentile and flags. --truth: a table of id and label "
-                "(1 = lens).")
+                "(1 = lens). A survey field (--fields) is a directory of cutouts, as --cutouts.")
 
 
 def catalog_options() -> tuple[inspect.Parameter, ...]:
@@ -32,9 +32,40 @@ def catalog_options() -> tuple[inspect.Parameter, ...]:
     )
 
 
+#: Rows of overlapping fields closer than this are one object (the same cluster member cut out twice).
+DUPLICATE_RADIUS_ARCMIN = 1.0 / 60.0
+
+
+def field_options(directory: Path) -> dict[str, Any]:
+    """One survey field: ``directory`` is a directory of cutouts (``--cutouts``)."""
+    from skysieve.errors import DataError
+
+    if not Path(directory).is_dir():
+        raise DataError(f"{directory}: field directory not found")
+    return {"cutouts": Path(directory), "images": None, "positions": None, "extra": []}
+
+
+def load_catalog_model(ref: Any) -> Any:
+    """The registered lens classifier, loaded once for many fields."""
+    from skysieve.tasks.lens.catalog import load_lens_catalog_model
+
+    return load_lens_catalog_model(ref)
+
+
+def survey_duplicates(table: Any) -> tuple[Any, float]:
+    """Rows of overlapping fields within 1″ are one object; the highest score is kept (unscored rows last)."""
+    import numpy as np
+
+    score = np.asarray(table["score"], float)
+    return np.where(np.isfinite(score), score, -np.inf), DUPLICATE_RADIUS_ARCMIN
+
+
 def make_catalog(ref: Any, *, out: Path, options: Mapping[str, Any], given: frozenset[str], truth: Path | None,
-                 batch_size: int, progress: bool, echo: Callable[[str], None]) -> None:
-    """Score lens cutouts with ``ref`` and write the catalog (:meth:`skysieve.tasks.Search.make_catalog`)."""
+                 batch_size: int, progress: bool, echo: Callable[[str], None], model: Any = None) -> None:
+    """Score lens cutouts with ``ref`` and write the catalog (:meth:`skysieve.tasks.Search.make_catalog`).
+
+    ``model``: the classifier loaded by :func:`load_catalog_model` (survey fields), else it is loaded from ``ref``.
+    """
     from skysieve.catalog import write_catalog
     from skysieve.errors import ConfigError
     from skysieve.tasks.lens.catalog import load_lens_catalog_model, make_lens_catalog
@@ -43,7 +74,7 @@ def make_catalog(ref: Any, *, out: Path, options: Mapping[str, Any], given: froz
     images, extra = options["images"], options["extra"]
     if extra and not images:
         raise ConfigError(f"unexpected argument(s) {extra}; {ref.where} is a lens classifier: {usage}")
-    result = make_lens_catalog(model=load_lens_catalog_model(ref), cutouts=options["cutouts"],
+    result = make_lens_catalog(model=load_lens_catalog_model(ref) if model is None else model, cutouts=options["cutouts"],
                                images=[*(images or []), *extra] or None, positions=options["positions"],
                                truth=truth, batch_size=batch_size, progress=progress)
     write_catalog(result, out)

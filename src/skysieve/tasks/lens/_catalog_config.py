@@ -1,26 +1,26 @@
 """What a registered lens classifier must carry so the catalog can check new cutouts against it.
 
 At registration (``skysieve register lens``) the pipeline stores
-:func:`lens_catalog_config_from_params` as the JSON version tag
-``lens_catalog_config`` (:func:`lens_catalog_tags`);
+:func:`lens_catalog_config_from_params` with the version as the document
+``lens_catalog_config`` (the artifact ``skysieve/lens_catalog_config.json`` of
+the logged model, :func:`lens_catalog_documents`);
 :func:`read_lens_catalog_config` reads it back.  It holds what the pixels fed
 to the CNN must be: the bands in channel order with their AB zero points,
 the pixel scale, the cutout side and the pixel unit.
 """
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from skysieve.catalog import read_tagged_config
+from skysieve.catalog import read_stored_config
 from skysieve.errors import ConfigError
 
 __all__ = ["LENS_CATALOG_CONFIG_FORMAT", "LENS_CATALOG_CONFIG_TAG", "LENS_UNIT", "LensBand", "LensCatalogConfig",
-           "lens_catalog_config_from_params", "lens_catalog_tags", "read_lens_catalog_config"]
+           "lens_catalog_config_from_params", "lens_catalog_documents", "read_lens_catalog_config"]
 
-#: Model-version tag holding the lens catalog config (JSON).
+#: Name of the model-version document holding the lens catalog config (and of the JSON tag that held it before).
 LENS_CATALOG_CONFIG_TAG = "lens_catalog_config"
 #: Format string written into the config.
 LENS_CATALOG_CONFIG_FORMAT = "skysieve.lens_catalog_config/1"
@@ -108,7 +108,7 @@ def lens_catalog_config_from_params(params: Any) -> dict[str, Any]:
     dict
         ``format``, ``bands`` (``name``, ``zero_point_ab``, in channel
         order), ``pixel_arcsec``, ``size_px``, ``unit``; store it with
-        :func:`lens_catalog_tags`.
+        :func:`lens_catalog_documents`.
 
     Raises
     ------
@@ -118,33 +118,37 @@ def lens_catalog_config_from_params(params: Any) -> dict[str, Any]:
     return _config(params.simulate_lens, params.cutouts_lens).model_dump(mode="json")
 
 
-def lens_catalog_tags(params: Any) -> dict[str, str]:
-    """The version tags that carry the lens catalog config: ``{"lens_catalog_config": <JSON>}``.
+def lens_catalog_documents(params: Any) -> dict[str, dict[str, Any]]:
+    """The documents that carry the lens catalog config: ``{"lens_catalog_config": {...}}``.
 
-    Pass them to :func:`skysieve.registry.register_cnn` (``tags=``).
+    Pass them to :func:`skysieve.registry.register_cnn` (``documents=``).
     """
-    return {LENS_CATALOG_CONFIG_TAG: json.dumps(lens_catalog_config_from_params(params), sort_keys=True)}
+    return {LENS_CATALOG_CONFIG_TAG: lens_catalog_config_from_params(params)}
 
 
-def read_lens_catalog_config(tags: Mapping[str, str], *, where: str) -> LensCatalogConfig:
-    """The lens catalog config of a model version, from its tags.
+def read_lens_catalog_config(documents: Mapping[str, Any], *, where: str,
+                             tags: Mapping[str, str] | None = None) -> LensCatalogConfig:
+    """The lens catalog config of a model version, from its documents.
 
-    Reads the ``lens_catalog_config`` tag; a version registered without it
-    but whose ``params`` tag holds the ``simulate_lens`` and ``cutouts_lens``
-    sections (as ``skysieve register lens`` records them) works too.
+    Reads the ``lens_catalog_config`` document; a version stored without it
+    but whose ``params`` hold the ``simulate_lens`` and ``cutouts_lens``
+    sections (as ``skysieve register lens`` records them) works too, and so
+    does a version registered before documents existed, which holds them as
+    JSON ``tags``.
 
     Raises
     ------
     RegistryError
-        If neither tag holds a valid config; the message says how to register one.
+        If neither holds a valid config; the message says how to register one.
     """
     from skysieve.tasks.lens.params import CutoutsLensParams, SimulateLensParams
 
-    return read_tagged_config(
-        tags, LENS_CATALOG_CONFIG_TAG, LensCatalogConfig, expected_format=LENS_CATALOG_CONFIG_FORMAT,
+    return read_stored_config(
+        documents, LENS_CATALOG_CONFIG_TAG, LensCatalogConfig, tags=tags, expected_format=LENS_CATALOG_CONFIG_FORMAT,
         what="lens catalog config", where=where,
-        fix=("register it with `skysieve register lens` (or register_cnn(..., tags=skysieve.catalog."
-             "lens_catalog_tags(params))) so the catalog knows the bands, pixel scale, cutout size and unit it takes"),
+        fix=("register it with `skysieve register lens` (or register_cnn(..., documents=skysieve.tasks.lens."
+             "_catalog_config.lens_catalog_documents(params))) so the catalog knows the bands, pixel scale, cutout "
+             "size and unit it takes"),
         sections=("simulate_lens", "cutouts_lens"),
         from_params=lambda payload: _config(SimulateLensParams.model_validate(payload["simulate_lens"]),
                                             CutoutsLensParams.model_validate(payload["cutouts_lens"])))

@@ -160,7 +160,7 @@ def register_lens(
     from skysieve.tasks.lens._catalog_config import (
         LensCatalogConfig,
         lens_catalog_config_from_params,
-        lens_catalog_tags,
+        lens_catalog_documents,
     )
 
     p = load_params(params)
@@ -179,7 +179,7 @@ def register_lens(
     configure_mlflow()
     record = register_cnn(task=SEARCH, models_dir=model, name=p.register_lens.model_name,
                           state=json.loads(state.read_text()), provenance=provenance(data), params=recorded,
-                          tags=lens_catalog_tags(p))
+                          documents=lens_catalog_documents(p))
     with atomic_path(out) as tmp:
         tmp.write_text(json.dumps({"cnn": record}, indent=2) + "\n")
     typer.echo(f"registered cnn: {record['name']} version {record['version']} (alias candidate)")

@@ -98,7 +98,7 @@ def load_lens_catalog_model(uri: str | ModelRef) -> LensCatalogModel:
     if ref.task != "lens":
         raise RegistryError(f"{where} is not a lens classifier (tag skysieve.task = {tags.get('skysieve.task')!r}); "
                             "an SZ ensemble makes its catalog from maps (skysieve catalog --maps …)")
-    config = read_lens_catalog_config(tags, where=where)
+    config = read_lens_catalog_config(ref.documents, where=where, tags=tags)
     try:
         threshold = float(tags["threshold.cnn"])
     except (KeyError, ValueError):

@@ -7,13 +7,14 @@ from typing import Annotated, Any
 
 import typer
 
-__all__ = ["CATALOG_HELP", "catalog_options", "make_catalog"]
+__all__ = ["CATALOG_HELP", "catalog_options", "field_options", "load_catalog_model", "make_catalog", "survey_duplicates"]
 
 CATALOG_HELP = ("--maps takes one FITS map per band (FREQ, BUNIT uK_CMB, celestial WCS). Runs the matched filter "
                 "with point-source detection, scores overlapping tiles with the CNN, combines them with the model's "
-                "thresholds and merges the tiles of one object. Survey maps: NaN outside the footprint, optional --weights "
-                "(one inverse-variance map per band, in the order of --maps, given after them); candidates within "
-                "--edge-margin-arcmin of the footprint edge are flagged and decide nothing. --truth: a halo catalog.")
+                "thresholds and merges the tiles of one object. --truth: a halo catalog. A survey field (--fields) is a "
+                "directory holding one FITS map per band (*.fits). Survey maps: NaN outside the footprint, optional "
+                "--weights (one inverse-variance map per band, in the order of --maps, given after them); candidates "
+                "within --edge-margin-arcmin of the footprint edge are flagged and decide nothing.")
 
 
 def catalog_options() -> tuple[inspect.Parameter, ...]:
@@ -41,9 +42,47 @@ def catalog_options() -> tuple[inspect.Parameter, ...]:
     )
 
 
+def field_options(directory: Path) -> dict[str, Any]:
+    """One survey field: ``directory`` holds one FITS map per band (``*.fits``, ``*.fits.gz``, ``*.fit``).
+
+    Raises
+    ------
+    DataError
+        The directory is missing or holds no FITS file.
+    """
+    from skysieve.errors import DataError
+
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise DataError(f"{directory}: field directory not found")
+    maps = sorted(p for pattern in ("*.fits", "*.fits.gz", "*.fit") for p in directory.glob(pattern) if p.is_file())
+    if not maps:
+        raise DataError(f"{directory}: no FITS map (*.fits) in the field; put one map per band there")
+    return {"maps": maps, "extra": []}
+
+
+def load_catalog_model(ref: Any) -> Any:
+    """The registered ensemble with its CNN and catalog config, loaded once for many fields."""
+    from skysieve.tasks.sz._catalog_model import load_catalog_model as load
+
+    return load(ref.uri)
+
+
+def survey_duplicates(table: Any) -> tuple[Any, float]:
+    """Rows of overlapping fields within the merge radius (``MERGERAD``, the central size) are one cluster;
+    the one with the highest rank product (then CNN probability) is kept."""
+    import numpy as np
+
+    score = np.asarray(table["rank_product"], float) + 1e-9 * np.asarray(table["cnn_prob"], float)
+    return score, float(table.meta["MERGERAD"])
+
+
 def make_catalog(ref: Any, *, out: Path, options: Mapping[str, Any], given: frozenset[str], truth: Path | None,
-                 batch_size: int, progress: bool, echo: Callable[[str], None]) -> None:
-    """Run the SZ ensemble ``ref`` over ``--maps`` and write the catalog (:meth:`skysieve.tasks.Search.make_catalog`)."""
+                 batch_size: int, progress: bool, echo: Callable[[str], None], model: Any = None) -> None:
+    """Run the SZ ensemble ``ref`` over ``--maps`` and write the catalog (:meth:`skysieve.tasks.Search.make_catalog`).
+
+    ``model``: the ensemble loaded by :func:`load_catalog_model` (survey fields), else it is loaded from ``ref``.
+    """
     from astropy.table import Table
 
     from skysieve.catalog import write_catalog
@@ -72,7 +111,7 @@ def make_catalog(ref: Any, *, out: Path, options: Mapping[str, Any], given: froz
         if not cl.is_file():
             raise DataError(f"{cl}: CMB spectrum not found; run `skysieve simulate cmb-spectrum --out {cl}`")
         cmb_cl = Table.read(cl)
-    result = make_sz_catalog(map_paths, model=ref.uri, truth=truth, stride_arcmin=options["stride_arcmin"],
+    result = make_sz_catalog(map_paths, model=ref.uri if model is None else model, truth=truth, stride_arcmin=options["stride_arcmin"],
                              match_radius_arcmin=options["match_radius_arcmin"],
                              merge_radius_arcmin=options["merge_radius_arcmin"], batch_size=batch_size,
                              mf_block_px=options["mf_block_px"], cmb_cl=cmb_cl, weights=weight_paths or None,
@@ -83,9 +122,11 @@ def make_catalog(ref: Any, *, out: Path, options: Mapping[str, Any], given: froz
     by = ", ".join(f"{m} {s['n_candidates_by_method'][m]}" for m in METHODS)
     import mlflow
 
+    from skysieve._urls import safe_url
+
     echo(f"wrote {out}: {s['n_candidates']} candidates ({by}) from {s['n_tiles']} tiles "
          f"({s['n_detections']} MF detections, {s['n_sources']} point sources) in {s['t_total_s']:.1f} s "
-         f"[{meta['MODEL']} v{meta['MODELVER']}, {mlflow.get_tracking_uri()}]")
+         f"[{meta['MODEL']} v{meta['MODELVER']}, {safe_url(mlflow.get_tracking_uri())}]")
     if not meta["PERIODIC"]:
         echo(f"footprint: {100 * meta['OBSFRAC']:.1f} % of the map observed; {s['n_edge_flagged']} candidates within "
              f"{meta['EDGEMARG']:g}′ of its edge flagged (edge_flag) and left out of the decisions")

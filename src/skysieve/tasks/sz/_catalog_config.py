@@ -1,25 +1,25 @@
 """What a registered model must carry so the catalog can rebuild its matched filter and tiles on new maps.
 
 At registration (``register_sz``) the pipeline stores
-:func:`catalog_config_from_params` as the JSON version tag ``catalog_config``
-(:func:`catalog_tags`); :func:`read_catalog_config` reads it back.  It holds
+:func:`catalog_config_from_params` with both versions as the document
+``catalog_config`` (the artifact ``skysieve/catalog_config.json`` of the
+logged model, :func:`catalog_documents`); :func:`read_catalog_config` reads it back.  It holds
 the instrument (bands with beams and white noise), the ``mf_sz`` section, the
 cutout geometry the CNN was trained on and the positive cut of its labels.
 """
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from skysieve.catalog import read_tagged_config
+from skysieve.catalog import read_stored_config
 from skysieve.config import BandParams, MfParams, PositiveCriteria
 
 __all__ = ["CATALOG_CONFIG_FORMAT", "CATALOG_CONFIG_TAG", "CatalogConfig", "catalog_config_from_params",
-           "catalog_tags", "read_catalog_config"]
+           "catalog_documents", "read_catalog_config"]
 
-#: Model-version tag holding the catalog config (JSON).
+#: Name of the model-version document holding the catalog config (and of the JSON tag that held it before).
 CATALOG_CONFIG_TAG = "catalog_config"
 #: Format string written into the config.
 CATALOG_CONFIG_FORMAT = "skysieve.catalog_config/1"
@@ -88,7 +88,7 @@ def catalog_config_from_params(params: Any) -> dict[str, Any]:
     dict
         ``format``, ``bands``, ``mf``, ``size_arcmin``, ``central_arcmin``,
         ``pixel_arcmin``, ``positive``, ``tcmb_k``; store it with
-        :func:`catalog_tags`.
+        :func:`catalog_documents`.
     """
     cfg = CatalogConfig(
         bands=params.simulate_sz.bands,
@@ -102,28 +102,41 @@ def catalog_config_from_params(params: Any) -> dict[str, Any]:
     return cfg.model_dump(mode="json")
 
 
-def catalog_tags(params: Any) -> dict[str, str]:
-    """The version tags that carry the catalog config: ``{"catalog_config": <JSON>}``.
+def catalog_documents(params: Any) -> dict[str, dict[str, Any]]:
+    """The documents that carry the catalog config: ``{"catalog_config": {...}}``.
 
-    Pass them to :func:`skysieve.registry.register_ensemble` (``tags=``).
+    Pass them to :func:`skysieve.registry.register_ensemble` or
+    :func:`skysieve.registry.register_pipeline` (``documents=``).
     """
-    return {CATALOG_CONFIG_TAG: json.dumps(catalog_config_from_params(params), sort_keys=True)}
+    return {CATALOG_CONFIG_TAG: catalog_config_from_params(params)}
 
 
-def read_catalog_config(tags: Mapping[str, str], *, where: str) -> CatalogConfig:
-    """The catalog config of a model version, from its ``catalog_config`` tag or its whole ``params`` tag.
+def read_catalog_config(documents: Mapping[str, Any], *, where: str,
+                        tags: Mapping[str, str] | None = None) -> CatalogConfig:
+    """The catalog config of a model version, from its ``catalog_config`` document or its whole ``params``.
+
+    Parameters
+    ----------
+    documents : mapping
+        The version's documents (:attr:`skysieve.catalog.ModelRef.documents`).
+    where : str, keyword-only
+        The version, for messages (``model 'x' v3``).
+    tags : mapping, keyword-only, optional
+        The version's tags: versions registered before documents existed hold
+        the config (or the params) as JSON tags.
 
     Raises
     ------
     RegistryError
-        If neither tag holds a valid config; the message says how to register one.
+        If neither holds a valid config; the message says how to register one.
     """
     from skysieve.config import Params
 
-    return read_tagged_config(
-        tags, CATALOG_CONFIG_TAG, CatalogConfig, expected_format=CATALOG_CONFIG_FORMAT, what="catalog config",
-        where=where, fix=("register the ensemble with register_ensemble(..., tags=skysieve.tasks.sz._catalog_config.catalog_tags("
-                          "params)) so the catalog can rebuild its matched filter and tiles"),
+    return read_stored_config(
+        documents, CATALOG_CONFIG_TAG, CatalogConfig, tags=tags, expected_format=CATALOG_CONFIG_FORMAT,
+        what="catalog config", where=where,
+        fix=("register the ensemble with `skysieve register sz` (or register_ensemble(..., documents=skysieve.tasks."
+             "sz._catalog_config.catalog_documents(params))) so the catalog can rebuild its matched filter and tiles"),
         sections=("simulate_sz", "mf_sz", "cutouts_sz"),
         from_params=lambda payload: CatalogConfig.model_validate(
             catalog_config_from_params(Params.model_validate(payload))))

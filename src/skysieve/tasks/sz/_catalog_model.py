@@ -89,11 +89,12 @@ def load_catalog_model(uri: str) -> CatalogModel:
     mv = get_model_version(name, version=version, alias=alias)
     where = f"model '{name}' v{mv.version}"
     tags = dict(mv.tags)
-    task = ModelRef(uri, name, str(mv.version), alias, "", tags).task
+    ref = ModelRef(uri, name, str(mv.version), alias, "", tags)
+    task = ref.task
     if task != "sz":
         raise RegistryError(f"{where} serves the '{task}' search, not an SZ ensemble; make its catalog with "
                             "skysieve catalog --model, which takes that search's inputs")
-    config = read_catalog_config(tags, where=where)
+    config = read_catalog_config(ref.documents, where=where, tags=tags)
     inner = load_pyfunc(f"models:/{name}/{mv.version}", "ensemble model")
     if not isinstance(inner, EnsembleModel):
         raise RegistryError(f"{where} is a {type(inner).__name__}, not a skysieve ensemble model; "

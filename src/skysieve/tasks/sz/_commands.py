@@ -270,7 +270,7 @@ def register_sz(
     from skysieve.config import load_params
     from skysieve.errors import DataError
     from skysieve.registry import register_pipeline
-    from skysieve.tasks.sz._catalog_config import catalog_tags
+    from skysieve.tasks.sz._catalog_config import catalog_documents
 
     p = load_params(params)
     if not state.is_file():
@@ -280,7 +280,7 @@ def register_sz(
         task=SEARCH,
         models_dir=model, ensemble_state=json.loads(state.read_text()), provenance=provenance(data),
         params=p, cnn_name=p.register_sz.cnn_model_name, ensemble_name=p.register_sz.ensemble_model_name,
-        primary_method=p.register_sz.ensemble_primary_method, extra_tags=catalog_tags(p))
+        primary_method=p.register_sz.ensemble_primary_method, documents=catalog_documents(p))
     with atomic_path(out) as tmp:
         tmp.write_text(json.dumps(record, indent=2) + "\n")
     for kind, r in record.items():
