@@ -223,3 +223,14 @@ def test_only_tiles_whose_central_region_holds_an_observed_pixel_are_scored():
     x0, y0 = grid.corners(np.arange(grid.n))
     brute = [i for i in range(grid.n) if mask[y0[i] + 2: y0[i] + 14, x0[i] + 2: x0[i] + 14].any()]
     assert ids.tolist() == brute and 0 < len(brute) < grid.n
+
+
+def test_survey_maps_filtered_in_blocks_find_the_cluster_and_nothing_outside(survey_files, loaded_model, sky_wcs):
+    r = make_catalog(survey_files["maps"], model=loaded_model, weights=survey_files["weights"],
+                     truth=truth_table(sky_wcs), apod_arcmin=APOD, edge_margin_arcmin=MARGIN, mf_block_px=112,
+                     mf_margin_arcmin=4.0)
+    t = r.table
+    assert r.summary["n_blocks"] == 4
+    ix, iy = np.floor(np.asarray(t["x"]) + 0.5).astype(int), np.floor(np.asarray(t["y"]) + 0.5).astype(int)
+    assert survey_files["mask"][iy, ix].all()
+    assert r.truth["mf"].tp == 1 and r.truth["rank_product"].tp == 1
