@@ -20,10 +20,12 @@ Order of work (every check comes before the first expensive step):
 
 Survey maps with a footprint (NaN or weight 0 outside, optional weight maps)
 are read as such (:mod:`skysieve.data.footprint`): the matched filter works
-on whitened, apodized maps, and so does the CNN: noise scaled to the
-map's median depth (the depth a model is trained at; unscaled, the CNN's
-false positives crowd the shallow parts), zero outside the footprint, and
-only tiles whose central region holds an observed pixel are scored.
+on whitened, apodized maps with scan stripes modelled, and the CNN on the
+same maps destriped (:func:`~skysieve.tasks.sz._catalog_footprint.cnn_input`):
+noise at the map's median depth and isotropic, as the model was trained on
+(unscaled, the CNN's false positives crowd the shallow parts), zero outside
+the footprint; only tiles whose central region holds an observed pixel are
+scored.
 """
 
 from collections.abc import Callable, Sequence
