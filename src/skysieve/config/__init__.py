@@ -22,6 +22,7 @@ from skysieve.config._sim import (
     PatchParams,
     SimulateSzParams,
     SourcePopulationParams,
+    SurveyParams,
     TszParams,
 )
 from skysieve.config._train import (
@@ -63,6 +64,7 @@ __all__ = [
     "SearchDimension",
     "SimulateSzParams",
     "SourcePopulationParams",
+    "SurveyParams",
     "TrainParams",
     "TszParams",
     "TuneParams",

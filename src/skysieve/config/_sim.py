@@ -17,6 +17,7 @@ __all__ = [
     "PatchParams",
     "SimulateSzParams",
     "SourcePopulationParams",
+    "SurveyParams",
     "TszParams",
 ]
 
@@ -188,6 +189,28 @@ class DustParams(Section):
     temperature_k: float = Field(19.6, gt=0, lt=100)
 
 
+class SurveyParams(Section):
+    """What makes a simulated patch look like a real survey map; every feature off by default.
+
+    See ``docs/data.md`` ("Survey maps") and :mod:`skysieve.sim.survey`.
+    """
+
+    footprint: bool = Field(False, description="NaN outside an irregular observed region")
+    footprint_radius_frac: float = Field(0.8, gt=0.1, le=1.2, description="mean radius / half the patch side")
+    footprint_roughness: float = Field(0.15, ge=0, lt=0.5, description="rms of the boundary's radial wobble")
+    footprint_scale_deg: float = Field(1.0, gt=0, description="correlation length of the wobble")
+    depth_rms: float = Field(0.0, ge=0, lt=3, description="rms of ln(weight) across the footprint; 0: uniform")
+    depth_scale_deg: float = Field(1.5, gt=0, description="correlation length of the depth variation")
+    ell_knee: float = Field(0.0, ge=0, description="scan-direction 1/f noise knee; 0: white noise only")
+    alpha_knee: float = Field(3.0, gt=0, lt=8, description="P ∝ 1 + (ell_knee / |ell_x|)^alpha_knee")
+    projection: Literal["car", "tan"] = "car"
+
+    @property
+    def active(self) -> bool:
+        """Whether any feature is switched on."""
+        return self.footprint or self.depth_rms > 0 or self.ell_knee > 0 or self.projection != "car"
+
+
 class SimulateSzParams(Section):
     """The ``simulate_sz`` stage: a multi-band mm-wave sky."""
 
@@ -201,6 +224,7 @@ class SimulateSzParams(Section):
     radio: SourcePopulationParams = Field(default_factory=_default_radio)
     ir: SourcePopulationParams = Field(default_factory=_default_ir)
     dust: DustParams = DustParams()
+    survey: SurveyParams = SurveyParams()
 
     @model_validator(mode="after")
     def _unique_bands(self) -> "SimulateSzParams":

@@ -1,6 +1,7 @@
 """Data hand-offs: FITS maps, cutout datasets (streamed from HDF5) and their validation."""
 
 from skysieve.data.dataset import CutoutDataset, CutoutReader, open_dataset, read_rows
+from skysieve.data.footprint import Footprint, make_footprint, read_weights
 from skysieve.data.maps import SkyMaps, band_name, read_maps, write_map
 from skysieve.data.validate import (
     ExpectationFailure,
@@ -15,13 +16,16 @@ __all__ = [
     "CutoutDataset",
     "CutoutReader",
     "ExpectationFailure",
+    "Footprint",
     "SkyMaps",
     "ValidationReport",
     "band_name",
     "catalog_frame",
+    "make_footprint",
     "open_dataset",
     "read_maps",
     "read_rows",
+    "read_weights",
     "run_suite",
     "suite_context",
     "validate_dataset",

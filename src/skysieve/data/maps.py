@@ -90,14 +90,19 @@ def _read_one(path: Path) -> tuple[np.ndarray, fits.Header]:
     return data, header
 
 
-def read_maps(paths: list[str | Path] | tuple[str | Path, ...], *, require_freq: bool = True) -> SkyMaps:
+def read_maps(paths: list[str | Path] | tuple[str | Path, ...], *, require_freq: bool = True,
+              allow_nan: bool = False) -> SkyMaps:
     """Read and cross-check one FITS map per band.
+
+    With ``allow_nan`` NaN pixels are kept: they mark the unobserved sky of a
+    survey map (:mod:`skysieve.data.footprint`); a map with no finite pixel
+    is still refused.
 
     Raises
     ------
     DataError
         For a missing, truncated or corrupt file; an image without a celestial
-        WCS; NaN or infinite pixels; a band without ``FREQ`` (when
+        WCS; NaN (unless ``allow_nan``) or infinite pixels; a map that is entirely NaN; a band without ``FREQ`` (when
         ``require_freq``); bands whose shapes, WCS or units disagree; or a
         frequency that appears twice.  The message names the file.
     """
@@ -114,9 +119,13 @@ def read_maps(paths: list[str | Path] | tuple[str | Path, ...], *, require_freq:
             raise DataError(f"{path}: invalid WCS ({exc})") from exc
         if not wcs.has_celestial:
             raise DataError(f"{path}: no celestial WCS (need RA/DEC axes, e.g. CTYPE1='RA---CAR')")
-        n_bad = int(np.count_nonzero(~np.isfinite(data)))
-        if n_bad:
-            raise DataError(f"{path}: {n_bad} NaN or infinite pixels; fill or mask them before use")
+        n_nan = int(np.count_nonzero(np.isnan(data)))
+        n_inf = int(np.count_nonzero(np.isinf(data)))
+        if n_nan == data.size:
+            raise DataError(f"{path}: the map is entirely NaN (no valid pixel); nothing to read")
+        if n_inf or (n_nan and not allow_nan):
+            raise DataError(f"{path}: {n_nan + n_inf} NaN or infinite pixels; fill or mask them before use"
+                            + ("" if n_inf else " (survey maps with a footprint: skysieve catalog reads them)"))
         if "FREQ" in header:
             freqs.append(float(header["FREQ"]))
             bands.append(band_name(float(header["FREQ"])))

@@ -8,6 +8,7 @@ DeepSZ (Lin et al. 2021, §2.3) rules that match detections to halos and
 cutouts.  See ``docs/matched_filter.md``.
 """
 
+from skysieve.mf._scan import ScanNoise, destripe
 from skysieve.mf.filter import MatchedFilter, beta_template, default_scales, invert_noise
 from skysieve.mf.match import assign_to_cutouts, cutout_scores, match_detections, match_to_halos
 from skysieve.mf.noise import MapNoise, ModelNoise, NoiseEstimator, NoiseSpectra
@@ -30,6 +31,7 @@ __all__ = [
     "ModelNoise",
     "NoiseEstimator",
     "NoiseSpectra",
+    "ScanNoise",
     "assign_to_cutouts",
     "beta_template",
     "build_matched_filter",
@@ -38,6 +40,7 @@ __all__ = [
     "clean_sources",
     "cutout_scores",
     "default_scales",
+    "destripe",
     "detect_sources",
     "detection_catalog",
     "find_peaks",

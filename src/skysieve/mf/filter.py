@@ -147,9 +147,11 @@ class MatchedFilter:
     noise_ : NoiseSpectra
         Noise spectra the filter was built with, µK² sr.
     weights_ : ndarray of shape (nband, lmax + 1)
-        Band weights ``g_i(ℓ)``, µK⁻¹ per unit y.
+        Band weights ``g_i(ℓ)``, µK⁻¹ per unit y; of shape (nband, ny, nx//2+1),
+        one per Fourier mode, when the noise estimator has a ``mode_power``
+        method (anisotropic noise, :class:`~skysieve.mf.ScanNoise`).
     response_ : ndarray of shape (lmax + 1,)
-        ``Q(ℓ) = Σ_i a_i B_i g_i``.
+        ``Q(ℓ) = Σ_i a_i B_i g_i`` (per mode with anisotropic noise).
     sigma_ : ndarray of shape (nscale,)
         Noise rms of ``Ŷ`` at each scale, arcmin².
     """
@@ -222,14 +224,28 @@ class MatchedFilter:
         ell = np.arange(grid.lmax + 1, dtype=float)
         beams = [self.beam_fwhm_arcmin[b] for b in maps.bands]
         spectra = self.noise.spectra(grid=grid, bands=maps.bands, freqs_ghz=freqs, beam_fwhm_arcmin=beams, dft=dft)
-        pinv = invert_noise(spectra.tabulate(grid.lmax) / grid.pixel_area_sr)
         tcmb_uk = self.tcmb_k * 1e6
         resp = np.stack([tcmb_uk * tsz_frequency_factor(nu) * beam_transfer(ell, fwhm)
                          for nu, fwhm in zip(freqs, beams)])  # a_i B_i(ℓ), µK per unit y
-        weights = np.einsum("lij,jl->il", pinv, resp)
-        weights[:, 0] = 0.0
-        response = np.einsum("il,il->l", resp, weights)
-        q_modes = response[grid.ell_index]
+        mode_power = getattr(self.noise, "mode_power", None)
+        power = None if mode_power is None else mode_power(grid=grid, bands=maps.bands, freqs_ghz=freqs,
+                                                          beam_fwhm_arcmin=beams, dft=dft)
+        if power is None:  # isotropic: one inversion per integer ℓ
+            pinv = invert_noise(spectra.tabulate(grid.lmax) / grid.pixel_area_sr)
+            weights = np.einsum("lij,jl->il", pinv, resp)
+            weights[:, 0] = 0.0
+            response = np.einsum("il,il->l", resp, weights)
+            q_modes = response[grid.ell_index]
+        else:  # anisotropic (e.g. scan stripes): one inversion per Fourier mode
+            nb = len(beams)
+            pinv = invert_noise(power.reshape(nb, nb, -1))
+            del power
+            resp_modes = resp[:, grid.ell_index].reshape(nb, -1)
+            weights = np.einsum("mij,jm->im", pinv, resp_modes).reshape(nb, *grid.fourier_shape)
+            del pinv
+            weights[:, 0, 0] = 0.0
+            response = np.einsum("im,im->m", resp_modes, weights.reshape(nb, -1)).reshape(grid.fourier_shape)
+            q_modes = response
 
         templates = np.empty((self.theta_c_arcmin.size, *grid.fourier_shape), dtype=np.float32)
         sigma = np.empty(self.theta_c_arcmin.size)
@@ -280,7 +296,7 @@ class MatchedFilter:
 
     def _snr_from_dft(self, dft: np.ndarray) -> np.ndarray:
         # D̃ = Σ_i g_i d̃_i in float64 (real weights: work on the real and imaginary parts as one float array).
-        weights = self.weights_[:, self.grid_.ell_index]
+        weights = self.weights_ if self.weights_.ndim == 3 else self.weights_[:, self.grid_.ell_index]
         parts = np.ascontiguousarray(dft).view(np.float64).reshape(*dft.shape, 2)
         acc = weights[0][..., None] * parts[0]
         for i in range(1, dft.shape[0]):

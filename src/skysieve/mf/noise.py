@@ -185,12 +185,22 @@ class MapNoise:
     min_modes: int = 200
 
     def spectra(self, *, grid: FourierGrid, bands: Sequence[str], freqs_ghz: Sequence[float] = (),
-                beam_fwhm_arcmin: Sequence[float] = (), dft: np.ndarray) -> NoiseSpectra:
-        """Estimate the spectra from ``dft``, the maps' ``rfft2`` of shape (nband, ny, nx//2+1)."""
+                beam_fwhm_arcmin: Sequence[float] = (), dft: np.ndarray,
+                mode_weight: np.ndarray | None = None, subtract: np.ndarray | None = None) -> NoiseSpectra:
+        """Estimate the spectra from ``dft``, the maps' ``rfft2`` of shape (nband, ny, nx//2+1).
+
+        ``mode_weight`` (shape ``grid.fourier_shape``, bool or ≥ 0), if given,
+        weights the modes in the ring averages (0 leaves a mode out); ``subtract``
+        (pixel power, µK², shape ``(nband, nband, 1 or ny, nx//2+1)``) is taken
+        off every mode's power before averaging — both for
+        :class:`~skysieve.mf.ScanNoise`, which models scan stripes apart.
+        """
         width = max(float(self.ell_bin_width), grid.ell_fundamental)
         ell = grid.ell.ravel()
         idx = (ell / width).astype(np.int64)
         weight = np.broadcast_to(grid.column_weight, grid.fourier_shape).ravel() * (ell > 0)  # no ℓ = 0
+        if mode_weight is not None:
+            weight = weight * np.asarray(mode_weight, float).ravel()
         nbin = int(idx.max()) + 1
         count = np.bincount(idx, weights=weight, minlength=nbin)
         good = count > 0
@@ -213,7 +223,10 @@ class MapNoise:
         cl = np.empty((nb, nb, ell_mean.size))
         for i in range(nb):
             for j in range(i, nb):
-                ring = np.bincount(idx, weights=re_w[i] * re[j] + im_w[i] * im[j], minlength=nbin)[good]
+                prod = re_w[i] * re[j] + im_w[i] * im[j]
+                if subtract is not None:
+                    prod = prod - weight * np.broadcast_to(subtract[i, j], grid.fourier_shape).ravel() * grid.n_pix
+                ring = np.bincount(idx, weights=prod, minlength=nbin)[good]
                 cum = np.concatenate([[0.0], np.cumsum(ring)])
                 p = (cum[hi] - cum[lo]) / (cum_count[hi] - cum_count[lo]) / grid.n_pix
                 cl[i, j] = cl[j, i] = p * grid.pixel_area_sr

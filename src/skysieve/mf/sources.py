@@ -265,17 +265,27 @@ def _beam_filter(maps: SkyMaps, *, beams: list[float], noise: NoiseEstimator,
     from skysieve.sim.sources import mjy_to_uk
 
     dft = scipy.fft.rfft2(np.asarray(maps.data, dtype=np.float64), axes=(-2, -1))
-    spectra = noise.spectra(grid=grid, bands=maps.bands, freqs_ghz=maps.freqs_ghz, beam_fwhm_arcmin=beams, dft=dft)
-    power = np.einsum("iil->il", spectra.tabulate(grid.lmax)) / grid.pixel_area_sr
+    kw = {"grid": grid, "bands": maps.bands, "freqs_ghz": maps.freqs_ghz, "beam_fwhm_arcmin": beams, "dft": dft}
+    mode_power = getattr(noise, "mode_power", None)
+    modes = None if mode_power is None else mode_power(**kw)  # anisotropic noise: per Fourier mode
+    if modes is None:
+        power = np.einsum("iil->il", noise.spectra(**kw).tabulate(grid.lmax)) / grid.pixel_area_sr
+    else:
+        power = np.einsum("iiyx->iyx", modes)
+        del modes
     ell = np.arange(grid.lmax + 1, dtype=float)
     flux = np.empty(maps.data.shape, dtype=np.float32)
     snr = np.empty(maps.data.shape, dtype=np.float32)
     for b, freq in enumerate(maps.freqs_ghz):
         resp = float(mjy_to_uk(1.0, freq, pixel_area_sr=grid.pixel_area_sr)) * beam_transfer(ell, beams[b])
+        if power.ndim == 3:  # one weight per mode
+            resp = resp[grid.ell_index]
         weight = np.where(power[b] > 0, resp / np.where(power[b] > 0, power[b], 1.0), 0.0)
-        weight[0] = 0.0
-        sigma = (float(grid.full_plane_sum((resp * weight)[grid.ell_index])) / grid.n_pix) ** -0.5
-        flux[b] = scipy.fft.irfft2(weight[grid.ell_index] * dft[b], s=grid.shape) * sigma**2
+        weight.flat[0] = 0.0
+        w_modes = weight if power.ndim == 3 else weight[grid.ell_index]
+        r_modes = resp if power.ndim == 3 else resp[grid.ell_index]
+        sigma = (float(grid.full_plane_sum(r_modes * w_modes)) / grid.n_pix) ** -0.5
+        flux[b] = scipy.fft.irfft2(w_modes * dft[b], s=grid.shape) * sigma**2
         snr[b] = flux[b] / np.float32(sigma)
     return flux, snr
 

@@ -31,12 +31,14 @@ from skysieve.sim.halos import sample_halos
 from skysieve.sim.instrument import apply_beam, white_noise
 from skysieve.sim.ksz import ksz_map
 from skysieve.sim.sources import SOURCE_POPULATIONS, empty_source_table, sample_sources, source_map
+from skysieve.sim.survey import footprint_mask, one_over_f_noise, relative_weight, tan_geometry, to_tan
 from skysieve.sim.tsz import tsz_frequency_factor, tsz_map
 
 __all__ = ["COMPONENT_STREAMS", "SimulatedSky", "make_geometry", "simulate_sky", "write_sky"]
 
-COMPONENT_STREAMS = ("halos", "cmb", "radio", "ir", "dust", "noise")
-"""Order in which per-component seeds are spawned from the simulation seed (never reorder)."""
+COMPONENT_STREAMS = ("halos", "cmb", "radio", "ir", "dust", "noise", "survey")
+"""Order in which per-component seeds are spawned from the simulation seed (never reorder; append only:
+a SeedSequence's n-th child is the same however many are spawned)."""
 
 
 @dataclass(frozen=True)
@@ -46,9 +48,10 @@ class SimulatedSky:
     Attributes
     ----------
     maps : ndarray of shape (nband, ny, nx), float32
-        µK_CMB, one map per band, beamed and with noise.
+        µK_CMB, one map per band, beamed and with noise; NaN outside the
+        footprint when ``simulate_sz.survey.footprint`` is on.
     wcs : astropy.wcs.WCS
-        CAR geometry shared by every band.
+        CAR geometry shared by every band (TAN with ``survey.projection: tan``).
     freqs_ghz : tuple of float
         Band centres, in the order of ``maps``.
     halos : astropy.table.Table
@@ -64,6 +67,8 @@ class SimulatedSky:
     freqs_ghz: tuple[float, ...]
     halos: Table
     sources: Table
+    weights: np.ndarray | None = None
+    """Inverse-variance weight per band and pixel, µK⁻² (0 outside the footprint); only with a survey feature on."""
 
     @property
     def bands(self) -> tuple[str, ...]:
@@ -152,7 +157,16 @@ def simulate_sky(cfg: SimulateSzParams, cosmo: CosmologyParams, *, cl: Table | N
     sources.meta = {"POPS": ",".join(pop for pop in SOURCE_POPULATIONS if getattr(on, pop))}
 
     noise_streams = streams["noise"].spawn(len(cfg.bands))
-    maps = np.empty((len(cfg.bands),) + tuple(shape), dtype=np.float32)
+    sv = cfg.survey
+    out_shape, out_wcs = tan_geometry(cfg.patch) if sv.projection == "tan" else (shape, wcs)
+    mask, rel = None, None
+    if sv.active:
+        layout = streams["survey"].spawn(2)
+        mask = (footprint_mask(out_shape, sv, pixel_arcmin=cfg.patch.pixel_arcmin, seed=layout[0])
+                if sv.footprint else np.ones(out_shape, bool))
+        rel = relative_weight(out_shape, sv, pixel_arcmin=cfg.patch.pixel_arcmin, seed=layout[1], mask=mask)
+    maps = np.empty((len(cfg.bands),) + tuple(out_shape), dtype=np.float32)
+    weights = np.zeros(maps.shape, dtype=np.float32) if sv.active else None
     for k, band in enumerate(cfg.bands):
         sky = common.copy()
         if y_map is not None:
@@ -164,10 +178,21 @@ def simulate_sky(cfg: SimulateSzParams, cosmo: CosmologyParams, *, cl: Table | N
                                           temperature_k=cfg.dust.temperature_k, tcmb_k=cosmo.Tcmb0_k) * dust
         if on.beam:
             sky = apply_beam(sky, band.beam_fwhm_arcmin)
+        if not sv.active:
+            if on.noise:
+                sky += white_noise(shape, wcs, band.noise_uk_arcmin, seed=noise_streams[k])
+            maps[k] = sky
+            continue
+        if sv.projection == "tan":
+            sky = to_tan(sky, out_shape, out_wcs)
         if on.noise:
-            sky += white_noise(shape, wcs, band.noise_uk_arcmin, seed=noise_streams[k])
-        maps[k] = sky
-    return SimulatedSky(maps=maps, wcs=wcs, freqs_ghz=freqs, halos=halos, sources=sources)
+            white = white_noise(out_shape, out_wcs, band.noise_uk_arcmin, seed=noise_streams[k])
+            sky = sky + one_over_f_noise(white, out_wcs, ell_knee=sv.ell_knee, alpha=sv.alpha_knee) / np.sqrt(rel)
+        pixel_arcmin2 = np.asarray(enmap.pixsizemap(out_shape, out_wcs, broadcastable=True)) * utils.arcmin**-2
+        inv_var = pixel_arcmin2 / band.noise_uk_arcmin**2 if band.noise_uk_arcmin > 0 else 1.0  # at weight 1, µK⁻²
+        weights[k] = np.where(mask, rel * inv_var, 0.0)
+        maps[k] = np.where(mask, sky, np.nan)
+    return SimulatedSky(maps=maps, wcs=out_wcs, freqs_ghz=freqs, halos=halos, sources=sources, weights=weights)
 
 
 def write_sky(sky: SimulatedSky, outdir: str | Path) -> list[Path]:
@@ -183,7 +208,9 @@ def write_sky(sky: SimulatedSky, outdir: str | Path) -> list[Path]:
     -------
     list of Path
         ``sky_<band>.fits`` per band (``FREQ`` in GHz, ``BUNIT = 'uK_CMB'``),
-        then ``halos.fits`` and ``sources.fits`` (FITS binary tables with units).
+        then ``weight_<band>.fits`` per band when the sky has weight maps
+        (``BUNIT = 'uK^-2'``), then ``halos.fits`` and ``sources.fits`` (FITS
+        binary tables with units).
     """
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -191,6 +218,10 @@ def write_sky(sky: SimulatedSky, outdir: str | Path) -> list[Path]:
     for image, freq in zip(sky.maps, sky.freqs_ghz, strict=True):
         written.append(write_map(outdir / f"sky_{band_name(freq)}.fits", image, sky.wcs, freq_ghz=freq,
                                  bunit="uK_CMB"))
+    if sky.weights is not None:
+        for image, freq in zip(sky.weights, sky.freqs_ghz, strict=True):
+            written.append(write_map(outdir / f"weight_{band_name(freq)}.fits", image, sky.wcs, freq_ghz=freq,
+                                     bunit="uK^-2"))
     for name, table in (("halos.fits", sky.halos), ("sources.fits", sky.sources)):
         path = outdir / name
         with atomic_path(path) as tmp:

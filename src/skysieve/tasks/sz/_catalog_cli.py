@@ -12,7 +12,9 @@ __all__ = ["CATALOG_HELP", "catalog_options", "field_options", "load_catalog_mod
 CATALOG_HELP = ("--maps takes one FITS map per band (FREQ, BUNIT uK_CMB, celestial WCS). Runs the matched filter "
                 "with point-source detection, scores overlapping tiles with the CNN, combines them with the model's "
                 "thresholds and merges the tiles of one object. --truth: a halo catalog. A survey field (--fields) is a "
-                "directory holding one FITS map per band (*.fits).")
+                "directory holding one FITS map per band (*.fits). Survey maps: NaN outside the footprint, optional "
+                "--weights (one inverse-variance map per band, in the order of --maps, given after them); candidates "
+                "within --edge-margin-arcmin of the footprint edge are flagged and decide nothing.")
 
 
 def catalog_options() -> tuple[inspect.Parameter, ...]:
@@ -29,6 +31,12 @@ def catalog_options() -> tuple[inspect.Parameter, ...]:
             help="SZ: merge positive tiles of one object within this radius (default: the central size)")]),
         inspect.Parameter("mf_block_px", kw, default=2048, annotation=Annotated[int, typer.Option(
             help="SZ: maps larger than this on a side go through the matched filter in blocks (memory)")]),
+        inspect.Parameter("weights", kw, default=None, annotation=Annotated[list[Path] | None, typer.Option(
+            help="SZ: one inverse-variance weight map per band, in the order of --maps (give --maps first)")]),
+        inspect.Parameter("apod_arcmin", kw, default=5.0, annotation=Annotated[float, typer.Option(
+            help="SZ: width of the cosine taper of the footprint edge before filtering")]),
+        inspect.Parameter("edge_margin_arcmin", kw, default=10.0, annotation=Annotated[float, typer.Option(
+            help="SZ: candidates closer than this to the footprint edge are flagged and decide nothing")]),
         inspect.Parameter("cl", kw, default=None, annotation=Annotated[Path | None, typer.Option(
             help="SZ: CMB spectrum, only for a model whose MF noise model is 'model'")]),
     )
@@ -84,6 +92,17 @@ def make_catalog(ref: Any, *, out: Path, options: Mapping[str, Any], given: froz
 
     # --maps A B C: click hands B and C over as extra arguments
     map_paths = [*(options["maps"] or []), *(Path(a) for a in options["extra"])]
+    weight_paths = list(options.get("weights") or [])
+    if weight_paths and options["extra"]:  # --maps A B C --weights WA WB WC: B C WB WC came as extra arguments
+        extra = [Path(a) for a in options["extra"]]
+        total = len(options["maps"] or []) + len(weight_paths) + len(extra)
+        if total % 2:
+            raise ConfigError(f"--maps and --weights name {total} files in all; pass one weight map per band map, "
+                              "in the order of --maps")
+        n_maps = total // 2
+        cut = max(n_maps - len(options["maps"] or []), 0)
+        map_paths = [*(options["maps"] or []), *extra[:cut]]
+        weight_paths = [*weight_paths, *extra[cut:]]
     if not map_paths:
         raise ConfigError(f"{ref.where} is an SZ ensemble: give --maps with one FITS map per band")
     cl = options["cl"]
@@ -95,7 +114,9 @@ def make_catalog(ref: Any, *, out: Path, options: Mapping[str, Any], given: froz
     result = make_sz_catalog(map_paths, model=ref.uri if model is None else model, truth=truth, stride_arcmin=options["stride_arcmin"],
                              match_radius_arcmin=options["match_radius_arcmin"],
                              merge_radius_arcmin=options["merge_radius_arcmin"], batch_size=batch_size,
-                             mf_block_px=options["mf_block_px"], cmb_cl=cmb_cl, progress=progress)
+                             mf_block_px=options["mf_block_px"], cmb_cl=cmb_cl, weights=weight_paths or None,
+                             apod_arcmin=options["apod_arcmin"], edge_margin_arcmin=options["edge_margin_arcmin"],
+                             progress=progress)
     write_catalog(result, out)
     s, meta = result.summary, result.table.meta
     by = ", ".join(f"{m} {s['n_candidates_by_method'][m]}" for m in METHODS)
@@ -106,6 +127,9 @@ def make_catalog(ref: Any, *, out: Path, options: Mapping[str, Any], given: froz
     echo(f"wrote {out}: {s['n_candidates']} candidates ({by}) from {s['n_tiles']} tiles "
          f"({s['n_detections']} MF detections, {s['n_sources']} point sources) in {s['t_total_s']:.1f} s "
          f"[{meta['MODEL']} v{meta['MODELVER']}, {safe_url(mlflow.get_tracking_uri())}]")
+    if not meta["PERIODIC"]:
+        echo(f"footprint: {100 * meta['OBSFRAC']:.1f} % of the map observed; {s['n_edge_flagged']} candidates within "
+             f"{meta['EDGEMARG']:g}′ of its edge flagged (edge_flag) and left out of the decisions")
     if result.truth is not None:
         echo(f"truth: {s['n_true']} objects within {options['match_radius_arcmin']}′ matching radius")
         echo(f"{'method':<14}{'purity':>8}{'complete':>10}{'F1':>8}{'TP':>6}{'FP':>6}{'FN':>6}")

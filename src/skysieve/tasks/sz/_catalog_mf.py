@@ -23,6 +23,15 @@ rises to 1 over the inner half of the margins, and divided by that window's
 ``mean(w²)`` (:class:`WindowedNoise`).  Memory then depends on the block size,
 not on the map size.
 
+Survey maps with a footprint (:mod:`skysieve.data.footprint`) are whitened
+and apodized before any of this — ``(d − mean) · √(w / median w) · taper``,
+0 outside — so the FFTs see no blank pixels and no edge jumps and the white
+noise has one depth; the noise spectra are estimated through the
+footprint's noise window (zero wherever the taper acts, so only the fully
+observed region enters, renormalised by its ``mean(w²)``); SNR maps are set
+to 0 outside the footprint, so nothing is detected there; each detection's
+``y_arcmin2`` is divided back by the depth factor at its position.
+
 What is kept per tile is 8 bytes: the highest SNR (maximum over scales) in
 its central region and the row of the best detection it holds; the
 detections themselves are a table.
@@ -37,9 +46,18 @@ import scipy.fft
 from astropy.table import Table, vstack
 
 from skysieve.catalog import TileGrid
+from skysieve.data.footprint import Footprint
 from skysieve.data.maps import SkyMaps
 from skysieve.errors import ConfigError
-from skysieve.mf import MapNoise, NoiseEstimator, NoiseSpectra, build_matched_filter, clean_sources, detect_sources
+from skysieve.mf import (
+    MapNoise,
+    NoiseEstimator,
+    NoiseSpectra,
+    ScanNoise,
+    build_matched_filter,
+    clean_sources,
+    detect_sources,
+)
 from skysieve.mf._fourier import FourierGrid
 from skysieve.tasks.sz._catalog_config import CatalogConfig
 
@@ -186,17 +204,39 @@ class WindowedNoise:
                                dft=scipy.fft.rfft2(x, axes=(-2, -1)))
         return NoiseSpectra(ell=s.ell, cl=s.cl / float(np.mean(self.window**2)), bands=s.bands)
 
+    def mode_power(self, *, grid: FourierGrid, bands, freqs_ghz=(), beam_fwhm_arcmin=(),
+                   dft: np.ndarray) -> np.ndarray | None:
+        """The wrapped estimator's per-mode pixel power of the windowed maps, divided by ``mean(window²)``.
 
-def _sub_maps(maps: SkyMaps, block: MapBlock) -> tuple[SkyMaps, np.ndarray | None]:
+        None when the wrapped estimator is isotropic (has no ``mode_power``).
+        """
+        if getattr(self.inner, "mode_power", None) is None:
+            return None
+        x = scipy.fft.irfft2(dft, s=grid.shape, axes=(-2, -1))
+        x *= self.window
+        p = self.inner.mode_power(grid=grid, bands=bands, freqs_ghz=freqs_ghz, beam_fwhm_arcmin=beam_fwhm_arcmin,
+                                  dft=scipy.fft.rfft2(x, axes=(-2, -1)))
+        return p / float(np.mean(self.window**2))
+
+
+def _cut(image: np.ndarray, block: MapBlock) -> np.ndarray:
+    """The block's outer region of a (…, ny, nx) array, wrapping around the map edges."""
+    y0, y1, x0, x1 = block.outer
+    ny, nx = image.shape[-2:]
+    rows, cols = np.arange(y0, y1) % ny, np.arange(x0, x1) % nx
+    return image[..., rows[:, None], cols[None, :]]
+
+
+def _sub_maps(maps: SkyMaps, block: MapBlock, *, subtract_mean: bool = True) -> tuple[SkyMaps, np.ndarray | None]:
     """The block's maps — wrapped, mean-subtracted and tapered where cut — and the noise window (None if whole)."""
     y0, y1, x0, x1 = block.outer
     iy0, _, ix0, _ = block.inner
     ny, nx = maps.data.shape[-2:]
     if (y0, x0) == (0, 0) and (y1, x1) == (ny, nx):
         return maps, None
-    rows, cols = np.arange(y0, y1) % ny, np.arange(x0, x1) % nx
-    data = maps.data[:, rows[:, None], cols[None, :]].astype(np.float32)  # one copy, block-sized
-    data -= data.mean(axis=(1, 2), keepdims=True, dtype=np.float64).astype(np.float32)
+    data = _cut(maps.data, block).astype(np.float32)  # one copy, block-sized
+    if subtract_mean:  # (apodized footprint maps are 0 outside and zero-mean inside already)
+        data -= data.mean(axis=(1, 2), keepdims=True, dtype=np.float64).astype(np.float32)
     my, mx = iy0 - y0, ix0 - x0  # margins (0 along an axis that is not split)
     wy, wx = _ramp(y1 - y0, 0, my // 2), _ramp(x1 - x0, 0, mx // 2)
     data *= (wy[:, None] * wx[None, :]).astype(np.float32)
@@ -259,8 +299,8 @@ def _dedupe(detections: Table, radius_px: float) -> Table:
 
 
 def filter_tiles(maps: SkyMaps, grid: TileGrid, *, config: CatalogConfig, block_px: int = 2048,
-                 margin_px: int = 64, cmb_cl: Table | None = None,
-                 on_block: Callable[[int], None] | None = None) -> TileMf:
+                 margin_px: int = 64, cmb_cl: Table | None = None, footprint: Footprint | None = None,
+                 scan_noise: bool = False, on_block: Callable[[int], None] | None = None) -> TileMf:
     """Run the matched filter with source detection over ``maps``, block by block; reduce it to tiles.
 
     Parameters
@@ -275,6 +315,13 @@ def filter_tiles(maps: SkyMaps, grid: TileGrid, *, config: CatalogConfig, block_
         See :func:`map_blocks`.
     cmb_cl : Table, optional
         CMB spectrum, for ``mf_sz.noise_model = 'model'``.
+    footprint : Footprint, optional
+        Where the maps are observed and how deep (blank pixels may be NaN):
+        the maps are whitened and apodized, the noise is estimated from the
+        fully observed region, and nothing is detected outside.
+    scan_noise : bool, keyword-only
+        Model scan-direction stripes (:class:`~skysieve.mf.ScanNoise`): the
+        filter weights every Fourier mode by its own noise (``maps`` noise model only).
     on_block : callable, optional
         Called with 1 after each block (progress).
 
@@ -284,14 +331,29 @@ def filter_tiles(maps: SkyMaps, grid: TileGrid, *, config: CatalogConfig, block_
     """
     mfp = config.mf
     shape = tuple(maps.data.shape[-2:])
+    edged = footprint is not None and not footprint.periodic
+    if footprint is not None:
+        maps = SkyMaps(data=footprint.whiten(maps.data), wcs=maps.wcs, bands=maps.bands, freqs_ghz=maps.freqs_ghz,
+                       unit=maps.unit, paths=maps.paths)
     blocks = map_blocks(shape, block_px=block_px, margin_px=margin_px)
     central_max = np.full((grid.nty, grid.ntx), -np.inf, dtype=np.float32)
     tol = 2.0
     dets, srcs, n_treated = [], [], 0
     for k, block in enumerate(blocks):
-        sub, window = _sub_maps(maps, block)
+        if edged and not _cut(footprint.mask, block).any():  # nothing observed: nothing to filter or detect
+            if on_block is not None:
+                on_block(1)
+            continue
+        sub, window = _sub_maps(maps, block, subtract_mean=not edged)
+        if edged:  # noise from the fully observed region only
+            fp_window = _cut(footprint.noise_window, block).astype(np.float64)
+            window = fp_window if window is None else window * fp_window
+            if not window.any():  # a block with no fully observed pixel: the footprint's taper wherever it is > 0
+                window = (_cut(footprint.taper, block) > 0).astype(np.float64)
         mf = build_matched_filter(mfp, bands=config.bands, cmb_cl=cmb_cl, tcmb_k=config.tcmb_k)
-        if window is not None and isinstance(mf.noise, MapNoise):
+        if scan_noise and isinstance(mf.noise, MapNoise):
+            mf.noise = ScanNoise(mf.noise)
+        if window is not None and isinstance(mf.noise, MapNoise | ScanNoise):
             mf.noise = WindowedNoise(mf.noise, window)
         mf.check_bands(sub)
         found = detect_sources(sub, beam_fwhm_arcmin=mf.beam_fwhm_arcmin, noise=mf.noise,
@@ -303,6 +365,8 @@ def filter_tiles(maps: SkyMaps, grid: TileGrid, *, config: CatalogConfig, block_
         snr = mf.fit_transform(cleaned.maps)
         if cleaned.mask is not None:
             snr[:, cleaned.mask] = 0.0  # inpainted holes hold no data: no detections, no score there
+        if edged:
+            snr[:, ~_cut(footprint.mask, block)] = 0.0  # unobserved: no detections, no score there
         det = mf.detections(snr)
         peak = snr.max(axis=0)
         del snr, cleaned
@@ -332,6 +396,12 @@ def filter_tiles(maps: SkyMaps, grid: TileGrid, *, config: CatalogConfig, block_
     if len(blocks) > 1:
         detections = _dedupe(detections, radius_px=1.0 / maps.pixel_arcmin)
     detections.remove_column("interior")
+    if edged and len(detections):
+        x, y = np.asarray(detections["x"], float), np.asarray(detections["y"], float)
+        detections = detections[footprint.edge_distance_arcmin(x, y) > 0]  # a centroid off a concave edge
+    if footprint is not None and footprint.relative_weight is not None and len(detections):
+        x, y = np.asarray(detections["x"], float), np.asarray(detections["y"], float)
+        detections["y_arcmin2"] = np.asarray(detections["y_arcmin2"], float) / footprint.depth_factor(x, y)
     sources = vstack(srcs, metadata_conflicts="silent")
     if "source_id" in sources.colnames:
         sources["source_id"] = np.arange(len(sources), dtype=np.int64)

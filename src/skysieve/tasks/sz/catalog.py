@@ -14,7 +14,18 @@ Order of work (every check comes before the first expensive step):
    stored reference distributions; keep only tiles that some method calls
    positive;
 5. merge the tiles of one object (:func:`~skysieve.catalog.merge_tiles`);
-6. optionally match to a truth catalog.
+6. measure each candidate's distance to the footprint edge, drop any outside
+   it, flag those within the edge margin and take them out of the decisions;
+7. optionally match to a truth catalog.
+
+Survey maps with a footprint (NaN or weight 0 outside, optional weight maps)
+are read as such (:mod:`skysieve.data.footprint`): the matched filter works
+on whitened, apodized maps with scan stripes modelled, and the CNN on the
+same maps destriped (:func:`~skysieve.tasks.sz._catalog_footprint.cnn_input`):
+noise at the map's median depth and isotropic, as the model was trained on
+(unscaled, the CNN's false positives crowd the shallow parts), zero outside
+the footprint; only tiles whose central region holds an observed pixel are
+scored.
 """
 
 from collections.abc import Callable, Sequence
@@ -41,9 +52,11 @@ from skysieve.catalog import (
     tile_grid,
     truth_counts,
 )
+from skysieve.data.footprint import Footprint, make_footprint, read_weights
 from skysieve.data.maps import SkyMaps, read_maps
 from skysieve.ensemble import METHODS
 from skysieve.errors import ConfigError, DataError
+from skysieve.tasks.sz._catalog_footprint import cnn_input, edge_columns, observed_tiles
 from skysieve.tasks.sz._catalog_mf import TileMf, filter_tiles, map_blocks
 from skysieve.tasks.sz._catalog_model import CatalogModel, load_catalog_model
 
@@ -124,11 +137,11 @@ class _Kept:
         return cat[0].astype(np.int64), cat[1], cat[2], cat[3].astype(np.int64)
 
 
-def _score_tiles(maps: SkyMaps, grid: TileGrid, mf: TileMf, model: CatalogModel, *, batch_size: int,
-                 advance: Callable[[int], None]) -> tuple[_Kept, dict[str, int]]:
+def _score_tiles(data: np.ndarray, grid: TileGrid, mf: TileMf, model: CatalogModel, *, batch_size: int,
+                 ids: np.ndarray | None, advance: Callable[[int], None]) -> tuple[_Kept, dict[str, int]]:
     kept = _Kept()
     n_pos = dict.fromkeys(METHODS, 0)
-    for batch in iter_tile_batches(maps.data, grid, batch_size=batch_size):
+    for batch in iter_tile_batches(data, grid, batch_size=batch_size, ids=ids):
         prob = model.cnn.predict_proba(batch.images)
         snr, det = mf.tile_snr(batch.ids)
         decisions = model.ensembles.decide(prob, snr)
@@ -202,7 +215,8 @@ def _candidates(kept: _Kept, *, grid: TileGrid, maps: SkyMaps, mf: TileMf, model
 
 
 def _header(model: CatalogModel, maps: SkyMaps, checksums: list[str], grid: TileGrid, *, merge_radius_arcmin: float,
-            mf: TileMf, n_candidates: int) -> dict[str, Any]:
+            mf: TileMf, n_candidates: int, footprint: Footprint, weights: list[tuple[str, str]],
+            apod_arcmin: float, edge_margin_arcmin: float, scan_noise: bool) -> dict[str, Any]:
     code = code_version()
     meta: dict[str, Any] = {
         "ORIGIN": "skysieve catalog",
@@ -229,7 +243,12 @@ def _header(model: CatalogModel, maps: SkyMaps, checksums: list[str], grid: Tile
         "PIXAMIN": round(float(maps.pixel_arcmin), 9), "NTILES": grid.n, "MERGERAD": float(merge_radius_arcmin),
         "MFBLOCKS": mf.n_blocks, "NDETECT": len(mf.detections), "NSOURCES": len(mf.sources),
         "NCAND": n_candidates,
+        "OBSFRAC": round(footprint.fraction, 6), "PERIODIC": footprint.periodic,
+        "APODAMIN": float(apod_arcmin), "EDGEMARG": float(edge_margin_arcmin), "SCANNOIS": scan_noise,
     })
+    for i, (name, digest) in enumerate(weights, start=1):
+        meta[f"WGT{i}"] = name
+        meta[f"WSHA256_{i}"] = digest
     return meta
 
 
@@ -237,13 +256,16 @@ def make_catalog(maps: Sequence[str | Path], *, model: str | CatalogModel, truth
                  stride_arcmin: float | None = None, match_radius_arcmin: float = 1.0,
                  merge_radius_arcmin: float | None = None, batch_size: int = 512, mf_block_px: int = 2048,
                  mf_margin_arcmin: float = 16.0, cmb_cl: Table | None = None,
+                 weights: Sequence[str | Path] | None = None, apod_arcmin: float = 5.0,
+                 edge_margin_arcmin: float = 10.0, scan_noise: bool | None = None,
                  progress: bool = False) -> CatalogResult:
     """Run a registered model over new maps and return the merged candidate catalog.
 
     Parameters
     ----------
     maps : sequence of path
-        One FITS map per band (any order), µK_CMB, the map contract of DESIGN.md.
+        One FITS map per band (any order), µK_CMB, the map contract of
+        DESIGN.md; NaN marks unobserved pixels (the footprint).
     model : str or CatalogModel, keyword-only
         ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` of a registered
         ensemble, or one already loaded with :func:`load_catalog_model`.
@@ -270,6 +292,20 @@ def make_catalog(maps: Sequence[str | Path], *, model: str | CatalogModel, truth
         Overlap of the blocks beyond their kept inner regions.
     cmb_cl : Table, keyword-only, optional
         CMB spectrum, needed only by a model whose ``mf_sz.noise_model`` is ``model``.
+    weights : sequence of path, keyword-only, optional
+        One inverse-variance weight map per band, in the order of ``maps``,
+        each on its band's pixel grid (:func:`~skysieve.data.footprint.read_weights`);
+        weight 0 is unobserved, and the matched filter whitens by √weight.
+    apod_arcmin : float, keyword-only
+        Width of the cosine taper of the footprint's edge (5′).
+    edge_margin_arcmin : float, keyword-only
+        Candidates closer than this to the footprint edge are flagged
+        (``edge_flag``) and decide nothing (10′); true objects closer than
+        this do not count.  Ignored on periodic maps (no blank pixel).
+    scan_noise : bool, keyword-only, optional
+        Let the matched filter model scan-direction (1/f) stripes, weighting
+        each Fourier mode by its own noise (:class:`~skysieve.mf.ScanNoise`);
+        default: on for survey maps (with a footprint), off for periodic ones.
     progress : bool, keyword-only
         Show a progress bar on stderr.
 
@@ -282,8 +318,10 @@ def make_catalog(maps: Sequence[str | Path], *, model: str | CatalogModel, truth
     RegistryError
         The model URI does not resolve, or the version lacks its CNN or catalog config.
     DataError
-        Unreadable or inconsistent maps (WCS, shapes, ``FREQ``), bands other
-        than the model's channels, another pixel size, a bad truth table.
+        Unreadable or inconsistent maps (WCS, shapes, ``FREQ``), a map with no
+        finite pixel, weight maps off their band's grid or a footprint with
+        no valid pixel, bands other than the model's channels, another pixel
+        size, a bad truth table.
     ConfigError
         Options out of range.
     """
@@ -298,11 +336,23 @@ def make_catalog(maps: Sequence[str | Path], *, model: str | CatalogModel, truth
         raise ConfigError(f"mf_margin_arcmin must be >= 0 (got {mf_margin_arcmin})")
     if batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1 (got {batch_size})")
+    if not apod_arcmin >= 0:
+        raise ConfigError(f"--apod-arcmin must be >= 0 (got {apod_arcmin})")
+    if not edge_margin_arcmin >= 0:
+        raise ConfigError(f"--edge-margin-arcmin must be >= 0 (got {edge_margin_arcmin})")
     if cfg.mf.noise_model == "model" and cmb_cl is None:
         raise ConfigError(f"model '{cm.name}' v{cm.version} filters with mf_sz.noise_model = 'model', which needs the "
                           "CMB spectrum: pass cmb_cl (skysieve catalog --cl data/sz/cmb_cl.fits)")
-    sky = _match_bands(read_maps(list(maps)), cm)
+    given = read_maps(list(maps), allow_nan=True)
+    weight_maps = read_weights(list(weights), given) if weights else None
+    sky = _match_bands(given, cm)
+    order = [list(given.bands).index(b) for b in sky.bands]
+    if weight_maps is not None:  # into the model's channel order, as the maps
+        weight_maps = weight_maps[order]
     _check_pixels(sky, cm)
+    footprint = make_footprint(sky, weights=weight_maps, apod_arcmin=apod_arcmin)
+    scan = (not footprint.periodic) if scan_noise is None else bool(scan_noise)
+    weight_files = [(Path(weights[i]).name, file_sha256(weights[i])) for i in order] if weights else []
     truth_table = _read_truth(truth, cm)
     stride_px = _stride_px(stride_arcmin, sky, cm)
     grid = tile_grid(sky.data.shape[-2:], size_px=cfg.size_px, central_px=cfg.central_px, stride_px=stride_px)
@@ -313,20 +363,29 @@ def make_catalog(maps: Sequence[str | Path], *, model: str | CatalogModel, truth
     with progress_bars(progress) as add:
         t0 = perf_counter()
         mf = filter_tiles(sky, grid, config=cfg, block_px=mf_block_px, margin_px=margin_px, cmb_cl=cmb_cl,
+                          footprint=footprint, scan_noise=scan,
                           on_block=add("matched filter (blocks)", _n_blocks(sky, mf_block_px, margin_px)))
         t_mf = perf_counter() - t0
         t0 = perf_counter()
-        kept, n_pos = _score_tiles(sky, grid, mf, cm, batch_size=batch_size, advance=add("scoring tiles", grid.n))
+        scored = observed_tiles(grid, footprint)
+        n_scored = grid.n if scored is None else int(scored.size)
+        tiles_from = cnn_input(sky, footprint, scan_noise=scan, ell_bin_width=cfg.mf.ell_bin_width,
+                               smooth_fraction=cfg.mf.smooth_fraction, max_px=mf_block_px)
+        kept, n_pos = _score_tiles(tiles_from, grid, mf, cm, batch_size=batch_size, ids=scored,
+                                   advance=add("scoring tiles", n_scored))
+        del tiles_from
         t_score = perf_counter() - t0
     table = _candidates(kept, grid=grid, maps=sky, mf=mf, model=cm, merge_radius_arcmin=merge_radius)
+    table = edge_columns(table, footprint, margin_arcmin=edge_margin_arcmin)
     table.meta.update(_header(cm, sky, checksums, grid, merge_radius_arcmin=merge_radius, mf=mf,
-                              n_candidates=len(table)))
+                              n_candidates=len(table), footprint=footprint, weights=weight_files,
+                              apod_arcmin=apod_arcmin, edge_margin_arcmin=edge_margin_arcmin, scan_noise=scan))
 
     counts = None
     if truth_table is not None:
         def in_footprint(ra, dec):
-            x, y = sky.wcs.celestial.world_to_pixel_values(ra, dec)
-            return grid.in_footprint(np.asarray(x), np.asarray(y))
+            x, y = (np.asarray(v, float) for v in sky.wcs.celestial.world_to_pixel_values(ra, dec))
+            return grid.in_footprint(x, y) & (footprint.edge_distance_arcmin(x, y) >= edge_margin_arcmin)
 
         true = select_truth(truth_table, positive=cfg.positive, in_footprint=in_footprint)
         counts = {m: truth_counts(table["ra"], table["dec"], table[f"decision_{m}"], true,
@@ -340,7 +399,8 @@ def make_catalog(maps: Sequence[str | Path], *, model: str | CatalogModel, truth
         table.meta.update({"MATCHRAD": float(match_radius_arcmin), "NTRUE": len(true)})
     t_total = perf_counter() - t_start
     summary = {
-        "n_tiles": grid.n, "n_candidates": len(table), "n_positive_tiles": n_pos,
+        "n_tiles": grid.n, "n_tiles_scored": n_scored, "n_candidates": len(table), "n_positive_tiles": n_pos,
+        "n_edge_flagged": int(np.count_nonzero(table["edge_flag"])), "observed_fraction": footprint.fraction,
         "n_candidates_by_method": {m: int(np.count_nonzero(table[f"decision_{m}"])) for m in METHODS},
         "n_detections": len(mf.detections), "n_sources": len(mf.sources), "n_sources_treated": mf.n_sources_treated,
         "n_blocks": mf.n_blocks, "stride_px": grid.stride_px, "merge_radius_arcmin": merge_radius,
