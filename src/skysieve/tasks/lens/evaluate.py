@@ -51,6 +51,7 @@ __all__ = [
     "SampleMetrics",
     "adversarial_mask",
     "align_truth",
+    "balanced_threshold",
     "evaluate_lens",
     "lens_breakdown",
     "lens_truth",
@@ -261,15 +262,15 @@ class LensEvaluation:
         Method ``cnn`` at the operating threshold: validation and test
         metrics and curves, as for every task.
     operating_point : str
-        ``fixed``, ``crossing`` or ``f1``.
+        ``fixed``, ``crossing``, ``f1`` or ``balanced``.
     thresholds : dict of str to float
-        The three thresholds (``fixed`` from params, the others chosen on validation).
+        The four thresholds (``fixed`` from params, the others chosen on validation).
     crossing : dict of str to Crossing
         Purity = completeness on ``val`` (the threshold) and on ``test`` (for comparison).
     pc_curves : dict of str to tuple of ndarray
         ``(thresholds, purity, completeness)`` on ``val`` and ``test`` (Fig. 11).
     test : dict of str to SampleMetrics
-        The test split at each of the three thresholds.
+        The test split at each of the four thresholds.
     cv : SampleMetrics or None
         The pooled out-of-fold predictions at ``fold_threshold`` (None without them).
     folds : list of dict
@@ -361,6 +362,39 @@ class LensEvaluation:
         return out
 
 
+def balanced_threshold(y_true: np.ndarray, y_score: np.ndarray) -> float:
+    """The purity = completeness threshold on a sample reweighted to equal class priors.
+
+    With each class weighted by the inverse of its count, the purity is
+    TPR / (TPR + FPR) and the completeness TPR, so the two are equal exactly
+    where TPR + FPR = 1, i.e. where the lens completeness TPR equals the
+    non-lens completeness 1 − FPR (the equal-error point).  As for
+    :func:`~skysieve.evaluate.purity_completeness_crossing`, this is the
+    highest score threshold at which TPR + FPR ≥ 1.  Unlike the crossing on
+    the 2:1 sample (Angora et al. 2023 draw two lenses per non-lens), it does
+    not move with the prior the network was trained and calibrated on.
+
+    Parameters
+    ----------
+    y_true : ndarray of shape (n,), bool
+        Needs both classes.
+    y_score : ndarray of shape (n,)
+
+    Returns
+    -------
+    float
+    """
+    y = np.asarray(y_true).astype(bool)
+    s = np.asarray(y_score, dtype=np.float64)
+    if y.all() or not y.any():
+        raise DataError("balanced_threshold: the labels need both lenses and non-lenses")
+    pos, neg = np.sort(s[y]), np.sort(s[~y])
+    candidates = np.unique(s)[::-1]  # descending: TPR + FPR grows
+    tpr = (pos.size - np.searchsorted(pos, candidates, side="left")) / pos.size
+    fpr = (neg.size - np.searchsorted(neg, candidates, side="left")) / neg.size
+    return float(candidates[int(np.flatnonzero(tpr + fpr >= 1.0)[0])])
+
+
 def _split(scores: Table, name: str) -> Table:
     part = scores[np.char.strip(np.asarray(scores["split"]).astype(str)) == name]
     if len(part) == 0 or int(np.sum(part["label"])) == 0 or int(np.sum(part["label"])) == len(part):
@@ -402,7 +436,7 @@ def evaluate_lens(
     yt, st = np.asarray(test["label"]).astype(bool), np.asarray(test["cnn_prob"], dtype=np.float64)
     crossing_val = purity_completeness_crossing(yv, sv)
     thresholds = {"fixed": float(params.fixed_threshold), "crossing": crossing_val.threshold,
-                  "f1": best_f1_threshold(yv, sv)[0]}
+                  "f1": best_f1_threshold(yv, sv)[0], "balanced": balanced_threshold(yv, sv)}
     threshold = thresholds[params.operating_point]
     result = evaluate_scores(yv, sv, yt, st, method="cnn", threshold=threshold)
 

@@ -166,7 +166,8 @@ def lens_tables_markdown(evaluation: LensEvaluation) -> str:
         "",
         f"Operating point: **{evaluation.operating_point}** (threshold {evaluation.threshold:.4g}). Thresholds on "
         f"the calibrated probability: fixed {t['fixed']:.4g}, purity = completeness on validation "
-        f"{t['crossing']:.4g}, F1-max on validation {t['f1']:.4g}.",
+        f"{t['crossing']:.4g}, F1-max on validation {t['f1']:.4g}, lens = non-lens completeness on validation "
+        f"(purity = completeness at equal priors) {t['balanced']:.4g}.",
         "",
         _markdown("Table A.1 — both classes, in percent", class_metrics_table(evaluation),
                   "\\* without the adversarial lenses (faint sources / small θ_E; evaluate_lens.adversarial)."),
