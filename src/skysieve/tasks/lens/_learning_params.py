@@ -122,6 +122,7 @@ class LensEvaluateParams(Section):
     source_mag_column: str = Field("src_mag_f814w", min_length=1)
     theta_e_column: str = Field("theta_e_arcsec", min_length=1)
     source_z_column: str = Field("src_z", min_length=1)
+    arc_snr_column: str = Field("arc_snr", min_length=1, description="the lensed source's matched-filter SNR")
     lens_mag_column: str = Field("lens_mag_f814w", min_length=1)
     lens_colour_column: str = Field("lens_colour", min_length=1, description="F606W - F814W of the central galaxy")
     normalise_colour: bool = Field(True, description="subtract the red sequence fitted per colour_group_column")
@@ -129,22 +130,27 @@ class LensEvaluateParams(Section):
     source_mag_bins: tuple[float, ...] = (22.0, 24.0, 25.0, 26.0, 27.0, 28.0, 29.0)
     theta_e_bins_arcsec: tuple[float, ...] = (0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0, 3.5)
     source_z_bins: tuple[float, ...] = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 7.0)
+    arc_snr_bins: tuple[float, ...] = (0.0, 3.0, 6.0, 10.0, 20.0, 50.0, 200.0, 1e6)
     lens_mag_bins: tuple[float, ...] = (16.0, 18.5, 19.5, 20.5, 21.5, 22.5, 24.5)
     lens_colour_bins: tuple[float, ...] = (-2.0, -0.7, -0.5, -0.3, -0.1, 0.1, 0.3)
     source_mag_cuts: tuple[float, ...] = (27.0, 28.0)
     theta_e_cuts_arcsec: tuple[float, ...] = (0.5,)
     source_z_cuts: tuple[float, ...] = (3.0, 4.0, 5.0)
+    arc_snr_cuts: tuple[float, ...] = (6.0, 20.0)
     lens_mag_cuts: tuple[float, ...] = (19.5,)
     lens_colour_cuts: tuple[float, ...] = (-0.5,)
     adversarial: AdversarialParams = AdversarialParams()
     max_curve_points: int = Field(1000, ge=10, le=100_000, description="rows per curve CSV for dvc plots")
+    gallery_size: int = Field(16, ge=0, le=100, description="cutouts per gallery of worst FPs / FNs (PNG)")
 
-    @field_validator("source_mag_bins", "theta_e_bins_arcsec", "source_z_bins", "lens_mag_bins", "lens_colour_bins")
+    @field_validator("source_mag_bins", "theta_e_bins_arcsec", "source_z_bins", "arc_snr_bins", "lens_mag_bins",
+                     "lens_colour_bins")
     @classmethod
     def _edges(cls, v: tuple[float, ...], info: ValidationInfo) -> tuple[float, ...]:
         return increasing_edges(info.field_name, v)
 
-    @field_validator("source_mag_cuts", "theta_e_cuts_arcsec", "source_z_cuts", "lens_mag_cuts", "lens_colour_cuts")
+    @field_validator("source_mag_cuts", "theta_e_cuts_arcsec", "source_z_cuts", "arc_snr_cuts", "lens_mag_cuts",
+                     "lens_colour_cuts")
     @classmethod
     def _cuts(cls, v: tuple[float, ...], info: ValidationInfo) -> tuple[float, ...]:
         if not v:

@@ -65,6 +65,7 @@ BREAKDOWN_VARIABLES: dict[str, tuple[str, str, str, str]] = {
     "source_mag": ("false_negative", "source F814W [mag]", "source_mag_bins", "source_mag_cuts"),
     "theta_e": ("false_negative", "θ_E [arcsec]", "theta_e_bins_arcsec", "theta_e_cuts_arcsec"),
     "source_z": ("false_negative", "source redshift", "source_z_bins", "source_z_cuts"),
+    "arc_snr": ("false_negative", "arc SNR (matched filter)", "arc_snr_bins", "arc_snr_cuts"),
     "lens_mag": ("false_positive", "lens F814W [mag]", "lens_mag_bins", "lens_mag_cuts"),
     "lens_colour": ("false_positive", "lens colour [mag]", "lens_colour_bins", "lens_colour_cuts"),
 }
@@ -96,7 +97,7 @@ def lens_truth(catalog: Table, params: LensEvaluateParams) -> Table:
     -------
     Table
         ``id`` and the :data:`BREAKDOWN_VARIABLES` columns: ``source_mag``
-        (mag), ``theta_e`` (arcsec), ``source_z``, ``lens_mag`` (mag),
+        (mag), ``theta_e`` (arcsec), ``source_z``, ``arc_snr``, ``lens_mag`` (mag),
         ``lens_colour`` (mag); NaN where the catalog has none (the source
         columns of non-lenses).
 
@@ -109,6 +110,7 @@ def lens_truth(catalog: Table, params: LensEvaluateParams) -> Table:
     out["source_mag"] = _column(catalog, params.source_mag_column, key="source_mag_column")
     out["theta_e"] = _column(catalog, params.theta_e_column, key="theta_e_column")
     out["source_z"] = _column(catalog, params.source_z_column, key="source_z_column")
+    out["arc_snr"] = _column(catalog, params.arc_snr_column, key="arc_snr_column")
     out["lens_mag"] = _column(catalog, params.lens_mag_column, key="lens_mag_column")
     colour = _column(catalog, params.lens_colour_column, key="lens_colour_column")
     if params.normalise_colour:
@@ -188,7 +190,7 @@ class LensBreakdown:
 def lens_breakdown(
     labels: np.ndarray, decisions: np.ndarray, truth: Mapping[str, np.ndarray], *, params: LensEvaluateParams
 ) -> LensBreakdown:
-    """False-negative rates by source magnitude, θ_E and source redshift; false-positive rates by lens
+    """False-negative rates by source magnitude, θ_E, source redshift and arc SNR; false-positive rates by lens
     magnitude and colour.
 
     Parameters

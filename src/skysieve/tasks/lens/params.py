@@ -314,7 +314,7 @@ class SimulateLensParams(Section):
     """The ``simulate_lens`` stage: three-band HST-like stamps of cluster members, with and without lenses."""
 
     seed: int = Field(2023, ge=0)
-    n_cutouts: int = Field(3000, ge=1, le=10_000_000)
+    n_cutouts: int = Field(4500, ge=1, le=10_000_000)
     positive_to_negative: float = Field(2.0, gt=0, le=100, description="lenses per negative (paper: ~2)")
     size_px: int = Field(64, ge=8, le=1024)
     pixel_arcsec: float = Field(0.06, gt=0.001, lt=1, description="HFF/CLASH drizzle scale (paper: 0.03 at 128 px)")

@@ -44,7 +44,7 @@ _CLASS_ROWS = (("accuracy", "AE (accuracy)"), ("lens_purity", "lens purity"),
                ("lens_completeness", "lens completeness"), ("lens_f1", "lens F1"),
                ("non_lens_purity", "non-lens purity"), ("non_lens_completeness", "non-lens completeness"),
                ("non_lens_f1", "non-lens F1"))  # fmt: skip
-_NAMES = {"source_mag": "source F814W", "theta_e": "θ_E", "source_z": "z_src", "lens_mag": "lens F814W",
+_NAMES = {"source_mag": "source F814W", "theta_e": "θ_E", "source_z": "z_src", "arc_snr": "arc SNR", "lens_mag": "lens F814W",
           "lens_colour": "colour"}  # fmt: skip
 
 
