@@ -35,7 +35,7 @@ def tiny_dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("gallery")
     cfg = SimulateLensParams.model_validate({"n_cutouts": 6, "size_px": 32, "supersampling": 2, "seed": 8,
                                              "neighbours": {"mean_count": 0.0}})
-    write_lens_simulation(cfg, CosmologyParams(), root / "sim", seed=cfg.seed, workers=1)
+    write_lens_simulation(cfg, CosmologyParams(), root / "sim", seed=cfg.seed, workers=0)  # in-process
     make_lens_cutouts(root / "sim", root / "cutouts", CutoutsLensParams(split={"val_frac": 0.0, "test_frac": 0.0}))
     return open_dataset(root / "cutouts"), root
 
