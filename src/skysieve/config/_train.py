@@ -13,9 +13,9 @@ from skysieve.config._base import Section
 __all__ = [
     "AugmentParams",
     "ImbalanceParams",
+    "InputParams",
     "NetParams",
     "OptimizerParams",
-    "InputParams",
     "ResNetSmallParams",
     "ScVggParams",
     "ScheduleParams",
@@ -35,6 +35,8 @@ class InputParams(Section):
     central aperture of ``colour_aperture_px`` — the lens light cancels
     (RingFinder); with ``unit`` k_b = 1 — in µK_CMB the CMB and kSZ are the
     same in every band and cancel, the tSZ decrement does not.
+    ``input_stretch: asinh`` then stretches every channel by its own noise
+    (:class:`skysieve.nets.AsinhStretch`) instead of standardising it.
     """
 
     name: str  # each architecture narrows it to its Literal; declared here so that it is written first
@@ -44,6 +46,12 @@ class InputParams(Section):
         "aperture", description="k from a central aperture (lens light) or k = 1 (CMB in µK_CMB)")
     colour_reference: int = Field(-1, description="channel index of the reference band")
     colour_aperture_px: float = Field(3.0, gt=0, description="radius of the central aperture that sets k, pixels")
+    input_stretch: Literal["none", "asinh"] = Field("none", description=(
+        "asinh: y = asinh((x − median)/(a σ)) per cutout and channel, σ the MAD of the outer ring "
+        "(nets.AsinhStretch), in place of the global mean/variance scaling"))
+    stretch_softening: float = Field(1.0, gt=0, description="asinh softening a, in units of the ring's σ")
+    stretch_ring_frac: float = Field(1.0, ge=0, lt=1.42, description=(
+        "the noise ring is r ≥ this × half the cutout side (1: the corners outside the inscribed circle)"))
 
 
 class ResNetSmallParams(InputParams):

@@ -5,18 +5,26 @@ own with ``@register_net("name")`` on a ``build_<name>(cfg, *, inputs, seed)``
 function.
 """
 
-from skysieve.nets._layers import ChannelSlice, ColourDifference, CutoutCentering, input_layers, preprocess, standardize
+from skysieve.nets._layers import (
+    AsinhStretch,
+    ChannelSlice,
+    ColourDifference,
+    CutoutCentering,
+    input_layers,
+    preprocess,
+    ring_indices,
+    standardize,
+)
+from skysieve.nets._receptive import receptive_field_px
 from skysieve.nets._registry import InputSpec, available_nets, build_net, get_net, register_net
 from skysieve.nets._resnet import build_resnet_small
 from skysieve.nets._vgg import build_sc_vgg, build_vgg
 
 __all__ = [
+    "AsinhStretch",
     "ChannelSlice",
     "ColourDifference",
     "CutoutCentering",
-    "input_layers",
-    "preprocess",
-    "standardize",
     "InputSpec",
     "available_nets",
     "build_net",
@@ -24,5 +32,10 @@ __all__ = [
     "build_sc_vgg",
     "build_vgg",
     "get_net",
+    "input_layers",
+    "preprocess",
+    "receptive_field_px",
     "register_net",
+    "ring_indices",
+    "standardize",
 ]

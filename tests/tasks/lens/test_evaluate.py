@@ -28,6 +28,7 @@ def _catalog(n: int, rng) -> Table:
         "SRC_MAG_F814W": np.where(lens, rng.uniform(22, 29, n), nan),  # case differs from the params on purpose
         "theta_e_arcsec": np.where(lens, rng.uniform(0.2, 3.0, n), nan),
         "src_z": np.where(lens, rng.uniform(0.8, 6.0, n), nan),
+        "arc_snr": np.where(lens, rng.lognormal(np.log(17), 1.0, n), nan),
         "lens_mag_f814w": mag, "lens_colour": colour,
     })
 
@@ -52,7 +53,7 @@ def test_lens_truth_finds_columns_and_normalises_colour(data):
     catalog, _, _ = data
     params = LensEvaluateParams()
     truth = lens_truth(catalog, params)
-    assert truth.colnames == ["id", "source_mag", "theta_e", "source_z", "lens_mag", "lens_colour"]
+    assert truth.colnames == ["id", "source_mag", "theta_e", "source_z", "arc_snr", "lens_mag", "lens_colour"]
     assert np.array_equal(np.isnan(truth["source_mag"]), np.asarray(catalog["label"]) == 0)
     red = np.asarray(catalog["lens_colour"]) > 0.5
     assert abs(np.median(truth["lens_colour"][red])) < 0.01 and np.all(truth["lens_colour"][~red] < -0.5)
@@ -142,3 +143,34 @@ def test_lens_report_writes_the_papers_tables(data, tmp_path):
         assert next(csv.reader(fh))[:3] == ["lo", "hi", "n"]
     for name in ("false_negatives_test", "false_positives_cv", "purity_completeness", "folds", "roc", "confusion"):
         assert files.pngs[name].read_bytes()[:4] == b"\x89PNG"
+
+
+def test_balanced_threshold_equalises_lens_and_non_lens_completeness():
+    from skysieve.tasks.lens.evaluate import balanced_threshold
+
+    rng = np.random.default_rng(4)
+    y = np.r_[np.ones(2000, bool), np.zeros(1000, bool)]  # the 2:1 prior
+    s = np.r_[rng.normal(1.0, 1.0, 2000), rng.normal(-1.0, 1.0, 1000)]
+    t = balanced_threshold(y, s)
+    tpr, tnr = (s[y] >= t).mean(), (s[~y] < t).mean()
+    assert abs(tpr - tnr) < 0.01 and abs(t) < 0.1  # equal-variance classes: the midpoint
+    # purity on the sample reweighted to equal priors equals completeness there
+    w = np.where(y, 1 / y.sum(), 1 / (~y).sum())
+    purity = (w * (y & (s >= t))).sum() / (w * (s >= t)).sum()
+    assert abs(purity - tpr) < 0.01
+    # unchanged when the classes are resampled to another prior (unlike the crossing)
+    keep = np.r_[np.arange(500), np.arange(2000, 3000)]
+    assert abs(balanced_threshold(y[keep], s[keep]) - t) < 0.15
+    with pytest.raises(DataError, match="both"):
+        balanced_threshold(y[:10], s[:10])
+
+
+def test_arc_snr_breakdown_and_balanced_default(data):
+    catalog, scores, oof = data
+    params = LensEvaluateParams()
+    assert params.operating_point == "balanced"
+    ev = evaluate_lens(scores, lens_truth(catalog, params), params=params, oof=oof)
+    assert ev.threshold == ev.thresholds["balanced"] and ev.state()["thresholds"]["cnn.balanced"] == ev.threshold
+    snr = ev.breakdown["test"].cuts["arc_snr"]  # rows: <6, >=6, <20, >=20
+    assert snr.kind == "false_negative" and snr.n_total == int(np.sum(scores["label"][scores["split"] == "test"]))
+    assert np.all((snr.rate_lo <= snr.rate) & (snr.rate <= snr.rate_hi))

@@ -61,15 +61,17 @@ def test_tune_train_evaluate_register_lens(workdir):
         assert title in table
     metrics = json.loads((report / "metrics.json").read_text())
     assert {"cnn", "folds", "thresholds", "crossing", "test", "cv", "fold_quartiles"} <= set(metrics)
-    assert metrics["thresholds"]["fixed"] == 0.5 and set(metrics["test"]) == {"fixed", "crossing", "f1"}
+    assert metrics["thresholds"]["fixed"] == 0.5 and set(metrics["test"]) == {"fixed", "crossing", "f1", "balanced"}
     assert len(metrics["folds"]["roc_auc"]["values"]) == 2
     for name in ("a1_class_metrics", "a2_fold_spread", "a4_false_positives_test", "a5_false_negatives_cv"):
         with (report / "tables" / f"{name}.csv").open() as fh:
             assert len(list(csv.reader(fh))) >= 3
-    for png in ("folds", "roc", "purity_completeness", "false_negatives_test", "false_positives_cv"):
+    for png in ("folds", "roc", "purity_completeness", "false_negatives_test", "false_positives_cv",
+                "gallery_false_positives_test", "gallery_false_negatives_test"):
         assert (report / f"{png}.png").read_bytes()[:4] == b"\x89PNG"
     state = json.loads((workdir / "models/evaluation.json").read_text())
-    assert state["thresholds"]["cnn"] == state["thresholds"]["cnn.fixed"] == 0.5
+    assert state["thresholds"]["cnn"] == state["thresholds"]["cnn.balanced"]  # the default operating point
+    assert state["thresholds"]["cnn.fixed"] == 0.5
     n_val = len(state["references"]["cnn_prob"])
     assert n_val > 0
 
@@ -84,11 +86,12 @@ def test_tune_train_evaluate_register_lens(workdir):
 
     mv = get_model_version("test-lens-cnn", alias="candidate")
     tags = mv.tags
-    assert float(tags["threshold.cnn"]) == 0.5 and "threshold.cnn.crossing" in tags
+    assert float(tags["threshold.cnn"]) == pytest.approx(state["thresholds"]["cnn.balanced"])
+    assert "threshold.cnn.crossing" in tags and "threshold.cnn.balanced" in tags
     assert float(tags["test_f1"]) == pytest.approx(state["test_metrics"]["cnn"]["f1"])
     run = mlflow.get_run(tags["run_id"])  # every test figure is an MLflow metric of the registering run
     assert "test.cnn.non_lens_f1" in run.data.metrics and "test.cnn.cv_roc_auc_mean" in run.data.metrics
-    assert tags["data_hash"].endswith(".dir") and tags["git_commit"] and tags["operating_point"] == "fixed"
+    assert tags["data_hash"].endswith(".dir") and tags["git_commit"] and tags["operating_point"] == "balanced"
     params = read_version_documents("test-lens-cnn", mv.version)["params"]
     assert params["train_lens"]["net"]["name"] == "vgg" and "optimizer.learning_rate" in params["tuned"]
     assert len(load_reference_distributions("test-lens-cnn", alias="candidate")["cnn_prob"]) == n_val

@@ -110,6 +110,7 @@ def evaluate_lens(
     from skysieve.config import load_params
     from skysieve.data import open_dataset
     from skysieve.evaluate import log_report_run, score_cutouts
+    from skysieve.tasks.lens._gallery import write_error_galleries
     from skysieve.tasks.lens.evaluate import align_truth, evaluate_lens, lens_truth
     from skysieve.tasks.lens.report import write_lens_report
     from skysieve.train import load_trained
@@ -127,6 +128,8 @@ def evaluate_lens(
         tmp.write_text(json.dumps(ev.state(), indent=1) + "\n")
     with atomic_path(out) as tmp:
         files = write_lens_report(ev, tmp, max_curve_points=p.evaluate_lens.max_curve_points)
+        files.pngs.update({f"gallery_{k}": v for k, v in write_error_galleries(
+            dataset, table, threshold=ev.threshold, n=p.evaluate_lens.gallery_size, out_dir=tmp).items()})
         run_id = log_report_run("evaluate", files, provenance=provenance([data, model]), params=p.evaluate_lens,
                                 experiment=SEARCH)
     typer.echo((out / "table.md").read_text())

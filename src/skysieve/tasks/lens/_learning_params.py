@@ -33,7 +33,14 @@ __all__ = [
 
 
 def lens_train_defaults() -> TrainParams:
-    """The default ``train_lens``: a small VGG on the bands and their colour differences, 3 folds, 30 epochs.
+    """The default ``train_lens``: a small VGG on the stretched bands and colour differences, 3 folds, 30 epochs.
+
+    Five blocks of one 3×3 convolution and a 2×2 pool give a receptive field
+    of 94 px, more than the 64-px cutout, so the last feature map sees a
+    whole Einstein ring (:func:`skysieve.nets.receptive_field_px`); every
+    channel is stretched by its own noise (:class:`skysieve.nets.AsinhStretch`)
+    instead of one global mean and variance, under which a 1σ arc is 0.02 of
+    the unit scale.
 
     The colour-difference images (:class:`skysieve.nets.ColourDifference`)
     take the lens light out, which the small CPU-sized networks cannot learn
@@ -42,8 +49,9 @@ def lens_train_defaults() -> TrainParams:
     cores; the paper profile is an SC-VGG, 10 folds, more filters, more epochs.
     """
     return TrainParams.model_validate({
-        "net": {"name": "vgg", "filters": 8, "max_filters": 64, "blocks": 3, "convs_per_block": 1,
-                "dense_units": 32, "dropout": 0.3, "colour_difference": True, "colour_aperture_px": 3.0},
+        "net": {"name": "vgg", "filters": 8, "max_filters": 64, "blocks": 5, "convs_per_block": 1,
+                "dense_units": 32, "dropout": 0.3, "colour_difference": True, "colour_aperture_px": 3.0,
+                "input_stretch": "asinh", "stretch_softening": 1.0, "stretch_ring_frac": 1.0},
         "optimizer": {"name": "adam", "learning_rate": 1e-3},
         "schedule": {"early_stopping_patience": 10, "reduce_lr_patience": 4},
         "augment": {"fraction": 0.5},
@@ -95,10 +103,13 @@ class AdversarialParams(Section):
 class LensEvaluateParams(Section):
     """The ``evaluate_lens`` stage: operating thresholds, column names and bins (Angora et al. 2023, §4).
 
-    Three thresholds are always reported: ``fixed`` (the paper's 0.5 on the
+    Four thresholds are always reported: ``fixed`` (the paper's 0.5 on the
     calibrated probability), ``crossing`` (where purity equals completeness on
-    the validation split, paper Fig. 11) and ``f1`` (F1-maximising on
-    validation); ``operating_point`` names the one the registered model
+    the validation split, paper Fig. 11), ``f1`` (F1-maximising on
+    validation) and ``balanced`` (purity = completeness on validation
+    reweighted to equal class priors: lens completeness = non-lens
+    completeness, :func:`~skysieve.tasks.lens.evaluate.balanced_threshold`,
+    the default); ``operating_point`` names the one the registered model
     carries as ``threshold.cnn`` and the FN/FP tables use.  Column names are
     those of the lens cutout catalog (``docs/lens.md``); ``*_cuts`` give the
     rows of Tables A.4/A.5 (``< c`` and ``>= c`` per cut), ``*_bins`` the
@@ -106,11 +117,12 @@ class LensEvaluateParams(Section):
     """
 
     fixed_threshold: float = Field(0.5, gt=0, lt=1, description="the paper's probability threshold")
-    operating_point: Literal["fixed", "crossing", "f1"] = "fixed"
+    operating_point: Literal["fixed", "crossing", "f1", "balanced"] = "balanced"
     fold_threshold: float = Field(0.5, gt=0, lt=1, description="threshold on each fold model's raw probability")
     source_mag_column: str = Field("src_mag_f814w", min_length=1)
     theta_e_column: str = Field("theta_e_arcsec", min_length=1)
     source_z_column: str = Field("src_z", min_length=1)
+    arc_snr_column: str = Field("arc_snr", min_length=1, description="the lensed source's matched-filter SNR")
     lens_mag_column: str = Field("lens_mag_f814w", min_length=1)
     lens_colour_column: str = Field("lens_colour", min_length=1, description="F606W - F814W of the central galaxy")
     normalise_colour: bool = Field(True, description="subtract the red sequence fitted per colour_group_column")
@@ -118,22 +130,27 @@ class LensEvaluateParams(Section):
     source_mag_bins: tuple[float, ...] = (22.0, 24.0, 25.0, 26.0, 27.0, 28.0, 29.0)
     theta_e_bins_arcsec: tuple[float, ...] = (0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0, 3.5)
     source_z_bins: tuple[float, ...] = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 7.0)
+    arc_snr_bins: tuple[float, ...] = (0.0, 3.0, 6.0, 10.0, 20.0, 50.0, 200.0, 1e6)
     lens_mag_bins: tuple[float, ...] = (16.0, 18.5, 19.5, 20.5, 21.5, 22.5, 24.5)
     lens_colour_bins: tuple[float, ...] = (-2.0, -0.7, -0.5, -0.3, -0.1, 0.1, 0.3)
     source_mag_cuts: tuple[float, ...] = (27.0, 28.0)
     theta_e_cuts_arcsec: tuple[float, ...] = (0.5,)
     source_z_cuts: tuple[float, ...] = (3.0, 4.0, 5.0)
+    arc_snr_cuts: tuple[float, ...] = (6.0, 20.0)
     lens_mag_cuts: tuple[float, ...] = (19.5,)
     lens_colour_cuts: tuple[float, ...] = (-0.5,)
     adversarial: AdversarialParams = AdversarialParams()
     max_curve_points: int = Field(1000, ge=10, le=100_000, description="rows per curve CSV for dvc plots")
+    gallery_size: int = Field(16, ge=0, le=100, description="cutouts per gallery of worst FPs / FNs (PNG)")
 
-    @field_validator("source_mag_bins", "theta_e_bins_arcsec", "source_z_bins", "lens_mag_bins", "lens_colour_bins")
+    @field_validator("source_mag_bins", "theta_e_bins_arcsec", "source_z_bins", "arc_snr_bins", "lens_mag_bins",
+                     "lens_colour_bins")
     @classmethod
     def _edges(cls, v: tuple[float, ...], info: ValidationInfo) -> tuple[float, ...]:
         return increasing_edges(info.field_name, v)
 
-    @field_validator("source_mag_cuts", "theta_e_cuts_arcsec", "source_z_cuts", "lens_mag_cuts", "lens_colour_cuts")
+    @field_validator("source_mag_cuts", "theta_e_cuts_arcsec", "source_z_cuts", "arc_snr_cuts", "lens_mag_cuts",
+                     "lens_colour_cuts")
     @classmethod
     def _cuts(cls, v: tuple[float, ...], info: ValidationInfo) -> tuple[float, ...]:
         if not v:

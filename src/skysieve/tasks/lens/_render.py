@@ -20,9 +20,11 @@ __all__ = [
     "Galaxy",
     "LensMass",
     "add_noise",
+    "arc_snr",
     "caustic_region_sample",
     "distance_to_polygon",
     "galaxy_image",
+    "noise_variance",
     "points_in_polygon",
     "psf_kernel",
     "supersampled_grid",
@@ -332,21 +334,60 @@ def caustic_region_sample(rng: np.random.Generator, cx: np.ndarray, cy: np.ndarr
     raise ValueError("the caustic region is empty (a point caustic with no buffer)")
 
 
-def add_noise(rng: np.random.Generator, image: np.ndarray, band: ImagingBandParams, pixel_arcsec: float) -> np.ndarray:
+def add_noise(rng: np.random.Generator, image: np.ndarray, band: ImagingBandParams, pixel_arcsec: float, *,
+              exposure_scale: float = 1.0) -> np.ndarray:
     """Sky-subtracted image with Poisson (source + sky) and read noise, e⁻/s.
 
     .. math:: N = \\mathrm{Poisson}\\big((I + S)\\,t\\big) + \\mathcal{N}(0, \\sigma_{\\rm RN}^2 n_{\\rm exp}),
               \\qquad I' = N/t - S,
 
-    with sky :math:`S = 10^{-0.4(\\mu_{\\rm sky} - ZP)}\\, p^2` e⁻/s per pixel of side p.
+    with sky :math:`S = 10^{-0.4(\\mu_{\\rm sky} - ZP)}\\, p^2` e⁻/s per pixel of side p, exposure
+    ``t = exposure_scale × band.exposure_time_s`` and ``n_exp = exposure_scale × band.n_exposures``
+    (a deeper field: more exposures of the same length).
 
     Parameters
     ----------
     image : ndarray of shape (n, n)
         Noise-free image, e⁻/s per pixel.
+    exposure_scale : float, keyword-only
+        The cluster's depth relative to the band's exposure (``ClusterParams.exposure_scale``).
     """
     sky = 10.0 ** (-0.4 * (band.sky_mag_arcsec2 - band.zero_point_ab)) * pixel_arcsec**2
-    t = band.exposure_time_s
+    t = band.exposure_time_s * exposure_scale
     counts = rng.poisson(np.clip(image + sky, 0.0, None) * t).astype(float)
-    counts += rng.normal(0.0, band.read_noise_e * np.sqrt(band.n_exposures), size=image.shape)
+    counts += rng.normal(0.0, band.read_noise_e * np.sqrt(band.n_exposures * exposure_scale), size=image.shape)
     return counts / t - sky
+
+
+def noise_variance(image: np.ndarray, band: ImagingBandParams, pixel_arcsec: float, *,
+                   exposure_scale: float = 1.0) -> np.ndarray:
+    """Per-pixel variance of :func:`add_noise`'s output, (e⁻/s)²: ``(I + S)/t + σ_RN² n_exp / t²``."""
+    sky = 10.0 ** (-0.4 * (band.sky_mag_arcsec2 - band.zero_point_ab)) * pixel_arcsec**2
+    t = band.exposure_time_s * exposure_scale
+    return np.clip(image + sky, 0.0, None) / t + band.read_noise_e**2 * band.n_exposures * exposure_scale / t**2
+
+
+def arc_snr(source: np.ndarray, scene: np.ndarray, bands, *, pixel_arcsec: float, exposure_scale: float = 1.0
+            ) -> float:
+    """Best-case (matched-filter) signal-to-noise ratio of the lensed source over all bands.
+
+    .. math:: \\mathrm{SNR}^2 = \\sum_b \\sum_{\\rm pix} A_b^2 / \\sigma_b^2,
+
+    with A_b the noise-free lensed source in band b and σ_b² the variance of
+    :func:`noise_variance` at the pixel (sky, read noise and the Poisson
+    noise of lens + source): the SNR of a filter that knew the arcs exactly.
+
+    Parameters
+    ----------
+    source, scene : ndarray of shape (n_bands, n, n)
+        Noise-free lensed source and the rest of the scene, e⁻/s.
+    bands : sequence of ImagingBandParams
+    pixel_arcsec : float, keyword-only
+    exposure_scale : float, keyword-only
+        The cluster's depth (``ClusterParams.exposure_scale``).
+    """
+    total = 0.0
+    for k, band in enumerate(bands):
+        var = noise_variance(scene[k] + source[k], band, pixel_arcsec, exposure_scale=exposure_scale)
+        total += float(np.sum(source[k] ** 2 / var))
+    return float(np.sqrt(total))

@@ -236,7 +236,8 @@ def _base_truth(cfg: SimulateLensParams, kind: str, cluster: ClusterParams, z_le
 
 
 def _draw_cluster(rng: np.random.Generator, cfg: SimulateLensParams) -> tuple[ClusterParams, float]:
-    cluster = cfg.clusters[int(rng.integers(len(cfg.clusters)))]
+    weights = np.array([c.n_members for c in cfg.clusters], dtype=float)
+    cluster = cfg.clusters[int(rng.choice(len(cfg.clusters), p=weights / weights.sum()))]
     dz = rng.normal(0.0, cfg.members.velocity_dispersion_kms / _C_KMS * (1.0 + cluster.z))
     return cluster, float(max(cluster.z + dz, 1e-3))
 

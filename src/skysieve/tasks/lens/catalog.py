@@ -50,7 +50,7 @@ class LensCatalogModel:
     threshold : float
         The operating threshold (tag ``threshold.cnn``): a lens iff ``score >= threshold``.
     operating_point : str
-        Which threshold that is (``fixed``, ``crossing``, ``f1``; tag ``operating_point``).
+        Which threshold that is (``fixed``, ``crossing``, ``f1``, ``balanced``; tag ``operating_point``).
     reference : ReferenceDistribution
         The validation scores ``cnn_prob`` that percentiles are taken against.
     """

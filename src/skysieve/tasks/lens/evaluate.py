@@ -51,6 +51,7 @@ __all__ = [
     "SampleMetrics",
     "adversarial_mask",
     "align_truth",
+    "balanced_threshold",
     "evaluate_lens",
     "lens_breakdown",
     "lens_truth",
@@ -64,6 +65,7 @@ BREAKDOWN_VARIABLES: dict[str, tuple[str, str, str, str]] = {
     "source_mag": ("false_negative", "source F814W [mag]", "source_mag_bins", "source_mag_cuts"),
     "theta_e": ("false_negative", "θ_E [arcsec]", "theta_e_bins_arcsec", "theta_e_cuts_arcsec"),
     "source_z": ("false_negative", "source redshift", "source_z_bins", "source_z_cuts"),
+    "arc_snr": ("false_negative", "arc SNR (matched filter)", "arc_snr_bins", "arc_snr_cuts"),
     "lens_mag": ("false_positive", "lens F814W [mag]", "lens_mag_bins", "lens_mag_cuts"),
     "lens_colour": ("false_positive", "lens colour [mag]", "lens_colour_bins", "lens_colour_cuts"),
 }
@@ -95,7 +97,7 @@ def lens_truth(catalog: Table, params: LensEvaluateParams) -> Table:
     -------
     Table
         ``id`` and the :data:`BREAKDOWN_VARIABLES` columns: ``source_mag``
-        (mag), ``theta_e`` (arcsec), ``source_z``, ``lens_mag`` (mag),
+        (mag), ``theta_e`` (arcsec), ``source_z``, ``arc_snr``, ``lens_mag`` (mag),
         ``lens_colour`` (mag); NaN where the catalog has none (the source
         columns of non-lenses).
 
@@ -108,6 +110,7 @@ def lens_truth(catalog: Table, params: LensEvaluateParams) -> Table:
     out["source_mag"] = _column(catalog, params.source_mag_column, key="source_mag_column")
     out["theta_e"] = _column(catalog, params.theta_e_column, key="theta_e_column")
     out["source_z"] = _column(catalog, params.source_z_column, key="source_z_column")
+    out["arc_snr"] = _column(catalog, params.arc_snr_column, key="arc_snr_column")
     out["lens_mag"] = _column(catalog, params.lens_mag_column, key="lens_mag_column")
     colour = _column(catalog, params.lens_colour_column, key="lens_colour_column")
     if params.normalise_colour:
@@ -187,7 +190,7 @@ class LensBreakdown:
 def lens_breakdown(
     labels: np.ndarray, decisions: np.ndarray, truth: Mapping[str, np.ndarray], *, params: LensEvaluateParams
 ) -> LensBreakdown:
-    """False-negative rates by source magnitude, θ_E and source redshift; false-positive rates by lens
+    """False-negative rates by source magnitude, θ_E, source redshift and arc SNR; false-positive rates by lens
     magnitude and colour.
 
     Parameters
@@ -261,15 +264,15 @@ class LensEvaluation:
         Method ``cnn`` at the operating threshold: validation and test
         metrics and curves, as for every task.
     operating_point : str
-        ``fixed``, ``crossing`` or ``f1``.
+        ``fixed``, ``crossing``, ``f1`` or ``balanced``.
     thresholds : dict of str to float
-        The three thresholds (``fixed`` from params, the others chosen on validation).
+        The four thresholds (``fixed`` from params, the others chosen on validation).
     crossing : dict of str to Crossing
         Purity = completeness on ``val`` (the threshold) and on ``test`` (for comparison).
     pc_curves : dict of str to tuple of ndarray
         ``(thresholds, purity, completeness)`` on ``val`` and ``test`` (Fig. 11).
     test : dict of str to SampleMetrics
-        The test split at each of the three thresholds.
+        The test split at each of the four thresholds.
     cv : SampleMetrics or None
         The pooled out-of-fold predictions at ``fold_threshold`` (None without them).
     folds : list of dict
@@ -361,6 +364,39 @@ class LensEvaluation:
         return out
 
 
+def balanced_threshold(y_true: np.ndarray, y_score: np.ndarray) -> float:
+    """The purity = completeness threshold on a sample reweighted to equal class priors.
+
+    With each class weighted by the inverse of its count, the purity is
+    TPR / (TPR + FPR) and the completeness TPR, so the two are equal exactly
+    where TPR + FPR = 1, i.e. where the lens completeness TPR equals the
+    non-lens completeness 1 − FPR (the equal-error point).  As for
+    :func:`~skysieve.evaluate.purity_completeness_crossing`, this is the
+    highest score threshold at which TPR + FPR ≥ 1.  Unlike the crossing on
+    the 2:1 sample (Angora et al. 2023 draw two lenses per non-lens), it does
+    not move with the prior the network was trained and calibrated on.
+
+    Parameters
+    ----------
+    y_true : ndarray of shape (n,), bool
+        Needs both classes.
+    y_score : ndarray of shape (n,)
+
+    Returns
+    -------
+    float
+    """
+    y = np.asarray(y_true).astype(bool)
+    s = np.asarray(y_score, dtype=np.float64)
+    if y.all() or not y.any():
+        raise DataError("balanced_threshold: the labels need both lenses and non-lenses")
+    pos, neg = np.sort(s[y]), np.sort(s[~y])
+    candidates = np.unique(s)[::-1]  # descending: TPR + FPR grows
+    tpr = (pos.size - np.searchsorted(pos, candidates, side="left")) / pos.size
+    fpr = (neg.size - np.searchsorted(neg, candidates, side="left")) / neg.size
+    return float(candidates[int(np.flatnonzero(tpr + fpr >= 1.0)[0])])
+
+
 def _split(scores: Table, name: str) -> Table:
     part = scores[np.char.strip(np.asarray(scores["split"]).astype(str)) == name]
     if len(part) == 0 or int(np.sum(part["label"])) == 0 or int(np.sum(part["label"])) == len(part):
@@ -402,7 +438,7 @@ def evaluate_lens(
     yt, st = np.asarray(test["label"]).astype(bool), np.asarray(test["cnn_prob"], dtype=np.float64)
     crossing_val = purity_completeness_crossing(yv, sv)
     thresholds = {"fixed": float(params.fixed_threshold), "crossing": crossing_val.threshold,
-                  "f1": best_f1_threshold(yv, sv)[0]}
+                  "f1": best_f1_threshold(yv, sv)[0], "balanced": balanced_threshold(yv, sv)}
     threshold = thresholds[params.operating_point]
     result = evaluate_scores(yv, sv, yt, st, method="cnn", threshold=threshold)
 

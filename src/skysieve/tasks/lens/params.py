@@ -81,22 +81,32 @@ def _acs_bands() -> tuple[ImagingBandParams, ...]:
 
 
 class ClusterParams(Section):
-    """A host cluster: centre, redshift and an Einstein radius standing in for its mass."""
+    """A host cluster: centre, redshift, an Einstein radius standing in for its mass, depth and weight.
+
+    ``exposure_scale`` multiplies every band's exposure time and number of
+    exposures for cutouts of this cluster (the Frontier Fields are ≈ 5×
+    deeper than CLASH); ``n_members`` weights how often the cluster is drawn
+    (the paper's spectroscopic member counts, Table 1).
+    """
 
     name: str = Field(pattern=r"^[A-Za-z0-9_+-]+$")
     ra_deg: float = Field(ge=0, lt=360)
     dec_deg: float = Field(ge=-90, le=90)
     z: float = Field(gt=0.01, lt=2)
     theta_e_arcsec: float = Field(gt=0, lt=200, description="cluster (SIS) Einstein radius for a source at z = 2")
+    exposure_scale: float = Field(1.0, gt=0, le=100, description="depth: × every band's exposure time (HFF ≈ 5)")
+    n_members: int = Field(1, ge=1, description="the cluster is drawn ∝ n_members (paper Table 1, N_CLM)")
 
 
 def _paper_clusters() -> tuple[ClusterParams, ...]:
-    # Angora et al. (2023) Table 1; centres and Einstein radii are approximate (docs/lens.md).
-    rows = (("R2129", 322.4165, 0.0892, 0.234, 12.0), ("R2248", 342.1832, -44.5309, 0.346, 30.0),
-            ("M1931", 292.9568, -26.5758, 0.352, 22.0), ("M0416", 64.0381, -24.0675, 0.397, 28.0),
-            ("M1206", 181.5506, -8.8009, 0.439, 26.0), ("M0329", 52.4232, -2.1962, 0.450, 18.0),
-            ("R1347", 206.8776, -11.7526, 0.451, 32.0), ("M2129", 322.3588, -7.6910, 0.587, 20.0))
-    return tuple(ClusterParams(name=n, ra_deg=ra, dec_deg=dec, z=z, theta_e_arcsec=te) for n, ra, dec, z, te in rows)
+    # Angora et al. (2023) Table 1 (N_CLM, survey); centres and Einstein radii are approximate (docs/lens.md).
+    # R2248 (Abell S1063) and M0416 are Frontier Fields clusters, ≈ 5× the CLASH exposure.
+    rows = (("R2129", 322.4165, 0.0892, 0.234, 12.0, 1.0, 70), ("R2248", 342.1832, -44.5309, 0.346, 30.0, 5.0, 222),
+            ("M1931", 292.9568, -26.5758, 0.352, 22.0, 1.0, 120), ("M0416", 64.0381, -24.0675, 0.397, 28.0, 5.0, 193),
+            ("M1206", 181.5506, -8.8009, 0.439, 26.0, 1.0, 258), ("M0329", 52.4232, -2.1962, 0.450, 18.0, 1.0, 106),
+            ("R1347", 206.8776, -11.7526, 0.451, 32.0, 1.0, 114), ("M2129", 322.3588, -7.6910, 0.587, 20.0, 1.0, 138))
+    return tuple(ClusterParams(name=n, ra_deg=ra, dec_deg=dec, z=z, theta_e_arcsec=te, exposure_scale=depth,
+                               n_members=nm) for n, ra, dec, z, te, depth, nm in rows)
 
 
 class SedParams(Section):
@@ -304,7 +314,7 @@ class SimulateLensParams(Section):
     """The ``simulate_lens`` stage: three-band HST-like stamps of cluster members, with and without lenses."""
 
     seed: int = Field(2023, ge=0)
-    n_cutouts: int = Field(3000, ge=1, le=10_000_000)
+    n_cutouts: int = Field(4500, ge=1, le=10_000_000)
     positive_to_negative: float = Field(2.0, gt=0, le=100, description="lenses per negative (paper: ~2)")
     size_px: int = Field(64, ge=8, le=1024)
     pixel_arcsec: float = Field(0.06, gt=0.001, lt=1, description="HFF/CLASH drizzle scale (paper: 0.03 at 128 px)")

@@ -44,7 +44,7 @@ _CLASS_ROWS = (("accuracy", "AE (accuracy)"), ("lens_purity", "lens purity"),
                ("lens_completeness", "lens completeness"), ("lens_f1", "lens F1"),
                ("non_lens_purity", "non-lens purity"), ("non_lens_completeness", "non-lens completeness"),
                ("non_lens_f1", "non-lens F1"))  # fmt: skip
-_NAMES = {"source_mag": "source F814W", "theta_e": "θ_E", "source_z": "z_src", "lens_mag": "lens F814W",
+_NAMES = {"source_mag": "source F814W", "theta_e": "θ_E", "source_z": "z_src", "arc_snr": "arc SNR", "lens_mag": "lens F814W",
           "lens_colour": "colour"}  # fmt: skip
 
 
@@ -166,7 +166,8 @@ def lens_tables_markdown(evaluation: LensEvaluation) -> str:
         "",
         f"Operating point: **{evaluation.operating_point}** (threshold {evaluation.threshold:.4g}). Thresholds on "
         f"the calibrated probability: fixed {t['fixed']:.4g}, purity = completeness on validation "
-        f"{t['crossing']:.4g}, F1-max on validation {t['f1']:.4g}.",
+        f"{t['crossing']:.4g}, F1-max on validation {t['f1']:.4g}, lens = non-lens completeness on validation "
+        f"(purity = completeness at equal priors) {t['balanced']:.4g}.",
         "",
         _markdown("Table A.1 — both classes, in percent", class_metrics_table(evaluation),
                   "\\* without the adversarial lenses (faint sources / small θ_E; evaluate_lens.adversarial)."),

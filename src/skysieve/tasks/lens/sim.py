@@ -39,6 +39,7 @@ from skysieve.tasks.lens._render import (
     Galaxy,
     LensMass,
     add_noise,
+    arc_snr,
     band_fluxes,
     convolve_crop,
     galaxy_image,
@@ -60,13 +61,13 @@ from skysieve.tasks.lens.params import SimulateLensParams
 __all__ = [
     "KINDS",
     "MAX_IMAGES",
+    "STAMPS_FILE",
+    "TRUTH_FILE",
     "Galaxy",
     "LensMass",
     "LensSystem",
     "LensTask",
     "RenderedSystem",
-    "STAMPS_FILE",
-    "TRUTH_FILE",
     "iter_lens_cutouts",
     "lens_truth_columns",
     "plan_lens_tasks",
@@ -131,6 +132,7 @@ def lens_truth_columns(cfg: SimulateLensParams) -> list[tuple[str, str, str | No
     Per-band magnitudes are named ``lens_mag_<band>``, ``src_mag_<band>``
     (intrinsic, unlensed) and ``arc_mag_<band>`` (the lensed source's flux
     inside the cutout, after the PSF); magnitude 99 means no flux.
+    ``arc_snr`` is the lensed source's matched-filter SNR (``_render.arc_snr``).
     ``image_x_arcsec`` / ``image_y_arcsec`` hold up to :data:`MAX_IMAGES`
     image positions (NaN-padded).
     """
@@ -148,7 +150,7 @@ def lens_truth_columns(cfg: SimulateLensParams) -> list[tuple[str, str, str | No
              ("src_x_arcsec", "f8", "arcsec"), ("src_y_arcsec", "f8", "arcsec"), ("magnification", "f8", None),
              ("n_images", "i2", None), ("n_images_in_cutout", "i2", None)]
     cols += [(f"arc_mag_{b}", "f8", "mag") for b in bands]
-    cols += [("n_neighbours", "i2", None)]
+    cols += [("arc_snr", "f8", None), ("n_neighbours", "i2", None)]
     return cols
 
 
@@ -256,10 +258,15 @@ def render_lens_system(system: LensSystem, cfg: SimulateLensParams) -> RenderedS
     return RenderedSystem(scene=scene_out, source=source_out, magnification=magnification)
 
 
-def _noisy(rng: np.random.Generator, image: np.ndarray, cfg: SimulateLensParams) -> np.ndarray:
+def _depth(cfg: SimulateLensParams, cluster: str) -> float:
+    return next((c.exposure_scale for c in cfg.clusters if c.name == cluster), 1.0)
+
+
+def _noisy(rng: np.random.Generator, image: np.ndarray, cfg: SimulateLensParams, *, depth: float) -> np.ndarray:
     if not cfg.noise:
         return image.copy()
-    return np.stack([add_noise(rng, image[k], band, cfg.pixel_arcsec) for k, band in enumerate(cfg.bands)])
+    return np.stack([add_noise(rng, image[k], band, cfg.pixel_arcsec, exposure_scale=depth)
+                     for k, band in enumerate(cfg.bands)])
 
 
 def _arc_mags(source: np.ndarray, cfg: SimulateLensParams) -> np.ndarray:
@@ -284,16 +291,19 @@ def run_lens_task(task: LensTask, cfg: SimulateLensParams, cosmology: CosmologyP
     system = sample_lens_system(cfg, cosmology, kind=task.kind, seed=np.random.default_rng(system_seed))
     rendered = render_lens_system(system, cfg)
     truth = dict(system.truth, group=task.index, label=int(task.kind == "lens"))
+    depth = _depth(cfg, truth["cluster"])
     if rendered.source is None:
-        image = _noisy(np.random.default_rng(noise_seed), rendered.scene, cfg)
+        image = _noisy(np.random.default_rng(noise_seed), rendered.scene, cfg, depth=depth)
         return [(np.moveaxis(image, 0, -1).astype(np.float32), truth)]
     truth["magnification"] = rendered.magnification
     for band, m in zip(cfg.bands, _arc_mags(rendered.source, cfg)):
         truth[f"arc_mag_{band.name.lower()}"] = float(m)
-    image = _noisy(np.random.default_rng(noise_seed), rendered.scene + rendered.source, cfg)
+    truth["arc_snr"] = arc_snr(rendered.source, rendered.scene, cfg.bands, pixel_arcsec=cfg.pixel_arcsec,
+                               exposure_scale=depth)
+    image = _noisy(np.random.default_rng(noise_seed), rendered.scene + rendered.source, cfg, depth=depth)
     out = [(np.moveaxis(image, 0, -1).astype(np.float32), truth)]
     if task.twin:
-        twin = _noisy(np.random.default_rng(twin_seed), rendered.scene, cfg)
+        twin = _noisy(np.random.default_rng(twin_seed), rendered.scene, cfg, depth=depth)
         twin_truth = _scene_truth(system.truth, cfg) | {"kind": "twin", "group": task.index, "label": 0}
         out.append((np.moveaxis(twin, 0, -1).astype(np.float32), twin_truth))
     return out

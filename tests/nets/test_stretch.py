@@ -1,0 +1,132 @@
+"""The noise-scaled asinh stretch (nets.AsinhStretch) and the receptive field of the built models."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from skysieve.config import ScVggParams, VggParams
+
+
+def _cutouts(n=4, size=32, nchan=3, *, seed=0):
+    rng = np.random.default_rng(seed)
+    sigma = np.array([0.5, 1.0, 2.0])[:nchan]
+    yy, xx = np.mgrid[:size, :size] - (size - 1) / 2
+    lens = 500.0 * np.exp(-np.hypot(yy, xx) / 2.0)
+    x = rng.normal(0.0, 1.0, (n, size, size, nchan)) * sigma + lens[None, :, :, None] + 3.0
+    return x.astype("float32"), sigma
+
+
+def _stretch(x, **kw):
+    import keras
+
+    from skysieve.nets import AsinhStretch
+
+    return keras.ops.convert_to_numpy(AsinhStretch(**kw)(x))
+
+
+def test_stretch_matches_the_analytic_formula_with_the_outer_ring_mad():
+    from skysieve.nets import ring_indices
+
+    x, _ = _cutouts()
+    y = _stretch(x, softening=2.0)
+    ring = ring_indices(32, 32, ring_frac=1.0)
+    assert ring.size == np.count_nonzero(np.hypot(*(np.mgrid[:32, :32] - 15.5)) >= 16)
+    flat = x.astype(np.float64).reshape(4, -1, 3)
+    med = np.median(flat[:, ring], axis=1, keepdims=True)
+    sigma = 1.4826 * np.median(np.abs(flat[:, ring] - med), axis=1, keepdims=True)
+    expected = np.arcsinh((flat - med) / (2.0 * sigma)).reshape(x.shape)
+    np.testing.assert_allclose(y, expected, atol=2e-4)
+
+
+def test_ring_noise_estimate_recovers_each_channels_sigma():
+    x, _ = _cutouts(n=16, size=64)
+    y = _stretch(x)
+    corner = y[:, :6, :6, :]  # far from the lens: y ≈ asinh(noise/σ), whose std is known
+    ref = np.arcsinh(np.random.default_rng(1).normal(0, 1, 200_000)).std()
+    np.testing.assert_allclose(corner.std(axis=(0, 1, 2)), ref, rtol=0.08)
+
+
+@pytest.mark.parametrize("scale, shift", [(1e-3, 0.0), (37.0, 0.0), (1.0, 1e3)])
+def test_stretch_ignores_the_units_and_the_sky_level(scale, shift):
+    x, _ = _cutouts()
+    np.testing.assert_allclose(_stretch(x * scale + shift), _stretch(x), atol=2e-3)
+
+
+def test_a_faint_arc_stays_visible_next_to_a_bright_lens():
+    x, _ = _cutouts(n=1, size=64, nchan=1)
+    arc = np.zeros_like(x)
+    arc[0, 20, 10:50, 0] = 1.5  # 1.5 σ per pixel
+    y, y_arc = _stretch(x), _stretch(x + arc)
+    assert (y_arc - y)[0, 20, 10:50, 0].mean() > 0.8  # ~ asinh'(noise) · 1.5
+    assert y.max() < 12  # the lens core (~500 σ) is compressed
+
+
+def test_a_noise_free_cutout_does_not_divide_by_zero():
+    y = _stretch(np.zeros((2, 16, 16, 1), "float32"))
+    assert np.all(np.isfinite(y)) and np.all(y == 0)
+
+
+def test_bad_ring_is_refused():
+    from skysieve.nets import AsinhStretch
+
+    with pytest.raises(ValueError, match="ring_frac"):
+        AsinhStretch(ring_frac=2.0)
+    with pytest.raises(ValueError, match="stretch_ring_frac"):
+        AsinhStretch(ring_frac=1.41).build((None, 4, 4, 1))
+
+
+def test_stretched_model_skips_the_global_scaling_and_loads_back_identically(tmp_path):
+    import keras
+
+    from skysieve.nets import AsinhStretch, InputSpec, build_net
+
+    cfg = ScVggParams(filters=4, blocks=2, convs_per_block=1, dense_units=8, dropout=0.0, colour_difference=True,
+                      input_stretch="asinh", stretch_softening=1.5)
+    model = build_net(cfg, inputs=InputSpec((32, 32, 3), np.zeros(5), np.ones(5)), seed=0)
+    assert any(isinstance(layer, AsinhStretch) for layer in model.layers)
+    assert not any(isinstance(layer, keras.layers.Normalization) for layer in model.layers)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert loaded.get_layer("asinh_stretch").softening == 1.5
+    x, _ = _cutouts(n=3)
+    np.testing.assert_array_equal(np.asarray(loaded.predict_on_batch(x)), np.asarray(model.predict_on_batch(x)))
+
+
+def _ring_model(cfg, size):
+    from skysieve.nets import InputSpec, build_net
+
+    nchan = 5 if cfg.colour_difference else 3
+    return build_net(cfg, inputs=InputSpec((size, size, 3), np.zeros(nchan), np.ones(nchan)), seed=0)
+
+
+def test_receptive_field_follows_the_textbook_recursion():
+    from skysieve.nets import receptive_field_px
+
+    # 3×3 conv, 2×2 pool per block: r = 3, 4 | 8, 10 | 18, 22
+    assert receptive_field_px(_ring_model(VggParams(filters=2, blocks=3, convs_per_block=1, dense_units=4), 32)) == 22
+    # two convs per block, four blocks: 3, 5, 6 | 14, 16 | 32, 36 | 68, 76
+    sc = ScVggParams(filters=2, blocks=4, convs_per_block=2, dense_units=4)
+    assert receptive_field_px(_ring_model(sc, 32)) == 76
+
+
+def test_lens_nets_see_the_largest_ring_in_the_cutout():
+    from skysieve.config import load_params
+    from skysieve.nets import receptive_field_px
+    from skysieve.tasks.lens._learning_params import lens_train_defaults
+    from skysieve.tasks.lens.params import SimulateLensParams
+
+    sim = SimulateLensParams()
+    # a ring wholly inside the cutout has a diameter of at most the cutout side
+    diameter_px = min(2 * sim.members.theta_e_range_arcsec[1] / sim.pixel_arcsec, sim.size_px)
+    net = lens_train_defaults().net.model_copy(update={"filters": 2, "dense_units": 4})
+    assert receptive_field_px(_ring_model(net, sim.size_px)) >= diameter_px
+
+    root = Path(__file__).resolve().parents[2]
+    paper = load_params(root / "params" / "paper_lens.yaml")
+    train, sim = paper.train_lens, paper.simulate_lens
+    assert (train.net.name, train.net.filters, train.net.max_filters) == ("sc_vgg", 32, 256)
+    assert (train.k_folds, train.epochs, sim.size_px, sim.pixel_arcsec) == (10, 100, 128, 0.03)
+    assert set(paper.tune_lens.search_space) == {"augment.fraction", "net.dropout"}
+    tiny = train.net.model_copy(update={"filters": 1, "max_filters": 2, "dense_units": 2})
+    assert receptive_field_px(_ring_model(tiny, sim.size_px)) >= sim.size_px
