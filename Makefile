@@ -45,8 +45,8 @@ run: $(STAMP)
 	@echo "  plots (PNG):          reports/"
 	@echo "Open the MLflow UI with:"
 	@echo "  $(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --default-artifact-root ./mlartifacts"
-	@echo "then http://127.0.0.1:5000/#/experiments?workflowType=machine_learning (the training runs; without"
-	@echo "workflowType MLflow 3 opens its GenAI pages unless 'Model training' is chosen at the top left)"
+	@echo "and each search's training runs there (MLflow 3 opens its GenAI pages unless told otherwise):"
+	@$(BIN)/skysieve server links | sed 's/^/  /'
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

@@ -175,3 +175,18 @@ def test_server_env_needs_a_bucket_and_an_http_endpoint():
     with pytest.raises(ConfigError, match=r"--s3-endpoint-url 'minio:9000' is not an http\(s\):// URL"):
         mlflow_server_env(artifacts_destination="s3://b", s3_endpoint_url="minio:9000")
 
+
+
+def test_links_open_each_experiments_training_runs(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from skysieve._tracking import experiment_id
+    from skysieve.cli import build_app
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    sz = experiment_id("sz")
+    result = CliRunner().invoke(build_app(), ["server", "links", "--url", "http://tracking-host:5000/"])
+    assert result.exit_code == 0, result.output
+    line = next(row for row in result.output.splitlines() if row.startswith("sz "))
+    assert line.split()[-1] == f"http://tracking-host:5000/#/experiments/{sz}/runs?workflowType=machine_learning"

@@ -11,7 +11,7 @@ __all__ = ["register"]
 
 
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
-    """Add the ``server`` command group (``start``, ``initdb``) to ``app``."""
+    """Add the ``server`` command group (``start``, ``initdb``, ``links``) to ``app``."""
     group = typer.Typer(help="A shared MLflow tracking server (PostgreSQL backend) and its databases.",
                         no_args_is_help=True)
 
@@ -65,7 +65,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         typer.echo(f"MLflow tracking server on http://{public}:{port}  (backend {safe_url(backend_store_uri)}, "
                    f"artifacts {artifacts})")
         typer.echo(f"clients: export MLFLOW_TRACKING_URI=http://{public}:{port}")
-        typer.echo(f"runs in the UI: http://{public}:{port}/#/experiments?workflowType=machine_learning")
+        typer.echo(f"links to each search's runs in the UI: skysieve server links --url http://{public}:{port}")
         sys.stdout.flush()
         os.execve(cmd[0], cmd, {**os.environ, **env})
 
@@ -83,5 +83,25 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         if mlflow:
             init_mlflow_store(url)
             typer.echo("MLflow tables ready")
+
+    @group.command("links")
+    @handle_errors
+    def links(
+        url: Annotated[str, typer.Option(help="where the MLflow UI is served (`mlflow ui`, `skysieve server start`)")]
+            = f"http://127.0.0.1:{DEFAULT_PORT}",
+    ) -> None:
+        """Print the UI link of every experiment's training runs (the tracking store of MLFLOW_TRACKING_URI).
+
+        MLflow 3's UI opens an experiment on its GenAI pages unless the browser's switch says "Model
+        training"; these links say so themselves (workflowType=machine_learning).
+        """
+        import mlflow
+
+        from skysieve._tracking import configure_mlflow, ui_experiment_url
+
+        configure_mlflow()
+        experiments = mlflow.MlflowClient().search_experiments(order_by=["name ASC"])
+        for exp in experiments:
+            typer.echo(f"{exp.name:<12} {ui_experiment_url(url, exp.experiment_id)}")
 
     app.add_typer(group, name="server")
