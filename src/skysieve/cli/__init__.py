@@ -1,7 +1,7 @@
 """The ``skysieve`` command line, built from the search registry: ``skysieve <verb> <search>``.
 
 The engine's own commands (``params``, ``tasks``, ``pipeline``, ``tune``,
-``train``, ``promote``, ``catalog``, ``server``) are here; every search adds
+``train``, ``promote``, ``catalog``, ``gallery``, ``server``) are here; every search adds
 its commands (:meth:`skysieve.tasks.Search.commands`) to the verb groups.
 Heavy libraries are imported inside the commands so ``skysieve --help`` stays fast.
 """
@@ -34,6 +34,7 @@ _ENGINE_MODULES = (
     "skysieve.cli._train",
     "skysieve.cli._promote",
     "skysieve.cli._catalog",
+    "skysieve.cli._gallery",
     "skysieve.cli._server",
 )
 
@@ -45,7 +46,8 @@ def build_app() -> typer.Typer:
     app = typer.Typer(
         name="skysieve",
         help="Deep-learning searches in astronomical images: simulate, cut out, validate, tune, train, evaluate, "
-             "ensemble, register, promote and catalog; list the searches (skysieve tasks); check the pipeline "
+             "ensemble, register, promote and catalog; look at a catalog's candidates (skysieve gallery); list the "
+             "searches (skysieve tasks); check the pipeline "
              "files (skysieve pipeline check); run a shared tracking server.",
         no_args_is_help=True,
         add_completion=False,

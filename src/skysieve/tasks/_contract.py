@@ -17,7 +17,7 @@ and in :meth:`Search.make_catalog`.
 import importlib
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -283,6 +283,55 @@ class Search(ABC):
         if self.catalog_module is None:
             return None
         return getattr(importlib.import_module(self.catalog_module), name, None)
+
+    # -- candidate galleries -----------------------------------------------------------------------------------------
+
+    def gallery_score(self, table: Any) -> str | None:
+        """The column of this search's catalog ``table`` a gallery sorts by (higher better) and ``--max`` keeps.
+
+        By default ``score`` where the catalog has one, else ``None`` (catalog order).
+        """
+        return "score" if "score" in getattr(table, "colnames", ()) else None
+
+    def gallery_thumbnails(self, rows: Any, images: tuple[Path, ...], *, size_px: int | None) -> Iterator[Any]:
+        """One thumbnail per row of a catalog of this search, for ``skysieve gallery``.
+
+        Parameters
+        ----------
+        rows : astropy.table.Table
+            The rows shown, in page order (``ra``, ``dec`` in deg and the
+            search's columns); ``rows.meta`` is the catalog header.
+        images : tuple of Path
+            What ``--images`` gave: FITS images, or whatever inputs the
+            search's catalog took (a directory of cutouts…).
+        size_px : int or None
+            ``--size``: the cutout side in image pixels, or ``None`` for the
+            search's own choice.
+
+        Yields
+        ------
+        ndarray of shape (H, W, 3), uint8, or None
+            Exactly one per row, in order; ``None`` for a row outside every
+            image (the engine draws, counts and reports a placeholder).
+
+        Raises
+        ------
+        skysieve.errors.SkysieveError
+            Unusable images, named with the fix (nothing is written).
+
+        By default, the engine's :func:`skysieve.gallery.default_thumbnails`:
+        every image cut at each row's ``ra``, ``dec`` through its WCS, a Lupton
+        colour composite for three or more optical bands (``FILTER``), one
+        labelled panel per band otherwise.
+        """
+        from skysieve.gallery import default_thumbnails
+
+        if not images:
+            from skysieve.errors import ConfigError
+
+            raise ConfigError(f"the '{self.name}' search cuts gallery thumbnails from FITS images: give --images "
+                              "(one FITS image per band, with a celestial WCS)")
+        return default_thumbnails(rows, images, size_px=size_px)
 
     def make_catalog(self, ref: Any, *, out: Path, options: Mapping[str, Any], given: frozenset[str],
                      truth: Path | None, batch_size: int, progress: bool, echo: Callable[[str], None],

@@ -80,6 +80,16 @@ class SzSearch(Search):
 
         return CATALOG_CONFIG_TAG in tags
 
+    def gallery_score(self, table) -> str | None:
+        """The ensemble's rank product (the catalog's order)."""
+        return "rank_product" if "rank_product" in table.colnames else super().gallery_score(table)
+
+    def gallery_thumbnails(self, rows, images, *, size_px):
+        """One blue–red panel per mm map, labelled with its frequency, the side of a CNN tile."""
+        from skysieve.tasks.sz._gallery import gallery_thumbnails
+
+        return gallery_thumbnails(rows, images, size_px=size_px)
+
 
 #: The instance the ``skysieve.tasks`` entry point names.
 search = SzSearch()

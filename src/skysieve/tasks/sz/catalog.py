@@ -221,6 +221,7 @@ def _header(model: CatalogModel, maps: SkyMaps, checksums: list[str], grid: Tile
     meta: dict[str, Any] = {
         "ORIGIN": "skysieve catalog",
         "DATE": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+        "TASK": "sz",
         "MODEL": model.name,
         "MODELVER": model.version,
         "MODALIAS": model.alias or "",

@@ -1,0 +1,97 @@
+"""Gallery thumbnails of a lens catalog: colour cutouts, from its cutout directory or its band images.
+
+A catalog made from a cutout directory (header ``INPUT = 'cutouts'``, a
+``file`` column) is drawn from the same files: each row's bands (``FILTER``,
+or the ``<stem>_<FILTER>`` name of a band file), cropped to the central
+``SIZE_PX`` pixels the model scored.  A catalog made from band images and
+positions is cut from ``--images`` at each row's ``ra``, ``dec`` (the
+engine's default).  Three HST bands make a Lupton asinh colour composite
+(F814W red, F606W green, F435W blue); fewer make one panel per band.
+"""
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from astropy.io import fits
+
+from skysieve.errors import ConfigError, DataError
+from skysieve.gallery import DEFAULT_SIZE_PX, default_thumbnails, render_bands
+from skysieve.tasks.lens._fits_inputs import _filter_name, _image_headers, fits_stem
+
+__all__ = ["gallery_thumbnails", "read_cutout_bands"]
+
+
+def _channels(meta: Any) -> tuple[str, ...]:
+    n = int(meta.get("NBANDS", 0) or 0)
+    return tuple(str(meta[f"BAND{i}"]) for i in range(1, n + 1) if f"BAND{i}" in meta)
+
+
+def read_cutout_bands(directory: Path, names: Sequence[str], channels: Sequence[str], size_px: int
+                      ) -> dict[str, np.ndarray]:
+    """The bands of one cutout (its files ``names`` in ``directory``), each cropped to its central ``size_px``.
+
+    Raises
+    ------
+    DataError
+        A file that is missing or unreadable, naming it.
+    """
+    out: dict[str, np.ndarray] = {}
+    for name in names:
+        path = directory / name
+        if not path.is_file():
+            raise DataError(f"{path}: cutout file of the catalog not found; give --images the directory the catalog "
+                            "was made from (its CUTDIR header)")
+        try:
+            with fits.open(path) as hdul:
+                headers = _image_headers(hdul)
+                stem = fits_stem(path.name) or path.stem
+                for index, header in headers:
+                    band = _filter_name(header, hdul[0].header, channels, inherit=len(headers) == 1)
+                    if band is None and len(headers) == 1:
+                        band = next((c for c in channels if stem.lower().endswith("_" + c.lower())), None)
+                    if band is None or (channels and band not in channels):
+                        continue
+                    data = np.asarray(hdul[index].data, dtype=np.float32)
+                    ny, nx = data.shape
+                    s = min(size_px, ny, nx)
+                    y0, x0 = (ny - s) // 2, (nx - s) // 2
+                    out[band] = data[y0: y0 + s, x0: x0 + s]
+        except OSError as exc:
+            raise DataError(f"{path}: not a readable FITS file ({exc})") from None
+    return out
+
+
+def _from_directory(rows: Any, directory: Path, side: int) -> Iterator[np.ndarray | None]:
+    if "file" not in rows.colnames:
+        raise DataError(f"{directory}: the catalog has no 'file' column (it was made from band images and "
+                        "positions); give --images those band images instead of a directory")
+    channels = _channels(rows.meta)
+    for files in rows["file"]:
+        names = [n.strip() for n in str(files).split(",") if n.strip()]
+        bands = read_cutout_bands(directory, names, channels, side)
+        order = [c for c in channels if c in bands] or sorted(bands)
+        yield render_bands([bands[b] for b in order], order) if order else None
+
+
+def gallery_thumbnails(rows: Any, images: tuple[Path, ...], *, size_px: int | None) -> Iterator[Any]:
+    """Colour cutouts of a lens catalog's rows (:meth:`Search.gallery_thumbnails`).
+
+    ``images`` is the catalog's cutout directory (the header's ``CUTDIR``
+    when none is given), or its band images (``FILTER``, celestial WCS).
+    """
+    meta = rows.meta
+    side = size_px or int(meta.get("SIZE_PX", DEFAULT_SIZE_PX))
+    if len(images) == 1 and images[0].is_dir():
+        yield from _from_directory(rows, images[0], side)
+    elif not images and meta.get("INPUT") == "cutouts" and Path(str(meta.get("CUTDIR", ""))).is_dir():
+        yield from _from_directory(rows, Path(str(meta["CUTDIR"])), side)
+    elif images:
+        dirs = [str(p) for p in images if p.is_dir()]
+        if dirs:
+            raise ConfigError(f"--images {dirs}: give one cutout directory, or band images (FITS files), not both")
+        yield from default_thumbnails(rows, images, size_px=side)
+    else:
+        raise ConfigError("a lens gallery draws from the catalog's inputs: give --images with its cutout directory or "
+                          "its band images (one FITS image per band, FILTER, celestial WCS)")
