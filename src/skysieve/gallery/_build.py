@@ -187,7 +187,8 @@ def write_gallery(catalog: str | Path, *, images: Sequence[str | Path], out: str
                 ("shown", f"{len(rows)} rows" + (f", the best {len(rows)} by {html.escape(marks.score)}"
                                                  if marks.score and len(rows) < len(table) else "")
                  + (f"; sorted by {html.escape(marks.score)}, highest first" if marks.score else "")),
-                ("placeholders", f'<span id="n-placeholders">{n_missing}</span> rows outside every image')]
+                ("placeholders", f'<span id="n-placeholders">{n_missing}</span> of {len(rows)} rows outside every '
+                                  "image (grey thumbnails)")]
         if meta.get("DATE"):
             info.append(("made", html.escape(str(meta["DATE"]))))
         page = render_page(title=f"Candidates of {catalog.name}", columns=columns,

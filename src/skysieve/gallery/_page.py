@@ -64,8 +64,10 @@ class PageColumns:
     truth: tuple[str, ...]
 
 
-def _cell(value) -> tuple[str, str, str]:
-    """(sort value, shown text, CSS class) of one table cell."""
+def _cell(value, *, digits: str = ".4g") -> tuple[str, str, str]:
+    """(sort value, shown text, CSS class) of one table cell; masked and NaN cells sort last and show a dash."""
+    if value is np.ma.masked or np.ma.is_masked(value):
+        return "nan", "\u2013", ""
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
     if isinstance(value, np.generic):
@@ -77,7 +79,7 @@ def _cell(value) -> tuple[str, str, str]:
     if isinstance(value, float):
         if not np.isfinite(value):
             return "nan", "\u2013", ""
-        return repr(value), f"{value:.4g}", ""
+        return repr(value), format(value, digits), ""
     text = str(value).strip()
     return text, text, "str"
 
@@ -108,7 +110,7 @@ def render_page(*, title: str, columns: Sequence[str], rows: Sequence[Mapping[st
         kept = any(bool(row.get(d)) for d in marks.decisions)
         cells = [f'<td class="thumb"><img src="{html.escape(thumb)}" alt="row {i}" loading="eager"></td>']
         for c in columns:
-            sort, shown, cls = _cell(row[c])
+            sort, shown, cls = _cell(row[c], digits=".5f" if c in ("ra", "dec") else ".4g")
             cells.append(f'<td class="{cls}" data-v="{html.escape(sort)}">{html.escape(shown)}</td>')
         body.append(f'<tr{" class=kept" if kept else ""}>{"".join(cells)}</tr>')
     lines = "".join(f"<div><b>{html.escape(k)}:</b> {v}</div>" for k, v in info)
