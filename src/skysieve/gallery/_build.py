@@ -101,8 +101,11 @@ def _order(table: Table, score: str | None) -> np.ndarray:
     return np.argsort(np.where(np.isfinite(values), -values, np.inf), kind="stable")
 
 
-def _scalar_columns(table: Table) -> list[str]:
-    return [c for c in table.colnames if table[c].ndim == 1]
+def _scalar_columns(table: Table, marks: PageColumns) -> list[str]:
+    """The one-value-per-row columns: ``id``, the score, decisions and truth first, then the catalog's order."""
+    first = [c for c in ("id", marks.score, *marks.decisions, *marks.truth) if c]
+    order = list(dict.fromkeys([c for c in first if c in table.colnames] + table.colnames))
+    return [c for c in order if table[c].ndim == 1]
 
 
 def write_gallery(catalog: str | Path, *, images: Sequence[str | Path], out: str | Path, max_rows: int | None = None,
@@ -149,7 +152,7 @@ def write_gallery(catalog: str | Path, *, images: Sequence[str | Path], out: str
     marks = page_columns(table, score)
     order = _order(table, marks.score)[: max_rows or None]
     rows = table[order]
-    columns = _scalar_columns(table)
+    columns = _scalar_columns(table, marks)
     if search is not None:
         thumbs = search.gallery_thumbnails(rows, tuple(Path(p) for p in images), size_px=size_px)
     elif images:

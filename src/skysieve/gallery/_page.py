@@ -1,6 +1,6 @@
 """The gallery page: one static HTML file, no server and nothing fetched from the internet when it is viewed.
 
-Every column of the catalog is a table column; clicking its header sorts
+Every one-value-per-row column of the catalog is a table column; clicking its header sorts
 the rows by it (numbers as numbers, ascending then descending), with the
 inline script below.  Score, decision and truth columns come first and are
 marked; a row a decision keeps is tinted.

@@ -115,7 +115,8 @@ def lupton_rgb(red: np.ndarray, green: np.ndarray, blue: np.ndarray, *, q: float
         bands.append(np.nan_to_num(data - sky, nan=0.0))
     intensity = (bands[0] + bands[1] + bands[2]) / 3.0
     stretch = float(np.percentile(intensity, 99.5)) if intensity.size else 1.0
-    rgb = make_lupton_rgb(*bands, minimum=0.0, stretch=stretch if stretch > 0 else 1.0, Q=q)
+    with np.errstate(invalid="ignore", divide="ignore"):  # astropy divides by I before masking I = 0
+        rgb = make_lupton_rgb(*bands, minimum=0.0, stretch=stretch if stretch > 0 else 1.0, Q=q)
     img = _enlarge(np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8)[::-1]))
     return _label(img, label) if label else img
 
