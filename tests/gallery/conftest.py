@@ -103,3 +103,14 @@ def mm_maps(tmp_path) -> tuple[Path, list[Path]]:
                          "truth_sep_arcmin": np.array([np.nan, 0.2, 0.4, np.nan, np.nan])},
                   meta={"TILE_PX": 16})
     return cat, paths
+
+
+# the real registry (an SZ ensemble and a lens classifier) and the tiny SZ sky of the catalog tests
+from tests.catalog.conftest import (  # noqa: E402, F401 - fixtures
+    catalog_result,
+    lens_registry,
+    loaded_model,
+    registry,
+    sky_files,
+    sky_wcs,
+)
