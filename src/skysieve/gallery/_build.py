@@ -10,6 +10,7 @@ run leaves no page.
 
 import html
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 import numpy as np
 from astropy.table import Table
+from astropy.utils.exceptions import AstropyUserWarning
 
 from skysieve._io import atomic_path
 from skysieve._urls import safe_url
@@ -53,7 +55,9 @@ def read_catalog(path: str | Path) -> Table:
     if not path.is_file():
         raise DataError(f"{path}: catalog not found; give a FITS catalog written by skysieve catalog")
     try:
-        table = Table.read(path, format="fits")
+        with warnings.catch_warnings():  # a survey catalog's second table (FIELDS) is not the candidates
+            warnings.simplefilter("ignore", AstropyUserWarning)
+            table = Table.read(path, format="fits", hdu=1, mask_invalid=False)
     except Exception as exc:  # noqa: BLE001 - astropy raises many kinds on a bad file
         raise DataError(f"{path}: not a readable FITS table ({exc}); give a catalog written by skysieve catalog") \
             from None

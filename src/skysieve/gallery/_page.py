@@ -108,7 +108,7 @@ def render_page(*, title: str, columns: Sequence[str], rows: Sequence[Mapping[st
     body = []
     for i, (row, thumb) in enumerate(zip(rows, thumbs, strict=True)):
         kept = any(bool(row.get(d)) for d in marks.decisions)
-        cells = [f'<td class="thumb"><img src="{html.escape(thumb)}" alt="row {i}" loading="eager"></td>']
+        cells = [f'<td class="thumb"><img src="{html.escape(thumb)}" alt="row {i}" loading="lazy"></td>']
         for c in columns:
             sort, shown, cls = _cell(row[c], digits=".5f" if c in ("ra", "dec") else ".4g")
             cells.append(f'<td class="{cls}" data-v="{html.escape(sort)}">{html.escape(shown)}</td>')
