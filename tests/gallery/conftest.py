@@ -106,7 +106,7 @@ def mm_maps(tmp_path) -> tuple[Path, list[Path]]:
 
 
 # the real registry (an SZ ensemble and a lens classifier) and the tiny SZ sky of the catalog tests
-from tests.catalog.conftest import (  # noqa: E402, F401 - fixtures
+from tests.catalog.conftest import (  # noqa: F401 - fixtures
     catalog_result,
     lens_registry,
     loaded_model,

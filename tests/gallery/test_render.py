@@ -8,7 +8,7 @@ from astropy.visualization import make_lupton_rgb
 from skysieve.errors import ConfigError, DataError
 from skysieve.gallery import cut, default_thumbnails, lupton_rgb, open_images, wavelength_nm
 from skysieve.tasks import get_search
-from tests.gallery.conftest import MM_N, MM_PIX_DEG, OPT_N, OPT_PIX_DEG, RA0, DEC0, gaussians, tan_wcs
+from tests.gallery.conftest import DEC0, MM_N, MM_PIX_DEG, OPT_N, OPT_PIX_DEG, RA0, gaussians, tan_wcs
 
 
 @pytest.mark.parametrize(("band", "nm"), [("F435W", 435.0), ("F814W", 814.0), ("F160W", 1600.0), ("r", 617.0),
@@ -24,15 +24,16 @@ def test_cut_is_centred_on_the_position_and_none_off_the_image(optical):
     rows = Table.read(cat)
     with ExitStack() as stack:
         image = open_images(paths[:1], stack)[0]
-        piece = cut(image, rows["ra"][1], rows["dec"][1], 21)
+        piece = cut(image, ra_deg=rows["ra"][1], dec_deg=rows["dec"][1], size_px=21)
         assert piece.shape == (21, 21)
         x, y = (float(v) for v in image.wcs.world_to_pixel_values(rows["ra"][1], rows["dec"][1]))
         yy, xx = np.mgrid[:21, :21]
         w = np.where(piece > 5.0, piece, 0.0)  # the source (20σ peak) above the noise
         centroid = (np.sum(w * xx) / w.sum(), np.sum(w * yy) / w.sum())
         assert centroid == pytest.approx((10 + x - round(x), 10 + y - round(y)), abs=0.3)  # at the position
-        assert cut(image, rows["ra"][4], rows["dec"][4], 21) is None  # 5° away
-        edge = cut(image, RA0 + (OPT_N / 2 - 2) * OPT_PIX_DEG / np.cos(np.radians(DEC0)), DEC0, 21)
+        assert cut(image, ra_deg=rows["ra"][4], dec_deg=rows["dec"][4], size_px=21) is None  # 5° away
+        edge = cut(image, ra_deg=RA0 + (OPT_N / 2 - 2) * OPT_PIX_DEG / np.cos(np.radians(DEC0)), dec_deg=DEC0,
+                   size_px=21)
         assert np.isnan(edge).any() and np.isfinite(edge).any()  # partly off: NaN outside
 
 
@@ -102,7 +103,7 @@ def test_lens_thumbnails_from_a_cutout_directory(tmp_path):
     for images in ((cutdir,), ()):  # given, or from the header's CUTDIR
         thumbs = list(lens.gallery_thumbnails(rows, images, size_px=None))
         assert len(thumbs) == 2 and all(t is not None for t in thumbs)
-        r, g, b = (int(v) for v in thumbs[0][thumbs[0].shape[0] // 2 - 7, thumbs[0].shape[1] // 2])
+        r, _, b = (int(v) for v in thumbs[0][thumbs[0].shape[0] // 2 - 7, thumbs[0].shape[1] // 2])
         assert r > b  # F814W brightest: red
     (cutdir / "c1.fits").unlink()
     with pytest.raises(DataError, match="c1.fits: cutout file of the catalog not found"):

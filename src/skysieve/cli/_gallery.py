@@ -18,7 +18,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     @handle_errors
     def gallery(
         ctx: typer.Context,
-        catalog: Annotated[Path, typer.Argument(help="candidate catalog (FITS, from skysieve catalog): ra, dec in deg")],
+        catalog: Annotated[Path, typer.Argument(
+            help="candidate catalog (FITS, from skysieve catalog): ra, dec in deg")],
         out: Annotated[Path, typer.Option(help="output directory: index.html and thumbs/*.png, replaced atomically")],
         images: Annotated[list[Path] | None, typer.Option(
             help="what the thumbnails are cut from: FITS images with a celestial WCS, one per band (the maps or "

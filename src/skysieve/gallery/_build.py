@@ -70,7 +70,7 @@ def read_catalog(path: str | Path) -> Table:
 
 def page_columns(table: Table, score: str | None) -> PageColumns:
     """Score (the search's), decisions (boolean ``decision*``/``is_*`` columns) and truth columns of a catalog."""
-    decisions = tuple(c for c in table.colnames if (c.startswith("decision") or c.startswith("is_"))
+    decisions = tuple(c for c in table.colnames if c.startswith(("decision", "is_"))
                       and table[c].dtype == bool and not c.startswith("is_true"))
     truth = tuple(c for c in table.colnames if c.lower().startswith(_TRUTH_PREFIXES))
     return PageColumns(score=score if score in table.colnames else None, decisions=decisions, truth=truth)
@@ -194,8 +194,8 @@ def write_gallery(catalog: str | Path, *, images: Sequence[str | Path], out: str
                 ("shown", f"{len(rows)} rows" + (f", the best {len(rows)} by {html.escape(marks.score)}"
                                                  if marks.score and len(rows) < len(table) else "")
                  + (f"; sorted by {html.escape(marks.score)}, highest first" if marks.score else "")),
-                ("placeholders", f'<span id="n-placeholders">{n_missing}</span> of {len(rows)} rows outside every '
-                                  "image (grey thumbnails)")]
+                ("placeholders", (f'<span id="n-placeholders">{n_missing}</span> of {len(rows)} rows outside every '
+                                  "image (grey thumbnails)"))]
         if meta.get("DATE"):
             info.append(("made", html.escape(str(meta["DATE"]))))
         page = render_page(title=f"Candidates of {catalog.name}", columns=columns,

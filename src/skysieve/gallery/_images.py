@@ -104,8 +104,8 @@ def open_images(paths: Sequence[str | Path], stack: ExitStack) -> list[GalleryIm
         except Exception as exc:  # noqa: BLE001 - astropy raises many kinds on a bad WCS
             raise DataError(f"{path}: invalid WCS ({exc}); give images with a celestial WCS") from None
         if not wcs.has_celestial:
-            raise DataError(f"{path}: no celestial WCS (CTYPE1/CTYPE2 RA---…/DEC--…); a gallery cuts its thumbnails "
-                            "at each row's ra/dec, so every image needs one")
+            raise DataError(f"{path}: no celestial WCS (CTYPE1/CTYPE2 RA---…/DEC--…); a gallery cuts its "
+                            "thumbnails at each row's ra/dec, so every image needs one")
         freq = header.get("FREQ", primary.get("FREQ"))
         filt = header.get("FILTER", primary.get("FILTER"))
         if filt is not None:
@@ -120,7 +120,7 @@ def open_images(paths: Sequence[str | Path], stack: ExitStack) -> list[GalleryIm
     return out
 
 
-def cut(image: GalleryImage, ra_deg: float, dec_deg: float, size_px: int) -> np.ndarray | None:
+def cut(image: GalleryImage, *, ra_deg: float, dec_deg: float, size_px: int) -> np.ndarray | None:
     """The ``size_px`` square of ``image`` centred on (RA, Dec), NaN where it leaves the image; ``None`` off it."""
     from astropy.nddata import Cutout2D
     from astropy.nddata.utils import NoOverlapError

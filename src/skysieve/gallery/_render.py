@@ -121,7 +121,7 @@ def lupton_rgb(red: np.ndarray, green: np.ndarray, blue: np.ndarray, *, q: float
     return _label(img, label) if label else img
 
 
-def placeholder(size_px: int = _MIN_PANEL_PX, text: str = "outside images") -> np.ndarray:
+def placeholder(*, size_px: int = _MIN_PANEL_PX, text: str = "outside images") -> np.ndarray:
     """A grey square saying why there is no thumbnail."""
     return _label(np.full((size_px, size_px, 3), _NAN_GREY, dtype=np.uint8), text)
 
@@ -135,13 +135,13 @@ def png_bytes(rgb: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def cut_rows(rows: Table, images: Sequence[GalleryImage], size_px: int
+def cut_rows(rows: Table, images: Sequence[GalleryImage], *, size_px: int
              ) -> Iterator[list[np.ndarray | None] | None]:
     """Per row, every image's cutout at its ``ra``, ``dec`` (``None`` per image it is off); ``None`` if off all."""
     ra = np.asarray(rows["ra"], float)
     dec = np.asarray(rows["dec"], float)
     for a, d in zip(ra, dec, strict=True):
-        pieces = [cut(image, a, d, size_px) for image in images]
+        pieces = [cut(image, ra_deg=a, dec_deg=d, size_px=size_px) for image in images]
         yield None if all(p is None for p in pieces) else pieces
 
 
@@ -178,7 +178,7 @@ def thumbnails_from_images(rows: Table, images: Sequence[GalleryImage], *, size_
                            signed: bool = False) -> Iterator[np.ndarray | None]:
     """:func:`render_bands` of every row's cutouts of opened images; ``None`` for a row off every image."""
     bands = [im.band for im in images]
-    for pieces in cut_rows(rows, images, size_px):
+    for pieces in cut_rows(rows, images, size_px=size_px):
         yield None if pieces is None else render_bands(pieces, bands, signed=signed)
 
 

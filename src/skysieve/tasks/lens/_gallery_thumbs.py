@@ -28,7 +28,7 @@ def _channels(meta: Any) -> tuple[str, ...]:
     return tuple(str(meta[f"BAND{i}"]) for i in range(1, n + 1) if f"BAND{i}" in meta)
 
 
-def read_cutout_bands(directory: Path, names: Sequence[str], channels: Sequence[str], size_px: int
+def read_cutout_bands(directory: Path, names: Sequence[str], *, channels: Sequence[str], size_px: int
                       ) -> dict[str, np.ndarray]:
     """The bands of one cutout (its files ``names`` in ``directory``), each cropped to its central ``size_px``.
 
@@ -70,7 +70,7 @@ def _from_directory(rows: Any, directory: Path, side: int) -> Iterator[np.ndarra
     channels = _channels(rows.meta)
     for files in rows["file"]:
         names = [n.strip() for n in str(files).split(",") if n.strip()]
-        bands = read_cutout_bands(directory, names, channels, side)
+        bands = read_cutout_bands(directory, names, channels=channels, size_px=side)
         order = [c for c in channels if c in bands] or sorted(bands)
         yield render_bands([bands[b] for b in order], order) if order else None
 

@@ -20,7 +20,9 @@ __all__ = ["gallery_thumbnails"]
 
 
 def gallery_thumbnails(rows: Any, images: tuple[Path, ...], *, size_px: int | None) -> Iterator[Any]:
-    """Per-band panels of the mm maps ``images`` (``FREQ`` in each header) at each row (:meth:`Search.gallery_thumbnails`).
+    """Per-band panels of the mm maps ``images`` (``FREQ`` in each header) at each row.
+
+    The hook :meth:`skysieve.tasks.Search.gallery_thumbnails` of the ``sz`` search.
 
     Raises
     ------
