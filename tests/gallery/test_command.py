@@ -81,6 +81,7 @@ def test_bad_input_is_refused_naming_the_file_and_writes_nothing(app, optical, t
     _refused(run(app, tmp_path / "missing.fits", "--images", *images, "--out", out), "missing.fits: catalog not found")
     _refused(run(app, cat, "--images", tmp_path / "none.fits", "--out", out), "none.fits: image not found")
     _refused(run(app, cat, "--images", *images, "--out", out, "--max", 0), "--max 0")
+    _refused(run(app, cat, "--images", *images, "--out", out, "--size", 1), "--size 1")
     _refused(run(app, cat, "--images", *images, "--out", out, "--task", "nosuch"), "no search named 'nosuch'")
 
     assert (out / "index.html").read_text() == "previous page" and sorted(p.name for p in out.iterdir()) == [

@@ -149,6 +149,9 @@ def write_gallery(catalog: str | Path, *, images: Sequence[str | Path], out: str
     catalog, out = Path(catalog), Path(out)
     if max_rows is not None and max_rows < 1:
         raise ConfigError(f"--max {max_rows}: give a positive number of rows (or leave it out for all)")
+    if size_px is not None and size_px < 2:
+        raise ConfigError(f"--size {size_px}: give the cutout side in image pixels, at least 2 (or leave it out for "
+                          "the search's)")
     table = read_catalog(catalog)
     meta = dict(table.meta)
     search = _search(meta, task)
