@@ -1,5 +1,7 @@
 """Thumbnails: band names to wavelengths, WCS cutouts, Lupton colour, mm panels, the search hooks."""
 
+from contextlib import ExitStack
+
 import numpy as np
 import pytest
 from astropy.table import Table
@@ -18,8 +20,6 @@ def test_band_wavelengths(band, nm):
 
 
 def test_cut_is_centred_on_the_position_and_none_off_the_image(optical):
-    from contextlib import ExitStack
-
     cat, paths = optical
     rows = Table.read(cat)
     with ExitStack() as stack:
@@ -51,8 +51,15 @@ def test_lupton_rgb_is_astropys_on_sky_subtracted_bands():
 
 
 def test_default_thumbnails_colour_for_three_optical_bands_panels_otherwise(optical):
+    from astropy.io import fits
+
     cat, paths = optical
     rows = Table.read(cat)
+    with fits.open(paths[0], mode="update") as hdul:  # HST/ACS names the band in FILTER1/FILTER2
+        del hdul[0].header["FILTER"]
+        hdul[0].header["FILTER1"], hdul[0].header["FILTER2"] = "g", "CLEAR2L"
+    with ExitStack() as stack:
+        assert [im.band for im in open_images(paths, stack)] == ["g", "r", "i"]
     rgb = list(default_thumbnails(rows, paths, size_px=24))
     assert rgb[4] is None and all(t.ndim == 3 and t.dtype == np.uint8 for t in rgb[:4])
     centre = rgb[1][rgb[1].shape[0] // 2 - 7, rgb[1].shape[1] // 2]  # above the label strip

@@ -1,9 +1,9 @@
 """The images a gallery cuts its thumbnails from: FITS images with a celestial WCS, one band each.
 
 Each image is opened memory-mapped (its first 2-D image HDU); its band is
-named by ``FILTER`` (optical), ``FREQ`` (GHz, millimetre maps) or the file
-name.  :func:`cut` cuts a square at a row's (RA, Dec) with
-:class:`astropy.nddata.Cutout2D` (mode ``partial``, NaN outside the image), or
+named by ``FILTER`` (optical; HST/ACS's ``FILTER1``/``FILTER2``), ``FREQ``
+(GHz, millimetre maps) or the file name.  :func:`cut` cuts a square at a
+row's (RA, Dec) with :class:`astropy.nddata.Cutout2D` (mode ``partial``, NaN outside the image), or
 returns ``None`` when the position is off the image.
 """
 
@@ -79,6 +79,18 @@ def _first_image(hdul: fits.HDUList, path: Path) -> tuple[fits.ImageHDU, fits.He
     raise DataError(f"{path}: no 2-D image HDU; a gallery image is one FITS image per band with a celestial WCS")
 
 
+def _filter(header: fits.Header, primary: fits.Header) -> str | None:
+    """``FILTER``, else the one of HST/ACS's ``FILTER1``/``FILTER2`` that is not ``CLEAR…``; in the HDU or the primary."""
+    for h in (header, primary):
+        if str(h.get("FILTER") or "").strip():
+            return str(h["FILTER"]).strip()
+        named = [str(h[k]).strip() for k in ("FILTER1", "FILTER2") if str(h.get(k) or "").strip()]
+        named = [f for f in named if not f.upper().startswith("CLEAR")]
+        if len(named) == 1:
+            return named[0]
+    return None
+
+
 def open_images(paths: Sequence[str | Path], stack: ExitStack) -> list[GalleryImage]:
     """Open every image (memory-mapped, closed with ``stack``) and check its WCS.
 
@@ -107,7 +119,7 @@ def open_images(paths: Sequence[str | Path], stack: ExitStack) -> list[GalleryIm
             raise DataError(f"{path}: no celestial WCS (CTYPE1/CTYPE2 RA---…/DEC--…); a gallery cuts its "
                             "thumbnails at each row's ra/dec, so every image needs one")
         freq = header.get("FREQ", primary.get("FREQ"))
-        filt = header.get("FILTER", primary.get("FILTER"))
+        filt = _filter(header, primary)
         if filt is not None:
             band = str(filt).strip()
         elif freq is not None:
