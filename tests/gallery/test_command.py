@@ -50,6 +50,18 @@ def test_max_keeps_the_best_rows_and_mlflow_url_links_the_version(app, optical, 
     assert "the best 2 by score" in page
 
 
+def test_a_search_not_installed_here_gets_the_engine_thumbnails(app, optical, tmp_path):
+    cat, images = optical
+    table = Table.read(cat)
+    table.meta["TASK"] = "elsewhere"
+    other = tmp_path / "other.fits"
+    table.write(other)
+    result = run(app, other, "--images", *images, "--out", tmp_path / "g")
+    assert result.exit_code == 0, result.output
+    assert "search 'elsewhere' is not installed here" in result.output and "5 of 5 candidates" in result.output
+    assert "elsewhere (not installed here: the engine&#x27;s thumbnails)" in (tmp_path / "g" / "index.html").read_text()
+
+
 def _refused(result, *texts):
     assert result.exit_code == 2, result.output
     for text in texts:

@@ -90,10 +90,16 @@ def model_link(meta: dict[str, Any], mlflow_url: str | None) -> tuple[str, str]:
     return uri, f'<code id="model-link">{html.escape(uri)}</code>{alias}'
 
 
-def _search(meta: dict[str, Any], task: str | None):
-    from skysieve.tasks import get_search
+def _search(meta: dict[str, Any], task: str | None, echo: Callable[[str], None]):
+    """The search of ``--task``, else of the header's ``TASK``; ``None`` (the engine's thumbnails) if none is known."""
+    from skysieve.tasks import get_search, searches
 
-    name = task or str(meta.get("TASK", "")).strip()
+    if task:
+        return get_search(task)
+    name = str(meta.get("TASK", "")).strip()
+    if name and name not in searches():
+        echo(f"note: the catalog's search '{name}' is not installed here; drawing the engine's default thumbnails")
+        return None
     return get_search(name) if name else None
 
 
@@ -154,7 +160,7 @@ def write_gallery(catalog: str | Path, *, images: Sequence[str | Path], out: str
                           "the search's)")
     table = read_catalog(catalog)
     meta = dict(table.meta)
-    search = _search(meta, task)
+    search = _search(meta, task, echo)
     score = search.gallery_score(table) if search is not None else ("score" if "score" in table.colnames else None)
     marks = page_columns(table, score)
     order = _order(table, marks.score)[: max_rows or None]
@@ -192,7 +198,8 @@ def write_gallery(catalog: str | Path, *, images: Sequence[str | Path], out: str
                             "was made from")
         text, link = model_link(meta, mlflow_url)
         info = [("catalog", f"<code>{html.escape(str(catalog))}</code>, {len(table)} rows"),
-                ("search", html.escape(search.name if search else "unknown (no TASK in the header)")),
+                ("search", html.escape(search.name if search else f"{meta['TASK']} (not installed here: the engine's "
+                                       "thumbnails)" if meta.get("TASK") else "unknown (no TASK in the header)")),
                 ("model version", link),
                 ("shown", f"{len(rows)} rows" + (f", the best {len(rows)} by {html.escape(marks.score)}"
                                                  if marks.score and len(rows) < len(table) else "")
