@@ -160,6 +160,7 @@ def write_evaluation_report(
     fold_metrics: Sequence[Mapping[str, float]] | None = None,
     table_markdown: str | None = None,
     max_curve_points: int = 1000,
+    extra_metrics: Mapping[str, Any] | None = None,
 ) -> ReportFiles:
     """Write metrics, curves and plots of one or more evaluated methods.
 
@@ -177,6 +178,10 @@ def write_evaluation_report(
         to write as ``table.md``.
     max_curve_points : int, keyword-only
         Rows per curve CSV.
+    extra_metrics : mapping, keyword-only, optional
+        More top-level sections of ``metrics.json`` (e.g. ``differences``:
+        the paired-bootstrap ensemble − single-method intervals); a key may
+        not clash with a method name or ``folds``.
 
     Returns
     -------
@@ -196,6 +201,10 @@ def write_evaluation_report(
             plots / "folds.csv", {"fold": np.arange(len(fold_metrics)), **{k: summary[k].values for k in keys}}
         )
         files.pngs["folds"] = plot_fold_box(fold_metrics, out / "folds.png")
+    for key, value in (extra_metrics or {}).items():
+        if key in metrics:
+            raise ValueError(f"write_evaluation_report: extra_metrics key '{key}' clashes with a method or 'folds'")
+        metrics[key] = value
     files.metrics = metrics
     write_metrics_json(metrics, files.metrics_json)
 
