@@ -6,6 +6,7 @@ from astropy.table import Table
 from skysieve.config import EnsembleParams, EvaluateParams
 from skysieve.ensemble._methods import Ensembles, fit_ensembles
 from skysieve.ensemble._table import comparison_table, ensemble_differences, evaluate_ensembles
+from skysieve.evaluate._predictions import predictions_document
 
 __all__ = ["EnsembleOutcome", "run_ensembles"]
 
@@ -14,11 +15,14 @@ class EnsembleOutcome:
     """Fitted ensembles, their evaluation per method, DeepSZ's table on the test split (with 95 % intervals),
     and the paired-bootstrap F1 differences ensemble − single method (``differences``, keyed ``and_minus_mf``…)."""
 
-    def __init__(self, ensembles: Ensembles, results: dict, table: list[dict], differences: dict | None = None):
+    def __init__(self, ensembles: Ensembles, results: dict, table: list[dict], differences: dict | None = None,
+                 test_predictions: dict | None = None):
         self.ensembles = ensembles
         self.results = results
         self.table = table
         self.differences = differences or {}
+        #: Per-object test decisions of every method (:func:`~skysieve.evaluate.predictions_document`).
+        self.test_predictions = test_predictions or {}
 
     def differences_dict(self) -> dict[str, dict]:
         """The differences, JSON-ready and numbers only (``metrics.json`` section ``differences``):
@@ -46,4 +50,5 @@ def run_ensembles(scores: Table, *, params: EnsembleParams, evaluate: EvaluatePa
     n_boot, seed = evaluate.bootstrap_resamples, evaluate.bootstrap_seed
     table = comparison_table(labels, decisions, n_boot=n_boot, seed=seed)
     differences = ensemble_differences(labels, decisions, n_boot=n_boot, seed=seed) if n_boot > 0 else {}
-    return EnsembleOutcome(ensembles, results, table, differences)
+    ids = np.asarray(test["id"]) if "id" in test.colnames else np.arange(len(test))
+    return EnsembleOutcome(ensembles, results, table, differences, predictions_document(ids, labels, decisions))

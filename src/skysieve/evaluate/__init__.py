@@ -16,6 +16,7 @@ from skysieve.evaluate._breakdown import (
     purity_completeness_curve,
     quartile_summary,
 )
+from skysieve.evaluate._predictions import PREDICTIONS_DOCUMENT, predictions_document
 from skysieve.evaluate._errors import ErrorRates, normalised_colour, rate_by_bin, rate_by_cut
 from skysieve.evaluate._protocol import (
     Curves,
@@ -74,6 +75,8 @@ __all__ = [
     "rate_by_bin",
     "rate_by_cut",
     "SCORE_COLUMNS",
+    "PREDICTIONS_DOCUMENT",
+    "predictions_document",
     "BOOTSTRAP_METRICS",
     "Difference",
     "Interval",

@@ -37,10 +37,11 @@ from skysieve.evaluate import (
     Interval,
     bootstrap_metrics,
     class_metrics,
-    intervals_as_dict,
     evaluate_scores,
     fold_class_metrics,
+    intervals_as_dict,
     normalised_colour,
+    predictions_document,
     purity_completeness_crossing,
     purity_completeness_curve,
     quartile_summary,
@@ -326,6 +327,10 @@ class LensEvaluation:
         ``test`` (at the operating threshold) and ``cv`` (at ``fold_threshold``).
     val_scores : ndarray
         The validation probabilities, the reference distribution for rank percentiles.
+    test_predictions : dict
+        Per-object test decisions at the operating threshold
+        (:func:`~skysieve.evaluate.predictions_document`), for the registry's
+        paired promotion gate.
     """
 
     result: EvaluationResult
@@ -338,6 +343,7 @@ class LensEvaluation:
     folds: list[dict[str, float]] = field(default_factory=list)
     breakdown: dict[str, LensBreakdown] = field(default_factory=dict)
     val_scores: np.ndarray = field(default_factory=lambda: np.empty(0))
+    test_predictions: dict[str, Any] = field(default_factory=dict)
 
     @property
     def threshold(self) -> float:
@@ -387,6 +393,7 @@ class LensEvaluation:
             "references": {"cnn_prob": [float(x) for x in self.val_scores]},
             "test_metrics": {"cnn": self.registry_metrics()},
             "val_metrics": {"cnn": self.result.val.as_dict()},
+            **({"test_predictions": self.test_predictions} if self.test_predictions else {}),
         }
 
     def registry_metrics(self) -> dict[str, float | int | None]:
@@ -503,6 +510,7 @@ def evaluate_lens(
         test={k: _sample(yt, st, adversarial, t, n_boot=n_boot, seed=seed) for k, t in thresholds.items()},
         breakdown={"test": lens_breakdown(yt, st >= threshold, truth_test, params=params)},
         val_scores=sv,
+        test_predictions=predictions_document(np.asarray(test["id"]), yt, {"cnn": st >= threshold}),
     )
     if oof is not None and len(oof):
         folds = np.asarray(oof["fold"])

@@ -258,7 +258,8 @@ def ensemble_sz(
                                    "references": {k: v.tolist() for k, v in ens.references().items()},
                                    "test_metrics": {m: r.test.as_dict() for m, r in outcome.results.items()},
                                    "val_metrics": {m: r.val.as_dict() for m, r in outcome.results.items()},
-                                   "differences": outcome.differences_dict()},
+                                   "differences": outcome.differences_dict(),
+                                   "test_predictions": outcome.test_predictions},
                                   indent=1))
     with atomic_path(out) as tmp:
         files = write_evaluation_report(outcome.results, tmp, table_markdown=markdown,
