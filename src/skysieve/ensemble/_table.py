@@ -15,7 +15,13 @@ from skysieve.config import EvaluateParams
 from skysieve.ensemble._methods import CNN_COLUMN, LABEL_COLUMN, METHODS, MF_COLUMN, Ensembles, _column
 from skysieve.errors import DataError
 from skysieve.evaluate._protocol import EvaluationResult, evaluate_decisions, evaluate_scores
-from skysieve.metrics import ConfusionCounts, Difference, bootstrap_metrics, confusion_counts, paired_bootstrap_difference
+from skysieve.metrics import (
+    ConfusionCounts,
+    Difference,
+    bootstrap_metrics,
+    confusion_counts,
+    paired_bootstrap_difference,
+)
 from skysieve.metrics._binary import _labels
 
 if TYPE_CHECKING:

@@ -224,13 +224,17 @@ def write_evaluation_report(
             max_points=max_curve_points,
         )  # fmt: skip
     if test_curves:
-        files.pngs["roc"] = plot_roc(test_curves, out / "roc.png")
-        files.pngs["pr"] = plot_pr(test_curves, out / "pr.png")
+        roc_labels = {n: f"{n} (AUC {results[n].test.format('roc_auc', digits=3)})" for n in test_curves}
+        pr_labels = {n: f"{n} (AP {results[n].test.format('pr_auc', digits=3)})" for n in test_curves}
+        files.pngs["roc"] = plot_roc(test_curves, out / "roc.png", labels=roc_labels)
+        files.pngs["pr"] = plot_pr(test_curves, out / "pr.png", labels=pr_labels)
     if val_curves:
         chosen = {n: results[n].thresholds[n] for n in val_curves if n in results[n].thresholds}
         files.pngs["f1_threshold"] = plot_f1_threshold(val_curves, out / "f1_threshold.png", thresholds=chosen)
     files.pngs["confusion"] = plot_confusion_matrices({n: r.test.counts for n, r in results.items()},
-                                                      out / "confusion.png")  # fmt: skip
+                                                      out / "confusion.png",
+                                                      titles={n: f"{n}  F1 {r.test.format('f1')}"
+                                                              for n, r in results.items()})  # fmt: skip
 
     for kind, (xlabel, ylabel, xscale) in BINNED_LABELS.items():
         per_method = {n: r.binned[kind] for n, r in results.items() if kind in r.binned}

@@ -371,7 +371,7 @@ def paired_bootstrap_difference(
 
 
 def intervals_as_dict(intervals: Mapping[str, Interval]) -> dict[str, float | int]:
-    """``{"<metric>_lo", "<metric>_hi"}`` for each interval, plus ``n_pos``, ``n_neg``, ``n_boot`` (flat, JSON-ready)."""
+    """``<metric>_lo`` and ``<metric>_hi`` for each interval, plus ``n_pos``, ``n_neg``, ``n_boot`` (flat, JSON)."""
     out: dict[str, float | int] = {}
     for name, iv in intervals.items():
         out[f"{name}_lo"], out[f"{name}_hi"] = iv.lo, iv.hi
