@@ -59,7 +59,8 @@ SCORE_METRICS = ("roc_auc", "pr_auc")
 BOOTSTRAP_METRICS = DECISION_METRICS + SCORE_METRICS
 #: Default number of resamples.
 N_BOOT = 1000
-_BLOCK = 256  # resamples drawn at a time (fixed, so the draws depend on the seed alone)
+_BLOCK = 256  # resamples drawn at a time, at most (so the draws depend on the seed and n alone)
+_BLOCK_CELLS = 4_000_000  # and at most this many weights per block (32 MB of float64), whatever n
 
 
 @dataclass(frozen=True)
@@ -134,8 +135,9 @@ def _index_blocks(y: np.ndarray, n_boot: int, seed: int, stratify: bool) -> Iter
     rng = np.random.default_rng(seed)
     groups = [np.flatnonzero(y), np.flatnonzero(~y)] if stratify else [np.arange(y.size)]
     done = 0
+    block = max(1, min(_BLOCK, _BLOCK_CELLS // max(y.size, 1)))
     while done < n_boot:
-        b = min(_BLOCK, n_boot - done)
+        b = min(block, n_boot - done)
         parts = [g[rng.integers(0, g.size, size=(b, g.size))] for g in groups if g.size]
         yield np.concatenate(parts, axis=1)
         done += b
