@@ -126,3 +126,14 @@ def test_bad_input_is_a_clear_error():
         paired_bootstrap_difference(y, s, s, metric="recall")
     with pytest.raises(DataError, match="length"):
         bootstrap_metrics(y, decisions=(s > 0)[:-1])
+
+
+def test_ratio_intervals_are_wilson_of_the_counts():
+    from astropy.stats import binom_conf_interval
+
+    from skysieve.metrics import ConfusionCounts, ratio_intervals
+
+    iv = ratio_intervals(ConfusionCounts(tp=41, fp=3, fn=1, tn=0))
+    assert iv["purity"] == pytest.approx(tuple(binom_conf_interval(41, 44, confidence_level=0.95, interval="wilson")))
+    assert iv["completeness"] == pytest.approx(tuple(binom_conf_interval(41, 42, confidence_level=0.95, interval="wilson")))
+    assert np.isnan(ratio_intervals(ConfusionCounts(tp=0, fp=0, fn=2, tn=5))["purity"][0])  # nothing flagged
