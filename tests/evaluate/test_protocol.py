@@ -101,3 +101,19 @@ def test_test_metrics_carry_bootstrap_intervals_and_counts():
     dec = evaluate_decisions(yv, sv > 1, yt, st > 1, method="and", thresholds={"and.x": 1.0},
                              params=EvaluateParams(bootstrap_resamples=200))
     assert {"f1_lo", "purity_hi", "n_pos"} <= set(dec.metrics()["test"]) and "roc_auc_lo" not in dec.metrics()["test"]
+
+
+def test_threshold_noise_widens_the_fixed_threshold_interval():
+    from skysieve.evaluate import threshold_noise
+
+    yv, sv = split(5, n=1500)
+    yt, st = split(6, n=1500)
+    table = Table({"split": ["val"] * yv.size + ["test"] * yt.size, "label": np.r_[yv, yt],
+                   "mf_snr": np.r_[sv, st], "cnn_prob": np.r_[sv, st] / 10})
+    params = EvaluateParams(bootstrap_resamples=300, bootstrap_seed=2)
+    noise = threshold_noise(table, params=params)
+    fixed = evaluate_scores(yv, sv, yt, st, method="mf", params=params).test.intervals["f1"]
+    assert set(noise) == {"mf", "cnn"} and noise["mf"]["f1"].value == pytest.approx(fixed.value)
+    assert noise["mf"]["f1"].hi - noise["mf"]["f1"].lo > fixed.hi - fixed.lo
+    assert (noise["cnn"]["f1"].lo, noise["cnn"]["f1"].hi) == (noise["mf"]["f1"].lo, noise["mf"]["f1"].hi)  # same ranks
+    assert threshold_noise(table, params=EvaluateParams(bootstrap_resamples=0)) == {}

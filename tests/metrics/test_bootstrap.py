@@ -137,3 +137,25 @@ def test_ratio_intervals_are_wilson_of_the_counts():
     assert iv["purity"] == pytest.approx(tuple(binom_conf_interval(41, 44, confidence_level=0.95, interval="wilson")))
     assert iv["completeness"] == pytest.approx(tuple(binom_conf_interval(41, 42, confidence_level=0.95, interval="wilson")))
     assert np.isnan(ratio_intervals(ConfusionCounts(tp=0, fp=0, fn=2, tn=5))["purity"][0])  # nothing flagged
+
+
+def test_threshold_bootstrap_rechooses_the_threshold_on_each_validation_resample():
+    from skysieve.metrics import best_f1_threshold, bootstrap_indices, threshold_bootstrap
+    from skysieve.metrics._bootstrap import _best_thresholds
+
+    yv, sv = _sample(n=200, seed=3)
+    yt, st = _sample(n=250, seed=4)
+    # the vectorised per-resample threshold is best_f1_threshold on the resampled arrays
+    idx = bootstrap_indices(yv, n_boot=30, seed=8)
+    w = np.stack([np.bincount(i, minlength=yv.size) for i in idx]).astype(float)
+    assert _best_thresholds(w, yv, sv).tolist() == [best_f1_threshold(yv[i], sv[i])[0] for i in idx]
+    full = threshold_bootstrap(yv, sv, yt, st, n_boot=400, seed=1)
+    t, _ = best_f1_threshold(yv, sv)
+    fixed = bootstrap_metrics(yt, decisions=st >= t, metrics=("f1",), n_boot=400, seed=1)["f1"]
+    assert full["f1"].value == pytest.approx(f1_score(yt, st >= t)) == pytest.approx(fixed.value)
+    assert full["f1"].hi - full["f1"].lo > fixed.hi - fixed.lo  # the threshold's own noise widens it
+    assert full["f1"].n_pos == int(yt.sum())
+    # with a perfect separation the threshold never matters: every resample scores F1 = 1
+    y = np.r_[np.ones(20, bool), np.zeros(80, bool)]
+    perfect = threshold_bootstrap(y, y * 2.0, y, y * 2.0, n_boot=50)
+    assert (perfect["f1"].lo, perfect["f1"].hi) == (1.0, 1.0)

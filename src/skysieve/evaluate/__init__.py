@@ -26,7 +26,13 @@ from skysieve.evaluate._protocol import (
     evaluate_scores,
     split_metrics,
 )
-from skysieve.evaluate._stage import SCORE_COLUMNS, evaluate_methods, fold_metrics_from_oof, score_cutouts
+from skysieve.evaluate._stage import (
+    SCORE_COLUMNS,
+    evaluate_methods,
+    fold_metrics_from_oof,
+    score_cutouts,
+    threshold_noise,
+)
 from skysieve.evaluate.report import (
     ReportFiles,
     log_report_run,
@@ -60,6 +66,7 @@ from skysieve.metrics import (
     roc_auc_score,
     score_by_bin,
     summarize_folds,
+    threshold_bootstrap,
     wilson_interval,
 )
 
@@ -89,6 +96,7 @@ __all__ = [
     "evaluate_methods",
     "fold_metrics_from_oof",
     "score_cutouts",
+    "threshold_noise",
     "BinnedStatistic",
     "ConfusionCounts",
     "Curves",
@@ -115,6 +123,7 @@ __all__ = [
     "score_by_bin",
     "split_metrics",
     "summarize_folds",
+    "threshold_bootstrap",
     "wilson_interval",
     "write_evaluation_report",
     "write_metrics_json",

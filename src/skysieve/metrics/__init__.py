@@ -34,6 +34,7 @@ from skysieve.metrics._bootstrap import (
     bootstrap_metrics,
     intervals_as_dict,
     paired_bootstrap_difference,
+    threshold_bootstrap,
 )
 from skysieve.metrics._summary import (
     BinnedStatistic,
@@ -72,5 +73,6 @@ __all__ = [
     "roc_auc_score",
     "score_by_bin",
     "summarize_folds",
+    "threshold_bootstrap",
     "wilson_interval",
 ]

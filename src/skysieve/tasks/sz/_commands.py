@@ -190,8 +190,10 @@ def evaluate_sz(
         fold_metrics_from_oof,
         log_report_run,
         score_cutouts,
+        threshold_noise,
         write_evaluation_report,
     )
+    from skysieve.metrics import intervals_as_dict
     from skysieve.train import load_trained
 
     p = load_params(params)
@@ -201,18 +203,23 @@ def evaluate_sz(
     results = evaluate_methods(table, params=p.evaluate_sz)
     with atomic_path(scores) as tmp:
         table.write(tmp, format="fits")
-    markdown = _methods_markdown(results)
+    noise = threshold_noise(table, params=p.evaluate_sz)
+    markdown = _methods_markdown(results, noise)
+    extra = {"with_threshold_choice": {m: {**{k: iv.value for k, iv in ivs.items()}, **intervals_as_dict(ivs)}
+                                       for m, ivs in noise.items()}} if noise else None
     with atomic_path(out) as tmp:
         files = write_evaluation_report(results, tmp, fold_metrics=fold_metrics_from_oof(model / "oof.fits"),
-                                        table_markdown=markdown, max_curve_points=p.evaluate_sz.max_curve_points)
+                                        table_markdown=markdown, max_curve_points=p.evaluate_sz.max_curve_points,
+                                        extra_metrics=extra)
         run_id = log_report_run("evaluate", files, provenance=provenance([data, mf, model]), params=p.evaluate_sz,
                                 experiment=SEARCH)
     typer.echo(markdown)
     typer.echo(f"wrote {scores} and {out}/ (MLflow run {run_id})")
 
 
-def _methods_markdown(results: dict) -> str:
-    """DeepSZ Table 1 rows of the evaluated methods with their 95 % intervals, and the test ROC/PR-AUC."""
+def _methods_markdown(results: dict, noise: dict | None = None) -> str:
+    """DeepSZ Table 1 rows of the evaluated methods with their 95 % intervals, the test ROC/PR-AUC, and the F1
+    intervals with the threshold's own validation noise (``noise``, :func:`~skysieve.evaluate.threshold_noise`)."""
     from skysieve.ensemble import comparison_table_from_counts, table_to_markdown
 
     rows = comparison_table_from_counts({m: r.test.counts for m, r in results.items()})
@@ -224,7 +231,12 @@ def _methods_markdown(results: dict) -> str:
                 row["n_pos"], row["n_neg"] = r.test.n_pos, r.test.n_neg
     aucs = [f"{m}: ROC-AUC {r.test.format('roc_auc', digits=3)}, PR-AUC {r.test.format('pr_auc', digits=3)}"
             for m, r in results.items() if r.test.roc_auc is not None]
-    return table_to_markdown(rows) + ("\nTest " + "; ".join(aucs) + ".\n" if aucs else "")
+    text = table_to_markdown(rows) + ("\nTest " + "; ".join(aucs) + ".\n" if aucs else "")
+    if noise:
+        parts = [f"{m}: {ivs['f1'].value:.2f} ({ivs['f1'].lo:.2f}–{ivs['f1'].hi:.2f})" for m, ivs in noise.items()]
+        text += ("\nF1 with the threshold re-chosen on each validation resample (validation and test noise, "
+                 f"{next(iter(noise.values()))['f1'].n_boot} resamples): " + "; ".join(parts) + ".\n")
+    return text
 
 
 def ensemble_sz(
