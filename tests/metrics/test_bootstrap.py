@@ -141,7 +141,7 @@ def test_ratio_intervals_are_wilson_of_the_counts():
 
 def test_threshold_bootstrap_rechooses_the_threshold_on_each_validation_resample():
     from skysieve.metrics import best_f1_threshold, bootstrap_indices, threshold_bootstrap
-    from skysieve.metrics._bootstrap import _best_thresholds
+    from skysieve.metrics._compare import _best_thresholds
 
     yv, sv = _sample(n=200, seed=3)
     yt, st = _sample(n=250, seed=4)

@@ -9,8 +9,8 @@ here) applies them on the validation and test splits.
 ``_binary``: confusion counts and the ratios, ROC and PR areas, the F1 curve
 and its best threshold.  ``_summary``: completeness and mean score in bins,
 one metric's spread over folds.  ``_bootstrap``: bootstrap 95 % intervals of
-every metric with the counts they rest on, and the paired bootstrap of a
-difference between two methods.
+every metric with the counts they rest on; ``_compare``: the paired bootstrap
+of a difference between two methods, and intervals with the threshold's noise.
 """
 
 from skysieve.metrics._binary import (
@@ -27,15 +27,13 @@ from skysieve.metrics._binary import (
 )
 from skysieve.metrics._bootstrap import (
     BOOTSTRAP_METRICS,
-    Difference,
     Interval,
     bootstrap_distribution,
     bootstrap_indices,
     bootstrap_metrics,
     intervals_as_dict,
-    paired_bootstrap_difference,
-    threshold_bootstrap,
 )
+from skysieve.metrics._compare import Difference, paired_bootstrap_difference, threshold_bootstrap
 from skysieve.metrics._summary import (
     BinnedStatistic,
     FoldSpread,
