@@ -125,6 +125,10 @@ def assert_ensemble_metrics(metrics: dict) -> None:
         a, _, b = key.partition("_minus_")
         assert d["value"] == pytest.approx(metrics[a]["test"]["f1"] - metrics[b]["test"]["f1"]), key
         assert -1.0 <= d["lo"] <= d["hi"] <= 1.0 and 0.0 <= d["fraction_not_above_zero"] <= 1.0, (key, d)
+    refit = metrics.pop("with_refit")  # the same, every method refitted per validation resample
+    assert set(refit["f1"]) == {"mf", "cnn", "and", "rank_product"} and set(refit["differences"]) == set(differences)
+    for method, f1 in refit["f1"].items():
+        assert f1["value"] == pytest.approx(metrics[method]["test"]["f1"]) and 0.0 <= f1["lo"] <= f1["hi"] <= 1.0
     assert set(metrics) == {"mf", "cnn", "and", "rank_product"}
     ratios = ("purity", "completeness", "f1", "accuracy")
     for split in ("val", "test"):

@@ -17,6 +17,7 @@ from skysieve.ensemble._methods import (
     fit_ensembles,
 )
 from skysieve.ensemble._reference import ReferenceDistribution, rank_percentile
+from skysieve.ensemble._refit import refit_as_dict, refit_bootstrap
 from skysieve.ensemble._stage import EnsembleOutcome, run_ensembles
 from skysieve.ensemble._table import (
     METHOD_LABELS,
@@ -49,6 +50,8 @@ __all__ = [
     "evaluate_ensembles",
     "fit_ensembles",
     "rank_percentile",
+    "refit_as_dict",
+    "refit_bootstrap",
     "table_to_astropy",
     "table_to_markdown",
 ]

@@ -1,10 +1,17 @@
-"""The ``ensemble_<search>`` stage as a library call: fit MF+CNN ensembles on validation, report on test."""
+"""The ``ensemble_<search>`` stage as a library call: fit MF+CNN ensembles on validation, report on test.
+
+With ``evaluate.bootstrap_resamples`` > 0 every figure gets its 95 % interval
+(thresholds fixed), the ensemble − single differences their paired intervals,
+and both again with every method refitted per validation resample
+(:func:`~skysieve.ensemble.refit_bootstrap`).
+"""
 
 import numpy as np
 from astropy.table import Table
 
 from skysieve.config import EnsembleParams, EvaluateParams
 from skysieve.ensemble._methods import Ensembles, fit_ensembles
+from skysieve.ensemble._refit import refit_as_dict, refit_bootstrap
 from skysieve.ensemble._table import comparison_table, ensemble_differences, evaluate_ensembles
 from skysieve.evaluate._predictions import predictions_document
 
@@ -16,13 +23,19 @@ class EnsembleOutcome:
     and the paired-bootstrap F1 differences ensemble − single method (``differences``, keyed ``and_minus_mf``…)."""
 
     def __init__(self, ensembles: Ensembles, results: dict, table: list[dict], differences: dict | None = None,
-                 test_predictions: dict | None = None):
+                 test_predictions: dict | None = None, refit: tuple[dict, dict] | None = None):
         self.ensembles = ensembles
         self.results = results
         self.table = table
         self.differences = differences or {}
         #: Per-object test decisions of every method (:func:`~skysieve.evaluate.predictions_document`).
         self.test_predictions = test_predictions or {}
+        #: ``(f1, differences)`` with every method refitted per validation resample (:func:`refit_bootstrap`).
+        self.refit = refit
+
+    def refit_dict(self) -> dict:
+        """:attr:`refit`, JSON-ready and numbers only (``metrics.json`` section ``with_refit``); empty without."""
+        return refit_as_dict(*self.refit) if self.refit else {}
 
     def differences_dict(self) -> dict[str, dict]:
         """The differences, JSON-ready and numbers only (``metrics.json`` section ``differences``):
@@ -51,4 +64,6 @@ def run_ensembles(scores: Table, *, params: EnsembleParams, evaluate: EvaluatePa
     table = comparison_table(labels, decisions, n_boot=n_boot, seed=seed)
     differences = ensemble_differences(labels, decisions, n_boot=n_boot, seed=seed) if n_boot > 0 else {}
     ids = np.asarray(test["id"]) if "id" in test.colnames else np.arange(len(test))
-    return EnsembleOutcome(ensembles, results, table, differences, predictions_document(ids, labels, decisions))
+    refit = refit_bootstrap(val, test, params=params, n_boot=n_boot, seed=seed) if n_boot > 0 else None
+    return EnsembleOutcome(ensembles, results, table, differences, predictions_document(ids, labels, decisions),
+                           refit)

@@ -150,14 +150,19 @@ def _verdict(d: Difference) -> str:
     return "not distinguishable"
 
 
-def differences_to_markdown(differences: Mapping[str, Difference], *, digits: int = 2) -> str:
-    """The paired differences as a Markdown table: difference, 95 % interval, share of resamples ≤ 0, verdict."""
+def differences_to_markdown(differences: Mapping[str, Difference], *, digits: int = 2,
+                            title: str | None = None) -> str:
+    """The paired differences as a Markdown table: difference, 95 % interval, share of resamples ≤ 0, verdict.
+
+    ``title`` replaces the line above the table (default: what was resampled and how often).
+    """
     if not differences:
         return ""
     first = next(iter(differences.values()))
-    lines = [f"{first.metric.upper() if first.metric == 'f1' else first.metric} of each ensemble minus a single "
-             f"method, paired bootstrap over the {first.n} test cutouts ({first.n_pos} positive), "
-             f"{first.n_boot} resamples:", "",
+    default = (f"{first.metric.upper() if first.metric == 'f1' else first.metric} of each ensemble minus a single "
+               f"method, paired bootstrap over the {first.n} test cutouts ({first.n_pos} positive), "
+               f"{first.n_boot} resamples:")
+    lines = [title or default, "",
              "| Difference | Value | 95 % interval | Resamples ≤ 0 | Verdict |", "|:--|--:|--:|--:|:--|"]
     for key, d in differences.items():
         a, _, b = key.partition("_minus_")

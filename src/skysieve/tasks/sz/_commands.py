@@ -264,6 +264,14 @@ def ensemble_sz(
     markdown = table_to_markdown(outcome.table)
     if outcome.differences:
         markdown += "\n" + differences_to_markdown(outcome.differences)
+    if outcome.refit:
+        f1, refit_diff = outcome.refit
+        n = next(iter(f1.values())).n_boot
+        markdown += ("\nWith every method refitted on each of " + str(n) + " validation resamples (the noise of "
+                     "fitting thresholds on a finite validation split included), test F1: "
+                     + "; ".join(f"{m} {iv}" for m, iv in f1.items()) + ".\n\n"
+                     + differences_to_markdown(refit_diff, title="The same differences with every method refitted "
+                                               "per validation resample (paired on the test side):"))
     ens = outcome.ensembles
     with atomic_path(state) as tmp:
         tmp.write_text(json.dumps({"thresholds": ens.thresholds(),
@@ -276,7 +284,8 @@ def ensemble_sz(
     with atomic_path(out) as tmp:
         files = write_evaluation_report(outcome.results, tmp, table_markdown=markdown,
                                         max_curve_points=p.evaluate_sz.max_curve_points,
-                                        extra_metrics={"differences": outcome.differences_dict()}
+                                        extra_metrics={"differences": outcome.differences_dict(),
+                                                       "with_refit": outcome.refit_dict()}
                                         if outcome.differences else None)
         run_id = log_report_run("ensemble", files, provenance=provenance([scores]), params=p.ensemble_sz,
                                 experiment=SEARCH)
