@@ -134,8 +134,10 @@ def test_ratio_intervals_are_wilson_of_the_counts():
     from skysieve.metrics import ConfusionCounts, ratio_intervals
 
     iv = ratio_intervals(ConfusionCounts(tp=41, fp=3, fn=1, tn=0))
-    assert iv["purity"] == pytest.approx(tuple(binom_conf_interval(41, 44, confidence_level=0.95, interval="wilson")))
-    assert iv["completeness"] == pytest.approx(tuple(binom_conf_interval(41, 42, confidence_level=0.95, interval="wilson")))
+    def wilson(k, n):
+        return tuple(binom_conf_interval(k, n, confidence_level=0.95, interval="wilson"))
+
+    assert iv["purity"] == pytest.approx(wilson(41, 44)) and iv["completeness"] == pytest.approx(wilson(41, 42))
     assert np.isnan(ratio_intervals(ConfusionCounts(tp=0, fp=0, fn=2, tn=5))["purity"][0])  # nothing flagged
 
 
