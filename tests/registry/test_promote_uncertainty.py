@@ -101,5 +101,9 @@ def test_compare_versions_falls_back_when_the_objects_differ():
     assert p.kind == "paired" and p.difference[0] == -1.0  # aligned by id, whatever the row order
     point = compare_versions(cand_f1=0.5, champ_f1=0.6, cand_tags={}, champ_tags={})
     assert point.kind == "point" and point.worse and "no intervals recorded" in point.text
+    import json
+
+    fits_ids = predictions_document(np.array([b"a1 ", b"b2 "]), [1, 0], {"m": [1, 0]})  # bytes, as FITS gives
+    assert json.loads(json.dumps(fits_ids))["id"] == ["a1", "b2"]
     with pytest.raises(DataError, match="unique id"):
         predictions_document([1, 1], [0, 1], {"m": [0, 1]})

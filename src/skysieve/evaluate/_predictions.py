@@ -38,6 +38,8 @@ def predictions_document(ids: ArrayLike, labels: ArrayLike, decisions: Mapping[s
         ``{"id": [...], "label": [...], "decisions": {method: [...]}}``.
     """
     ids = np.asarray(ids)
+    if ids.dtype.kind == "S":  # FITS string columns read as bytes: JSON needs text
+        ids = np.char.strip(np.char.decode(ids, "ascii"))
     y = np.asarray(labels).astype(int)
     if ids.ndim != 1 or y.shape != ids.shape or np.unique(ids).size != ids.size:
         raise DataError(f"test predictions need one unique id per label (got {ids.shape} ids, {y.shape} labels)")
