@@ -118,6 +118,17 @@ def test_repro_builds_every_stage(pipeline):
 
 def assert_ensemble_metrics(metrics: dict) -> None:
     """Each method's thresholds and val/test metrics: present, finite, in range and consistent with the counts."""
+    metrics = dict(metrics)
+    differences = metrics.pop("differences")["f1"]  # the paired-bootstrap ensemble − single-method F1
+    assert set(differences) == {"and_minus_mf", "and_minus_cnn", "rank_product_minus_mf", "rank_product_minus_cnn"}
+    for key, d in differences.items():
+        a, _, b = key.partition("_minus_")
+        assert d["value"] == pytest.approx(metrics[a]["test"]["f1"] - metrics[b]["test"]["f1"]), key
+        assert -1.0 <= d["lo"] <= d["hi"] <= 1.0 and 0.0 <= d["fraction_not_above_zero"] <= 1.0, (key, d)
+    refit = metrics.pop("with_refit")  # the same, every method refitted per validation resample
+    assert set(refit["f1"]) == {"mf", "cnn", "and", "rank_product"} and set(refit["differences"]) == set(differences)
+    for method, f1 in refit["f1"].items():
+        assert f1["value"] == pytest.approx(metrics[method]["test"]["f1"]) and 0.0 <= f1["lo"] <= f1["hi"] <= 1.0
     assert set(metrics) == {"mf", "cnn", "and", "rank_product"}
     ratios = ("purity", "completeness", "f1", "accuracy")
     for split in ("val", "test"):
@@ -134,7 +145,15 @@ def assert_ensemble_metrics(metrics: dict) -> None:
         for split in ("val", "test"):
             m = result[split]
             where = f"{method}.{split}"
-            assert set(m) == {"tp", "fp", "fn", "tn", *ratios, "roc_auc", "pr_auc"}, where
+            base = {"tp", "fp", "fn", "tn", *ratios, "roc_auc", "pr_auc"}
+            if split == "val":
+                assert set(m) == base, where
+            else:  # every test figure with its 95 % bootstrap interval and the counts it rests on
+                figures = [*ratios, *(["roc_auc", "pr_auc"] if method != "and" else [])]
+                assert set(m) == base | {"n_pos", "n_neg", "n_boot"} | {f"{r}_{e}" for r in figures
+                                                                        for e in ("lo", "hi")}, where
+                assert m["n_pos"] == m["tp"] + m["fn"] and m["n_neg"] == m["fp"] + m["tn"], where
+                assert all(0.0 <= m[f"{r}_lo"] <= m[f"{r}_hi"] <= 1.0 for r in figures), (where, m)
             assert all(isinstance(m[c], int) and m[c] >= 0 for c in ("tp", "fp", "fn", "tn")), (where, m)
             assert all(math.isfinite(m[r]) and 0.0 <= m[r] <= 1.0 for r in ratios), (where, m)
             n = m["tp"] + m["fp"] + m["fn"] + m["tn"]

@@ -78,3 +78,42 @@ def test_decision_only_method_records_thresholds_and_has_no_auc():
     assert result.test.roc_auc is None and result.test_curves is None
     assert result.thresholds == {"and.cnn": 0.3, "and.mf": 1.0}
     assert result.test.counts == confusion_counts(yt, st > 1)
+
+
+def test_test_metrics_carry_bootstrap_intervals_and_counts():
+    from skysieve.evaluate import bootstrap_metrics
+
+    yv, sv = split(1)
+    yt, st = split(2)
+    result = evaluate_scores(yv, sv, yt, st, method="cnn", params=EvaluateParams(bootstrap_resamples=300,
+                                                                                    bootstrap_seed=4))
+    t = result.thresholds["cnn"]
+    expected = bootstrap_metrics(yt, scores=st, decisions=st >= t, n_boot=300, seed=4)
+    m = result.metrics()["test"]
+    assert m["n_pos"] == int(yt.sum()) and m["n_neg"] == int((1 - yt).sum()) and m["n_boot"] == 300
+    for name, iv in expected.items():
+        assert (m[f"{name}_lo"], m[f"{name}_hi"]) == (iv.lo, iv.hi), name
+        assert iv.lo < m[name] < iv.hi, name
+    assert "f1_lo" not in result.metrics()["val"]  # validation figures are at their own optimum: no interval
+    assert result.test.format("f1") == f"{m['f1']:.2f} ({m['f1_lo']:.2f}–{m['f1_hi']:.2f})"
+    none = evaluate_scores(yv, sv, yt, st, params=EvaluateParams(bootstrap_resamples=0))
+    assert "f1_lo" not in none.metrics()["test"] and none.test.format("f1") == f"{none.test.f1:.2f}"
+    dec = evaluate_decisions(yv, sv > 1, yt, st > 1, method="and", thresholds={"and.x": 1.0},
+                             params=EvaluateParams(bootstrap_resamples=200))
+    assert {"f1_lo", "purity_hi", "n_pos"} <= set(dec.metrics()["test"]) and "roc_auc_lo" not in dec.metrics()["test"]
+
+
+def test_threshold_noise_widens_the_fixed_threshold_interval():
+    from skysieve.evaluate import threshold_noise
+
+    yv, sv = split(5, n=1500)
+    yt, st = split(6, n=1500)
+    table = Table({"split": ["val"] * yv.size + ["test"] * yt.size, "label": np.r_[yv, yt],
+                   "mf_snr": np.r_[sv, st], "cnn_prob": np.r_[sv, st] / 10})
+    params = EvaluateParams(bootstrap_resamples=300, bootstrap_seed=2)
+    noise = threshold_noise(table, params=params)
+    fixed = evaluate_scores(yv, sv, yt, st, method="mf", params=params).test.intervals["f1"]
+    assert set(noise) == {"mf", "cnn"} and noise["mf"]["f1"].value == pytest.approx(fixed.value)
+    assert noise["mf"]["f1"].hi - noise["mf"]["f1"].lo > fixed.hi - fixed.lo
+    assert (noise["cnn"]["f1"].lo, noise["cnn"]["f1"].hi) == (noise["mf"]["f1"].lo, noise["mf"]["f1"].hi)  # same ranks
+    assert threshold_noise(table, params=EvaluateParams(bootstrap_resamples=0)) == {}

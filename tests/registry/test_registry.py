@@ -26,8 +26,9 @@ NAME = "sz-ensemble"
 
 def register(fitted, *, f1=None, data_md5="a1b2c3.dir", **kwargs):
     ens, _, _, metrics = fitted
-    if f1 is not None:  # pretend a different model: same thresholds, another test F1
-        metrics = {**metrics, "rank_product": {**metrics["rank_product"], "f1": f1}}
+    if f1 is not None:  # pretend a different model: same thresholds, another test F1 (and no interval recorded)
+        rp = {k: v for k, v in metrics["rank_product"].items() if k not in ("f1_lo", "f1_hi")}
+        metrics = {**metrics, "rank_product": {**rp, "f1": f1}}
     return register_ensemble(ens, NAME, task="sz", test_metrics=metrics, provenance=provenance_for(data_md5),
                              params={"train": {"epochs": 3}}, **kwargs)  # fmt: skip
 

@@ -5,7 +5,13 @@ import numpy as np
 import pytest
 
 from skysieve.errors import RegistryError
-from skysieve.registry import load_reference_distributions, register_cnn, register_model_version, register_pipeline
+from skysieve.registry import (
+    load_reference_distributions,
+    predictions_document,
+    register_cnn,
+    register_model_version,
+    register_pipeline,
+)
 from tests.registry.conftest import provenance_for
 from tests.registry.test_cnn import trained_dir  # noqa: F401 - fixture
 
@@ -31,9 +37,11 @@ def test_register_cnn_tags_the_search_and_logs_into_its_experiment(mlflow_store,
 
 def test_register_pipeline_puts_both_versions_in_the_search_experiment(mlflow_store, trained_dir, fitted,  # noqa: F811
                                                                         tmp_path):
-    ens, _, _, metrics = fitted
+    ens, _, test, metrics = fitted
+    decisions = ens.decide(test["cnn_prob"], test["mf_snr"])
     state = {"thresholds": ens.thresholds(), "references": {k: v.tolist() for k, v in ens.references().items()},
-             "test_metrics": metrics}
+             "test_metrics": metrics,
+             "test_predictions": predictions_document(np.arange(len(test)), test["label"], decisions)}
     record = register_pipeline(task="sz", models_dir=trained_dir, ensemble_state=state, provenance=provenance_for(),
                                params={"x": 1}, cnn_name="t-cnn", ensemble_name="t-ens",
                                primary_method="rank_product")
@@ -45,6 +53,12 @@ def test_register_pipeline_puts_both_versions_in_the_search_experiment(mlflow_st
         exp = client.get_run(mv.run_id).info.experiment_id
         assert client.get_experiment(exp).name == "sz" and (default is None or exp != default.experiment_id)
         assert _no_local_paths(dict(mv.tags), tmp_path) == [], kind
+        # both versions store the per-object test decisions and the F1 interval the promotion gate compares
+        assert mv.tags["test_predictions"] == "stored" and float(mv.tags["test_f1_lo"]) < float(mv.tags["test_f1_hi"])
+        assert mv.tags["test_n_pos"] == str(int(test["label"].sum()))
+    rp = metrics["rank_product"]
+    description = client.get_model_version("t-ens", record["ensemble"]["version"]).description
+    assert f"{rp['f1']:.3f} ({rp['f1_lo']:.3f}–{rp['f1_hi']:.3f})" in description  # the F1 with its interval
     assert not (tmp_path / "mlruns").exists()
 
 

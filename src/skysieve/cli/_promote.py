@@ -17,13 +17,16 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     def promote(
         name: Annotated[str, typer.Argument(help="registered model name (`skysieve tasks` lists each search's)")],
         version: Annotated[str | None, typer.Option(help="version to promote (default: the 'candidate' alias)")] = None,
-        force: Annotated[bool, typer.Option("--force", help="promote even if worse or tested on other data")] = False,
+        force: Annotated[bool, typer.Option("--force", help="promote even if worse beyond the noise or tested on "
+                                                           "other data")] = False,
         reason: Annotated[str | None, typer.Option(help="why; recorded with who and when (needs --force)")] = None,
         rollback: Annotated[bool, typer.Option("--rollback", help="point 'champion' back at the previous one")] = False,
     ) -> None:
-        """Make a registered version the champion if its test F1 is at least the current champion's.
+        """Make a registered version the champion unless its test F1 is worse than the champion's beyond the noise.
 
-        Compares on the same test data (the data_hash tags); refuses with both figures otherwise.
+        Compares on the same test data (the data_hash tags): a paired bootstrap of the F1 difference over the
+        same test objects where both versions stored their decisions, else their 95 % intervals (refused only if
+        the candidate's lies wholly below the champion's); the message gives both figures with their intervals.
 
         --force --reason TEXT overrides, recorded on the version; --rollback undoes the last promotion.
         """

@@ -34,6 +34,9 @@ class EvaluateParams(Section):
     redshift_bins: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0)
     offset_bins_arcmin: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 6.0)
     max_curve_points: int = Field(1000, ge=10, le=100_000, description="rows per curve CSV for dvc plots")
+    bootstrap_resamples: int = Field(1000, ge=0, le=100_000,
+                                     description="test-split resamples behind every 95 % interval; 0 = no intervals")
+    bootstrap_seed: int = Field(0, ge=0, description="seed of the bootstrap resamples (same seed, same intervals)")
 
     @field_validator("mass_bins_msun", "redshift_bins", "offset_bins_arcmin")
     @classmethod

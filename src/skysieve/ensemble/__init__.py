@@ -17,11 +17,14 @@ from skysieve.ensemble._methods import (
     fit_ensembles,
 )
 from skysieve.ensemble._reference import ReferenceDistribution, rank_percentile
+from skysieve.ensemble._refit import refit_as_dict, refit_bootstrap
 from skysieve.ensemble._stage import EnsembleOutcome, run_ensembles
 from skysieve.ensemble._table import (
     METHOD_LABELS,
     comparison_table,
     comparison_table_from_counts,
+    differences_to_markdown,
+    ensemble_differences,
     evaluate_ensembles,
     table_to_astropy,
     table_to_markdown,
@@ -42,9 +45,13 @@ __all__ = [
     "ThresholdClassifier",
     "comparison_table",
     "comparison_table_from_counts",
+    "differences_to_markdown",
+    "ensemble_differences",
     "evaluate_ensembles",
     "fit_ensembles",
     "rank_percentile",
+    "refit_as_dict",
+    "refit_bootstrap",
     "table_to_astropy",
     "table_to_markdown",
 ]

@@ -1,4 +1,10 @@
-"""DeepSZ Table 1: confusion counts, purity, completeness and F1 per method, and their evaluation."""
+"""DeepSZ Table 1: confusion counts, purity, completeness and F1 per method, and their evaluation.
+
+Every ratio carries its 95 % bootstrap interval over the test objects where
+the caller asks for resamples, and :func:`ensemble_differences` gives the
+paired-bootstrap interval of each ensemble-minus-single-method difference —
+the paper's claim (ensembles beat both single methods) as a measured interval.
+"""
 
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -9,7 +15,13 @@ from skysieve.config import EvaluateParams
 from skysieve.ensemble._methods import CNN_COLUMN, LABEL_COLUMN, METHODS, MF_COLUMN, Ensembles, _column
 from skysieve.errors import DataError
 from skysieve.evaluate._protocol import EvaluationResult, evaluate_decisions, evaluate_scores
-from skysieve.metrics import ConfusionCounts, confusion_counts
+from skysieve.metrics import (
+    ConfusionCounts,
+    Difference,
+    bootstrap_metrics,
+    confusion_counts,
+    paired_bootstrap_difference,
+)
 from skysieve.metrics._binary import _labels
 
 if TYPE_CHECKING:
@@ -19,6 +31,8 @@ __all__ = [
     "METHOD_LABELS",
     "comparison_table",
     "comparison_table_from_counts",
+    "differences_to_markdown",
+    "ensemble_differences",
     "evaluate_ensembles",
     "table_to_astropy",
     "table_to_markdown",
@@ -28,6 +42,9 @@ __all__ = [
 METHOD_LABELS = {"mf": "MF", "cnn": "CNN", "and": "MF+CNN AND", "rank_product": "MF+CNN rank product"}
 
 _COLUMNS = ("method", "tp", "fp", "fn", "tn", "purity", "completeness", "f1")
+_RATIOS = ("purity", "completeness", "f1")
+#: The differences the paper's claim rests on: (ensemble, single method).
+DIFFERENCES = (("and", "mf"), ("and", "cnn"), ("rank_product", "mf"), ("rank_product", "cnn"))
 
 
 def comparison_table_from_counts(counts: Mapping[str, ConfusionCounts]) -> list[dict[str, Any]]:
@@ -59,7 +76,8 @@ def comparison_table_from_counts(counts: Mapping[str, ConfusionCounts]) -> list[
     ]
 
 
-def comparison_table(labels: ArrayLike, decisions: Mapping[str, ArrayLike]) -> list[dict[str, Any]]:
+def comparison_table(labels: ArrayLike, decisions: Mapping[str, ArrayLike], *, n_boot: int = 0,
+                     seed: int = 0) -> list[dict[str, Any]]:
     """DeepSZ Table 1 from truth and each method's decisions on one split (normally test).
 
     Parameters
@@ -69,14 +87,89 @@ def comparison_table(labels: ArrayLike, decisions: Mapping[str, ArrayLike]) -> l
     decisions : mapping of str to array-like of shape (n,)
         Decisions per method (e.g. :meth:`Ensembles.decide`); row order
         follows the mapping.
+    n_boot : int, keyword-only
+        Bootstrap resamples (:func:`~skysieve.metrics.bootstrap_metrics`, the
+        same for every method): each row gains ``purity_lo`` / ``purity_hi``,
+        ``completeness_lo``…, ``f1_hi`` (95 %) and ``n_pos``, ``n_neg``.  0
+        (the default) adds none.
+    seed : int, keyword-only
 
     Returns
     -------
     list of dict
-        As :func:`comparison_table_from_counts`.
+        As :func:`comparison_table_from_counts`, plus the intervals.
     """
     y = _labels(labels, "labels")
-    return comparison_table_from_counts({name: confusion_counts(y, d) for name, d in decisions.items()})
+    rows = comparison_table_from_counts({name: confusion_counts(y, d) for name, d in decisions.items()})
+    if n_boot > 0:
+        for row, d in zip(rows, decisions.values(), strict=True):
+            intervals = bootstrap_metrics(y, decisions=d, metrics=_RATIOS, n_boot=n_boot, seed=seed)
+            for k, iv in intervals.items():
+                row[f"{k}_lo"], row[f"{k}_hi"] = iv.lo, iv.hi
+            row["n_pos"], row["n_neg"] = int(y.sum()), int(y.size - y.sum())
+    return rows
+
+
+def ensemble_differences(labels: ArrayLike, decisions: Mapping[str, ArrayLike], *, metric: str = "f1",
+                         n_boot: int = 1000, seed: int = 0,
+                         pairs: Sequence[tuple[str, str]] = DIFFERENCES) -> dict[str, Difference]:
+    """The paired-bootstrap interval of each ensemble-minus-single-method difference (DeepSZ's claim).
+
+    Both methods of a pair are scored on the same resampled test objects
+    (:func:`~skysieve.metrics.paired_bootstrap_difference`), so what they
+    share — the clusters both find, the noise peaks both flag — cancels.
+
+    Parameters
+    ----------
+    labels : array-like of shape (n,)
+    decisions : mapping of str to array-like of shape (n,)
+        Decisions per method (:meth:`Ensembles.decide`).
+    metric : str, keyword-only
+        ``f1`` (default), ``purity``, ``completeness`` or ``accuracy``.
+    n_boot, seed : int, keyword-only
+    pairs : sequence of (str, str), keyword-only
+        ``(a, b)`` pairs; default AND − MF, AND − CNN, rank product − MF,
+        rank product − CNN (those whose methods are present).
+
+    Returns
+    -------
+    dict of str to Difference
+        Keyed ``"<a>_minus_<b>"``.
+    """
+    y = _labels(labels, "labels")
+    return {f"{a}_minus_{b}": paired_bootstrap_difference(y, decisions[a], decisions[b], metric=metric,
+                                                          n_boot=n_boot, seed=seed)
+            for a, b in pairs if a in decisions and b in decisions}
+
+
+def _verdict(d: Difference) -> str:
+    if d.lo > 0:
+        return "better beyond the noise"
+    if d.hi < 0:
+        return "worse beyond the noise"
+    return "not distinguishable"
+
+
+def differences_to_markdown(differences: Mapping[str, Difference], *, digits: int = 2,
+                            title: str | None = None) -> str:
+    """The paired differences as a Markdown table: difference, 95 % interval, share of resamples ≤ 0, verdict.
+
+    ``title`` replaces the line above the table (default: what was resampled and how often).
+    """
+    if not differences:
+        return ""
+    first = next(iter(differences.values()))
+    default = (f"{first.metric.upper() if first.metric == 'f1' else first.metric} of each ensemble minus a single "
+               f"method, paired bootstrap over the {first.n} test cutouts ({first.n_pos} positive), "
+               f"{first.n_boot} resamples:")
+    lines = [title or default, "",
+             "| Difference | Value | 95 % interval | Resamples ≤ 0 | Verdict |", "|:--|--:|--:|--:|:--|"]
+    for key, d in differences.items():
+        a, _, b = key.partition("_minus_")
+        name = f"{METHOD_LABELS.get(a, a)} − {METHOD_LABELS.get(b, b)}"
+        lines.append(f"| {name} | {d.value:+.{digits}f} | {d.lo:+.{digits}f} … {d.hi:+.{digits}f} | "
+                     f"{d.fraction_not_above_zero:.1%} | {_verdict(d)} |")
+    return "\n".join(lines) + "\n"
 
 
 def table_to_astropy(rows: Sequence[Mapping[str, Any]]) -> "Table":
@@ -95,6 +188,8 @@ def table_to_markdown(rows: Sequence[Mapping[str, Any]], *, digits: int = 2) -> 
     Parameters
     ----------
     rows : sequence of mapping
+        With ``<ratio>_lo`` / ``<ratio>_hi`` (``comparison_table(..., n_boot=...)``)
+        each ratio prints its interval in brackets, and a note names the counts.
     digits : int, keyword-only
         Decimals of purity, completeness and F1 (DeepSZ prints 2).
 
@@ -108,9 +203,19 @@ def table_to_markdown(rows: Sequence[Mapping[str, Any]], *, digits: int = 2) -> 
     for row in rows:
         name = METHOD_LABELS.get(row["method"], row["method"])
         cells = [name, *(str(row[c]) for c in ("tp", "fp", "fn", "tn"))]
-        cells += [f"{row[c]:.{digits}f}" for c in ("purity", "completeness", "f1")]
+        for c in _RATIOS:
+            cell = f"{row[c]:.{digits}f}"
+            if f"{c}_lo" in row:
+                cell += f" ({row[f'{c}_lo']:.{digits}f}–{row[f'{c}_hi']:.{digits}f})"
+            cells.append(cell)
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    with_iv = [r for r in rows if "n_pos" in r]
+    if with_iv:
+        r = with_iv[0]
+        text += (f"\nIn brackets: 95 % bootstrap intervals over the {r['n_pos'] + r['n_neg']} test cutouts "
+                 f"({r['n_pos']} positive), thresholds held fixed.\n")
+    return text
 
 
 def evaluate_ensembles(

@@ -16,6 +16,7 @@ from skysieve.evaluate._breakdown import (
     purity_completeness_curve,
     quartile_summary,
 )
+from skysieve.evaluate._predictions import PREDICTIONS_DOCUMENT, predictions_document
 from skysieve.evaluate._errors import ErrorRates, normalised_colour, rate_by_bin, rate_by_cut
 from skysieve.evaluate._protocol import (
     Curves,
@@ -25,7 +26,13 @@ from skysieve.evaluate._protocol import (
     evaluate_scores,
     split_metrics,
 )
-from skysieve.evaluate._stage import SCORE_COLUMNS, evaluate_methods, fold_metrics_from_oof, score_cutouts
+from skysieve.evaluate._stage import (
+    SCORE_COLUMNS,
+    evaluate_methods,
+    fold_metrics_from_oof,
+    score_cutouts,
+    threshold_noise,
+)
 from skysieve.evaluate.report import (
     ReportFiles,
     log_report_run,
@@ -34,22 +41,32 @@ from skysieve.evaluate.report import (
     write_metrics_json,
 )
 from skysieve.metrics import (
+    BOOTSTRAP_METRICS,
     BinnedStatistic,
     ConfusionCounts,
+    Difference,
     FoldSpread,
+    Interval,
     accuracy_score,
     best_f1_threshold,
+    bootstrap_distribution,
+    bootstrap_indices,
+    bootstrap_metrics,
     completeness_by_bin,
     completeness_score,
     confusion_counts,
     f1_score,
     f1_threshold_curve,
     fold_spread,
+    intervals_as_dict,
+    paired_bootstrap_difference,
     pr_auc_score,
     purity_score,
+    ratio_intervals,
     roc_auc_score,
     score_by_bin,
     summarize_folds,
+    threshold_bootstrap,
     wilson_interval,
 )
 
@@ -66,9 +83,20 @@ __all__ = [
     "rate_by_bin",
     "rate_by_cut",
     "SCORE_COLUMNS",
+    "PREDICTIONS_DOCUMENT",
+    "predictions_document",
+    "BOOTSTRAP_METRICS",
+    "Difference",
+    "Interval",
+    "bootstrap_distribution",
+    "bootstrap_indices",
+    "bootstrap_metrics",
+    "intervals_as_dict",
+    "paired_bootstrap_difference",
     "evaluate_methods",
     "fold_metrics_from_oof",
     "score_cutouts",
+    "threshold_noise",
     "BinnedStatistic",
     "ConfusionCounts",
     "Curves",
@@ -90,10 +118,12 @@ __all__ = [
     "log_report_to_mlflow",
     "pr_auc_score",
     "purity_score",
+    "ratio_intervals",
     "roc_auc_score",
     "score_by_bin",
     "split_metrics",
     "summarize_folds",
+    "threshold_bootstrap",
     "wilson_interval",
     "write_evaluation_report",
     "write_metrics_json",

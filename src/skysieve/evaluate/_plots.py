@@ -49,7 +49,7 @@ def save_figure(fig: "Figure", path: str | Path) -> Path:
     return path
 
 
-def plot_roc(curves: Mapping[str, Any], path: str | Path) -> Path:
+def plot_roc(curves: Mapping[str, Any], path: str | Path, *, labels: Mapping[str, str] | None = None) -> Path:
     """ROC curves of several methods on one axis.
 
     Parameters
@@ -58,22 +58,27 @@ def plot_roc(curves: Mapping[str, Any], path: str | Path) -> Path:
         Per method (``EvaluationResult.test_curves``).
     path : str or Path
         The PNG to write.
+    labels : mapping of str to str, keyword-only, optional
+        Legend text per method (e.g. the AUC with its 95 % interval); default
+        ``<method> (AUC x.xxx)`` from the curve.
     """
+    labels = labels or {}
     fig, (ax,) = new_figure()
     for name, c in curves.items():
         auc = float(np.trapezoid(c.tpr, c.fpr))
-        ax.plot(c.fpr, c.tpr, label=f"{name} (AUC {auc:.3f})")
+        ax.plot(c.fpr, c.tpr, label=labels.get(name, f"{name} (AUC {auc:.3f})"))
     ax.plot([0, 1], [0, 1], color="0.7", lw=0.8, ls=":")
     ax.set(xlabel="false-positive rate", ylabel="true-positive rate (completeness)", title="ROC")
     ax.legend(loc="lower right")
     return save_figure(fig, path)
 
 
-def plot_pr(curves: Mapping[str, Any], path: str | Path) -> Path:
-    """Purity against completeness (precision–recall) of several methods."""
+def plot_pr(curves: Mapping[str, Any], path: str | Path, *, labels: Mapping[str, str] | None = None) -> Path:
+    """Purity against completeness (precision–recall) of several methods; ``labels`` as in :func:`plot_roc`."""
+    labels = labels or {}
     fig, (ax,) = new_figure()
     for name, c in curves.items():
-        ax.plot(c.completeness, c.purity, label=name, drawstyle="steps-post")
+        ax.plot(c.completeness, c.purity, label=labels.get(name, name), drawstyle="steps-post")
     ax.set(xlabel="completeness (recall)", ylabel="purity (precision)", title="purity–completeness",
            xlim=(0, 1), ylim=(0, 1.02))  # fmt: skip
     ax.legend(loc="lower left")
@@ -105,8 +110,10 @@ def plot_f1_threshold(
     return save_figure(fig, path)
 
 
-def plot_confusion_matrices(counts: Mapping[str, ConfusionCounts], path: str | Path) -> Path:
-    """One 2×2 confusion matrix per method, counts written in the cells."""
+def plot_confusion_matrices(counts: Mapping[str, ConfusionCounts], path: str | Path, *,
+                            titles: Mapping[str, str] | None = None) -> Path:
+    """One 2×2 confusion matrix per method, counts written in the cells; ``titles`` per method (default the F1)."""
+    titles = titles or {}
     fig, axes = new_figure(max(len(counts), 1), width=3.4, height=3.2)
     for ax, (name, c) in zip(axes, counts.items(), strict=False):
         m = np.array([[c.tn, c.fp], [c.fn, c.tp]], dtype=float)
@@ -115,7 +122,7 @@ def plot_confusion_matrices(counts: Mapping[str, ConfusionCounts], path: str | P
             ax.text(j, i, f"{int(v)}", ha="center", va="center", color="k")
         ax.set_xticks([0, 1], ["no cluster", "cluster"])
         ax.set_yticks([0, 1], ["no cluster", "cluster"])
-        ax.set(xlabel="decision", ylabel="truth", title=f"{name}  F1 {c.f1:.2f}")
+        ax.set(xlabel="decision", ylabel="truth", title=titles.get(name, f"{name}  F1 {c.f1:.2f}"))
     return save_figure(fig, path)
 
 

@@ -3,7 +3,11 @@
 DeepSZ section 3.2: for each method the threshold that maximises F1 on the
 validation split is fixed, then the test split is scored with it.  Both
 splits' metrics are reported, so an optimistic validation figure is never
-mistaken for the test one.
+mistaken for the test one.  Every test figure carries a 95 % bootstrap
+interval over the test objects, thresholds held fixed
+(:func:`~skysieve.metrics.bootstrap_metrics`; ``bootstrap_resamples`` and
+``bootstrap_seed`` of the evaluate params), with the positives and negatives
+it rests on.
 """
 
 from collections.abc import Callable, Mapping
@@ -17,10 +21,13 @@ from skysieve.errors import DataError
 from skysieve.metrics import (
     BinnedStatistic,
     ConfusionCounts,
+    Interval,
     best_f1_threshold,
+    bootstrap_metrics,
     completeness_by_bin,
     confusion_counts,
     f1_threshold_curve,
+    intervals_as_dict,
     pr_auc_score,
     roc_auc_score,
     score_by_bin,
@@ -40,20 +47,55 @@ class SplitMetrics:
     roc_auc, pr_auc : float or None
         None where the method has no single score (the AND ensemble) or the
         split has one class only.
+    intervals : dict of str to Interval
+        95 % bootstrap intervals of ``purity``, ``completeness``, ``f1``,
+        ``accuracy`` (and ``roc_auc``, ``pr_auc`` for a score), with the
+        positives and negatives they rest on; empty where none were computed
+        (the validation split, or ``bootstrap_resamples: 0``).
     """
 
     counts: ConfusionCounts
     roc_auc: float | None = None
     pr_auc: float | None = None
+    intervals: dict[str, Interval] = field(default_factory=dict)
 
     @property
     def f1(self) -> float:
         """F1 at the threshold."""
         return self.counts.f1
 
+    @property
+    def n_pos(self) -> int:
+        """Positives of the split (TP + FN)."""
+        return self.counts.tp + self.counts.fn
+
+    @property
+    def n_neg(self) -> int:
+        """Negatives of the split (FP + TN)."""
+        return self.counts.fp + self.counts.tn
+
+    def interval(self, metric: str) -> tuple[float, float] | None:
+        """``(lo, hi)`` of a metric's 95 % interval, or None if none was computed."""
+        iv = self.intervals.get(metric)
+        return None if iv is None else (iv.lo, iv.hi)
+
+    def format(self, metric: str, *, digits: int = 2) -> str:
+        """``0.72 (0.60–0.83)``: a metric with its interval, or alone without one; ``–`` if undefined."""
+        value = self.counts.as_dict().get(metric) if metric not in ("roc_auc", "pr_auc") else getattr(self, metric)
+        if value is None:
+            return "–"
+        text = f"{float(value):.{digits}f}"
+        iv = self.interval(metric)
+        return text if iv is None else f"{text} ({iv[0]:.{digits}f}–{iv[1]:.{digits}f})"
+
     def as_dict(self) -> dict[str, float | int | None]:
-        """Counts, purity, completeness, F1, accuracy, ROC-AUC and PR-AUC as one flat dict."""
-        return {**self.counts.as_dict(), "roc_auc": self.roc_auc, "pr_auc": self.pr_auc}
+        """Counts, purity, completeness, F1, accuracy, ROC-AUC and PR-AUC as one flat dict.
+
+        With intervals, also ``<metric>_lo`` / ``<metric>_hi`` for each and
+        ``n_pos``, ``n_neg``, ``n_boot`` (the counts they rest on).
+        """
+        return {**self.counts.as_dict(), "roc_auc": self.roc_auc, "pr_auc": self.pr_auc,
+                **intervals_as_dict(self.intervals)}
 
 
 @dataclass(frozen=True)
@@ -121,7 +163,16 @@ def _auc_or_none(fn: Callable[[np.ndarray, np.ndarray], float], y: np.ndarray, s
     return fn(y, s)
 
 
-def split_metrics(y_true: ArrayLike, y_score: ArrayLike, *, threshold: float) -> SplitMetrics:
+def _intervals(y: np.ndarray, *, scores: np.ndarray | None, decisions: np.ndarray, n_boot: int,
+               seed: int) -> dict[str, Interval]:
+    if n_boot <= 0 or y.size == 0:
+        return {}
+    both = y.any() and not y.all()
+    return bootstrap_metrics(y, scores=scores if both else None, decisions=decisions, n_boot=n_boot, seed=seed)
+
+
+def split_metrics(y_true: ArrayLike, y_score: ArrayLike, *, threshold: float, n_boot: int = 0,
+                  seed: int = 0) -> SplitMetrics:
     """Counts, ratios and AUCs of a score on one split at a fixed threshold.
 
     Parameters
@@ -130,6 +181,11 @@ def split_metrics(y_true: ArrayLike, y_score: ArrayLike, *, threshold: float) ->
     y_score : array-like of shape (n,)
     threshold : float
         Decide positive iff ``score >= threshold``.
+    n_boot : int, keyword-only
+        Bootstrap resamples for the 95 % intervals (:func:`~skysieve.metrics.bootstrap_metrics`,
+        threshold held fixed); 0 (the default) computes none.
+    seed : int, keyword-only
+        Seed of the resamples.
 
     Returns
     -------
@@ -138,10 +194,12 @@ def split_metrics(y_true: ArrayLike, y_score: ArrayLike, *, threshold: float) ->
     """
     y = _labels(y_true)
     s = _scores(y_score, y.size)
+    d = s >= threshold
     return SplitMetrics(
-        counts=confusion_counts(y, s >= threshold),
+        counts=confusion_counts(y, d),
         roc_auc=_auc_or_none(roc_auc_score, y, s),
         pr_auc=_auc_or_none(pr_auc_score, y, s),
+        intervals=_intervals(y, scores=s, decisions=d, n_boot=n_boot, seed=seed),
     )
 
 
@@ -222,7 +280,9 @@ def evaluate_scores(
         redshift and the score against offset from the cutout centre.
         Missing columns are skipped; NaN rows (no halo) are left out.
     params : EvaluateParams, optional
-        Bins and column names; defaults to ``EvaluateParams()``.
+        Bins, column names and the bootstrap (``bootstrap_resamples``,
+        ``bootstrap_seed``: the test metrics' 95 % intervals); defaults to
+        ``EvaluateParams()``.
 
     Returns
     -------
@@ -245,7 +305,8 @@ def evaluate_scores(
         method=method,
         thresholds={method: threshold},
         val=split_metrics(yv, sv, threshold=threshold),
-        test=split_metrics(yt, st, threshold=threshold),
+        test=split_metrics(yt, st, threshold=threshold, n_boot=params.bootstrap_resamples,
+                           seed=params.bootstrap_seed),
         val_curves=_curves(yv, sv),
         test_curves=_curves(yt, st),
         binned=_binned(yt, st >= threshold, st, truth, params),
@@ -290,6 +351,7 @@ def evaluate_decisions(
         method=method,
         thresholds={k: float(v) for k, v in thresholds.items()},
         val=SplitMetrics(confusion_counts(_labels(labels_val, "labels_val"), _labels(decisions_val, "decisions_val"))),
-        test=SplitMetrics(confusion_counts(yt, dt)),
+        test=SplitMetrics(confusion_counts(yt, dt), intervals=_intervals(
+            yt, scores=None, decisions=dt, n_boot=params.bootstrap_resamples, seed=params.bootstrap_seed)),
         binned=_binned(yt, dt, None, truth, params),
     )

@@ -14,9 +14,9 @@ from skysieve.config import EvaluateParams
 from skysieve.data.dataset import CutoutDataset
 from skysieve.errors import DataError
 from skysieve.evaluate._protocol import EvaluationResult, evaluate_scores
-from skysieve.metrics import f1_score, pr_auc_score, roc_auc_score
+from skysieve.metrics import Interval, f1_score, pr_auc_score, roc_auc_score, threshold_bootstrap
 
-__all__ = ["SCORE_COLUMNS", "evaluate_methods", "fold_metrics_from_oof", "score_cutouts"]
+__all__ = ["SCORE_COLUMNS", "evaluate_methods", "fold_metrics_from_oof", "score_cutouts", "threshold_noise"]
 
 #: Columns of the scores table handed from ``evaluate`` to ``ensemble``.
 SCORE_COLUMNS = ("id", "split", "label", "cnn_prob", "mf_snr")
@@ -82,6 +82,22 @@ def evaluate_methods(scores: Table, *, params: EvaluateParams) -> dict[str, Eval
                                 method=method, truth=truth, params=params)
         for method, column in (("mf", "mf_snr"), ("cnn", "cnn_prob"))
     }
+
+
+def threshold_noise(scores: Table, *, params: EvaluateParams) -> dict[str, dict[str, Interval]]:
+    """Test purity, completeness and F1 of the MF and the CNN with the threshold re-chosen on each validation
+    resample (:func:`~skysieve.metrics.threshold_bootstrap`): the validation noise of the threshold included.
+
+    Empty with ``bootstrap_resamples: 0``; methods whose score column is missing are left out.
+    """
+    if params.bootstrap_resamples <= 0:
+        return {}
+    val = scores[scores["split"] == "val"]
+    test = scores[scores["split"] == "test"]
+    return {method: threshold_bootstrap(np.asarray(val["label"]), np.asarray(val[column], float),
+                                        np.asarray(test["label"]), np.asarray(test[column], float),
+                                        n_boot=params.bootstrap_resamples, seed=params.bootstrap_seed)
+            for method, column in (("mf", "mf_snr"), ("cnn", "cnn_prob")) if column in scores.colnames}
 
 
 def fold_metrics_from_oof(path: str | Path) -> list[dict[str, float]]:

@@ -160,6 +160,7 @@ def write_evaluation_report(
     fold_metrics: Sequence[Mapping[str, float]] | None = None,
     table_markdown: str | None = None,
     max_curve_points: int = 1000,
+    extra_metrics: Mapping[str, Any] | None = None,
 ) -> ReportFiles:
     """Write metrics, curves and plots of one or more evaluated methods.
 
@@ -177,6 +178,10 @@ def write_evaluation_report(
         to write as ``table.md``.
     max_curve_points : int, keyword-only
         Rows per curve CSV.
+    extra_metrics : mapping, keyword-only, optional
+        More top-level sections of ``metrics.json`` (e.g. ``differences``:
+        the paired-bootstrap ensemble − single-method intervals); a key may
+        not clash with a method name or ``folds``.
 
     Returns
     -------
@@ -196,6 +201,10 @@ def write_evaluation_report(
             plots / "folds.csv", {"fold": np.arange(len(fold_metrics)), **{k: summary[k].values for k in keys}}
         )
         files.pngs["folds"] = plot_fold_box(fold_metrics, out / "folds.png")
+    for key, value in (extra_metrics or {}).items():
+        if key in metrics:
+            raise ValueError(f"write_evaluation_report: extra_metrics key '{key}' clashes with a method or 'folds'")
+        metrics[key] = value
     files.metrics = metrics
     write_metrics_json(metrics, files.metrics_json)
 
@@ -215,13 +224,17 @@ def write_evaluation_report(
             max_points=max_curve_points,
         )  # fmt: skip
     if test_curves:
-        files.pngs["roc"] = plot_roc(test_curves, out / "roc.png")
-        files.pngs["pr"] = plot_pr(test_curves, out / "pr.png")
+        roc_labels = {n: f"{n} (AUC {results[n].test.format('roc_auc', digits=3)})" for n in test_curves}
+        pr_labels = {n: f"{n} (AP {results[n].test.format('pr_auc', digits=3)})" for n in test_curves}
+        files.pngs["roc"] = plot_roc(test_curves, out / "roc.png", labels=roc_labels)
+        files.pngs["pr"] = plot_pr(test_curves, out / "pr.png", labels=pr_labels)
     if val_curves:
         chosen = {n: results[n].thresholds[n] for n in val_curves if n in results[n].thresholds}
         files.pngs["f1_threshold"] = plot_f1_threshold(val_curves, out / "f1_threshold.png", thresholds=chosen)
     files.pngs["confusion"] = plot_confusion_matrices({n: r.test.counts for n, r in results.items()},
-                                                      out / "confusion.png")  # fmt: skip
+                                                      out / "confusion.png",
+                                                      titles={n: f"{n}  F1 {r.test.format('f1')}"
+                                                              for n, r in results.items()})  # fmt: skip
 
     for kind, (xlabel, ylabel, xscale) in BINNED_LABELS.items():
         per_method = {n: r.binned[kind] for n, r in results.items() if kind in r.binned}

@@ -13,10 +13,10 @@ from numpy.typing import ArrayLike
 from scipy.stats import norm
 
 from skysieve.errors import DataError
-from skysieve.metrics._binary import _pair, _scores
+from skysieve.metrics._binary import ConfusionCounts, _pair, _scores
 
-__all__ = ["BinnedStatistic", "FoldSpread", "completeness_by_bin", "fold_spread", "score_by_bin", "summarize_folds",
-           "wilson_interval"]
+__all__ = ["BinnedStatistic", "FoldSpread", "completeness_by_bin", "fold_spread", "ratio_intervals", "score_by_bin",
+           "summarize_folds", "wilson_interval"]
 
 #: Confidence of every interval reported here (and of the bootstrap intervals elsewhere).
 CONFIDENCE = 0.95
@@ -102,6 +102,23 @@ def wilson_interval(successes: ArrayLike, trials: ArrayLike, *,
     if some.any():
         lo[some], hi[some] = binom_conf_interval(k[some], n[some], confidence_level=confidence, interval="wilson")
     return lo, hi
+
+
+def ratio_intervals(counts: ConfusionCounts, *, confidence: float = CONFIDENCE) -> dict[str, tuple[float, float]]:
+    """Wilson intervals of purity TP/(TP+FP) and completeness TP/(TP+FN) from the counts alone.
+
+    For figures with no object list to resample (a catalog matched to a truth
+    catalog: no true negatives); where the objects are at hand, prefer
+    :func:`~skysieve.metrics.bootstrap_metrics`, which also gives F1.
+
+    Returns
+    -------
+    dict
+        ``{"purity": (lo, hi), "completeness": (lo, hi)}``; NaN where the denominator is 0.
+    """
+    lo, hi = wilson_interval([counts.tp, counts.tp], [counts.tp + counts.fp, counts.tp + counts.fn],
+                             confidence=confidence)
+    return {"purity": (float(lo[0]), float(hi[0])), "completeness": (float(lo[1]), float(hi[1]))}
 
 
 def _bin_index(values: ArrayLike, bins: ArrayLike, n: int) -> tuple[np.ndarray, np.ndarray]:

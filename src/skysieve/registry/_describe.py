@@ -239,7 +239,9 @@ def describe_version(name: str, version: str | int, *, task: str, primary_method
     if documents:
         lines.append("- stored with the model: " + ", ".join(f"`{DOCUMENTS_DIR}/{d}.json`" for d in documents))
     lines += ["", "### Promote", "",
-              "Champion only if its test F1 is at least the champion's on the same data hash:", "",
+              "Champion unless its test F1 is worse than the champion's beyond the noise on the same data hash "
+              "(paired bootstrap of the difference where both stored their test decisions, else the 95 % "
+              "intervals):", "",
               "```", f"skysieve promote {name} --version {version}", "```", "",
               (f"`--force --reason TEXT` overrides the guard (recorded); `skysieve promote {name} --rollback` "
                "returns to the previous champion."), ""]

@@ -1,7 +1,10 @@
 """Promoting a version to ``champion`` with a guard, and rolling back.
 
-Only :func:`promote` moves ``champion``, and only to a candidate whose test F1
-is at least the champion's on the same test data (same ``data_hash`` tag),
+Only :func:`promote` moves ``champion``, and only to a candidate evaluated on
+the same test data (same ``data_hash`` tag) whose test F1 is not worse than
+the champion's beyond the noise — paired bootstrap of the F1 difference where
+both versions stored their per-object test decisions, else their 95 %
+intervals, else the bare figures (:mod:`skysieve.registry._uncertainty`) —
 unless forced with a recorded reason.  Every champion change is appended to
 the registered model's ``champion_history`` tag, so :func:`rollback` can go
 back.
@@ -33,6 +36,7 @@ from mlflow.exceptions import MlflowException
 
 from skysieve.errors import RegistryError
 from skysieve.registry._registry import CANDIDATE, CHAMPION, _client, _now, _registered_model, _who, get_model_version
+from skysieve.registry._uncertainty import PREDICTIONS_DOCUMENT, Comparison, compare_versions
 
 __all__ = ["HISTORY_TAG", "LOCK_SUFFIX", "PromotionResult", "champion_history", "champion_lock", "promote", "rollback"]
 
@@ -158,6 +162,8 @@ class PromotionResult:
     test_f1, previous_f1 : float or None
     message : str
         One line for people.
+    comparison : Comparison or None
+        How the candidate compared with the champion (None without one).
     """
 
     name: str
@@ -168,6 +174,7 @@ class PromotionResult:
     test_f1: float | None
     previous_f1: float | None
     message: str
+    comparison: Comparison | None = None
 
 
 def _f1(mv: ModelVersion) -> float:
@@ -197,7 +204,7 @@ def promote(
     version : str or int, keyword-only, optional
         The version to promote; default the one ``candidate`` points at.
     force : bool, keyword-only
-        Promote even if its test F1 is lower or its test data differ.
+        Promote even if its test F1 is worse beyond the noise or its test data differ.
     reason : str, keyword-only, optional
         Required with ``force``; recorded with who and when as version tags.
     user : str, keyword-only, optional
@@ -211,8 +218,9 @@ def promote(
     ------
     RegistryError
         Unknown model / version / no candidate; the candidate's test F1 is
-        below the champion's on the same data (both figures in the message);
-        the test data differ; ``force`` without ``reason``.
+        worse than the champion's beyond the noise on the same data (both
+        figures with their intervals, and the paired difference's, in the
+        message); the test data differ; ``force`` without ``reason``.
     """
     if force and not (reason and reason.strip()):
         raise RegistryError("--force needs --reason TEXT: say why this version must be champion (it is recorded)")
@@ -246,6 +254,7 @@ def _promote(client: MlflowClient, name: str, *, version: str | int | None, forc
                                f"'{name}' v{cand_v} is already champion (test F1 {cand_f1:.4f})")  # fmt: skip
 
     forced_over = None
+    comparison = None
     if champion is not None:
         cand_hash, champ_hash = candidate.tags.get("data_hash"), champion.tags.get("data_hash")
         if cand_hash != champ_hash:
@@ -256,14 +265,22 @@ def _promote(client: MlflowClient, name: str, *, version: str | int | None, forc
                     "a fair comparison; evaluate both on the same data, or pass --force --reason TEXT"
                 )
             forced_over = "different test data"
-        elif cand_f1 < champ_f1:
-            if not force:
+        else:
+            comparison = _compare(name, candidate, champion, cand_f1, champ_f1)
+            if comparison.worse and not force:
+                if comparison.kind == "point":
+                    raise RegistryError(
+                        f"refusing to promote '{name}' v{cand_v}: test F1 {cand_f1:.4f} is below champion "
+                        f"v{champ_v}'s {champ_f1:.4f} on the same test data (data_hash {cand_hash}); "
+                        "pass --force --reason TEXT to override"
+                    )
                 raise RegistryError(
-                    f"refusing to promote '{name}' v{cand_v}: test F1 {cand_f1:.4f} is below champion v{champ_v}'s "
-                    f"{champ_f1:.4f} on the same test data (data_hash {cand_hash}); "
+                    f"refusing to promote '{name}' v{cand_v}: worse than champion v{champ_v} beyond the noise on "
+                    f"the same test data (data_hash {cand_hash}): {comparison.text}; "
                     "pass --force --reason TEXT to override"
                 )
-            forced_over = "lower test F1"
+            if comparison.worse:
+                forced_over = "lower test F1" if comparison.kind == "point" else "lower test F1 beyond the noise"
 
     history = champion_history(name)
     stack = _champion_stack(history)
@@ -281,11 +298,29 @@ def _promote(client: MlflowClient, name: str, *, version: str | int | None, forc
         client.set_model_version_tag(name, cand_v, key, value)
     event = {"action": "promote", "version": cand_v, "previous": champ_v, "at": when, "by": who,
              "test_f1": cand_f1, "forced": bool(force), "reason": reason.strip() if reason else None}  # fmt: skip
+    if comparison is not None:
+        event["comparison"] = comparison.text
     _append_history(client, name, history, event)
     before = f"v{champ_v} (test F1 {champ_f1:.4f})" if champion is not None else "no champion"
     verb = "forced" if force else "promoted"
-    return PromotionResult(name, cand_v, champ_v, True, bool(force), cand_f1, champ_f1,
-                           f"{verb} '{name}' v{cand_v} (test F1 {cand_f1:.4f}) to champion over {before}")  # fmt: skip
+    message = f"{verb} '{name}' v{cand_v} (test F1 {cand_f1:.4f}) to champion over {before}"
+    if comparison is not None:
+        message += f" — {comparison.text}"
+    return PromotionResult(name, cand_v, champ_v, True, bool(force), cand_f1, champ_f1, message, comparison)
+
+
+def _compare(name: str, candidate: ModelVersion, champion: ModelVersion, cand_f1: float,
+             champ_f1: float) -> Comparison:
+    """:func:`compare_versions` of two versions, reading their test decisions where both stored them."""
+    from skysieve.registry._describe import read_version_documents
+
+    cand_pred = champ_pred = None
+    if candidate.tags.get(PREDICTIONS_DOCUMENT) == "stored" and champion.tags.get(PREDICTIONS_DOCUMENT) == "stored":
+        cand_pred = read_version_documents(name, candidate.version).get(PREDICTIONS_DOCUMENT)
+        champ_pred = read_version_documents(name, champion.version).get(PREDICTIONS_DOCUMENT)
+    return compare_versions(cand_f1=cand_f1, champ_f1=champ_f1 if champ_f1 == champ_f1 else float("-inf"),
+                            cand_tags=candidate.tags, champ_tags=champion.tags, cand_predictions=cand_pred,
+                            champ_predictions=champ_pred)
 
 
 def rollback(name: str, *, user: str | None = None, reason: str | None = None) -> PromotionResult:

@@ -48,6 +48,7 @@ from skysieve._urls import safe_url
 from skysieve.ensemble import Ensembles, ReferenceDistribution
 from skysieve.errors import RegistryError
 from skysieve.registry._describe import (
+    _number,
     describe_version,
     log_test_metrics,
     log_version_documents,
@@ -231,7 +232,9 @@ def register_model_version(
         ``{method: {metric: value}}`` on the test split
         (``EvaluationResult.test.as_dict()`` per method), bootstrap intervals
         as ``<metric>_lo`` / ``<metric>_hi`` where the evaluation gives them.
-        Purity, completeness and F1 become version tags; every number becomes
+        Purity, completeness and F1 become version tags (and the primary
+        method's ``f1_lo`` / ``f1_hi`` / ``n_pos`` / ``n_neg`` the tags
+        ``test_f1_lo`` … that the promotion gate compares); every number becomes
         an MLflow metric ``test.<method>.<metric>`` of the model's run and of
         the logged model.
     thresholds : mapping of str to float, keyword-only
@@ -253,7 +256,10 @@ def register_model_version(
         More version tags: short scalars (at most :data:`MAX_TAG_CHARS` characters).
     documents : mapping of str to JSON-ready data, keyword-only, optional
         More documents stored with the model (``{"catalog_config": {...}}``),
-        read back with :func:`read_version_documents`.
+        read back with :func:`read_version_documents`.  A ``test_predictions``
+        document (:func:`~skysieve.registry.predictions_document`: per-object
+        test decisions) sets the tag ``test_predictions: stored`` and lets
+        the promotion gate compare two versions with a paired bootstrap.
     alias : str, keyword-only
         The alias to set; the pipeline uses ``candidate``.
 
@@ -303,6 +309,13 @@ def register_model_version(
         "git_commit": str(provenance.get("git.commit", "unknown")),
         **({"run_id": str(run_id)} if run_id else {}),
     }
+    primary = test_metrics[primary_method]
+    for key, tag in (("f1_lo", "test_f1_lo"), ("f1_hi", "test_f1_hi"), ("n_pos", "test_n_pos"),
+                     ("n_neg", "test_n_neg")):
+        if _number(primary.get(key)) is not None:  # the 95 % interval the promotion gate compares
+            all_tags[tag] = _tag_value(primary[key])
+    if "test_predictions" in (documents or {}):
+        all_tags["test_predictions"] = "stored"  # per-object test decisions: the gate compares paired
     for method, metrics in test_metrics.items():
         all_tags.update({f"test.{method}.{k}": _short(metrics[k]) for k in TAGGED_METRICS if k in metrics})
     all_tags.update({f"threshold.{k}": _tag_value(float(v)) for k, v in thresholds.items()})

@@ -21,6 +21,15 @@ class RegisteredModels(dict):
     """``{"cnn": {"name", "version", "uri"}, "ensemble": {...}}`` for the JSON record the stage writes."""
 
 
+def _with_predictions(documents: Mapping[str, Any] | None, state: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The documents plus the state's per-object test decisions (``test_predictions``), if it has them."""
+    from skysieve.registry._uncertainty import PREDICTIONS_DOCUMENT
+
+    if PREDICTIONS_DOCUMENT not in state:
+        return dict(documents) if documents else documents
+    return {**(documents or {}), PREDICTIONS_DOCUMENT: state[PREDICTIONS_DOCUMENT]}
+
+
 def register_pipeline(
     *,
     task: str,
@@ -45,7 +54,10 @@ def register_pipeline(
         The ``skysieve train`` output (fold ``.keras`` files + Platt calibration).
     ensemble_state : mapping
         The ``ensemble`` stage's JSON: ``thresholds``, ``references`` (validation
-        score distributions) and ``test_metrics`` per method.
+        score distributions) and ``test_metrics`` per method; with
+        ``test_predictions`` (:func:`~skysieve.registry.predictions_document`)
+        both versions store their per-object test decisions, so the promotion
+        gate compares them paired.
     provenance : mapping
         :func:`skysieve._tracking.provenance` of the data the models were evaluated on.
     params : Params
@@ -68,6 +80,7 @@ def register_pipeline(
     ensembles = Ensembles.from_state(ensemble_state["thresholds"],
                                      {k: np.asarray(v, float) for k, v in ensemble_state["references"].items()})
     test_metrics = ensemble_state["test_metrics"]
+    documents = _with_predictions(documents, ensemble_state)
     with mlflow.start_run(run_name="register-cnn", experiment_id=experiment_id(task)) as run:
         cnn_uri = log_cnn_model(models_dir)
         log_provenance(run.info.run_id, provenance=provenance, data_context="evaluation")
@@ -120,7 +133,8 @@ def register_cnn(
     state : mapping
         The evaluate stage's JSON: ``thresholds`` (``cnn`` the operating one),
         ``references`` (``{"cnn_prob": validation scores}``), ``test_metrics``
-        (``{"cnn": {...}}`` with an ``f1``), optionally ``operating_point``.
+        (``{"cnn": {...}}`` with an ``f1``), optionally ``operating_point`` and
+        ``test_predictions`` (stored as that document: the gate's paired comparison).
     provenance : mapping
         :func:`skysieve._tracking.provenance` of the data the model was evaluated on.
     params : pydantic section or mapping
@@ -152,6 +166,7 @@ def register_cnn(
     if "cnn" not in state["thresholds"] or "cnn" not in state["test_metrics"]:
         raise DataError(f"evaluation state has no 'cnn' threshold or test metrics; rerun `skysieve evaluate {task}`")
     dumped = params.model_dump(mode="json") if hasattr(params, "model_dump") else dict(params)
+    documents = _with_predictions(documents, state)
     with mlflow.start_run(run_name=f"register-{name}", experiment_id=experiment_id(task)) as run:
         model_uri = log_cnn_model(models_dir)
         with tempfile.TemporaryDirectory() as tmp:

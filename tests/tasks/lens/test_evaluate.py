@@ -134,6 +134,17 @@ def test_lens_report_writes_the_papers_tables(data, tmp_path):
     assert metrics["crossing"]["val"]["purity"] == pytest.approx(metrics["crossing"]["val"]["completeness"], abs=0.02)
     md = files.markdown.read_text()
     assert md.count("### Table A.4") == 2 and md.count("### Table A.5") == 2
+    # every Table A.1 figure with its 95 % bootstrap interval, and the counts behind it
+    op = metrics["test"][ev.operating_point]
+    assert op["n_pos"] + op["n_neg"] == 200 and op["lens_f1_lo"] <= op["lens_f1_hi"]
+    iv = ev.test[ev.operating_point].intervals["non_lens_completeness"]
+    y = np.asarray(scores["label"][scores["split"] == "test"]).astype(bool)
+    assert iv.n_pos == (~y).sum()  # the non-lens figures rest on the non-lenses
+    cell = f"{100 * ev.test['fixed'].all.as_dict()['lens_f1']:.1f} ("
+    assert cell in next(line for line in md.splitlines() if line.startswith("| lens F1"))
+    assert "In brackets: 95 % bootstrap" in md
+    reg = ev.registry_metrics()
+    assert reg["f1_lo"] <= reg["f1_hi"] and reg["non_lens_f1_lo"] <= reg["non_lens_f1_hi"] and reg["n_pos"] == y.sum()
     with (tmp_path / "report/tables/a5_false_negatives_test.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert rows[0]["selection"] == "total" and int(rows[0]["lenses"]) == int(np.sum(scores["label"][

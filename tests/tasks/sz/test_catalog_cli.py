@@ -26,6 +26,7 @@ def test_catalog_command_writes_the_table_and_prints_metrics(registry, sky_files
     assert "truth: 2 objects" in result.output
     line = next(ln for ln in result.output.splitlines() if ln.startswith("rank_product"))
     assert line.split()[1:4] == ["1.000", "0.500", "0.667"]
+    assert "95 % (Wilson): purity 0.21–1.00, completeness 0.09–0.91" in result.output  # 1/1 and 1/2
     header = fits.getheader(out, 1)
     assert header["MODEL"] == ENSEMBLE and header["NCAND"] == 1 and header["MATCHRAD"] == 1.0
     assert [p.name for p in out.parent.iterdir()] == ["candidates.fits"]

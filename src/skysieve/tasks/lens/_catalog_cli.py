@@ -91,5 +91,10 @@ def make_catalog(ref: Any, *, out: Path, options: Mapping[str, Any], given: froz
         c = result.truth["cnn"]
         echo(f"truth: {s['n_truth']} scored rows with a label ({s['n_truth_lenses']} lenses); "
              f"{s['n_truth_unmatched']} rows without one")
+        from skysieve.evaluate import ratio_intervals
+
+        iv = ratio_intervals(c)
         echo(f"{'method':<14}{'purity':>8}{'complete':>10}{'F1':>8}{'TP':>6}{'FP':>6}{'FN':>6}{'TN':>6}")
         echo(f"{'cnn':<14}{c.purity:>8.3f}{c.completeness:>10.3f}{c.f1:>8.3f}{c.tp:>6}{c.fp:>6}{c.fn:>6}{c.tn:>6}")
+        echo(f"{'':<14}95 % (Wilson): purity {iv['purity'][0]:.2f}–{iv['purity'][1]:.2f}, "
+             f"completeness {iv['completeness'][0]:.2f}–{iv['completeness'][1]:.2f}")

@@ -133,9 +133,11 @@ def evaluate_lens(
         run_id = log_report_run("evaluate", files, provenance=provenance([data, model]), params=p.evaluate_lens,
                                 experiment=SEARCH)
     typer.echo((out / "table.md").read_text())
-    c, auc = ev.result.test.counts, ev.result.test.roc_auc
-    typer.echo(f"threshold {ev.threshold:.4g} ({ev.operating_point}): test purity {c.purity:.3f} completeness "
-               f"{c.completeness:.3f} F1 {c.f1:.3f}, ROC-AUC {'n/a' if auc is None else f'{auc:.3f}'}")
+    t = ev.result.test
+    typer.echo(f"threshold {ev.threshold:.4g} ({ev.operating_point}), test ({t.n_pos} lenses, {t.n_neg} non-lenses; "
+               f"95 % bootstrap): purity {t.format('purity', digits=3)}, completeness "
+               f"{t.format('completeness', digits=3)}, F1 {t.format('f1', digits=3)}, "
+               f"ROC-AUC {t.format('roc_auc', digits=3)}")
     typer.echo(f"wrote {scores}, {state} and {out}/ (MLflow run {run_id})")
 
 

@@ -142,6 +142,9 @@ class LensEvaluateParams(Section):
     adversarial: AdversarialParams = AdversarialParams()
     max_curve_points: int = Field(1000, ge=10, le=100_000, description="rows per curve CSV for dvc plots")
     gallery_size: int = Field(16, ge=0, le=100, description="cutouts per gallery of worst FPs / FNs (PNG)")
+    bootstrap_resamples: int = Field(1000, ge=0, le=100_000,
+                                     description="resamples behind every 95 % interval of Table A.1; 0 = none")
+    bootstrap_seed: int = Field(0, ge=0, description="seed of the bootstrap resamples (same seed, same intervals)")
 
     @field_validator("source_mag_bins", "theta_e_bins_arcsec", "source_z_bins", "arc_snr_bins", "lens_mag_bins",
                      "lens_colour_bins")

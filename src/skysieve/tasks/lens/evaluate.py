@@ -15,6 +15,9 @@ For each sample: both classes' purity, completeness and F1, the accuracy,
 ROC-AUC, the same without the adversarial lenses (starred columns of Table
 A.1), and false-negative / false-positive rates by source magnitude, θ_E,
 source redshift, lens magnitude and normalised lens colour (Tables A.4, A.5).
+Every figure of Table A.1 carries a 95 % bootstrap interval over the
+sample's cutouts, threshold held fixed (:func:`~skysieve.metrics.bootstrap_metrics`,
+``bootstrap_resamples`` / ``bootstrap_seed``), and the rates Wilson intervals.
 """
 
 from collections.abc import Mapping
@@ -24,16 +27,21 @@ from typing import Any
 import numpy as np
 from astropy.table import Table
 
+from skysieve.config import EvaluateParams
 from skysieve.errors import DataError
 from skysieve.evaluate import (
     ClassMetrics,
     Crossing,
     ErrorRates,
     EvaluationResult,
+    Interval,
+    bootstrap_metrics,
     class_metrics,
     evaluate_scores,
     fold_class_metrics,
+    intervals_as_dict,
     normalised_colour,
+    predictions_document,
     purity_completeness_crossing,
     purity_completeness_curve,
     quartile_summary,
@@ -52,6 +60,7 @@ __all__ = [
     "adversarial_mask",
     "align_truth",
     "balanced_threshold",
+    "class_intervals",
     "evaluate_lens",
     "lens_breakdown",
     "lens_truth",
@@ -230,6 +239,11 @@ class SampleMetrics:
         Threshold-free, on the whole sample (None with one class only).
     clean_roc_auc : float or None
         ROC-AUC without the adversarial lenses.
+    intervals, clean_intervals : dict of str to Interval
+        95 % bootstrap intervals of the :meth:`ClassMetrics.as_dict` ratios
+        (``accuracy``, ``lens_f1``, ``non_lens_completeness``…) and of
+        ``roc_auc`` / ``pr_auc``, with the counts they rest on; empty with
+        ``bootstrap_resamples: 0``.
     """
 
     threshold: float
@@ -238,20 +252,52 @@ class SampleMetrics:
     roc_auc: float | None
     pr_auc: float | None
     clean_roc_auc: float | None = None
+    intervals: dict[str, Interval] = field(default_factory=dict)
+    clean_intervals: dict[str, Interval] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready: the class metrics, ``clean`` nested, the AUCs."""
+        """JSON-ready: the class metrics, ``clean`` nested, the AUCs; ``<metric>_lo`` / ``_hi`` and ``n_pos``,
+        ``n_neg`` with intervals."""
         return {"threshold": self.threshold, **self.all.as_dict(), "roc_auc": self.roc_auc, "pr_auc": self.pr_auc,
-                "clean": {**self.clean.as_dict(), "roc_auc": self.clean_roc_auc}}
+                **intervals_as_dict(self.intervals),
+                "clean": {**self.clean.as_dict(), "roc_auc": self.clean_roc_auc,
+                          **intervals_as_dict(self.clean_intervals)}}
 
 
-def _sample(y: np.ndarray, s: np.ndarray, adversarial: np.ndarray, threshold: float) -> SampleMetrics:
+def class_intervals(y: np.ndarray, s: np.ndarray, threshold: float, *, n_boot: int,
+                    seed: int) -> dict[str, Interval]:
+    """95 % bootstrap intervals of both classes' purity, completeness and F1, the accuracy and the AUCs.
+
+    Keys as :meth:`ClassMetrics.as_dict` names them with :data:`CLASS_NAMES`
+    (``lens_f1``, ``non_lens_purity``…), plus ``accuracy``, ``roc_auc`` and
+    ``pr_auc`` (the AUCs only with both classes).  The non-lens figures are
+    the lens ones with labels and decisions swapped.  Empty for ``n_boot`` 0
+    or an empty sample.
+    """
+    y = np.asarray(y).astype(bool)
+    if n_boot <= 0 or y.size == 0:
+        return {}
+    d = np.asarray(s) >= threshold
+    both = bool(y.any() and not y.all())
+    pos = bootstrap_metrics(y, scores=s if both else None, decisions=d, n_boot=n_boot, seed=seed)
+    neg = bootstrap_metrics(~y, decisions=~d, metrics=("purity", "completeness", "f1"), n_boot=n_boot, seed=seed)
+    out = {"accuracy": pos.pop("accuracy")}
+    for name, part in ((CLASS_NAMES[0], pos), (CLASS_NAMES[1], neg)):
+        out.update({f"{name}_{k}": part[k] for k in ("purity", "completeness", "f1")})
+    out.update({k: pos[k] for k in ("roc_auc", "pr_auc") if k in pos})
+    return out
+
+
+def _sample(y: np.ndarray, s: np.ndarray, adversarial: np.ndarray, threshold: float, *, n_boot: int = 0,
+            seed: int = 0) -> SampleMetrics:
     keep = ~adversarial
     return SampleMetrics(threshold=float(threshold),
                          all=class_metrics(y, s >= threshold, class_names=CLASS_NAMES),
                          clean=class_metrics(y[keep], s[keep] >= threshold, class_names=CLASS_NAMES),
                          roc_auc=_auc(roc_auc_score, y, s), pr_auc=_auc(pr_auc_score, y, s),
-                         clean_roc_auc=_auc(roc_auc_score, y[keep], s[keep]))
+                         clean_roc_auc=_auc(roc_auc_score, y[keep], s[keep]),
+                         intervals=class_intervals(y, s, threshold, n_boot=n_boot, seed=seed),
+                         clean_intervals=class_intervals(y[keep], s[keep], threshold, n_boot=n_boot, seed=seed))
 
 
 @dataclass
@@ -281,6 +327,10 @@ class LensEvaluation:
         ``test`` (at the operating threshold) and ``cv`` (at ``fold_threshold``).
     val_scores : ndarray
         The validation probabilities, the reference distribution for rank percentiles.
+    test_predictions : dict
+        Per-object test decisions at the operating threshold
+        (:func:`~skysieve.evaluate.predictions_document`), for the registry's
+        paired promotion gate.
     """
 
     result: EvaluationResult
@@ -293,6 +343,7 @@ class LensEvaluation:
     folds: list[dict[str, float]] = field(default_factory=list)
     breakdown: dict[str, LensBreakdown] = field(default_factory=dict)
     val_scores: np.ndarray = field(default_factory=lambda: np.empty(0))
+    test_predictions: dict[str, Any] = field(default_factory=dict)
 
     @property
     def threshold(self) -> float:
@@ -342,6 +393,7 @@ class LensEvaluation:
             "references": {"cnn_prob": [float(x) for x in self.val_scores]},
             "test_metrics": {"cnn": self.registry_metrics()},
             "val_metrics": {"cnn": self.result.val.as_dict()},
+            **({"test_predictions": self.test_predictions} if self.test_predictions else {}),
         }
 
     def registry_metrics(self) -> dict[str, float | int | None]:
@@ -349,12 +401,17 @@ class LensEvaluation:
 
         The keys of :meth:`SplitMetrics.as_dict` (``purity``, ``completeness``,
         ``f1``… of the lenses, ``roc_auc``, ``pr_auc``) plus ``non_lens_*``,
-        the starred ``clean_*`` F1s and the cross-validated ROC-AUC spread.
+        the starred ``clean_*`` F1s and the cross-validated ROC-AUC spread;
+        ``<metric>_lo`` / ``_hi`` (95 % bootstrap) and ``n_pos`` / ``n_neg``
+        where intervals were computed.
         """
         test = self.test[self.operating_point]
         out: dict[str, float | int | None] = dict(self.result.test.as_dict())
         d = test.all.as_dict()
         out.update({k: d[k] for k in ("non_lens_purity", "non_lens_completeness", "non_lens_f1")})
+        for k in ("non_lens_purity", "non_lens_completeness", "non_lens_f1"):
+            if k in test.intervals:
+                out[f"{k}_lo"], out[f"{k}_hi"] = test.intervals[k].lo, test.intervals[k].hi
         clean = test.clean.as_dict()
         out.update({"clean_lens_f1": clean["lens_f1"], "clean_non_lens_f1": clean["non_lens_f1"]})
         aucs = [f["roc_auc"] for f in self.folds if np.isfinite(f["roc_auc"])]
@@ -440,7 +497,9 @@ def evaluate_lens(
     thresholds = {"fixed": float(params.fixed_threshold), "crossing": crossing_val.threshold,
                   "f1": best_f1_threshold(yv, sv)[0], "balanced": balanced_threshold(yv, sv)}
     threshold = thresholds[params.operating_point]
-    result = evaluate_scores(yv, sv, yt, st, method="cnn", threshold=threshold)
+    n_boot, seed = params.bootstrap_resamples, params.bootstrap_seed
+    result = evaluate_scores(yv, sv, yt, st, method="cnn", threshold=threshold,
+                             params=EvaluateParams(bootstrap_resamples=n_boot, bootstrap_seed=seed))
 
     truth_test = align_truth(truth, np.asarray(test["id"]))
     adversarial = adversarial_mask(yt, truth_test, params=params.adversarial)
@@ -448,9 +507,10 @@ def evaluate_lens(
         result=result, operating_point=params.operating_point, thresholds=thresholds,
         crossing={"val": crossing_val, "test": purity_completeness_crossing(yt, st)},
         pc_curves={"val": purity_completeness_curve(yv, sv), "test": purity_completeness_curve(yt, st)},
-        test={k: _sample(yt, st, adversarial, t) for k, t in thresholds.items()},
+        test={k: _sample(yt, st, adversarial, t, n_boot=n_boot, seed=seed) for k, t in thresholds.items()},
         breakdown={"test": lens_breakdown(yt, st >= threshold, truth_test, params=params)},
         val_scores=sv,
+        test_predictions=predictions_document(np.asarray(test["id"]), yt, {"cnn": st >= threshold}),
     )
     if oof is not None and len(oof):
         folds = np.asarray(oof["fold"])
@@ -459,7 +519,8 @@ def evaluate_lens(
         so = np.asarray(oof["score_raw"], dtype=np.float64)[keep]
         truth_oof = align_truth(truth, np.asarray(oof["id"])[keep])
         t = float(params.fold_threshold)
-        evaluation.cv = _sample(yo, so, adversarial_mask(yo, truth_oof, params=params.adversarial), t)
+        evaluation.cv = _sample(yo, so, adversarial_mask(yo, truth_oof, params=params.adversarial), t,
+                                n_boot=n_boot, seed=seed)
         evaluation.folds = fold_class_metrics(yo, so, folds[keep], threshold=t, class_names=CLASS_NAMES)
         evaluation.breakdown["cv"] = lens_breakdown(yo, so >= t, truth_oof, params=params)
     return evaluation

@@ -132,6 +132,11 @@ def make_catalog(ref: Any, *, out: Path, options: Mapping[str, Any], given: froz
              f"{meta['EDGEMARG']:g}′ of its edge flagged (edge_flag) and left out of the decisions")
     if result.truth is not None:
         echo(f"truth: {s['n_true']} objects within {options['match_radius_arcmin']}′ matching radius")
+        from skysieve.evaluate import ratio_intervals
+
         echo(f"{'method':<14}{'purity':>8}{'complete':>10}{'F1':>8}{'TP':>6}{'FP':>6}{'FN':>6}")
         for m, c in result.truth.items():
+            iv = ratio_intervals(c)
             echo(f"{m:<14}{c.purity:>8.3f}{c.completeness:>10.3f}{c.f1:>8.3f}{c.tp:>6}{c.fp:>6}{c.fn:>6}")
+            echo(f"{'':<14}95 % (Wilson): purity {iv['purity'][0]:.2f}–{iv['purity'][1]:.2f}, "
+                 f"completeness {iv['completeness'][0]:.2f}–{iv['completeness'][1]:.2f}")

@@ -190,8 +190,10 @@ def evaluate_sz(
         fold_metrics_from_oof,
         log_report_run,
         score_cutouts,
+        threshold_noise,
         write_evaluation_report,
     )
+    from skysieve.metrics import intervals_as_dict
     from skysieve.train import load_trained
 
     p = load_params(params)
@@ -201,15 +203,40 @@ def evaluate_sz(
     results = evaluate_methods(table, params=p.evaluate_sz)
     with atomic_path(scores) as tmp:
         table.write(tmp, format="fits")
+    noise = threshold_noise(table, params=p.evaluate_sz)
+    markdown = _methods_markdown(results, noise)
+    extra = {"with_threshold_choice": {m: {**{k: iv.value for k, iv in ivs.items()}, **intervals_as_dict(ivs)}
+                                       for m, ivs in noise.items()}} if noise else None
     with atomic_path(out) as tmp:
         files = write_evaluation_report(results, tmp, fold_metrics=fold_metrics_from_oof(model / "oof.fits"),
-                                        max_curve_points=p.evaluate_sz.max_curve_points)
+                                        table_markdown=markdown, max_curve_points=p.evaluate_sz.max_curve_points,
+                                        extra_metrics=extra)
         run_id = log_report_run("evaluate", files, provenance=provenance([data, mf, model]), params=p.evaluate_sz,
                                 experiment=SEARCH)
-    for method, r in results.items():
-        typer.echo(f"{method:>4}: threshold {r.thresholds} | test purity {r.test.counts.purity:.3f} "
-                   f"completeness {r.test.counts.completeness:.3f} F1 {r.test.counts.f1:.3f}")
+    typer.echo(markdown)
     typer.echo(f"wrote {scores} and {out}/ (MLflow run {run_id})")
+
+
+def _methods_markdown(results: dict, noise: dict | None = None) -> str:
+    """DeepSZ Table 1 rows of the evaluated methods with their 95 % intervals, the test ROC/PR-AUC, and the F1
+    intervals with the threshold's own validation noise (``noise``, :func:`~skysieve.evaluate.threshold_noise`)."""
+    from skysieve.ensemble import comparison_table_from_counts, table_to_markdown
+
+    rows = comparison_table_from_counts({m: r.test.counts for m, r in results.items()})
+    for row, r in zip(rows, results.values(), strict=True):
+        for k in ("purity", "completeness", "f1"):
+            iv = r.test.interval(k)
+            if iv is not None:
+                row[f"{k}_lo"], row[f"{k}_hi"] = iv
+                row["n_pos"], row["n_neg"] = r.test.n_pos, r.test.n_neg
+    aucs = [f"{m}: ROC-AUC {r.test.format('roc_auc', digits=3)}, PR-AUC {r.test.format('pr_auc', digits=3)}"
+            for m, r in results.items() if r.test.roc_auc is not None]
+    text = table_to_markdown(rows) + ("\nTest " + "; ".join(aucs) + ".\n" if aucs else "")
+    if noise:
+        parts = [f"{m}: {ivs['f1'].value:.2f} ({ivs['f1'].lo:.2f}–{ivs['f1'].hi:.2f})" for m, ivs in noise.items()]
+        text += ("\nF1 with the threshold re-chosen on each validation resample (validation and test noise, "
+                 f"{next(iter(noise.values()))['f1'].n_boot} resamples): " + "; ".join(parts) + ".\n")
+    return text
 
 
 def ensemble_sz(
@@ -226,7 +253,7 @@ def ensemble_sz(
     from skysieve._io import atomic_path
     from skysieve._tracking import provenance
     from skysieve.config import load_params
-    from skysieve.ensemble import run_ensembles, table_to_markdown
+    from skysieve.ensemble import differences_to_markdown, run_ensembles, table_to_markdown
     from skysieve.errors import DataError
     from skysieve.evaluate import log_report_run, write_evaluation_report
 
@@ -235,16 +262,31 @@ def ensemble_sz(
         raise DataError(f"{scores}: not found; run `skysieve evaluate sz --scores {scores}` first")
     outcome = run_ensembles(Table.read(scores), params=p.ensemble_sz, evaluate=p.evaluate_sz)
     markdown = table_to_markdown(outcome.table)
+    if outcome.differences:
+        markdown += "\n" + differences_to_markdown(outcome.differences)
+    if outcome.refit:
+        f1, refit_diff = outcome.refit
+        n = next(iter(f1.values())).n_boot
+        markdown += ("\nWith every method refitted on each of " + str(n) + " validation resamples (the noise of "
+                     "fitting thresholds on a finite validation split included), test F1: "
+                     + "; ".join(f"{m} {iv}" for m, iv in f1.items()) + ".\n\n"
+                     + differences_to_markdown(refit_diff, title="The same differences with every method refitted "
+                                               "per validation resample (paired on the test side):"))
     ens = outcome.ensembles
     with atomic_path(state) as tmp:
         tmp.write_text(json.dumps({"thresholds": ens.thresholds(),
                                    "references": {k: v.tolist() for k, v in ens.references().items()},
                                    "test_metrics": {m: r.test.as_dict() for m, r in outcome.results.items()},
-                                   "val_metrics": {m: r.val.as_dict() for m, r in outcome.results.items()}},
+                                   "val_metrics": {m: r.val.as_dict() for m, r in outcome.results.items()},
+                                   "differences": outcome.differences_dict(),
+                                   "test_predictions": outcome.test_predictions},
                                   indent=1))
     with atomic_path(out) as tmp:
         files = write_evaluation_report(outcome.results, tmp, table_markdown=markdown,
-                                        max_curve_points=p.evaluate_sz.max_curve_points)
+                                        max_curve_points=p.evaluate_sz.max_curve_points,
+                                        extra_metrics={"differences": outcome.differences_dict(),
+                                                       "with_refit": outcome.refit_dict()}
+                                        if outcome.differences else None)
         run_id = log_report_run("ensemble", files, provenance=provenance([scores]), params=p.ensemble_sz,
                                 experiment=SEARCH)
     typer.echo(markdown)
