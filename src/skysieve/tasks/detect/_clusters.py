@@ -136,7 +136,8 @@ def sample_schechter(n: int, *, mstar: float, alpha: float, faint: float, rng: n
 def red_sequence_colours(z: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
     """Observed g − r and r − i of the red sequence at redshift ``z`` (linear interpolation of the table)."""
     z = np.asarray(z, dtype=np.float64)
-    return np.interp(z, _RED_SEQUENCE[:, 0], _RED_SEQUENCE[:, 1]), np.interp(z, _RED_SEQUENCE[:, 0], _RED_SEQUENCE[:, 2])
+    zs = _RED_SEQUENCE[:, 0]
+    return np.interp(z, zs, _RED_SEQUENCE[:, 1]), np.interp(z, zs, _RED_SEQUENCE[:, 2])
 
 
 def apparent_mag_r(abs_mag_r: np.ndarray | float, z: float, *, astropy_cosmo) -> np.ndarray:

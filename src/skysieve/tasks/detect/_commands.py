@@ -21,7 +21,7 @@ def simulate_detect(
     out: Annotated[Path, typer.Option(help="output directory: fields/*.fits, truth.fits, fields.fits")] = _SIM,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
 ) -> None:
-    """Simulate SDSS-like g, r, i fields with 0–3 clusters, field galaxies and stars (sections: cosmology, simulate_detect)."""
+    """Simulate SDSS-like g, r, i fields: 0–3 clusters, galaxies, stars (sections: cosmology, simulate_detect)."""
     from skysieve._io import atomic_path
     from skysieve.config import load_params
     from skysieve.tasks.detect._write import simulate_fields
@@ -89,7 +89,10 @@ def evaluate_detect(
     out: Annotated[Path, typer.Option(help="output: metrics.json, table.md, table2.csv, detections.fits")] = Path(
         "reports/detect/evaluate"),
 ) -> None:
-    """Chan & Stott's scoring: 100 kpc matching, Table 2, centre error, KS, COCO mAP, blank purity (sections: cosmology, simulate_detect, cutouts_detect, evaluate_detect)."""
+    """Chan & Stott's scoring: 100 kpc matching, Table 2, centre error, KS, COCO mAP, blank-field purity.
+
+    Sections: cosmology, simulate_detect, cutouts_detect, evaluate_detect.
+    """
     import mlflow
     from astropy.table import Table
 
@@ -131,7 +134,10 @@ def register_detect(
     out: Annotated[Path, typer.Option(help="output: JSON record of the registered name and version")] = Path(
         "models/detect/registered.json"),
 ) -> None:
-    """Register the detector with its test metrics, threshold and catalog config, alias `candidate` (section: register_detect)."""
+    """Register the detector with its test metrics, threshold and catalog tags, alias `candidate`.
+
+    Section: register_detect (the version records every detect section).
+    """
     from skysieve._io import atomic_path
     from skysieve._tracking import configure_mlflow, provenance
     from skysieve.config import load_params
@@ -163,7 +169,10 @@ def inject_detect(
         "reports/detect/inject"),
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
 ) -> None:
-    """Injection–recovery: completeness vs M200 and z of the registered version, logged on it (sections: cosmology, simulate_detect, cutouts_detect, evaluate_detect, inject_detect)."""
+    """Injection–recovery: completeness vs M200 and z of the registered version, logged on it.
+
+    Sections: cosmology, simulate_detect, cutouts_detect, evaluate_detect, inject_detect.
+    """
     from skysieve._io import atomic_path
     from skysieve.config import load_params
     from skysieve.errors import DataError

@@ -97,8 +97,9 @@ def read_bands(paths: list[Path] | tuple[Path, ...], *, bands: tuple[str, ...]) 
         if data.shape != ref.shape:
             raise DataError(f"{path}: shape {data.shape} differs from {ref_path}'s {ref.shape}; the bands must be "
                             "co-registered on one pixel grid")
-        if not np.allclose(wcs.wcs.crval, ref_wcs.wcs.crval) or not np.allclose(
-                wcs.pixel_scale_matrix, ref_wcs.pixel_scale_matrix) or not np.allclose(wcs.wcs.crpix, ref_wcs.wcs.crpix):
+        same = (np.allclose(wcs.wcs.crval, ref_wcs.wcs.crval) and np.allclose(wcs.wcs.crpix, ref_wcs.wcs.crpix)
+                and np.allclose(wcs.pixel_scale_matrix, ref_wcs.pixel_scale_matrix))
+        if not same:
             raise DataError(f"{path}: WCS differs from {ref_path}'s; resample the bands onto one pixel grid")
     scale = float(np.sqrt(abs(np.linalg.det(ref_wcs.pixel_scale_matrix))) * 3600.0)
     stack = np.stack([found[b][1] for b in bands], axis=-1)

@@ -88,7 +88,8 @@ def write_completeness(result: InjectionResult, out_dir: Path) -> None:
     result.clusters.write(out_dir / "injected.fits")
     o = result.overall
     lines = [f"Injected {o['n']} clusters; recovered {o['recovered']} ({o['completeness']:.3f}, 95 % "
-             f"{o['lo']:.3f}–{o['hi']:.3f}) at threshold {result.threshold:.3f}; {o['n_false']} unmatched detections.",
+             f"{o['lo']:.3f}–{o['hi']:.3f}) at threshold {result.threshold:.3f}; "
+             f"{o['n_false']} unmatched detections.",
              "", "| log M200 | z | recovered / n | completeness (95 %) |", "|---|---|---|---|"]
     for b in result.bins:
         c = "n/a" if b["completeness"] is None else f"{b['completeness']:.2f} ({b['lo']:.2f}–{b['hi']:.2f})"

@@ -132,7 +132,8 @@ class _Canvas:
                 e1, e2 = self._e_bank[e_index]
                 prof = g.Convolve([cls(half_light_radius=hlr, gsparams=self.gsparams).shear(e1=e1, e2=e2), self.psf],
                                   gsparams=self.gsparams)
-            half = int(np.clip(np.ceil((4 * hlr + 3 * self.psf.fwhm) / self.scale), 2, 24))
+            # out to 8 r_e: ≈ 97 % of a de Vaucouleurs profile's flux
+            half = int(np.clip(np.ceil((8 * hlr + 3 * self.psf.fwhm) / self.scale), 2, 40))
             nf = (2 * half + 1 + 2) * self.ovs  # one stored pixel of margin each side for the shifts
             self._templates[key] = prof.drawImage(nx=nf, ny=nf, scale=self.scale / self.ovs).array
         return self._templates[key]
