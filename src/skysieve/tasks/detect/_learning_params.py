@@ -11,10 +11,10 @@ def detect_train_defaults() -> TrainParams:
         "net": {"name": "centre_net", "filters": 16, "max_filters": 64, "levels": 3, "context_convs": 2,
                 "output_stride": 4, "head_filters": 32},
         "optimizer": {"name": "adam", "learning_rate": 2e-3},
-        "schedule": {"early_stopping_patience": 8, "reduce_lr_patience": 4},
+        "schedule": {"early_stopping_patience": 10, "reduce_lr_patience": 4},
         "augment": {"fraction": 0.75},
         "imbalance": {"strategy": "none"},
-        "batch_size": 16, "eval_batch_size": 32, "epochs": 30, "splitter": "holdout", "norm_sample": 64,
+        "batch_size": 16, "eval_batch_size": 32, "epochs": 40, "splitter": "holdout", "norm_sample": 64,
         "seed": 11, "metric": "pr_auc",
     })
 

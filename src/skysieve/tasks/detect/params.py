@@ -71,7 +71,7 @@ class SimulateDetectParams(Section):
     lowered its 2000² SDSS images to 1000² for training.
     """
 
-    n_fields: int = Field(240, ge=4)
+    n_fields: int = Field(400, ge=4)
     blank_fraction: float = Field(0.25, ge=0, lt=1, description="fields with no cluster (purity)")
     max_clusters: int = Field(3, ge=1, le=10)
     native_pixel_arcsec: float = Field(0.396, gt=0)

@@ -103,14 +103,17 @@ def evaluate_detect(dataset, models, truth: Table, *, cosmo, pixel_arcsec: float
     scores, clus, offs, dimg = (np.asarray(det[c]) for c in ("score", "cluster", "offset_kpc", "image"))
     timg = np.asarray(tr["image"])
 
+    pos = {int(i): k for k, i in enumerate(images)}
+    dpos = np.array([pos[int(i)] for i in dimg], dtype=np.int64)
+    tpos = np.array([pos[int(i)] for i in timg], dtype=np.int64)
+
     def counts_for(sample: np.ndarray, thr: float) -> dict:
         # a resampled set of fields: each copy of a field brings its detections and clusters
-        w_det = np.array([np.sum(sample == i) for i in dimg]) if dimg.size else np.zeros(0)
-        w_tr = np.array([np.sum(sample == i) for i in timg]) if timg.size else np.zeros(0)
+        w_img = np.bincount([pos[int(i)] for i in sample], minlength=images.size).astype(float)
+        w_det, n = w_img[dpos], float(w_img[tpos].sum())
         keep = scores >= thr
         tp = float((w_det * (keep & (clus >= 0))).sum())
         fp = float((w_det * (keep & (clus < 0))).sum())
-        n = float(w_tr.sum())
         p = tp / (tp + fp) if tp + fp else np.nan
         r = tp / n if n else np.nan
         f1 = 2 * p * r / (p + r) if tp else 0.0
