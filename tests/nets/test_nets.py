@@ -8,13 +8,17 @@ import sys
 import numpy as np
 import pytest
 
-from skysieve.config import ResNetSmallParams, ScVggParams, VggParams
+from skysieve.config import CentreNetParams, ResNetSmallParams, ScVggParams, VggParams
 from skysieve.errors import ConfigError
 
 TINY = {
     "resnet_small": ResNetSmallParams(stem_filters=4, width=2, stages=2, dense_units=16, colour_difference=False),
     "vgg": VggParams(filters=4, blocks=2, convs_per_block=1, dense_units=16, dropout=0.0),
     "sc_vgg": ScVggParams(filters=4, blocks=2, convs_per_block=1, dense_units=16, dropout=0.0),
+}
+#: Nets that learn dense targets (maps, ``skysieve.data.targets``), not one probability per cutout.
+DENSE_TINY = {
+    "centre_net": CentreNetParams(filters=4, max_filters=8, levels=2, context_convs=1, head_filters=4),
 }
 
 
@@ -115,14 +119,22 @@ def _train_save_reload_every_net(folder: str, *, backend: str) -> None:
     from skysieve.nets import available_nets, build_net
 
     assert keras.config.backend() == backend, f"Keras runs on {keras.config.backend()!r}, not {backend!r}"
-    missing = sorted(set(available_nets()) - set(TINY))
-    assert not missing, f"tests/nets/test_nets.py: TINY has no tiny config for {missing}"
+    from skysieve.nets import get_loss
+
+    tiny = {**TINY, **DENSE_TINY}
+    missing = sorted(set(available_nets()) - set(tiny))
+    assert not missing, f"tests/nets/test_nets.py: TINY / DENSE_TINY have no tiny config for {missing}"
     rng = np.random.default_rng(0)
     x = rng.normal(0, 50, (8, 16, 16, 3)).astype("float32")
-    y = np.tile([0.0, 1.0], 4).astype("float32")[:, None]
     for name in available_nets():
-        model = build_net(TINY[name], inputs=_spec(), seed=0)
-        model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy")
+        model = build_net(tiny[name], inputs=_spec(), seed=0)
+        if name in DENSE_TINY:  # a centre heatmap with one object per image, learned with its registered loss
+            y = np.zeros((8, *model.output_shape[1:]), "float32")
+            y[:, 1, 2, 0], y[:, 1, 2, 1:] = 1.0, 0.5
+            model.compile(optimizer=keras.optimizers.Adam(1e-2), loss=get_loss("centre_heatmap"))
+        else:
+            y = np.tile([0.0, 1.0], 4).astype("float32")[:, None]
+            model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy")
         before = [keras.ops.convert_to_numpy(w) for w in model.trainable_weights]
         model.fit(x, y, batch_size=8, epochs=1, verbose=0)
         after = [keras.ops.convert_to_numpy(w) for w in model.trainable_weights]

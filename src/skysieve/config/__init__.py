@@ -27,6 +27,7 @@ from skysieve.config._sim import (
 )
 from skysieve.config._train import (
     AugmentParams,
+    CentreNetParams,
     ImbalanceParams,
     NetParams,
     OptimizerParams,
@@ -42,6 +43,7 @@ from skysieve.config._train import (
 __all__ = [
     "AugmentParams",
     "BandParams",
+    "CentreNetParams",
     "CmbSpectrumParams",
     "ComponentsParams",
     "CosmologyParams",

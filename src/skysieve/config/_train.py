@@ -12,6 +12,7 @@ from skysieve.config._base import Section
 
 __all__ = [
     "AugmentParams",
+    "CentreNetParams",
     "ImbalanceParams",
     "InputParams",
     "NetParams",
@@ -103,9 +104,32 @@ class ScVggParams(VggParams):
     name: Literal["sc_vgg"] = "sc_vgg"
 
 
+class CentreNetParams(InputParams):
+    """A centre-heatmap object detector (CenterNet: Zhou, Wang & Krähenbühl 2019) on dense targets.
+
+    A convolutional encoder of ``levels`` stride-2 stages (``filters``
+    doubling per stage up to ``max_filters``, ``convs_per_level`` 3×3
+    convolutions + batch norm + ReLU each), ``context_convs`` dilated 3×3
+    convolutions at the coarsest scale, then upsampling with skip connections
+    back to ``output_stride``; heads give a sigmoid centre heatmap and the
+    log box width and height (in output pixels).  Learns a dataset's dense
+    targets (:mod:`skysieve.data.targets`, loss ``centre_heatmap``).
+    """
+
+    name: Literal["centre_net"] = "centre_net"
+    filters: int = Field(16, ge=1, le=512)
+    max_filters: int = Field(64, ge=1, le=1024)
+    levels: int = Field(3, ge=1, le=6, description="stride-2 stages of the encoder")
+    convs_per_level: int = Field(1, ge=1, le=4)
+    context_convs: int = Field(2, ge=0, le=6, description="dilated convolutions at the coarsest scale")
+    output_stride: int = Field(4, ge=1, le=32, description="input pixels per output pixel (a power of 2)")
+    head_filters: int = Field(32, ge=1, le=512)
+    prior: float = Field(0.05, gt=0, lt=1, description="initial heatmap probability (bias of the heatmap head)")
+
+
 #: The architecture section; ``name`` selects the model class (and the builder in
 #: :mod:`skysieve.nets`). A new architecture adds its section class here.
-NetParams = Annotated[ResNetSmallParams | VggParams | ScVggParams, Field(discriminator="name")]
+NetParams = Annotated[ResNetSmallParams | VggParams | ScVggParams | CentreNetParams, Field(discriminator="name")]
 
 
 class OptimizerParams(Section):

@@ -101,4 +101,4 @@ def build_net(cfg: Any, *, inputs: InputSpec, seed: int) -> "keras.Model":
 
 def _load_builtin() -> None:
     # Importing the builder modules runs their @register_net decorators.
-    from skysieve.nets import _resnet, _vgg  # noqa: F401
+    from skysieve.nets import _centre, _resnet, _vgg  # noqa: F401

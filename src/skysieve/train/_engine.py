@@ -18,6 +18,7 @@ from skysieve.nets import InputSpec, build_net, preprocess
 from skysieve.train._calibrate import PlattCalibrator
 from skysieve.train._callbacks import _EpochEnd, _Monitor, _Plateau, _stages, _Warmup
 from skysieve.train._checkpoint import EpochState, FoldCheckpoint, TrainingCheckpoint
+from skysieve.train._dense import training_loss
 from skysieve.train._ensemble import FoldEnsemble, predict_dataset
 from skysieve.train._metrics import binary_log_loss, score_metrics
 from skysieve.train._seed import set_seeds
@@ -229,7 +230,7 @@ def fit_model(cfg: TrainParams, dataset, *, fit_rows: np.ndarray, val_rows: np.n
     mean, var = channel_stats(dataset, fit_rows, sample=cfg.norm_sample, seed=seed, net=cfg.net)
     spec = InputSpec(tuple(dataset.shape[1:]), mean, var, tuple(dataset.channels))
     model = build_net(cfg.net, inputs=spec, seed=seed)
-    model.compile(optimizer=make_optimizer(cfg.optimizer), loss="binary_crossentropy")
+    model.compile(optimizer=make_optimizer(cfg.optimizer), loss=training_loss(dataset))
 
     labels = dataset.labels
     y_fit, y_val = labels[fit_rows], labels[val_rows]

@@ -18,8 +18,16 @@ CALIBRATION_FILE = "calibration.json"
 
 
 def model_proba(model: Any, x: np.ndarray) -> np.ndarray:
-    """Raw positive-class probabilities of one Keras model on a batch, shape (n,)."""
-    return np.asarray(model.predict_on_batch(x), dtype=np.float64).reshape(-1)
+    """Raw positive-class probabilities of one Keras model on a batch, shape (n,).
+
+    A model trained on dense targets (:mod:`skysieve.data.targets`) outputs
+    maps (n, ty, tx, tc); a cutout's probability is then the maximum of the
+    first channel, its score map.
+    """
+    out = np.asarray(model.predict_on_batch(x), dtype=np.float64)
+    if out.ndim > 2:
+        out = out[..., 0].reshape(out.shape[0], -1).max(axis=1)
+    return out.reshape(-1)
 
 
 class FoldEnsemble:
@@ -88,6 +96,7 @@ class FoldEnsemble:
         import keras
 
         import skysieve.nets._layers  # noqa: F401  (registers the custom layers)
+        import skysieve.nets._losses  # noqa: F401  (registers the losses of dense targets)
 
         directory = Path(directory)
         manifest_path = directory / MANIFEST_FILE

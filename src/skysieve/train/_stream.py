@@ -9,7 +9,9 @@ import keras
 import numpy as np
 
 from skysieve.data.dataset import CutoutReader
+from skysieve.data.targets import TargetReader, dense_targets
 from skysieve.train._augment import augment_batch
+from skysieve.train._dense import augment_pair
 
 __all__ = ["TrainingBatches", "iter_batches"]
 
@@ -70,6 +72,8 @@ class TrainingBatches(keras.utils.PyDataset):
         self.epoch = 0
         self._labels = dataset.labels
         self._plan = self._make_plan()
+        targets = dense_targets(dataset)  # dense targets (heatmaps…) replace the label as y
+        self._targets = TargetReader(targets) if targets is not None else None
 
     def _rng(self, *keys: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, *keys])
@@ -94,12 +98,23 @@ class TrainingBatches(keras.utils.PyDataset):
     def __getitem__(self, index: int):
         rows = self._plan[index * self.batch_size : (index + 1) * self.batch_size]
         x = self.reader.read(rows)
+        if self._targets is not None:
+            return self._dense_item(index, rows, x)
         if self.augment_fraction > 0:
             x = augment_batch(x, fraction=self.augment_fraction, rng=self._rng(self.epoch, index))
         y = self._labels[rows].astype(np.float32)[:, None]
         if self.class_weight is None:
             return x, y
         w = np.where(y[:, 0] > 0.5, self.class_weight[1], self.class_weight[0]).astype(np.float32)
+        return x, y, w
+
+    def _dense_item(self, index: int, rows: np.ndarray, x: np.ndarray):
+        y = self._targets.read(rows)
+        if self.augment_fraction > 0:
+            x, y = augment_pair(x, y, fraction=self.augment_fraction, rng=self._rng(self.epoch, index))
+        if self.class_weight is None:
+            return x, y
+        w = np.where(self._labels[rows] > 0, self.class_weight[1], self.class_weight[0]).astype(np.float32)
         return x, y, w
 
     def on_epoch_end(self) -> None:

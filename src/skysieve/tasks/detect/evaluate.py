@@ -1,0 +1,213 @@
+"""Chan & Stott's scoring: detections from heatmaps, matching within 100 kpc, P/R/F1, centre error, KS, COCO mAP.
+
+Pure functions of arrays and tables; the report (files, MLflow) is in
+:mod:`skysieve.tasks.detect.report`.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from astropy.table import Table
+
+__all__ = [
+    "Matches",
+    "bootstrap_fields",
+    "coco_map",
+    "decode_maps",
+    "detection_counts",
+    "ks_bias",
+    "match_detections",
+    "predict_maps",
+]
+
+
+def predict_maps(models, x: np.ndarray, *, batch_size: int = 16) -> np.ndarray:
+    """Mean of the fold models' output maps (heatmap, log w, log h) on images ``x`` (n, ny, nx, nchan)."""
+    out = []
+    for start in range(0, x.shape[0], batch_size):
+        chunk = np.asarray(x[start: start + batch_size], dtype=np.float32)
+        out.append(np.mean([np.asarray(m.predict_on_batch(chunk)) for m in models], axis=0))
+    return np.concatenate(out) if out else np.empty((0,))
+
+
+def decode_maps(maps: np.ndarray, *, stride: int, min_score: float, max_detections: int, window: int = 3) -> Table:
+    """Detections of a stack of output maps: heatmap peaks, their refined centres and boxes, in input pixels.
+
+    A peak is a heatmap cell equal to the maximum of its ``window × window``
+    neighbourhood and ≥ ``min_score``; its centre is the heatmap-weighted
+    centroid of the 3 × 3 cells around it, mapped to input pixels by
+    :math:`x = (c + 1/2)\\,s - 1/2`; its box is ``exp`` of the size channels × ``stride``.
+
+    Parameters
+    ----------
+    maps : ndarray of shape (n, ty, tx, 3)
+
+    Returns
+    -------
+    Table
+        ``image``, ``x_px``, ``y_px``, ``score``, ``width_px``, ``height_px``, highest score first within an image.
+    """
+    from scipy.ndimage import maximum_filter
+
+    rows = []
+    for k, m in enumerate(maps):
+        heat = m[..., 0]
+        peaks = (heat == maximum_filter(heat, size=window, mode="constant", cval=-1.0)) & (heat >= min_score)
+        ys, xs = np.nonzero(peaks)
+        order = np.argsort(-heat[ys, xs])[:max_detections]
+        for y, x in zip(ys[order], xs[order], strict=True):
+            y0, y1, x0, x1 = max(0, y - 1), min(heat.shape[0], y + 2), max(0, x - 1), min(heat.shape[1], x + 2)
+            w = heat[y0:y1, x0:x1]
+            yy, xx = np.mgrid[y0:y1, x0:x1]
+            cy, cx = float((w * yy).sum() / w.sum()), float((w * xx).sum() / w.sum())
+            rows.append((k, (cx + 0.5) * stride - 0.5, (cy + 0.5) * stride - 0.5, float(heat[y, x]),
+                         float(np.exp(m[y, x, 1]) * stride), float(np.exp(m[y, x, 2]) * stride)))
+    names = ("image", "x_px", "y_px", "score", "width_px", "height_px")
+    if not rows:
+        return Table(names=names, dtype=(np.int64, float, float, float, float, float))
+    return Table(rows=rows, names=names)
+
+
+@dataclass
+class Matches:
+    """One-to-one matches of detections to clusters.
+
+    Attributes
+    ----------
+    det_cluster : ndarray of int
+        Per detection, the index of the truth row it matched, or −1.
+    det_offset_kpc : ndarray
+        Per detection, the proper distance to the matched cluster (NaN if none).
+    """
+
+    det_cluster: np.ndarray
+    det_offset_kpc: np.ndarray
+
+
+def match_detections(det: Table, truth: Table, *, kpc_per_px: np.ndarray, match_kpc: float) -> Matches:
+    """Match detections to clusters in the same image, highest score first, each cluster at most once.
+
+    A detection matches the nearest unmatched cluster of its image whose
+    centre lies within ``match_kpc`` proper kpc, measured at that cluster's
+    redshift (``kpc_per_px`` per truth row: D_A(z) × pixel angle).
+
+    Parameters
+    ----------
+    det : Table
+        ``image``, ``x_px``, ``y_px``, ``score``.
+    truth : Table
+        ``image``, ``x_px``, ``y_px`` per cluster.
+    kpc_per_px : ndarray of shape (len(truth),)
+    match_kpc : float
+
+    Returns
+    -------
+    Matches
+    """
+    n = len(det)
+    det_cluster = np.full(n, -1, dtype=np.int64)
+    offsets = np.full(n, np.nan)
+    t_img, tx, ty = (np.asarray(truth[c]) for c in ("image", "x_px", "y_px"))
+    taken = np.zeros(len(truth), dtype=bool)
+    for i in np.argsort(-np.asarray(det["score"]), kind="stable"):
+        cand = np.flatnonzero((t_img == det["image"][i]) & ~taken)
+        if cand.size == 0:
+            continue
+        d_kpc = np.hypot(tx[cand] - det["x_px"][i], ty[cand] - det["y_px"][i]) * kpc_per_px[cand]
+        j = int(np.argmin(d_kpc))
+        if d_kpc[j] <= match_kpc:
+            det_cluster[i], offsets[i] = cand[j], d_kpc[j]
+            taken[cand[j]] = True
+    return Matches(det_cluster, offsets)
+
+
+def detection_counts(scores: np.ndarray, det_cluster: np.ndarray, n_clusters: int, threshold: float
+                     ) -> dict[str, float]:
+    """TP, FP, FN, precision, recall and F1 of the detections scoring ≥ ``threshold`` (Chan & Stott eqs 5–7).
+
+    Matching is done once over all detections (:func:`match_detections`); a
+    detection above the threshold is a TP if it matched a cluster, else an FP;
+    clusters without a matched detection above the threshold are FNs.
+    """
+    keep = np.asarray(scores) >= threshold
+    tp = int((det_cluster[keep] >= 0).sum())
+    fp = int(keep.sum() - tp)
+    fn = int(n_clusters - tp)
+    p = tp / (tp + fp) if tp + fp else float("nan")
+    r = tp / n_clusters if n_clusters else float("nan")
+    f1 = 2 * p * r / (p + r) if tp else 0.0
+    return {"threshold": float(threshold), "tp": tp, "fp": fp, "fn": fn, "precision": p, "recall": r, "f1": f1}
+
+
+def bootstrap_fields(stat, images: np.ndarray, *, n_boot: int, seed: int) -> tuple[float, float]:
+    """95 % percentile interval of ``stat(chosen_images)`` over fields resampled with replacement.
+
+    ``stat`` takes an array of image indices (with repeats) and returns a
+    float (NaN ignored).  Resampling whole fields keeps a field's clusters
+    and false detections together.
+    """
+    rng = np.random.default_rng(seed)
+    values = np.array([stat(rng.choice(images, size=images.size, replace=True)) for _ in range(n_boot)])
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return float("nan"), float("nan")
+    lo, hi = np.percentile(values, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def ks_bias(recovered: np.ndarray, full: np.ndarray, *, alpha: float = 0.05) -> dict[str, float]:
+    r"""Two-sample Kolmogorov–Smirnov test of recovered against input values (Chan & Stott §3.3).
+
+    Returns the statistic :math:`D`, its p-value (:func:`scipy.stats.ks_2samp`)
+    and the critical value :math:`D_\alpha = c(\alpha)\sqrt{(n + m)/(n m)}`,
+    :math:`c(\alpha) = \sqrt{-\ln(\alpha/2)/2}` (1.358 at α = 0.05).
+    """
+    from scipy.stats import ks_2samp
+
+    recovered, full = np.asarray(recovered, float), np.asarray(full, float)
+    if recovered.size == 0 or full.size == 0:
+        return {"d": float("nan"), "p_value": float("nan"), "d_critical": float("nan"), "n": int(recovered.size),
+                "m": int(full.size)}
+    res = ks_2samp(recovered, full)
+    n, m = recovered.size, full.size
+    crit = np.sqrt(-np.log(alpha / 2) / 2) * np.sqrt((n + m) / (n * m))
+    return {"d": float(res.statistic), "p_value": float(res.pvalue), "d_critical": float(crit), "n": int(n),
+            "m": int(m)}
+
+
+def coco_map(det: Table, truth: Table, *, images: np.ndarray) -> dict[str, float]:
+    """COCO box mAP (pycocotools): AP@[.5:.95] and AP@.5 of the detections against the truth boxes.
+
+    Truth rows need ``image``, ``box_x0``, ``box_y0``, ``box_x1``, ``box_y1``;
+    detections ``image``, ``x_px``, ``y_px``, ``width_px``, ``height_px``, ``score``.
+    Pixel coordinates are shifted by +0.5 to COCO's corner convention.
+    """
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    anns = []
+    for k, t in enumerate(truth):
+        w, h = float(t["box_x1"] - t["box_x0"]), float(t["box_y1"] - t["box_y0"])
+        anns.append({"id": k + 1, "image_id": int(t["image"]), "category_id": 1, "iscrowd": 0, "area": w * h,
+                     "bbox": [float(t["box_x0"]) + 0.5, float(t["box_y0"]) + 0.5, w, h]})
+    if not anns:
+        return {"map": float("nan"), "map50": float("nan")}
+    gt = COCO()
+    gt.dataset = {"images": [{"id": int(i)} for i in images], "annotations": anns,
+                  "categories": [{"id": 1, "name": "cluster"}]}
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt.createIndex()
+        dets = [{"image_id": int(d["image"]), "category_id": 1, "score": float(d["score"]),
+                 "bbox": [float(d["x_px"] - d["width_px"] / 2 + 0.5), float(d["y_px"] - d["height_px"] / 2 + 0.5),
+                          float(d["width_px"]), float(d["height_px"])]} for d in det]
+        if not dets:
+            return {"map": 0.0, "map50": 0.0}
+        ev = COCOeval(gt, gt.loadRes(dets), "bbox")
+        ev.params.imgIds = [int(i) for i in images]
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return {"map": float(ev.stats[0]), "map50": float(ev.stats[1])}

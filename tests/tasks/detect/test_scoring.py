@@ -1,0 +1,104 @@
+"""Targets, decoding and Chan & Stott's scoring against hand counts, scikit-learn and scipy."""
+
+import numpy as np
+import pytest
+from astropy.table import Table
+from scipy import stats
+from sklearn.metrics import precision_score, recall_score
+
+from skysieve.tasks.detect.dataset import centre_cell, heatmap_targets, stretch
+from skysieve.tasks.detect.evaluate import (
+    bootstrap_fields,
+    coco_map,
+    decode_maps,
+    detection_counts,
+    ks_bias,
+    match_detections,
+)
+
+
+def test_heatmap_targets_peak_and_sizes():
+    t = heatmap_targets([40.0, 100.0], [60.0, 20.0], [32.0, 16.0], [24.0, 16.0], size_px=128, stride=4, min_sigma=1.0)
+    assert t.shape == (32, 32, 3)
+    cx, cy = int(centre_cell(40.0, stride=4)), int(centre_cell(60.0, stride=4))
+    assert (cx, cy) == (10, 15) and t[cy, cx, 0] == 1.0
+    assert (t[..., 0] >= 1.0).sum() == 2
+    assert t[cy, cx, 1] == pytest.approx(np.log(8.0)) and t[cy, cx, 2] == pytest.approx(np.log(6.0))
+    sigma = np.sqrt(32 * 24) / 4 / 6
+    assert t[cy, cx + 2, 0] == pytest.approx(np.exp(-4 / (2 * sigma**2)), rel=1e-5)
+
+
+def test_decode_recovers_targets():
+    t = heatmap_targets([40.3, 100.0], [60.0, 20.0], [32.0, 16.0], [24.0, 16.0], size_px=128, stride=4,
+                        min_sigma=1.0)
+    det = decode_maps(t[None], stride=4, min_score=0.5, max_detections=5)
+    assert len(det) == 2 and list(det["score"]) == [1.0, 1.0]
+    first = det[np.argmin(np.hypot(det["x_px"] - 40, det["y_px"] - 60))]
+    assert abs(first["x_px"] - 40.3) < 2.5 and abs(first["y_px"] - 60.0) < 2.5
+    assert first["width_px"] == pytest.approx(32.0) and first["height_px"] == pytest.approx(24.0)
+
+
+def test_sqrt_stretch_in_noise_units():
+    rng = np.random.default_rng(0)
+    x = rng.normal(5.0, 2.0, (64, 64, 1))
+    x[10, 10, 0] = 5.0 + 2.0 * 16
+    y = stretch(x, kind="sqrt")
+    assert y[10, 10, 0] == pytest.approx(4.0, rel=0.1)  # sqrt(16 σ)
+    x[:5] = np.nan
+    assert np.all(stretch(x, kind="asinh")[:5] == 0)
+
+
+def _toy():
+    # two images: image 0 holds clusters a (z 0.1) and b (z 0.3), image 1 holds c; 1 kpc per pixel everywhere
+    truth = Table({"image": [0, 0, 1], "x_px": [10.0, 200.0, 50.0], "y_px": [10.0, 10.0, 50.0]})
+    det = Table({"image": [0, 0, 0, 1, 1], "x_px": [12.0, 15.0, 500.0, 50.0, 52.0],
+                 "y_px": [10.0, 10.0, 500.0, 160.0, 50.0], "score": [0.9, 0.8, 0.7, 0.95, 0.3]})
+    return det, truth
+
+
+def test_matching_is_one_to_one_within_the_radius():
+    det, truth = _toy()
+    m = match_detections(det, truth, kpc_per_px=np.ones(3), match_kpc=100.0)
+    # 0.9 takes a; 0.8 is a duplicate of a (a is taken, b is 185 kpc away): FP; 0.7 far: FP;
+    # 0.95 in image 1 is 110 kpc from c: FP; 0.3 takes c
+    assert list(m.det_cluster) == [0, -1, -1, -1, 2]
+    np.testing.assert_allclose(m.det_offset_kpc[[0, 4]], [2.0, 2.0])
+    far = match_detections(det, truth, kpc_per_px=np.full(3, 0.5), match_kpc=100.0)
+    assert far.det_cluster[3] == 2  # at 0.5 kpc/px, 110 px is 55 kpc
+
+
+def test_counts_agree_with_sklearn():
+    det, truth = _toy()
+    m = match_detections(det, truth, kpc_per_px=np.ones(3), match_kpc=100.0)
+    for thr in (0.0, 0.5, 0.85):
+        c = detection_counts(np.asarray(det["score"]), m.det_cluster, len(truth), thr)
+        keep = np.asarray(det["score"]) >= thr
+        # as binary labels: each kept detection is "predicted positive", true if matched; missed clusters are FNs
+        y_true = np.r_[(m.det_cluster[keep] >= 0).astype(int), np.ones(c["fn"], int)]
+        y_pred = np.r_[np.ones(keep.sum(), int), np.zeros(c["fn"], int)]
+        assert c["precision"] == pytest.approx(precision_score(y_true, y_pred, zero_division=np.nan), nan_ok=True)
+        assert c["recall"] == pytest.approx(recall_score(y_true, y_pred))
+        assert c["tp"] + c["fn"] == 3
+
+
+def test_ks_bias_against_scipy():
+    rng = np.random.default_rng(2)
+    full = rng.uniform(0.1, 0.4, 80)
+    rec = full[:60]
+    out = ks_bias(rec, full)
+    ref = stats.ks_2samp(rec, full)
+    assert out["d"] == pytest.approx(ref.statistic) and out["p_value"] == pytest.approx(ref.pvalue)
+    assert out["d_critical"] == pytest.approx(1.358 * np.sqrt((60 + 80) / (60 * 80)), rel=1e-3)
+
+
+def test_coco_map_perfect_and_bootstrap():
+    truth = Table({"image": [0, 1], "box_x0": [10.0, 20.0], "box_y0": [10.0, 30.0], "box_x1": [50.0, 60.0],
+                   "box_y1": [40.0, 70.0]})
+    det = Table({"image": [0, 1], "x_px": [30.0, 40.0], "y_px": [25.0, 50.0], "width_px": [40.0, 40.0],
+                 "height_px": [30.0, 40.0], "score": [0.9, 0.8]})
+    assert coco_map(det, truth, images=np.array([0, 1])) == {"map": pytest.approx(1.0), "map50": pytest.approx(1.0)}
+    det["x_px"] += 40.0  # no overlap any more
+    assert coco_map(det, truth, images=np.array([0, 1]))["map50"] == pytest.approx(0.0)
+    values = np.array([1.0, 0.0, 1.0, 1.0])
+    lo, hi = bootstrap_fields(lambda s: values[s].mean(), np.arange(4), n_boot=300, seed=0)
+    assert 0.0 <= lo <= 0.75 <= hi <= 1.0
