@@ -23,15 +23,21 @@ def test_members_keeps_the_search_contract(members):
         "simulate", "cutouts", "validate", "tune", "train", "evaluate", "register")}
 
 
-def test_members_defaults_are_the_papers_protocol(members):
-    from skysieve.config import params_model
+def test_members_defaults_and_paper_profile_follow_the_papers_protocol(members):
+    from skysieve.config import load_params, params_model
+    from tests.conftest import REPO
 
     p = params_model()()
-    assert p.train_members.net.name == "vgg" and p.train_members.optimizer.name == "adadelta"
+    assert p.train_members.net.name == "vgg" and p.train_members.net.negative_slope > 0  # LeakyReLU
     assert p.train_members.batch_size == 64 and p.train_members.splitter == "stratified_kfold"
     assert p.train_members.augment.fraction == 0.15 and p.cutouts_members.val_frac == 0.1
     assert p.cutouts_members.channels == ("F435W", "F606W", "F814W", "F105W", "F140W")
     assert len(p.simulate_members.clusters) == 15 and len(p.simulate_members.bands) == 12
+    paper = load_params(REPO / "params" / "paper_members.yaml")
+    t = paper.train_members
+    assert (t.optimizer.name, t.batch_size, t.k_folds, t.net.filters, t.net.max_filters, t.net.dense_units) == (
+        "adadelta", 64, 10, 64, 512, 4096)
+    assert paper.simulate_members.sample_scale == 1.0 and paper.train_members.augment.fraction == 0.15
 
 
 @pytest.fixture

@@ -172,6 +172,48 @@ def register_members(
     typer.echo(f"promote with: skysieve promote {record['name']}")
 
 
+def experiments_members(
+    params: ParamsOption = Path("params.yaml"),
+    sim: Annotated[Path, typer.Option(help="directory from `skysieve simulate members`")] = Path("data/members/sim"),
+    out: Annotated[Path, typer.Option(help="output directory: experiments.md, <experiment>.csv, PNGs")] = Path(
+        "reports/members/experiments"),
+    which: Annotated[list[str], typer.Option(help="experiments to run: band_configs, leave_out, learning_curve")] = [
+        "band_configs", "leave_out", "learning_curve"],
+    cnn: Annotated[bool, typer.Option("--cnn/--no-cnn", help="train the CNN for every row (minutes each) or run "
+                                                             "the photometric methods only (seconds)")] = False,
+    leave_out: Annotated[list[str], typer.Option(help="clusters held out of training (paper EXP2)")] = [
+        "A370", "M0329", "MS2137"],
+    fractions: Annotated[list[float], typer.Option(help="learning curve: fractions of the training split")] = [
+        0.25, 0.5, 1.0],
+) -> None:
+    """The paper's further experiments: band configurations (Tables D.1–D.3), clusters left out (Table D.4),
+    learning curve (sections: cutouts_members, train_members, evaluate_members; not a DVC stage)."""
+    from skysieve._io import atomic_path
+    from skysieve.config import load_params
+    from skysieve.errors import ConfigError
+    from skysieve.tasks.members import experiments as ex
+    from skysieve.tasks.members.report import write_experiment_tables
+
+    unknown = set(which) - {"band_configs", "leave_out", "learning_curve"}
+    if unknown:
+        raise ConfigError(f"--which: unknown experiment(s) {sorted(unknown)}; pick band_configs, leave_out, "
+                          "learning_curve")
+    p = load_params(params)
+    common = {"reference_band": p.simulate_members.reference_band, "cnn": cnn}
+    args = (sim, p.train_members, p.evaluate_members, p.cutouts_members)
+    tables = {}
+    if "band_configs" in which:
+        tables["band_configs"] = ex.band_config_rows(*args, **common)
+    if "leave_out" in which:
+        tables["leave_out"] = ex.leave_out_rows(*args, clusters=tuple(leave_out), **common)
+    if "learning_curve" in which:
+        tables["learning_curve"] = ex.learning_curve_rows(*args, fractions=tuple(fractions),
+                                                          seed=p.cutouts_members.seed, **common)
+    with atomic_path(out) as tmp:
+        write_experiment_tables(tables, tmp)
+    typer.echo((out / "experiments.md").read_text())
+
+
 def commands() -> tuple[Command, ...]:
     """Every command of the search, in the order data flows."""
     return (
@@ -180,4 +222,5 @@ def commands() -> tuple[Command, ...]:
         Command("validate", SEARCH, validate_members),
         Command("evaluate", SEARCH, evaluate_members),
         Command("register", SEARCH, register_members),
+        Command("experiments", SEARCH, experiments_members),
     )

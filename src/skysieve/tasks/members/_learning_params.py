@@ -25,27 +25,30 @@ __all__ = [
 
 
 def members_train_defaults() -> TrainParams:
-    """The default ``train_members``: a narrow paper VGG, Adadelta, batch 64, early stopping + plateau schedule.
+    """The default ``train_members``: a narrow paper VGG, batch 64, early stopping + plateau schedule.
 
     Five blocks of one 3×3 convolution (8 → 64 filters) instead of the
     paper's 2-2-4-4-3 convolutions of 64 → 512 filters, 64 dense units
     instead of 4096; stratified k-fold by class over the training split
     (the paper's protocol, clusters mixed in every fold), 15 % of training
     cutouts replaced by a flip or right-angle rotation (paper App. A.1).
+    Adam instead of the paper's Adadelta: on two CPU cores and 20 epochs
+    Adadelta (lr 1) reached a validation ROC-AUC of 0.76 where the random
+    forest reached 0.87 (docs/members.md); the paper profile keeps Adadelta.
     """
     return TrainParams.model_validate({
         "net": {"name": "vgg", "filters": 8, "max_filters": 64, "blocks": 5, "convs_per_block": 1,
                 "dense_units": 64, "dropout": 0.3, "negative_slope": 0.3, "input_stretch": "asinh",
                 "stretch_softening": 1.0, "stretch_ring_frac": 1.0},
-        "optimizer": {"name": "adadelta", "learning_rate": 1.0},
-        "schedule": {"early_stopping_patience": 6, "reduce_lr_patience": 3, "reduce_lr_factor": 0.5},
+        "optimizer": {"name": "adam", "learning_rate": 1e-3},
+        "schedule": {"early_stopping_patience": 5, "reduce_lr_patience": 3, "reduce_lr_factor": 0.5},
         "augment": {"fraction": 0.15},
         "imbalance": {"strategy": "class_weight"},
         "batch_size": 64,
         "eval_batch_size": 256,
-        "epochs": 25,
+        "epochs": 20,
         "splitter": "stratified_kfold",
-        "k_folds": 3,
+        "k_folds": 2,
         "metric": "roc_auc",
         "norm_sample": 512,
         "seed": 2020,
@@ -53,9 +56,9 @@ def members_train_defaults() -> TrainParams:
 
 
 def members_tune_defaults() -> TuneParams:
-    """The default ``tune_members``: one trial around the paper's Adadelta rate (ROC-AUC objective)."""
+    """The default ``tune_members``: one trial over learning rate and augmentation (ROC-AUC objective)."""
     return TuneParams(n_trials=1, startup_trials=1, seed=2020, objective="roc_auc", search_space={
-        "optimizer.learning_rate": SearchDimension(type="float", low=0.5, high=2.0, log=True),
+        "optimizer.learning_rate": SearchDimension(type="float", low=5e-4, high=2e-3, log=True),
         "augment.fraction": SearchDimension(type="float", low=0.0, high=0.3),
     })
 

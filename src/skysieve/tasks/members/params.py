@@ -145,11 +145,11 @@ class FieldParams(Section):
     Positions are uniform within ``r_max_arcsec``.
     """
 
-    z0: float = Field(0.55, gt=0)
+    z0: float = Field(0.75, gt=0, description="p(z) scale: spectroscopic non-members are mostly background")
     z_range: Range = (0.05, 1.6)
     near_fraction: float = Field(0.12, ge=0, le=1)
     near_dv_kms: Range = (3000.0, 12000.0)
-    red_fraction: float = Field(0.3, ge=0, le=1)
+    red_fraction: float = Field(0.15, ge=0, le=1, description="field galaxies on a red sequence (mostly star-forming)")
     mag_range: Range = (18.5, 24.0)
     mag_slope: float = Field(0.45, gt=0, lt=2)
 

@@ -8,7 +8,7 @@ from skysieve.evaluate import ReportFiles, write_metrics_json
 from skysieve.evaluate.report import write_csv
 from skysieve.tasks.members.evaluate import METHODS, MembersEvaluation
 
-__all__ = ["PAPER_TABLE_D1", "write_members_report"]
+__all__ = ["PAPER_TABLE_D1", "write_experiment_tables", "write_members_report"]
 
 #: Angora et al. (2020) Table D.1, members (CLM), mixed* configuration, in %.
 PAPER_TABLE_D1 = {"ae": 89.3, "purity": 88.3, "completeness": 86.7, "f1": 87.4}
@@ -143,3 +143,58 @@ def write_members_report(ev: MembersEvaluation, out_dir: str | Path, *, meta: di
     files.markdown.write_text(_markdown(ev, meta))
     files.pngs.update(_plots(ev, out))
     return files
+
+
+_TITLES = {"band_configs": "Band configurations (Tables D.1–D.3 form)",
+           "leave_out": "Clusters left out of training (EXP2, Table D.4 form)",
+           "learning_curve": "Learning curve (fraction of the training split)"}
+
+
+def write_experiment_tables(tables: dict[str, list[dict]], out_dir: str | Path) -> dict[str, Path]:
+    """``<name>.csv`` per experiment and one ``experiments.md`` (percentages with 95 % bootstrap intervals),
+    plus ``learning_curve.png`` when there is a learning curve."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    lines = ["# Members: further experiments (Angora et al. 2020, §4 and appendix D)", "",
+             "Member metrics on the test sources, thresholds chosen on validation for the target purity; "
+             "95 % bootstrap intervals in brackets.", ""]
+    for name, rows in tables.items():
+        if not rows:
+            continue
+        cols = list(dict.fromkeys(k for r in rows for k in r))
+        written[name] = write_csv(out / f"{name}.csv", {k: [r.get(k) for r in rows] for k in cols})
+        extra = [k for k in ("dropped", "n_train") if k in cols]
+        lines += [f"## {_TITLES.get(name, name)}", "",
+                  "| experiment | method | n (members) | " + " | ".join(extra + ["AE", "purity", "completeness", "F1",
+                                                                             "ROC-AUC"]) + " |",
+                  "|---|---|---|" + "---|" * (len(extra) + 5)]
+        for r in rows:
+            lines.append(f"| {r['experiment']} | {r['method']} | {r['n']} ({r['n_members']}) | "
+                         + " | ".join([str(r[k]) for k in extra] + [_fmt(r, k) for k in ("ae", "purity",
+                                                                                          "completeness", "f1",
+                                                                                          "roc_auc")]) + " |")
+        lines.append("")
+    written["markdown"] = out / "experiments.md"
+    written["markdown"].write_text("\n".join(lines))
+    if tables.get("learning_curve"):
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(5, 4))
+        rows = tables["learning_curve"]
+        for m in dict.fromkeys(r["method"] for r in rows):
+            rr = [r for r in rows if r["method"] == m]
+            x = np.array([r["n_train"] for r in rr])
+            f1 = np.array([r["f1"] for r in rr])
+            err = np.array([[r["f1"] - r["f1_lo"], r["f1_hi"] - r["f1"]] for r in rr]).T
+            ax.errorbar(x, f1, yerr=err, marker="o", capsize=3, label=m)
+        ax.set(xlabel="training sources", ylabel="member F1 (test)", ylim=(0, 1.05))
+        ax.legend()
+        fig.tight_layout()
+        written["learning_curve_png"] = out / "learning_curve.png"
+        fig.savefig(written["learning_curve_png"], dpi=110)
+        plt.close(fig)
+    return written
