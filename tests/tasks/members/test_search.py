@@ -17,6 +17,17 @@ from tests.tasks.test_conformance import check_search
 runner = CliRunner()
 
 
+def test_simulate_members_command_writes_the_simulation(members, tmp_path, monkeypatch):
+    from skysieve.cli import build_app
+
+    monkeypatch.chdir(tmp_path)
+    cfg = tiny_members_cfg(sample_scale=0.02, neighbours_per_cutout=0.0).model_dump(mode="json")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"simulate_members": cfg}))
+    out = invoke(build_app(), "simulate", "members", "--out", "sim", "--workers", "1")
+    truth = Table.read(tmp_path / "sim" / "truth.fits")
+    assert f"wrote sim: {len(truth)} sources in 3 clusters" in out and (tmp_path / "sim" / "stamps.h5").is_file()
+
+
 def test_members_keeps_the_search_contract(members):
     check_search(members)
     assert {s.name for s in members.stages()} == {f"{v}_members" for v in (
@@ -45,7 +56,7 @@ def workdir(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
     monkeypatch.delenv("SKYSIEVE_OPTUNA_STORAGE", raising=False)
-    sim = tiny_members_cfg(sample_scale=0.05).model_dump(mode="json")
+    sim = tiny_members_cfg().model_dump(mode="json")  # the session simulation's config (conftest)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({
         "simulate_members": sim,
         "cutouts_members": {"val_frac": 0.2, "test_frac": 0.25},
@@ -78,19 +89,18 @@ def _write_cutout(path, image, bands, *, ra, dec, bunit="electron/s", scale=0.06
 
 
 @pytest.mark.slow
-def test_members_runs_simulate_to_catalog_through_the_real_engine(members, workdir):
+def test_members_runs_cutouts_to_catalog_through_the_real_engine(members, members_sim, workdir):
+    """cutouts → validate → train → evaluate → register → catalog (tune is the engine's, tested there)."""
     from skysieve.cli import build_app
     from skysieve.data import open_dataset
 
     app = build_app()
-    invoke(app, "simulate", "members", "--out", "sim", "--workers", "1")
-    out = invoke(app, "cutouts", "members", "--sim", "sim", "--out", "cutouts")
+    out = invoke(app, "cutouts", "members", "--sim", members_sim[0], "--out", "cutouts")
     assert "dropped for a missing band" in out
     invoke(app, "validate", "members", "--data", "cutouts", "--report", "validation.json")
     report = json.loads((workdir / "validation.json").read_text())
     assert report["success"] and report["summary"]["dropped_missing_band"] >= 0
-    invoke(app, "tune", "members", "--data", "cutouts", "--out", "best.json", "--train-out", "cnn")
-    invoke(app, "train", "members", "--data", "cutouts", "--best-params", "best.json", "--out", "cnn")
+    invoke(app, "train", "members", "--data", "cutouts", "--out", "cnn")
     invoke(app, "evaluate", "members", "--data", "cutouts", "--model", "cnn", "--state", "state.json",
            "--scores", "scores.fits", "--out", "report")
     state = json.loads((workdir / "state.json").read_text())
@@ -119,9 +129,10 @@ def test_members_runs_simulate_to_catalog_through_the_real_engine(members, workd
     out = invoke(app, "catalog", "--model", uri, "--member-cutouts", new, "--out", "cat.fits", "--no-progress")
     cat = Table.read(workdir / "cat.fits")
     assert list(cat["id"]) == [f"src{i}" for i in range(5)]
-    assert list(cat["flags"]) == [0, 0, 0, 1, 2] and np.isnan(cat["member_prob"][3:]).all()
-    assert np.all((cat["member_prob"][:3] >= 0) & (cat["member_prob"][:3] <= 1))
-    assert list(cat["is_member"][:3]) == list(cat["member_prob"][:3] >= float(cat.meta["THR_CNN"]))
+    prob = np.ma.filled(np.ma.asarray(cat["member_prob"], dtype=float), np.nan)
+    assert list(cat["flags"]) == [0, 0, 0, 1, 2] and np.isnan(prob[3:]).all()
+    assert np.all((prob[:3] >= 0) & (prob[:3] <= 1))
+    assert list(cat["is_member"][:3]) == list(prob[:3] >= float(cat.meta["THR_CNN"]))
     assert cat.meta["MODEL"] == "skysieve-members-cnn" and cat.meta["BANDCFG"] == "mixed" and "CODEVER" in cat.meta
     assert "1 missing a band" in out
 
