@@ -31,7 +31,7 @@ _KEYS = ("ae", "purity", "completeness", "f1", "roc_auc")
 class _PhotometryOnly:
     """Stands in for the CNN when ``cnn=False``: a constant score (its rows are dropped)."""
 
-    def predict_proba(self, x):
+    def predict_on_batch(self, x):
         return np.full(len(x), 0.5)
 
 
