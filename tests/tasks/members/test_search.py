@@ -107,6 +107,9 @@ def test_members_runs_cutouts_to_catalog_through_the_real_engine(members, member
     assert set(state["test_metrics"]) == {"cnn", "rf", "gmm"}
     for m in state["test_metrics"].values():
         assert m["n"] > 0 and (m["f1_lo"] is None or m["f1_lo"] <= m["f1"] <= m["f1_hi"])
+    meta = json.loads((workdir / "report" / "metrics.json").read_text())["meta"]
+    # thresholds on validation plus the out-of-fold training scores, for every method
+    assert all(n == meta["n_val"] + meta["n_train"] for n in meta["threshold_sample"].values()), meta
     assert {p.name for p in (workdir / "report").iterdir()} >= {"metrics.json", "table.md", "roc.png", "venn.png",
                                                                  "bins.png", "metrics.csv", "venn.csv"}
     invoke(app, "register", "members", "--model", "cnn", "--state", "state.json", "--data", "cutouts",

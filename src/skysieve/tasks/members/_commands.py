@@ -114,7 +114,11 @@ def evaluate_members(
     p = load_params(params)
     cfg = p.evaluate_members
     dataset = open_dataset(data)
-    table, ev, meta = score_members(dataset, load_trained(model), cfg, reference_band=p.simulate_members.reference_band)
+    from astropy.table import Table
+
+    oof = Table.read(model / "oof.fits") if (model / "oof.fits").is_file() else None
+    table, ev, meta = score_members(dataset, load_trained(model), cfg, reference_band=p.simulate_members.reference_band,
+                                    oof=oof)
     with atomic_path(scores) as tmp:
         table.write(tmp, format="fits")
     with atomic_path(state) as tmp:

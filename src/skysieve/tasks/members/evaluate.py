@@ -215,7 +215,9 @@ def evaluate_members(labels: dict[str, np.ndarray], scores: dict[str, dict[str, 
     Parameters
     ----------
     labels : ``{"val": y_val, "test": y_test}``
-    scores : ``{method: {"val": s_val, "test": s_test}}``
+    scores : ``{method: {"val": s_val, "test": s_test}}``, optionally ``"thr_labels"``, ``"thr_scores"``:
+        the sample the threshold is chosen on (validation plus out-of-fold training scores); default the
+        validation split
     truth_test : the test sources' binning variables, keyed like ``bins``
     bins : ``{variable: edges}``
     """
@@ -226,7 +228,9 @@ def evaluate_members(labels: dict[str, np.ndarray], scores: dict[str, dict[str, 
     decisions = {}
     for k, method in enumerate(scores):
         sv, st = np.asarray(scores[method]["val"], float), np.asarray(scores[method]["test"], float)
-        thr, rule = target_purity_threshold(yv, sv, target=target_purity)
+        y_thr = np.asarray(scores[method].get("thr_labels", yv)).astype(int)
+        s_thr = np.asarray(scores[method].get("thr_scores", sv), float)
+        thr, rule = target_purity_threshold(y_thr, s_thr, target=target_purity)
         ev.thresholds[method], ev.rules[method] = thr, rule
         ev.val[method] = _point(yv, sv, thr)
         ev.test[method] = bootstrap_metrics(yt, st, threshold=thr, n_boot=n_boot, seed=seed + 1000 * k)

@@ -39,12 +39,39 @@ def catalog_features(dataset, cfg: MembersEvaluateParams, *, reference_band: str
     return np.concatenate(feats)
 
 
-def score_members(dataset, model, cfg: MembersEvaluateParams, *, reference_band: str
+def _oof_baselines(x: np.ndarray, y: np.ndarray, groups: np.ndarray, cfg: MembersEvaluateParams, *,
+                   k: int = 5) -> dict[str, np.ndarray]:
+    """Out-of-fold scores of both baselines on the training rows (stratified k-fold refits)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    out = {"rf": np.empty(len(y)), "gmm": np.empty(len(y))}
+    for fit, held in StratifiedKFold(k, shuffle=True, random_state=cfg.seed).split(x, y):
+        rf = RandomForestMembers(n_estimators=cfg.rf_trees, seed=cfg.seed).fit(x[fit], y[fit])
+        out["rf"][held] = rf.predict_proba(x[held])
+        gmm = ColourMixtureMembers(n_components=cfg.gmm_components, seed=cfg.seed).fit(x[fit], y[fit], groups[fit])
+        out["gmm"][held] = gmm.predict_proba(x[held], groups[held])
+    return out
+
+
+def _oof_cnn(model, oof: Table | None, ids: np.ndarray) -> np.ndarray | None:
+    """The engine's out-of-fold CNN scores of the training rows (``ids`` order), Platt-scaled like the ensemble."""
+    if oof is None or getattr(model, "calibrator", None) is None:
+        return None
+    order = {int(i): j for j, i in enumerate(np.asarray(oof["id"]))}
+    if not all(int(i) in order for i in ids):
+        return None
+    raw = np.asarray(oof["score_raw"], float)[[order[int(i)] for i in ids]]
+    return np.asarray(model.calibrator.predict_proba(raw), float)
+
+
+def score_members(dataset, model, cfg: MembersEvaluateParams, *, reference_band: str, oof: Table | None = None
                   ) -> tuple[Table, MembersEvaluation, dict]:
     """CNN, random-forest and colour-method scores of the val and test sources, and their evaluation.
 
     The baselines are fitted on the ``train`` split's aperture photometry;
-    the CNN is the trained fold ensemble.
+    the CNN is the trained fold ensemble.  ``oof``: the engine's
+    ``oof.fits`` (out-of-fold CNN scores), used with
+    ``threshold_sample: val+oof``.
 
     Returns
     -------
@@ -84,10 +111,18 @@ def score_members(dataset, model, cfg: MembersEvaluateParams, *, reference_band:
     truth_test = {"mag": mag[rows][test], "colour_offset": offset[rows][test],
                   "z": np.asarray(catalog["z_cluster"], float)[rows][test]}
     bins = {"mag": cfg.mag_bins, "colour_offset": cfg.colour_offset_bins, "z": cfg.z_bins}
+    if cfg.threshold_sample == "val+oof":
+        tr_ids = ids[train]
+        oof_scores = {**_oof_baselines(x[train], y[train], groups[train], cfg), "cnn": _oof_cnn(model, oof, tr_ids)}
+        for m, s_oof in oof_scores.items():
+            if s_oof is not None:
+                scores[m]["thr_labels"] = np.r_[ty[val], y[train]]
+                scores[m]["thr_scores"] = np.r_[scores[m]["val"], s_oof]
     ev = evaluate_members({"val": ty[val], "test": ty[test]}, scores, truth_test, target_purity=cfg.target_purity,
                           n_boot=cfg.n_bootstrap, seed=cfg.seed, bins=bins)
     ev.references = [float(v) for v in scores["cnn"]["val"]]
     meta = {"band_config": catalog.meta.get("BANDCFG"), "channels": list(dataset.channels),
             "n_train": int(train.sum()), "n_val": int(val.sum()), "n_test": int(test.sum()),
-            "target_purity": cfg.target_purity, "dropped_missing_band": int(catalog.meta.get("NDROP", 0))}
+            "target_purity": cfg.target_purity, "dropped_missing_band": int(catalog.meta.get("NDROP", 0)),
+            "threshold_sample": {m: int(len(v.get("thr_labels", v["val"]))) for m, v in scores.items()}}
     return table, ev, meta
