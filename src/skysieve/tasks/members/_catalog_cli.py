@@ -11,8 +11,8 @@ __all__ = ["CATALOG_HELP", "catalog_help", "catalog_options", "make_catalog"]
 
 CATALOG_HELP = ("--member-cutouts DIR: a directory of FITS cutouts, one file per source with an image HDU per band "
                 "(FILTER keyword), BUNIT electron/s and the model's pixel scale and size. One row per file: id, ra, "
-                "dec, member_prob, is_member (at the registered threshold, chosen on validation for a target "
-                "purity) and flags (1 missing band, 2 NaN pixels: skipped and counted).")
+                "dec, member_prob, is_member (at the registered threshold, chosen on validation and out-of-fold "
+                "training scores for a target purity) and flags (1 missing band, 2 NaN pixels: skipped and counted).")
 
 
 def catalog_options() -> tuple[inspect.Parameter, ...]:

@@ -1,4 +1,5 @@
-"""Params of the members learning stages: ``tune_members``, ``train_members``, ``evaluate_members``, ``register_members``.
+"""Params of the members learning stages: ``tune_members``, ``train_members``, ``evaluate_members``,
+``register_members``.
 
 ``tune_members`` and ``train_members`` are the engine's :class:`TuneParams`
 and :class:`TrainParams` with the members defaults; the network is the

@@ -37,7 +37,8 @@ def power_law_magnitudes(n: int, mag_range: tuple[float, float], slope: float, *
                          ) -> np.ndarray:
     """Magnitudes from ``p(m) ∝ 10^{slope · m}`` on ``mag_range`` by inverting the CDF.
 
-    ``F(m) = (10^{αm} − 10^{αa}) / (10^{αb} − 10^{αa})`` ⇒ ``m = log10(10^{αa} + u (10^{αb} − 10^{αa})) / α``.
+    ``F(m) = (10^{αm} − 10^{αa}) / (10^{αb} − 10^{αa})`` ⇒
+    ``m = log10(10^{αa} + u (10^{αb} − 10^{αa})) / α``.
     """
     a, b = mag_range
     u = rng.random(n)
@@ -60,7 +61,7 @@ def _cluster_sources(cluster: ClusterSpec, index: int, cfg: SimulateMembersParam
     zc = cluster.z
     # members
     z_mem = zc + (1 + zc) * mem.sigma_v_kms * rng.standard_normal(n_mem) / C_KMS
-    # cored isothermal Σ(R) ∝ (1 + R²/Rc²)^(-1/2): R² + Rc² uniform in sqrt-space → inverse CDF of the enclosed count
+    # cored isothermal Σ(R) ∝ (1 + R²/Rc²)^(-1/2): N(<R) ∝ √(Rc² + R²) − Rc, inverted
     rc, rmax = mem.core_radius_arcsec, mem.r_max_arcsec
     u = rng.random(n_mem)
     s = np.sqrt(rc**2 + rmax**2) - rc
@@ -132,8 +133,9 @@ def draw_population(cfg: SimulateMembersParams, cosmology: CosmologyParams, grid
     re_kpc = np.clip(10**log_re, 0.3, 15.0)
     t["re_arcsec"] = np.clip(re_kpc / kpc_per_arcsec, 0.06, 2.0)
     t["sersic_n"] = rng.choice(SERSIC_GRID, n)
-    lo_b, hi_b = np.where(tt < 0.8, cfg.members.bulge_fraction_red[0], cfg.members.bulge_fraction_blue[0]), \
-        np.where(tt < 0.8, cfg.members.bulge_fraction_red[1], cfg.members.bulge_fraction_blue[1])
+    red = tt < 0.8
+    lo_b = np.where(red, cfg.members.bulge_fraction_red[0], cfg.members.bulge_fraction_blue[0])
+    hi_b = np.where(red, cfg.members.bulge_fraction_red[1], cfg.members.bulge_fraction_blue[1])
     t["bulge_frac"] = lo_b + (hi_b - lo_b) * rng.random(n)
     t["q_bulge"] = rng.uniform(0.6, 1.0, n)
     t["q_disk"] = rng.uniform(0.25, 1.0, n)

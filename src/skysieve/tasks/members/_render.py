@@ -106,7 +106,8 @@ def _profiles(c: Component, rng: np.random.Generator, scale: float):
     bulge = galsim.Sersic(n=c.sersic_n, half_light_radius=hlr, flux=1.0, trunc=TRUNC_HLR * hlr, gsparams=GSP)
     bulge = bulge.shear(q=c.q_bulge, beta=c.pa_rad * galsim.radians)
     re_disk = max(1.2 * c.re_arcsec, 0.04)
-    disk = galsim.Exponential(half_light_radius=re_disk, flux=1.0, gsparams=GSP).shear(q=c.q_disk, beta=c.pa_rad * galsim.radians)
+    disk = galsim.Exponential(half_light_radius=re_disk, flux=1.0, gsparams=GSP)
+    disk = disk.shear(q=c.q_disk, beta=c.pa_rad * galsim.radians)
     knots = None
     if c.n_knots > 0:
         # radii from the exponential disk (Gamma(2) in units of the scale length), random azimuths

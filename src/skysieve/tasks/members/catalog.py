@@ -52,7 +52,8 @@ def load_members_catalog_model(ref) -> MembersCatalogModel:
     from skysieve.catalog import load_pyfunc
 
     if ref.task != "members":
-        raise RegistryError(f"{ref.where} is not a members classifier (skysieve.task = {ref.tags.get('skysieve.task')!r})")
+        raise RegistryError(f"{ref.where} is not a members classifier "
+                            f"(skysieve.task = {ref.tags.get('skysieve.task')!r})")
     config = ref.documents.get(CATALOG_CONFIG_DOCUMENT)
     if not config:
         raise RegistryError(f"{ref.where} lacks its '{CATALOG_CONFIG_DOCUMENT}' document; register it with "
@@ -62,7 +63,8 @@ def load_members_catalog_model(ref) -> MembersCatalogModel:
     except (KeyError, ValueError):
         threshold = math.nan
     if not math.isfinite(threshold):
-        raise RegistryError(f"{ref.where} has no valid 'threshold.cnn' tag; register it with `skysieve register members`")
+        raise RegistryError(f"{ref.where} has no valid 'threshold.cnn' tag; register it with "
+                            "`skysieve register members`")
     cnn = load_pyfunc(f"models:/{ref.name}/{ref.version}", "members CNN")
     return MembersCatalogModel(cnn=cnn, threshold=threshold, config=config, name=ref.name, version=str(ref.version),
                                operating_point=ref.tags.get("operating_point", ""))
@@ -157,8 +159,9 @@ def make_members_catalog(model: MembersCatalogModel, cutouts: Path, *, batch_siz
             images.append(image)
             good.append(i)
     if not good:
-        raise DataError(f"{cutouts}: none of {len(files)} cutouts is usable ({sum(f == FLAG_MISSING_BAND for f in flags)} "
-                        f"lack one of the bands {model.config['bands']}, {sum(f == FLAG_NAN for f in flags)} hold NaNs)")
+        n_missing, n_nan = sum(f == FLAG_MISSING_BAND for f in flags), sum(f == FLAG_NAN for f in flags)
+        raise DataError(f"{cutouts}: none of {len(files)} cutouts is usable ({n_missing} lack one of the bands "
+                        f"{model.config['bands']}, {n_nan} hold NaNs)")
     prob = np.full(len(files), np.nan)
     x = np.stack(images)
     scores = [np.asarray(model.cnn.predict_proba(x[s: s + batch_size]), float).ravel()

@@ -1,4 +1,4 @@
-"""The ``evaluate_members`` stage as a library: CNN, random forest and colour method measured as in Angora et al. (2020).
+"""The ``evaluate_members`` stage as a library: CNN, random forest and colour method, as in Angora et al. (2020).
 
 For each method the operating threshold is chosen on the validation split
 for a target member purity (:func:`target_purity_threshold`) and applied
@@ -99,7 +99,8 @@ def target_purity_threshold(y_val: np.ndarray, s_val: np.ndarray, *, target: flo
 
     y, s = np.asarray(y_val).astype(int), np.asarray(s_val, dtype=np.float64)
     if not y.any():
-        raise DataError("the validation split has no members: no threshold can be chosen; enlarge cutouts_members.val_frac")
+        raise DataError("the threshold sample has no members: no threshold can be chosen; "
+                        "enlarge cutouts_members.val_frac")
     order = np.argsort(-s, kind="stable")
     tp = np.cumsum(y[order])
     purity = tp / np.arange(1, y.size + 1)

@@ -32,13 +32,14 @@ def _markdown(ev: MembersEvaluation, meta: dict) -> str:
              f"plus the out-of-fold training scores where available (sources per method: "
              f"{meta.get('threshold_sample')}). "
              "Percentages with 95 % bootstrap intervals over the test sources.", "",
-             "| method | threshold (rule) | AE | purity | completeness | F1 | ROC-AUC |", "|---|---|---|---|---|---|---|"]
+             "| method | threshold (rule) | AE | purity | completeness | F1 | ROC-AUC |",
+             "|---|---|---|---|---|---|---|"]
     for m, t in ev.test.items():
         lines.append(f"| {METHODS.get(m, m)} | {ev.thresholds[m]:.3g} ({ev.rules[m]}) | {_fmt(t, 'ae')} | "
                      f"{_fmt(t, 'purity')} | {_fmt(t, 'completeness')} | {_fmt(t, 'f1')} | {_fmt(t, 'roc_auc')} |")
     p = PAPER_TABLE_D1
-    lines.append(f"| paper, Table D.1 (CNN, mixed*) | – | {p['ae']} | {p['purity']} | {p['completeness']} | {p['f1']} "
-                 "| ≈ 94 (Fig. 7) |")
+    lines.append(f"| paper, Table D.1 (CNN, mixed*) | – | {p['ae']} | {p['purity']} | {p['completeness']} | "
+                 f"{p['f1']} | ≈ 94 (Fig. 7) |")
     for var, per in ev.bins.items():
         lines += ["", f"## By {_BIN_LABELS.get(var, var)} (Table 2 / D.3 form)", "",
                   "| method | bin | n (members) | purity | completeness | F1 |", "|---|---|---|---|---|---|"]
