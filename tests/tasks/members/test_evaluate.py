@@ -1,0 +1,97 @@
+"""Members metrics against scikit-learn, thresholds for a target purity, red-sequence offsets, Venn counts."""
+
+import numpy as np
+import pytest
+from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
+
+from skysieve.tasks.members.baselines import ColourMixtureMembers, aperture_magnitudes, photometry_features
+from skysieve.tasks.members.evaluate import (
+    bootstrap_metrics,
+    red_sequence_offset,
+    target_purity_threshold,
+    venn_counts,
+)
+
+
+@pytest.fixture
+def scored():
+    rng = np.random.default_rng(3)
+    y = (rng.random(400) < 0.45).astype(int)
+    s = np.clip(0.5 + 0.25 * (2 * y - 1) + 0.2 * rng.standard_normal(400), 0, 1)
+    return y, s
+
+
+def test_bootstrap_metrics_match_sklearn_and_bracket_the_estimate(scored):
+    y, s = scored
+    m = bootstrap_metrics(y, s, threshold=0.5, n_boot=200, seed=1)
+    d = s >= 0.5
+    assert m["purity"] == pytest.approx(precision_score(y, d))
+    assert m["completeness"] == pytest.approx(recall_score(y, d))
+    assert m["f1"] == pytest.approx(f1_score(y, d))
+    assert m["roc_auc"] == pytest.approx(roc_auc_score(y, s))
+    assert m["ae"] == pytest.approx(0.5 * (recall_score(y, d) + recall_score(1 - y, ~d)))
+    for k in ("purity", "completeness", "f1", "ae", "roc_auc"):
+        assert m[f"{k}_lo"] < m[k] < m[f"{k}_hi"]
+    assert m["n"] == 400 and m["n_members"] == y.sum()
+
+
+def test_target_purity_threshold_is_the_most_complete_that_reaches_the_target(scored):
+    y, s = scored
+    thr, rule = target_purity_threshold(y, s, target=0.9)
+    assert rule == "purity>=0.9"
+    assert precision_score(y, s >= thr) >= 0.9
+    lower = np.max(s[s < thr])
+    assert precision_score(y, s >= lower) < 0.9
+    y = y.copy()
+    y[np.argmax(s)] = 0  # the top-scored source is an interloper: no threshold is 99.99 % pure
+    thr, rule = target_purity_threshold(y, s, target=0.9999)
+    assert rule == "f1"
+
+
+def test_red_sequence_offset_removes_each_clusters_line():
+    rng = np.random.default_rng(0)
+    m = rng.uniform(18, 24, 300)
+    g = np.repeat(["A", "B"], 150)
+    slope, zero = np.where(g == "A", -0.05, -0.03), np.where(g == "A", 2.0, 2.6)
+    c = zero + slope * (m - 20) + 0.02 * rng.standard_normal(300)
+    y = np.ones(300, int)
+    c[:20] -= 0.8  # blue members are clipped from the fit and keep their offset
+    off = red_sequence_offset(c, m, y, g)
+    assert np.abs(off[20:]).max() < 0.1
+    assert np.all(off[:20] < -0.6)
+
+
+def test_venn_counts_partition_the_sources():
+    d = {"cnn": np.array([1, 1, 0, 0, 1], bool), "rf": np.array([1, 0, 1, 0, 1], bool),
+         "gmm": np.array([1, 0, 0, 0, 0], bool)}
+    rows = venn_counts(d, np.array([1, 1, 0, 0, 1]))
+    by = {r["selected_by"]: (r["n"], r["n_members"]) for r in rows}
+    assert by["cnn+rf+gmm"] == (1, 1) and by["cnn+rf"] == (1, 1) and by["cnn"] == (1, 1) and by["rf"] == (1, 0)
+    assert by["none"] == (1, 0) and sum(n for n, _ in by.values()) == 5
+
+
+def test_aperture_photometry_of_a_gaussian_matches_the_analytic_enclosed_flux():
+    """F(<r) = F (1 − exp(−r²/2σ²)) for a circular Gaussian (photutils exact apertures)."""
+    size, sigma, flux = 64, 3.0, 500.0
+    y, x = np.mgrid[:size, :size] - (size - 1) / 2
+    img = flux * np.exp(-(x**2 + y**2) / (2 * sigma**2)) / (2 * np.pi * sigma**2)
+    images = np.stack([img, 2 * img], axis=-1)[None]
+    mags = aperture_magnitudes(images, np.array([25.0, 25.0]), radii_px=(3.0, 9.0))
+    enclosed = flux * (1 - np.exp(-np.array([3.0, 9.0]) ** 2 / (2 * sigma**2)))
+    expected = 25.0 - 2.5 * np.log10(enclosed)
+    np.testing.assert_allclose(mags[0, 0], expected, atol=0.02)
+    np.testing.assert_allclose(mags[0, 1] - mags[0, 0], -2.5 * np.log10(2), atol=0.01)  # twice as bright
+    feats = photometry_features(mags, reference=0)
+    assert feats.shape == (1, 3)
+
+
+def test_colour_mixture_separates_two_colour_populations():
+    rng = np.random.default_rng(2)
+    x1 = rng.normal([1.0, 0.5], 0.1, (200, 2))
+    x0 = rng.normal([0.3, 0.0], 0.3, (300, 2))
+    x, y = np.vstack([x1, x0]), np.r_[np.ones(200), np.zeros(300)].astype(int)
+    groups = np.where(rng.random(500) < 0.5, "A", "B")
+    model = ColourMixtureMembers(n_components=2, seed=0).fit(x, y, groups)
+    p = model.predict_proba(x, groups)
+    assert roc_auc_score(y, p) > 0.95
+    assert model.predict_proba(x[:5], np.array(["unseen"] * 5)).shape == (5,)  # global fallback
