@@ -60,7 +60,7 @@ def test_the_toy_search_is_found_and_adds_its_sections_and_commands(blobs):
     from skysieve.cli import build_app
     from skysieve.config import params_model
 
-    assert set(searches()) == {"sz", "lens", "blobs"}
+    assert {"sz", "lens", "blobs"} <= set(searches())
     fields = params_model().model_fields
     assert {"simulate_blobs", "cutouts_blobs", "validate_blobs", "tune_blobs", "train_blobs",
             "register_blobs"} <= set(fields)

@@ -24,6 +24,7 @@ from skysieve.registry._registry import (
     register_model_version,
 )
 from skysieve.registry._stage import RegisteredModels, register_cnn, register_pipeline
+from skysieve.registry._transfer import LINEAGE_TAGS, load_transfer_source
 
 __all__ = [
     "RegisteredModels",
@@ -31,6 +32,7 @@ __all__ = [
     "register_pipeline",
     "CANDIDATE",
     "CHAMPION",
+    "LINEAGE_TAGS",
     "TASK_TAG",
     "CnnModel",
     "EnsembleModel",
@@ -43,6 +45,7 @@ __all__ = [
     "get_model_version",
     "load_ensembles",
     "load_reference_distributions",
+    "load_transfer_source",
     "log_cnn_model",
     "promote",
     "read_cnn_manifest",
