@@ -72,9 +72,8 @@ def augment_stamps(x: np.ndarray, *, rng: np.random.Generator, rotate: bool, fli
     return out
 
 
-class _Batches(keras.utils.PyDataset):
+class _Batches:
     def __init__(self, x, y, *, batch_size: int, seed: int, augment: Callable | None):
-        super().__init__()
         self.x, self.y, self.batch_size, self.augment = x, y, batch_size, augment
         self.rng = np.random.default_rng(seed)
         self.order = self.rng.permutation(len(x))
@@ -83,7 +82,9 @@ class _Batches(keras.utils.PyDataset):
         return int(np.ceil(len(self.x) / self.batch_size))
 
     def __getitem__(self, i):
-        rows = np.sort(self.order[i * self.batch_size: (i + 1) * self.batch_size])
+        # every batch has exactly batch_size rows (the order wraps around), so the traced step never retraces
+        take = np.arange(i * self.batch_size, (i + 1) * self.batch_size) % len(self.order)
+        rows = np.sort(self.order[take])
         xb = self.x[rows]
         if self.augment is not None:
             xb = self.augment(xb, rng=self.rng)
@@ -122,9 +123,9 @@ def _forward(model: keras.Model, x: np.ndarray, batch_size: int) -> np.ndarray:
                            for i in range(0, len(x), batch_size)]).astype(np.float64)
 
 
-class _Epochs(keras.callbacks.Callback):
-    def __init__(self, x_val, y_val, *, patience: int, batch_size: int, on_epoch: Callable | None):
-        super().__init__()
+class _Epochs:
+    def __init__(self, model, x_val, y_val, *, patience: int, batch_size: int, on_epoch: Callable | None):
+        self.model, self.stop_training = model, False
         self.x_val, self.y_val, self.patience, self.bs, self.on_epoch = x_val, y_val, patience, batch_size, on_epoch
         self.history: list[dict[str, float]] = []
         self.best, self.best_epoch, self.best_weights = np.inf, -1, None
@@ -140,7 +141,7 @@ class _Epochs(keras.callbacks.Callback):
         if val_loss < self.best:
             self.best, self.best_epoch, self.best_weights = val_loss, epoch, self.model.get_weights()
         elif epoch - self.best_epoch >= self.patience:
-            self.model.stop_training = True
+            self.stop_training = True
 
 
 class SoftTrainer:
@@ -170,7 +171,8 @@ class SoftTrainer:
                                 "of each, equal in number")
             if y.shape[1] != k:
                 raise DataError(f"fit_soft: {name} targets have {y.shape[1]} classes but the model outputs {k}")
-        keras.utils.set_random_seed(seed)
+        # no keras.utils.set_random_seed here: a new global seed makes TensorFlow retrace the step (~10 s);
+        # the batches' order and augmentation follow ``seed``, dropout its layers' own seed generators
         if weights is not None:
             model.set_weights(weights)
         if not self._fresh:  # a fresh Adam: zero moments and step count
@@ -179,10 +181,16 @@ class SoftTrainer:
         self._fresh = False
         self.optimizer.learning_rate.assign(learning_rate)
         batches = _Batches(x_train, y_train.astype(np.float32), batch_size=batch_size, seed=seed, augment=augment)
-        monitor = _Epochs(x_val, y_val.astype(np.float64), patience=patience, batch_size=max(batch_size, 128),
+        monitor = _Epochs(model, x_val, y_val.astype(np.float64), patience=patience, batch_size=max(batch_size, 128),
                           on_epoch=on_epoch)
         t0 = time.perf_counter()
-        model.fit(batches, epochs=epochs, callbacks=[monitor], verbose=0)
+        # train_on_batch runs one traced step per call; model.fit would set up (and partly retrace) per call
+        for epoch in range(epochs):
+            losses = [float(np.asarray(model.train_on_batch(*batches[i]))) for i in range(len(batches))]
+            batches.on_epoch_end()
+            monitor.on_epoch_end(epoch, {"loss": float(np.mean(losses))})
+            if monitor.stop_training:
+                break
         seconds = time.perf_counter() - t0
         if monitor.best_weights is not None:
             model.set_weights(monitor.best_weights)
