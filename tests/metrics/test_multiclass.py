@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import confusion_matrix, f1_score, mean_squared_error
 
-from skysieve.metrics import (
+from skysieve.metrics.multiclass import (
     bootstrap_interval,
     expected_calibration_error,
     map_confusion_matrix,

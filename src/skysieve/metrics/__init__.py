@@ -8,8 +8,9 @@ here) applies them on the validation and test splits.
 
 ``_binary``: confusion counts and the ratios, ROC and PR areas, the F1 curve
 and its best threshold.  ``_summary``: completeness and mean score in bins,
-one metric's spread over folds.  ``_multiclass``: probability-vector metrics (RMSE, MAP
-confusion, reliability and ECE, threshold curves) and a row bootstrap.
+one metric's spread over folds.  The public submodule :mod:`skysieve.metrics.multiclass` holds the
+probability-vector metrics (soft multi-class labels: RMSE, MAP confusion, reliability and ECE, threshold
+curves, a row bootstrap).
 """
 
 from skysieve.metrics._binary import (
@@ -23,15 +24,6 @@ from skysieve.metrics._binary import (
     pr_auc_score,
     purity_score,
     roc_auc_score,
-)
-from skysieve.metrics._multiclass import (
-    ReliabilityCurve,
-    bootstrap_interval,
-    expected_calibration_error,
-    map_confusion_matrix,
-    probability_rmse_loss,
-    reliability_curve,
-    threshold_curve,
 )
 from skysieve.metrics._summary import (
     BinnedStatistic,
@@ -47,25 +39,18 @@ __all__ = [
     "BinnedStatistic",
     "ConfusionCounts",
     "FoldSpread",
-    "ReliabilityCurve",
     "accuracy_score",
     "best_f1_threshold",
-    "bootstrap_interval",
     "completeness_by_bin",
     "completeness_score",
     "confusion_counts",
-    "expected_calibration_error",
     "f1_score",
     "f1_threshold_curve",
     "fold_spread",
-    "map_confusion_matrix",
     "pr_auc_score",
-    "probability_rmse_loss",
     "purity_score",
-    "reliability_curve",
     "roc_auc_score",
     "score_by_bin",
     "summarize_folds",
-    "threshold_curve",
     "wilson_interval",
 ]

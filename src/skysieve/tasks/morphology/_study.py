@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from skysieve.metrics import probability_rmse_loss
+from skysieve.metrics.multiclass import probability_rmse_loss
 from skysieve.train import SoftFitResult, SoftTrainer, freeze_blocks, predict_soft
 from skysieve.tasks.morphology.net import conv_blocks
 from skysieve.tasks.morphology.params import FinetuneMorphologyParams, PretrainMorphologyParams

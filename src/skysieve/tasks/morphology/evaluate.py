@@ -6,7 +6,7 @@ plots live in :mod:`~skysieve.tasks.morphology.report`.
 
 import numpy as np
 
-from skysieve.metrics import (
+from skysieve.metrics.multiclass import (
     bootstrap_interval,
     expected_calibration_error,
     map_confusion_matrix,

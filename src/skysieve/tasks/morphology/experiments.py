@@ -13,7 +13,7 @@ from collections.abc import Callable
 import keras
 import numpy as np
 
-from skysieve.metrics import probability_rmse_loss
+from skysieve.metrics.multiclass import probability_rmse_loss
 from skysieve.nets import build_net
 from skysieve.train import SoftTrainer, freeze_blocks, predict_soft
 from skysieve.tasks.morphology.net import conv_blocks
