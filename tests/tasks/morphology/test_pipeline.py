@@ -16,6 +16,7 @@ import yaml
 from astropy.table import Table
 from typer.testing import CliRunner
 
+from tests.conftest import isolated_global_state
 from tests.tasks.morphology.conftest import TINY
 
 runner = CliRunner()
@@ -29,26 +30,25 @@ def run_dir(tmp_path_factory):
     from skysieve.tasks import TASKS_ENV, reset_searches, searches
 
     tmp = tmp_path_factory.mktemp("morphology")
-    mp = pytest.MonkeyPatch()
-    mp.chdir(tmp)
-    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp}/mlflow.db")
-    reset_searches()
-    if "morphology" not in searches():
-        mp.setenv(TASKS_ENV, "skysieve.tasks.morphology:search")
+    with isolated_global_state():  # MLflow's tracking URI, the CLI's environment, sys.path: put back after
+        mp = pytest.MonkeyPatch()
+        mp.chdir(tmp)
+        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp}/mlflow.db")
         reset_searches()
-    (tmp / "params.yaml").write_text(yaml.safe_dump(TINY))
-    previous = mlflow.get_tracking_uri()
-    app = build_app()
-    outputs = {}
-    for verb in ("simulate", "validate", "pretrain", "finetune", "evaluate", "register"):
-        result = runner.invoke(app, [verb, "morphology"])
-        assert result.exit_code == 0, f"{verb}: {result.output}"
-        outputs[verb] = result.output
-    yield tmp, app, outputs
-    while mlflow.active_run() is not None:
-        mlflow.end_run()
-    mlflow.set_tracking_uri(previous)
-    mp.undo()
+        if "morphology" not in searches():
+            mp.setenv(TASKS_ENV, "skysieve.tasks.morphology:search")
+            reset_searches()
+        (tmp / "params.yaml").write_text(yaml.safe_dump(TINY))
+        app = build_app()
+        outputs = {}
+        for verb in ("simulate", "validate", "pretrain", "finetune", "evaluate", "register"):
+            result = runner.invoke(app, [verb, "morphology"])
+            assert result.exit_code == 0, f"{verb}: {result.output}"
+            outputs[verb] = result.output
+        yield tmp, app, outputs
+        while mlflow.active_run() is not None:
+            mlflow.end_run()
+        mp.undo()
     reset_searches()
 
 
