@@ -76,7 +76,7 @@ def test_tasks_lists_every_search_with_its_stages_and_models():
     result = runner.invoke(build_app(), ["tasks", "--params", str(REPO / "params.yaml"), "--json"])
     assert result.exit_code == 0, result.output
     rows = {r["name"]: r for r in json.loads(result.output)}
-    assert {"sz", "lens", "detect", "members"} <= set(rows)  # and every other installed search
+    assert {"sz", "lens", "detect", "members", "morphology"} <= set(rows)  # and every other installed search
     assert rows["detect"]["model_names"] == ["detect-centre-net"]
     assert rows["sz"]["model_names"] == ["skysieve-sz-cnn", "skysieve-sz-ensemble"]
     assert rows["lens"]["model_names"] == ["skysieve-lens-cnn"]

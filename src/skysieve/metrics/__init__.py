@@ -11,6 +11,9 @@ and its best threshold.  ``_summary``: completeness and mean score in bins,
 one metric's spread over folds.  ``_bootstrap``: bootstrap 95 % intervals of
 every metric with the counts they rest on; ``_compare``: the paired bootstrap
 of a difference between two methods, and intervals with the threshold's noise.
+one metric's spread over folds.  The public submodule :mod:`skysieve.metrics.multiclass` holds the
+probability-vector metrics (soft multi-class labels: RMSE, MAP confusion, reliability and ECE, threshold
+curves, a row bootstrap).
 """
 
 from skysieve.metrics._binary import (

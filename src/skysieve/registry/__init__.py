@@ -26,6 +26,7 @@ from skysieve.registry._registry import (
 )
 from skysieve.registry._stage import RegisteredModels, register_cnn, register_pipeline
 from skysieve.registry._uncertainty import PREDICTIONS_DOCUMENT, Comparison, compare_versions, predictions_document
+from skysieve.registry._transfer import LINEAGE_TAGS, load_transfer_source
 
 __all__ = [
     "RegisteredModels",
@@ -33,6 +34,7 @@ __all__ = [
     "register_pipeline",
     "CANDIDATE",
     "CHAMPION",
+    "LINEAGE_TAGS",
     "TASK_TAG",
     "CnnModel",
     "Comparison",
@@ -48,6 +50,7 @@ __all__ = [
     "get_model_version",
     "load_ensembles",
     "load_reference_distributions",
+    "load_transfer_source",
     "log_cnn_model",
     "predictions_document",
     "promote",

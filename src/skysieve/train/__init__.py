@@ -33,6 +33,15 @@ from skysieve.train._mlflow import MlflowFoldLogger
 from skysieve.train._overrides import override_keys, with_overrides
 from skysieve.train._run import TrainRun, checkpoint_dir_for, run_train
 from skysieve.train._seed import set_seeds
+from skysieve.train._soft import (
+    SoftFitResult,
+    SoftTrainer,
+    augment_stamps,
+    fit_soft,
+    freeze_blocks,
+    predict_soft,
+    soft_targets,
+)
 from skysieve.train._split import Fold, grouped_stratified_kfold, make_folds, register_splitter, stratified_kfold
 from skysieve.train._stream import TrainingBatches, iter_batches
 
@@ -46,12 +55,15 @@ __all__ = [
     "FoldResult",
     "MlflowFoldLogger",
     "PlattCalibrator",
+    "SoftFitResult",
+    "SoftTrainer",
     "TrainRun",
     "TrainedEnsemble",
     "TrainingBatches",
     "TrainingCheckpoint",
     "TrainingObserver",
     "augment_batch",
+    "augment_stamps",
     "binary_log_loss",
     "channel_stats",
     "checkpoint_dir_for",
@@ -59,6 +71,8 @@ __all__ = [
     "cross_validate",
     "dihedral",
     "fit_model",
+    "fit_soft",
+    "freeze_blocks",
     "grouped_stratified_kfold",
     "iter_batches",
     "load_trained",
@@ -68,11 +82,13 @@ __all__ = [
     "override_keys",
     "pr_auc_score",
     "predict_dataset",
+    "predict_soft",
     "register_splitter",
     "roc_auc_score",
     "run_train",
     "score_metrics",
     "set_seeds",
+    "soft_targets",
     "stratified_kfold",
     "train_ensemble",
     "training_code_digest",

@@ -1,0 +1,73 @@
+"""Optuna over the transfer's frozen depth and learning-rate ratio (validation RMSE, minimised).
+
+One trainer per frozen depth serves every trial at that depth
+(:class:`skysieve.train.SoftTrainer`); each trial restarts from the source
+weights.  With ``n_trials = 0`` the params' ``frozen_depth`` and
+``lr_ratio`` are used as they are.
+"""
+
+from typing import Any
+
+import numpy as np
+
+from skysieve.metrics.multiclass import probability_rmse_loss
+from skysieve.train import SoftFitResult, SoftTrainer, freeze_blocks, predict_soft
+from skysieve.tasks.morphology.net import conv_blocks
+from skysieve.tasks.morphology.params import FinetuneMorphologyParams, PretrainMorphologyParams
+from skysieve.tasks.morphology.transfer import Split, augmenter, clone_network
+
+__all__ = ["tune_transfer"]
+
+
+def tune_transfer(source: Any, pre: PretrainMorphologyParams, cfg: FinetuneMorphologyParams, train: Split,
+                  val: Split, *, log: Any = None) -> tuple[dict, SoftFitResult]:
+    """Search (frozen depth, lr ratio) with TPE; return the best params and the best trial's fitted model.
+
+    Returns
+    -------
+    best : dict
+        ``frozen_depth``, ``lr_ratio``, ``val_rmse``, ``n_trials``, ``trials`` (each trial's values).
+    fit : SoftFitResult
+        The best trial's network (weights of its best validation epoch).
+    """
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    trainers: dict[int, SoftTrainer] = {}
+    weights = source.get_weights()
+    best: dict[str, Any] = {"val_rmse": np.inf}
+    kept: dict[str, Any] = {}
+    trials: list[dict] = []
+
+    def run(depth: int, ratio: float, number: int) -> float:
+        if depth not in trainers:
+            model = clone_network(source)
+            freeze_blocks(conv_blocks(model), depth)
+            trainers[depth] = SoftTrainer(model)
+        prefix = f"trial{number}_"
+        fit = trainers[depth].fit(weights=weights, x_train=train.x, y_train=train.y, x_val=val.x, y_val=val.y,
+                                  learning_rate=pre.learning_rate * ratio, batch_size=cfg.batch_size,
+                                  epochs=cfg.epochs, patience=cfg.patience, seed=cfg.seed + number,
+                                  augment=augmenter(pre.augment),
+                                  on_epoch=None if log is None else (lambda e, lg: log.epoch(e, lg, prefix=prefix)))
+        rmse = probability_rmse_loss(val.y, predict_soft(fit.model, val.x))
+        trials.append({"frozen_depth": depth, "lr_ratio": ratio, "val_rmse": rmse})
+        if rmse < best["val_rmse"]:
+            best.update(frozen_depth=depth, lr_ratio=ratio, val_rmse=rmse)
+            kept["fit"] = SoftFitResult(model=clone_network(fit.model), history=fit.history,
+                                        best_epoch=fit.best_epoch, images=fit.images,
+                                        train_seconds=fit.train_seconds)
+        return rmse
+
+    if cfg.n_trials == 0:
+        run(cfg.frozen_depth, cfg.lr_ratio, 0)
+    else:
+        study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=cfg.seed))
+        study.enqueue_trial({"frozen_depth": cfg.frozen_depth, "lr_ratio": cfg.lr_ratio})
+        study.optimize(lambda t: run(t.suggest_categorical("frozen_depth", list(cfg.depth_choices)),
+                                     t.suggest_float("lr_ratio", *cfg.lr_ratio_range, log=True), t.number),
+                       n_trials=cfg.n_trials)
+    if log is not None:
+        log.metrics({"best_val_rmse": best["val_rmse"], "best_frozen_depth": best["frozen_depth"],
+                     "best_lr_ratio": best["lr_ratio"]})
+    return {**best, "n_trials": len(trials), "trials": trials}, kept["fit"]

@@ -1,0 +1,86 @@
+"""Soft-target training: targets checked, a softmax learns vote fractions, refits restart cleanly, freezing."""
+
+import keras
+import numpy as np
+import pytest
+from astropy.table import Table
+
+from skysieve.errors import DataError
+from skysieve.train import SoftTrainer, augment_stamps, fit_soft, freeze_blocks, predict_soft, soft_targets
+
+
+def _model(seed=0):
+    keras.utils.set_random_seed(seed)
+    x = keras.Input((4, 4, 1))
+    h = keras.layers.Flatten(name="b1_flat")(x)
+    h = keras.layers.Dense(8, activation="relu", name="b2_dense")(h)
+    return keras.Model(x, keras.layers.Dense(3, activation="softmax", name="out")(h))
+
+
+def _data(n=96, seed=0):
+    rng = np.random.default_rng(seed)
+    kind = rng.integers(0, 3, n)
+    x = rng.normal(0, 0.1, (n, 4, 4, 1)).astype("float32")
+    x[np.arange(n), kind, 0, 0] += 3.0
+    targets = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6]])
+    return x, targets[kind].astype("float32"), targets, kind
+
+
+def test_soft_targets_refuses_rows_that_are_not_probability_vectors():
+    t = Table({"p_a": [0.5, 0.7], "p_b": [0.5, 0.2]})
+    with pytest.raises(DataError, match=r"row 1: \[0.7, 0.2\], sum 0.9000.*sum to 1"):
+        soft_targets(t, ["p_a", "p_b"], where="cat.fits")
+    with pytest.raises(DataError, match=r"cat.fits: missing target columns \['p_c'\]"):
+        soft_targets(t, ["p_a", "p_c"], where="cat.fits")
+    assert soft_targets(Table({"p_a": [0.25], "p_b": [0.75]}), ["p_a", "p_b"]).shape == (1, 2)
+
+
+def test_a_softmax_fitted_with_cross_entropy_recovers_the_vote_fractions():
+    x, y, targets, kind = _data()
+    fit = fit_soft(_model(), x_train=x, y_train=y, x_val=x[:32], y_val=y[:32], learning_rate=0.05,
+                   batch_size=32, epochs=25, patience=25, seed=1)
+    p = predict_soft(fit.model, x)
+    assert np.allclose(p.sum(axis=1), 1.0)
+    for k in range(3):  # the minimiser of the cross-entropy is p = y, not the one-hot argmax
+        assert np.allclose(p[kind == k].mean(axis=0), targets[k], atol=0.08)
+    assert fit.history[fit.best_epoch]["val_loss"] <= fit.history[0]["val_loss"]
+
+
+def test_a_trainer_refit_from_the_same_weights_and_seed_repeats_itself_and_frozen_layers_stay():
+    x, y, _, _ = _data()
+    model = _model()
+    start = model.get_weights()
+    trainer = SoftTrainer(model)
+    kw = dict(x_train=x, y_train=y, x_val=x[:16], y_val=y[:16], learning_rate=0.01, batch_size=16, epochs=2,
+              patience=5, seed=3)
+    first = [w.copy() for w in trainer.fit(weights=start, **kw).model.get_weights()]
+    second = trainer.fit(weights=start, **kw).model.get_weights()
+    assert all(np.allclose(a, b, atol=1e-5) for a, b in zip(first, second))  # Adam state was reset
+
+    model = _model()
+    blocks = [[model.get_layer("b1_flat")], [model.get_layer("b2_dense")]]
+    assert freeze_blocks(blocks, 2) == 2
+    before = model.get_layer("b2_dense").get_weights()[0].copy()
+    fit_soft(model, **kw)
+    assert np.array_equal(model.get_layer("b2_dense").get_weights()[0], before)
+    with pytest.raises(DataError, match="frozen depth 3 is outside 0 … 2"):
+        freeze_blocks(blocks, 3)
+
+
+def test_fit_refuses_targets_of_the_wrong_width():
+    x, y, _, _ = _data(8)
+    with pytest.raises(DataError, match="2 classes but the model outputs 3"):
+        fit_soft(_model(), x_train=x, y_train=y[:, :2], x_val=x, y_val=y, learning_rate=0.01, batch_size=4,
+                 epochs=1, patience=1, seed=0)
+
+
+def test_augment_keeps_flux_and_shape_and_only_rotates_flips_shifts():
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:21, :21] - 10
+    x = np.exp(-(xx**2 + yy**2) / 8.0)[None, ..., None].astype("float32")
+    out = augment_stamps(np.repeat(x, 4, 0), rng=rng, rotate=True, flip=True, shift_px=0)
+    assert out.shape == (4, 21, 21, 1)
+    assert np.allclose(out.sum(axis=(1, 2, 3)), x.sum(), rtol=0.02)  # a round blob is rotation invariant
+    shifted = augment_stamps(x, rng=np.random.default_rng(5), rotate=False, flip=False, shift_px=3)
+    cy, cx = np.unravel_index(np.argmax(shifted[0, ..., 0]), (21, 21))
+    assert max(abs(cy - 10), abs(cx - 10)) <= 3
