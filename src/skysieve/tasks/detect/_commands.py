@@ -198,5 +198,5 @@ def commands() -> tuple[Command, ...]:
         Command("validate", SEARCH, validate_detect),
         Command("evaluate", SEARCH, evaluate_detect),
         Command("register", SEARCH, register_detect),
-        Command("inject", SEARCH, inject_detect, help="injection–recovery tests of registered models"),
+        Command("inject", SEARCH, inject_detect, help="Injection–recovery: completeness of a registered model against mass and redshift."),
     )

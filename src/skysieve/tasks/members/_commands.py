@@ -226,5 +226,6 @@ def commands() -> tuple[Command, ...]:
         Command("validate", SEARCH, validate_members),
         Command("evaluate", SEARCH, evaluate_members),
         Command("register", SEARCH, register_members),
-        Command("experiments", SEARCH, experiments_members),
+        Command("experiments", SEARCH, experiments_members,
+                help="A search's further experiments: learning curves, band configurations, clusters left out."),
     )
