@@ -20,15 +20,16 @@ def _clean(monkeypatch):
     reset_searches()
 
 
-def test_entry_points_give_the_two_searches():
+def test_entry_points_give_the_five_searches():
     found = searches()
-    assert list(found) == ["lens", "sz"]
-    assert type(found["sz"]).__module__ == "skysieve.tasks.sz"
+    assert list(found) == ["detect", "lens", "members", "morphology", "sz"]
+    for name, search in found.items():
+        assert type(search).__module__ == f"skysieve.tasks.{name}"
     assert get_search("lens").doc == "docs/lens.md"
 
 
 def test_an_unknown_search_lists_the_registered_ones():
-    with pytest.raises(ConfigError, match="no search named 'nope'; registered searches: lens, sz"):
+    with pytest.raises(ConfigError, match="no search named 'nope'; registered searches: detect, lens, members, morphology, sz"):
         get_search("nope")
 
 

@@ -126,14 +126,17 @@ def test_no_engine_module_names_a_search():
     """Outside tasks/, no source file holds a search's name as a string literal."""
     import ast
 
-    # the registered searches and the planned ones ("detect" is also the matched filter's source-finding mode)
-    names = set(searches()) | {"members", "morphology", "blobs"}
+    names = set(searches()) | {"sz", "lens", "members", "morphology", "detect", "blobs"}
+    # "detect" is also the matched filter's source-finding mode (`mf_sz.sources: detect`), a value of its own
+    # config model that names no search; allowed in those two files only
+    allowed = {("src/skysieve/config/_mf.py", "detect"), ("src/skysieve/mf/pipeline.py", "detect")}
     offenders = []
     for path in (REPO / "src" / "skysieve").rglob("*.py"):
         if "tasks" in path.relative_to(REPO / "src" / "skysieve").parts[:1] and path.parent.name != "tasks":
             continue
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in names:
+            if (isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in names
+                    and (str(path.relative_to(REPO)), node.value) not in allowed):
                 offenders.append(f"{path.relative_to(REPO)}:{node.lineno}: {node.value!r}")
     assert not offenders, offenders
 
