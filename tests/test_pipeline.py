@@ -173,12 +173,13 @@ def test_dvc_metrics_show_reads_the_reports(pipeline):
     root, _ = pipeline
     (workspace,) = json.loads(run(["dvc", "metrics", "show", "--json"], root).stdout).values()  # one revision
     files = workspace["data"]
-    assert set(files) == {"reports/sz/evaluate/metrics.json", "reports/sz/ensemble/metrics.json",
-                          "reports/lens/evaluate/metrics.json"}
+    declared = yaml.safe_load((root / "dvc.yaml").read_text())["metrics"]  # every search's reports
+    assert {"reports/sz/evaluate/metrics.json", "reports/sz/ensemble/metrics.json",
+            "reports/lens/evaluate/metrics.json"} <= set(files) == set(declared)
     for path, shown in files.items():
         # DVC shows every value of the report but lists and nulls (per-fold values, the AND rule's AUCs).
         expected = _leaves(json.loads((root / path).read_text()))
-        assert len(expected) > 10 and _leaves(shown["data"]) == expected, path
+        assert len(expected) > 5 and _leaves(shown["data"]) == expected, path
 
 
 def _leaves(tree: dict, prefix: str = "") -> dict:
