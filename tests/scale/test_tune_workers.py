@@ -113,8 +113,9 @@ def test_a_worker_killed_mid_trial_leaves_the_study_to_finish(tiny_cutouts, post
             study = optuna.load_study(study_name="killed", storage=postgres_db)
         except KeyError:
             continue  # not created yet
+        # Wait until it has drawn its parameters (i.e. it is training), so the retry has some to copy.
         victim_trial = next((t for t in study.get_trials(deepcopy=False)
-                             if t.state == optuna.trial.TrialState.RUNNING
+                             if t.state == optuna.trial.TrialState.RUNNING and t.params
                              and t.user_attrs.get("skysieve.worker", "").endswith(f":{victim.pid}")), None)
     time.sleep(0.5)
     victim.send_signal(signal.SIGKILL)
@@ -127,7 +128,8 @@ def test_a_worker_killed_mid_trial_leaves_the_study_to_finish(tiny_cutouts, post
     # The killed trial was failed by its missing heartbeat, and run again with the same parameters.
     assert trials[victim_trial.number].state == optuna.trial.TrialState.FAIL
     (retry,) = [t for t in trials.values() if t.system_attrs.get("failed_trial") == victim_trial.number]
-    assert retry.params == victim_trial.params and retry.state == optuna.trial.TrialState.COMPLETE
+    assert retry.params == trials[victim_trial.number].params != {}
+    assert retry.state == optuna.trial.TrialState.COMPLETE
     assert not [t for t in trials.values() if t.state == optuna.trial.TrialState.RUNNING]
     # Its MLflow run was closed as FAILED, not left RUNNING.
     _, trial_runs = study_runs(mlflow_postgres, "killed")
