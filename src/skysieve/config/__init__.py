@@ -13,10 +13,12 @@ from skysieve.config._mf import MfParams
 from skysieve.config._params import load_params, params_model
 from skysieve.config._sim import (
     BandParams,
+    ClusterSourcesParams,
     CmbSpectrumParams,
     ComponentsParams,
     CosmologyParams,
     DustParams,
+    GnfwParams,
     HaloParams,
     KszParams,
     PatchParams,
@@ -43,11 +45,13 @@ from skysieve.config._train import (
 __all__ = [
     "AugmentParams",
     "BandParams",
+    "ClusterSourcesParams",
     "CentreNetParams",
     "CmbSpectrumParams",
     "ComponentsParams",
     "CosmologyParams",
     "DustParams",
+    "GnfwParams",
     "EnsembleParams",
     "EvaluateParams",
     "HaloParams",

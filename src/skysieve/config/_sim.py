@@ -8,10 +8,12 @@ from skysieve.config._base import Section
 
 __all__ = [
     "BandParams",
+    "ClusterSourcesParams",
     "CmbSpectrumParams",
     "CosmologyParams",
     "ComponentsParams",
     "DustParams",
+    "GnfwParams",
     "HaloParams",
     "KszParams",
     "PatchParams",
@@ -114,8 +116,27 @@ class HaloParams(Section):
         return self
 
 
+class GnfwParams(Section):
+    """Arnaud et al. (2010) universal (GNFW) pressure profile and the haloes' ellipticity (``tsz.profile: gnfw``).
+
+    P(x) / P500 = P0 / ((c500 x)^gamma (1 + (c500 x)^alpha)^((beta - gamma) / alpha)), x = r / R500;
+    defaults are A10's universal parameters (their eq. 12, h70 = 1).  See :mod:`skysieve.sim.gnfw`.
+    """
+
+    p0: float = Field(8.403, gt=0, description="P0 (h70^-3/2); cancels in the Y-M normalisation")
+    c500: float = Field(1.177, gt=0, lt=20)
+    gamma: float = Field(0.3081, ge=0, lt=1, description="inner slope (< 1: finite projected centre)")
+    alpha: float = Field(1.0510, gt=0, lt=10)
+    beta: float = Field(5.4905, gt=3, lt=20, description="outer slope (> 3: finite Y)")
+    axis_ratio_min: float = Field(1.0, gt=0.1, le=1,
+                                  description="axis ratio q ~ U(axis_ratio_min, 1) per halo; 1: round haloes")
+
+
 class TszParams(Section):
-    """Projected beta model (beta = 1) normalised by an Arnaud et al. (2010) Y-M relation."""
+    """Projected beta model (beta = 1) normalised by an Arnaud et al. (2010) Y-M relation.
+
+    ``profile: gnfw`` paints the A10 GNFW profile (``gnfw``) instead, with the same Y–M normalisation.
+    """
 
     log10_y_norm: float = Field(
         -4.485,
@@ -126,6 +147,14 @@ class TszParams(Section):
     scatter_dex: float = Field(0.075, ge=0, lt=1, description="log-normal scatter of Y at fixed M (dex)")
     rc_over_r500: float = Field(0.2, gt=0, le=2, description="beta-model core radius in units of R500")
     truncate_r500: float = Field(5.0, gt=1, le=20, description="profile truncation in units of R500")
+    profile: Literal["beta", "gnfw"] = Field("beta", description="beta: the beta model above; gnfw: A10 profile")
+    gnfw: GnfwParams = GnfwParams()
+    point_below_msun: float = Field(
+        0.0, ge=0, lt=1e16,
+        description="haloes with M500c below this and theta500 below point_theta500_max_arcmin add their Y "
+                    "(tSZ and kSZ) to one pixel instead of a profile (an unresolved background, cheap); "
+                    "0: every halo painted as a profile")
+    point_theta500_max_arcmin: float = Field(1.0, gt=0, description="only haloes smaller than this become points")
 
 
 class KszParams(Section):
@@ -211,6 +240,24 @@ class SurveyParams(Section):
         return self.footprint or self.depth_rms > 0 or self.ell_knee > 0 or self.projection != "car"
 
 
+class ClusterSourcesParams(Section):
+    """Point sources in haloes, on top of the field populations; off by default.
+
+    Each halo with M500c >= ``m_min_msun`` holds a Poisson number of sources with mean
+    ``n_per_1e14_msun`` x M500c / 1e14 Msun, placed on a projected beta profile (beta = 1, core
+    ``rc_over_r500`` R500) truncated at ``r_max_r500`` R500, with fluxes from the power-law counts
+    of ``population`` above ``s_min_mjy``.  See :mod:`skysieve.sim.cluster_sources`.
+    """
+
+    enabled: bool = False
+    population: Literal["radio", "ir"] = "radio"
+    n_per_1e14_msun: float = Field(0.5, ge=0, lt=100, description="mean sources per halo per 1e14 Msun of M500c")
+    m_min_msun: float = Field(1e14, gt=0, lt=1e16)
+    rc_over_r500: float = Field(0.1, gt=0, le=2, description="core radius of the projected distribution")
+    r_max_r500: float = Field(1.0, gt=0, le=10, description="truncation radius of the projected distribution")
+    s_min_mjy: float = Field(1.0, gt=0, description="faintest flux at the population's ref_freq_ghz")
+
+
 class SimulateSzParams(Section):
     """The ``simulate_sz`` stage: a multi-band mm-wave sky."""
 
@@ -225,6 +272,7 @@ class SimulateSzParams(Section):
     ir: SourcePopulationParams = Field(default_factory=_default_ir)
     dust: DustParams = DustParams()
     survey: SurveyParams = SurveyParams()
+    cluster_sources: ClusterSourcesParams = ClusterSourcesParams()
 
     @model_validator(mode="after")
     def _unique_bands(self) -> "SimulateSzParams":
@@ -232,3 +280,4 @@ class SimulateSzParams(Section):
         if len(set(freqs)) != len(freqs):
             raise ValueError(f"bands must have distinct freq_ghz (got {freqs})")
         return self
+

@@ -8,6 +8,13 @@ The public functions of the component modules, re-exported::
 from skysieve.sim.cmb import cl_from_table, cmb_map, compute_cmb_spectrum
 from skysieve.sim.cosmo import NEFF, astropy_cosmology, colossus_cosmology
 from skysieve.sim.dust import dust_frequency_scaling, dust_map
+from skysieve.sim.gnfw import (
+    draw_ellipticities,
+    gnfw_pressure,
+    gnfw_projected,
+    gnfw_volume_integral,
+    paint_gnfw_profiles,
+)
 from skysieve.sim.halos import HALO_COLUMNS, expected_halo_count, halo_count_density, m500c_to_mvir, sample_halos
 from skysieve.sim.instrument import apply_beam, beam_transfer, white_noise
 from skysieve.sim.ksz import electron_temperature_kev, ksz_map, tau_over_y
@@ -27,6 +34,7 @@ from skysieve.sim.tsz import (
     beta_profile,
     beta_profile_area,
     paint_beta_profiles,
+    paint_halo_signal,
     r500_mpc,
     theta_arcmin,
     tsz_frequency_factor,
@@ -50,18 +58,24 @@ __all__ = [
     "colossus_cosmology",
     "compute_cmb_spectrum",
     "dust_frequency_scaling",
+    "draw_ellipticities",
     "dust_map",
     "electron_temperature_kev",
     "empty_source_table",
     "expected_halo_count",
     "expected_source_count",
     "flux_column",
+    "gnfw_pressure",
+    "gnfw_projected",
+    "gnfw_volume_integral",
     "halo_count_density",
     "ksz_map",
     "m500c_to_mvir",
     "make_geometry",
     "mjy_to_uk",
     "paint_beta_profiles",
+    "paint_gnfw_profiles",
+    "paint_halo_signal",
     "poisson_cl",
     "r500_mpc",
     "sample_halos",

@@ -5,7 +5,8 @@ from pixell import enmap
 
 from skysieve.errors import DataError
 
-__all__ = ["car_bounds", "patch_solid_angle_sr", "pixel_centres", "uniform_positions"]
+__all__ = ["car_bounds", "car_pixel_scales_arcmin", "deposit_points", "patch_solid_angle_sr", "pixel_centres",
+           "uniform_positions"]
 
 
 def car_bounds(shape, wcs) -> tuple[float, float, float, float]:
@@ -45,3 +46,42 @@ def pixel_centres(shape, wcs, ra_deg, dec_deg) -> tuple[np.ndarray, np.ndarray, 
     ix = np.clip(np.rint(pix[1]).astype(np.int64), 0, nx - 1)
     centre = np.degrees(enmap.pix2sky((ny, nx), wcs, np.vstack([iy, ix]).astype(np.float64)))
     return iy, ix, np.mod(centre[1], 360.0), centre[0]
+
+
+def car_pixel_scales_arcmin(wcs) -> tuple[float, float]:
+    """``(dy, dx)`` pixel sizes of a CAR geometry along Dec and RA (at the equator), arcmin."""
+    cel = wcs.celestial.wcs
+    if not str(cel.ctype[0]).endswith("CAR"):
+        raise DataError(f"painting needs a CAR (plate carrée) geometry, got CTYPE1={cel.ctype[0]!r}")
+    return abs(float(cel.cdelt[1])) * 60.0, abs(float(cel.cdelt[0])) * 60.0
+
+
+def deposit_points(shape, wcs, ra_deg, dec_deg, amplitude) -> enmap.ndmap:
+    """Each amplitude spread over the one pixel its position falls in: a map of amplitude per arcmin².
+
+    Positions beyond the map are dropped (not clipped onto the border), so the
+    map's integral (sum × pixel area) is the sum of the amplitudes inside it.
+
+    Parameters
+    ----------
+    shape, wcs
+        The geometry (CAR).
+    ra_deg, dec_deg, amplitude : array_like of shape (n,)
+        Positions (degrees) and integrals (e.g. Y in arcmin²).
+
+    Returns
+    -------
+    enmap.ndmap of shape (ny, nx), float64
+    """
+    ny, nx = int(shape[-2]), int(shape[-1])
+    out = enmap.zeros((ny, nx), wcs, dtype=np.float64)
+    ra, dec = np.atleast_1d(ra_deg), np.atleast_1d(dec_deg)
+    if ra.size == 0:
+        return out
+    pix = enmap.sky2pix((ny, nx), wcs, np.deg2rad(np.vstack([dec, ra])))
+    iy, ix = np.rint(pix[0]).astype(np.int64), np.rint(pix[1]).astype(np.int64)
+    inside = (iy >= 0) & (iy < ny) & (ix >= 0) & (ix < nx)
+    area = np.asarray(enmap.pixsizemap((ny, nx), wcs, broadcastable=True))[:, 0] * (180.0 * 60.0 / np.pi) ** 2
+    iy, ix = iy[inside], ix[inside]
+    np.add.at(out, (iy, ix), np.broadcast_to(np.asarray(amplitude, dtype=np.float64), ra.shape)[inside] / area[iy])
+    return out

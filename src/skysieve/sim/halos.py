@@ -21,6 +21,7 @@ from skysieve.config import CosmologyParams, HaloParams, KszParams, TszParams
 from skysieve.sim._geometry import patch_solid_angle_sr, uniform_positions
 from skysieve.sim._random import SeedLike, as_generator
 from skysieve.sim.cosmo import astropy_cosmology, colossus_cosmology
+from skysieve.sim.gnfw import draw_ellipticities
 from skysieve.sim.tsz import r500_mpc, theta_arcmin, y_m_relation
 
 __all__ = ["HALO_COLUMNS", "expected_halo_count", "halo_count_density", "m500c_to_mvir", "sample_halos"]
@@ -170,7 +171,9 @@ def sample_halos(shape, wcs, cfg: HaloParams, cosmo: CosmologyParams, *, seed: S
         ``mvir`` [Msun], ``r500_mpc`` [Mpc, proper], ``theta500_arcmin``,
         ``theta_c_arcmin`` (= ``rc_over_r500`` × θ500) [arcmin],
         ``y5r500_arcmin2`` [arcmin², with log-normal scatter],
-        ``v_los_kms`` [km/s, Gaussian, positive = receding].
+        ``v_los_kms`` [km/s, Gaussian, positive = receding];
+        with ``tsz.profile == "gnfw"`` also ``axis_ratio`` (q) and
+        ``position_angle_deg`` (:func:`skysieve.sim.gnfw.draw_ellipticities`).
         ``meta`` holds the expected count (``N_EXPECT``) and the patch area.
 
     Notes
@@ -234,6 +237,12 @@ def sample_halos(shape, wcs, cfg: HaloParams, cosmo: CosmologyParams, *, seed: S
         "y5r500_arcmin2": "integrated Compton Y within 5 R500",
         "v_los_kms": "line-of-sight peculiar velocity, positive receding",
     }
+    if tsz.profile == "gnfw":  # drawn last, so the haloes are the same round or elliptical
+        q, pa = draw_ellipticities(n, tsz.gnfw, seed=rng)
+        table["axis_ratio"] = q
+        table["position_angle_deg"] = pa * u.deg
+        descriptions.update({"axis_ratio": "GNFW minor/major axis ratio (area-preserving)",
+                             "position_angle_deg": "GNFW major axis, north through east"})
     for name, text in descriptions.items():
         table[name].description = text
     return table

@@ -6,7 +6,7 @@ changes the CMB temperature by
 .. math:: \\frac{\\Delta T}{T_{\\rm CMB}} = -\\tau\\,\\frac{v}{c}, \\qquad
           \\tau = y\\,\\frac{m_e c^2}{k_B T_e},
 
-so the kSZ map is the tSZ β-profile of each halo scaled by
+so the kSZ map is the tSZ profile of each halo (β-model or GNFW) scaled by
 :math:`-(m_e c^2 / k_B T_e)(v/c)`.  The (isothermal) electron temperature
 comes from a self-similar mass–temperature relation normalised to Arnaud,
 Pointecouteau & Pratt (2005):
@@ -26,7 +26,7 @@ from pixell import enmap
 from skysieve.config import CosmologyParams, TszParams
 from skysieve.sim._tables import column_values, require_columns
 from skysieve.sim.cosmo import astropy_cosmology
-from skysieve.sim.tsz import paint_beta_profiles
+from skysieve.sim.tsz import paint_halo_signal
 
 __all__ = ["electron_temperature_kev", "ksz_map", "tau_over_y"]
 
@@ -75,7 +75,8 @@ def ksz_map(shape, wcs, halos: Table, cosmo: CosmologyParams, cfg: TszParams, *,
         ``y5r500_arcmin2``, ``theta_c_arcmin``, ``theta500_arcmin``, ``v_los_kms``.
     cosmo : CosmologyParams
     cfg : TszParams
-        ``truncate_r500`` (same profile as the tSZ).
+        The profile, its truncation and ``point_below_msun`` (same as the tSZ,
+        :func:`skysieve.sim.tsz.paint_halo_signal`).
     oversample : int
         Sub-pixels per axis in the central pixels.
 
@@ -91,11 +92,4 @@ def ksz_map(shape, wcs, halos: Table, cosmo: CosmologyParams, cfg: TszParams, *,
                                    column_values(halos["z"], u.dimensionless_unscaled), cosmo)
     amplitude = (-tau_over_y(t_e) * column_values(halos["v_los_kms"], u.km / u.s) / _C_KMS
                  * column_values(halos["y5r500_arcmin2"], u.arcmin**2))
-    return paint_beta_profiles(
-        shape, wcs,
-        column_values(halos["ra"], u.deg), column_values(halos["dec"], u.deg),
-        amplitude,
-        column_values(halos["theta_c_arcmin"], u.arcmin),
-        cfg.truncate_r500 * column_values(halos["theta500_arcmin"], u.arcmin),
-        oversample=oversample,
-    )
+    return paint_halo_signal(shape, wcs, halos, amplitude, cfg, oversample=oversample)

@@ -8,6 +8,10 @@ Each halo is a projected isothermal β-model (β = 1) in Compton y,
 normalised so that its integral over the disc :math:`\\theta < \\theta_{\\max}
 = 5\\,\\theta_{500}` is :math:`Y_{5R500}` from the Arnaud et al. (2010)
 Y–M relation, with :math:`A = \\pi\\theta_c^2 \\ln(1 + \\theta_{\\max}^2/\\theta_c^2)`.
+``TszParams.profile = "gnfw"`` paints the Arnaud et al. (2010) GNFW profile
+instead, elliptical if asked (:mod:`skysieve.sim.gnfw`), normalised to the same
+:math:`Y_{5R500}`; small haloes below ``TszParams.point_below_msun`` add their Y to a
+single pixel (an unresolved background, :func:`paint_halo_signal`).
 In a band the temperature change is :math:`\\Delta T = T_{\\rm CMB} f(x)\\, y`
 (non-relativistic, :func:`tsz_frequency_factor`).
 """
@@ -20,14 +24,17 @@ from pixell import enmap
 
 from skysieve.config import CosmologyParams, TszParams
 from skysieve.errors import DataError
+from skysieve.sim._geometry import car_pixel_scales_arcmin, deposit_points
 from skysieve.sim._random import SeedLike, as_generator
 from skysieve.sim._tables import column_values, require_columns
 from skysieve.sim.cosmo import astropy_cosmology
+from skysieve.sim.gnfw import paint_gnfw_profiles
 
 __all__ = [
     "beta_profile",
     "beta_profile_area",
     "paint_beta_profiles",
+    "paint_halo_signal",
     "r500_mpc",
     "theta_arcmin",
     "tsz_frequency_factor",
@@ -186,13 +193,6 @@ def y_m_relation(m500c_msun, z, cosmo: CosmologyParams, cfg: TszParams, *, rng: 
     return y
 
 
-def _pixel_scales_arcmin(wcs) -> tuple[float, float]:
-    cel = wcs.celestial.wcs
-    if not str(cel.ctype[0]).endswith("CAR"):
-        raise DataError(f"painting needs a CAR (plate carrée) geometry, got CTYPE1={cel.ctype[0]!r}")
-    return abs(float(cel.cdelt[1])) * 60.0, abs(float(cel.cdelt[0])) * 60.0
-
-
 _GL_T, _GL_W = np.polynomial.legendre.leggauss(48)
 
 
@@ -271,7 +271,7 @@ def paint_beta_profiles(shape, wcs, ra_deg, dec_deg, amplitude, theta_c_arcmin, 
     oversample = int(oversample)
     if oversample < 1:
         raise DataError(f"paint_beta_profiles: oversample must be >= 1 (got {oversample})")
-    res_y, res_x = _pixel_scales_arcmin(wcs)
+    res_y, res_x = car_pixel_scales_arcmin(wcs)
     out = enmap.zeros((ny, nx), wcs, dtype=np.float64)
     if n == 0:
         return out
@@ -314,12 +314,74 @@ def paint_beta_profiles(shape, wcs, ra_deg, dec_deg, amplitude, theta_c_arcmin, 
     return out
 
 
+def paint_halo_signal(shape, wcs, halos: Table, amplitude, cfg: TszParams, *, oversample: int = 5) -> enmap.ndmap:
+    """Paint one amplitude per halo with the profile ``cfg`` chooses (the tSZ and kSZ share it).
+
+    * ``cfg.profile == "beta"``: :func:`paint_beta_profiles` with core
+      ``theta_c_arcmin``, truncated at ``cfg.truncate_r500`` θ500;
+    * ``cfg.profile == "gnfw"``: :func:`skysieve.sim.gnfw.paint_gnfw_profiles`
+      truncated at the same radius, with the halo's ``axis_ratio`` and
+      ``position_angle_deg`` when the table has them (round otherwise);
+    * haloes with ``m500c`` below ``cfg.point_below_msun`` and
+      ``theta500_arcmin`` below ``cfg.point_theta500_max_arcmin`` (unresolved
+      at the beam; nearby low-mass haloes keep their profile): their amplitude in
+      the single pixel holding their centre
+      (:func:`skysieve.sim._geometry.deposit_points`) — the map's mean and the
+      haloes' Poisson fluctuations on scales above their size are kept, at a
+      cost independent of their number.
+
+    Parameters
+    ----------
+    shape, wcs
+        The patch geometry (CAR).
+    halos : astropy.table.Table
+        ``ra``, ``dec``, ``theta_c_arcmin``, ``theta500_arcmin`` (and ``m500c``
+        with ``cfg.point_below_msun`` > 0).
+    amplitude : array_like of shape (len(halos),)
+        Integral of each halo's signal (e.g. Y in arcmin²).
+    cfg : TszParams
+    oversample : int
+        Sub-pixels per axis in the central pixels.
+
+    Returns
+    -------
+    enmap.ndmap of shape (ny, nx), float64
+        ``amplitude`` units per arcmin².
+    """
+    ra_all, dec_all = column_values(halos["ra"], u.deg), column_values(halos["dec"], u.deg)
+    amp_all = np.broadcast_to(np.asarray(amplitude, dtype=np.float64), ra_all.shape)
+    theta500 = column_values(halos["theta500_arcmin"], u.arcmin)
+    point = np.zeros(theta500.shape, bool)
+    if cfg.point_below_msun > 0:
+        require_columns(halos, ("m500c",), "paint_halo_signal (point_below_msun > 0)",
+                        maker="skysieve.sim.sample_halos")
+        point = (column_values(halos["m500c"], u.Msun) < cfg.point_below_msun) & (
+            theta500 < cfg.point_theta500_max_arcmin)
+    prof = ~point
+    ra, dec, amp, theta500 = ra_all[prof], dec_all[prof], amp_all[prof], theta500[prof]
+    if cfg.profile == "gnfw":
+        shapes = {}
+        if "axis_ratio" in halos.colnames:
+            shapes = {"axis_ratio": np.asarray(halos["axis_ratio"], dtype=np.float64)[prof],
+                      "position_angle_deg": column_values(halos["position_angle_deg"], u.deg)[prof]}
+        out = paint_gnfw_profiles(shape, wcs, ra, dec, amp, theta500, cfg.gnfw, x_max=cfg.truncate_r500,
+                                  oversample=oversample, **shapes)
+    else:
+        theta_c = column_values(halos["theta_c_arcmin"], u.arcmin)[prof]
+        out = paint_beta_profiles(shape, wcs, ra, dec, amp, theta_c, cfg.truncate_r500 * theta500,
+                                  oversample=oversample)
+    if np.any(point):
+        out += deposit_points(shape, wcs, ra_all[point], dec_all[point], amp_all[point])
+    return out
+
+
 def tsz_map(shape, wcs, halos: Table, cfg: TszParams, *, oversample: int = 5) -> enmap.ndmap:
     """Compton-y map of a halo catalogue.
 
     Paints each halo's ``y5r500_arcmin2`` as a β-profile with core
     ``theta_c_arcmin`` truncated at ``cfg.truncate_r500 × theta500_arcmin``
-    (:func:`paint_beta_profiles`).
+    (:func:`paint_beta_profiles`), or as ``cfg.profile`` and
+    ``cfg.point_below_msun`` say (:func:`paint_halo_signal`).
 
     Parameters
     ----------
@@ -341,11 +403,5 @@ def tsz_map(shape, wcs, halos: Table, cfg: TszParams, *, oversample: int = 5) ->
     """
     require_columns(halos, ("ra", "dec", "y5r500_arcmin2", "theta_c_arcmin", "theta500_arcmin"), "tsz_map",
                     maker="skysieve.sim.sample_halos")
-    return paint_beta_profiles(
-        shape, wcs,
-        column_values(halos["ra"], u.deg), column_values(halos["dec"], u.deg),
-        column_values(halos["y5r500_arcmin2"], u.arcmin**2),
-        column_values(halos["theta_c_arcmin"], u.arcmin),
-        cfg.truncate_r500 * column_values(halos["theta500_arcmin"], u.arcmin),
-        oversample=oversample,
-    )
+    return paint_halo_signal(shape, wcs, halos, column_values(halos["y5r500_arcmin2"], u.arcmin**2), cfg,
+                             oversample=oversample)
