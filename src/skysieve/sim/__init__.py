@@ -5,6 +5,7 @@ The public functions of the component modules, re-exported::
     from skysieve.sim import simulate_sky, make_geometry, compute_cmb_spectrum
 """
 
+from skysieve.sim.cluster_sources import expected_cluster_source_counts, sample_cluster_sources, with_cluster_sources
 from skysieve.sim.cmb import cl_from_table, cmb_map, compute_cmb_spectrum
 from skysieve.sim.cosmo import NEFF, astropy_cosmology, colossus_cosmology
 from skysieve.sim.dust import dust_frequency_scaling, dust_map
@@ -62,6 +63,7 @@ __all__ = [
     "dust_map",
     "electron_temperature_kev",
     "empty_source_table",
+    "expected_cluster_source_counts",
     "expected_halo_count",
     "expected_source_count",
     "flux_column",
@@ -78,6 +80,7 @@ __all__ = [
     "paint_halo_signal",
     "poisson_cl",
     "r500_mpc",
+    "sample_cluster_sources",
     "sample_halos",
     "sample_sources",
     "simulate_sky",
@@ -88,6 +91,7 @@ __all__ = [
     "tsz_map",
     "uk_to_mjy",
     "white_noise",
+    "with_cluster_sources",
     "write_sky",
     "y_m_relation",
 ]

@@ -25,6 +25,7 @@ from pixell import enmap, utils
 from skysieve._io import atomic_path
 from skysieve.config import CmbSpectrumParams, CosmologyParams, PatchParams, SimulateSzParams
 from skysieve.data.maps import band_name, write_map
+from skysieve.sim.cluster_sources import with_cluster_sources
 from skysieve.sim.cmb import cmb_map, compute_cmb_spectrum
 from skysieve.sim.dust import dust_frequency_scaling, dust_map
 from skysieve.sim.halos import sample_halos
@@ -36,7 +37,7 @@ from skysieve.sim.tsz import tsz_frequency_factor, tsz_map
 
 __all__ = ["COMPONENT_STREAMS", "SimulatedSky", "make_geometry", "simulate_sky", "write_sky"]
 
-COMPONENT_STREAMS = ("halos", "cmb", "radio", "ir", "dust", "noise", "survey")
+COMPONENT_STREAMS = ("halos", "cmb", "radio", "ir", "dust", "noise", "survey", "cluster_sources")
 """Order in which per-component seeds are spawned from the simulation seed (never reorder; append only:
 a SeedSequence's n-th child is the same however many are spawned)."""
 
@@ -155,6 +156,8 @@ def simulate_sky(cfg: SimulateSzParams, cosmo: CosmologyParams, *, cl: Table | N
     sources = vstack(catalogs, metadata_conflicts="silent") if catalogs else empty_source_table(freqs)
     sources["source_id"] = np.arange(len(sources), dtype=np.int64)
     sources.meta = {"POPS": ",".join(pop for pop in SOURCE_POPULATIONS if getattr(on, pop))}
+    if cfg.cluster_sources.enabled:  # appended after the field sources: their ids and draws are unchanged
+        sources = with_cluster_sources(sources, shape, wcs, halos, cfg, seed=streams["cluster_sources"])
 
     noise_streams = streams["noise"].spawn(len(cfg.bands))
     sv = cfg.survey
