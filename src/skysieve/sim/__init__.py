@@ -16,7 +16,14 @@ from skysieve.sim.gnfw import (
     gnfw_volume_integral,
     paint_gnfw_profiles,
 )
-from skysieve.sim.halos import HALO_COLUMNS, expected_halo_count, halo_count_density, m500c_to_mvir, sample_halos
+from skysieve.sim.halos import (
+    HALO_COLUMNS,
+    expected_halo_count,
+    halo_count_density,
+    m500c_to_mvir,
+    mean_compton_y,
+    sample_halos,
+)
 from skysieve.sim.instrument import apply_beam, beam_transfer, white_noise
 from skysieve.sim.ksz import electron_temperature_kev, ksz_map, tau_over_y
 from skysieve.sim.sky import COMPONENT_STREAMS, SimulatedSky, make_geometry, simulate_sky, write_sky
@@ -74,6 +81,7 @@ __all__ = [
     "ksz_map",
     "m500c_to_mvir",
     "make_geometry",
+    "mean_compton_y",
     "mjy_to_uk",
     "paint_beta_profiles",
     "paint_gnfw_profiles",

@@ -24,7 +24,10 @@ from skysieve.sim.cosmo import astropy_cosmology, colossus_cosmology
 from skysieve.sim.gnfw import draw_ellipticities
 from skysieve.sim.tsz import r500_mpc, theta_arcmin, y_m_relation
 
-__all__ = ["HALO_COLUMNS", "expected_halo_count", "halo_count_density", "m500c_to_mvir", "sample_halos"]
+_ARCMIN2_PER_SR = (180.0 * 60.0 / np.pi) ** 2
+
+__all__ = ["HALO_COLUMNS", "expected_halo_count", "halo_count_density", "m500c_to_mvir", "mean_compton_y",
+           "sample_halos"]
 
 HALO_COLUMNS = ("halo_id", "ra", "dec", "z", "m500c", "mvir", "r500_mpc", "theta500_arcmin", "theta_c_arcmin",
                 "y5r500_arcmin2", "v_los_kms")
@@ -85,6 +88,37 @@ def expected_halo_count(shape, wcs, cfg: HaloParams, cosmo: CosmologyParams) -> 
     density = halo_count_density(z_nodes, np.exp(lnm_nodes), cfg, cosmo,
                                  solid_angle_sr=patch_solid_angle_sr(shape, wcs))
     return float(_cell_means(density, z_nodes, lnm_nodes).sum())
+
+
+def mean_compton_y(cfg: HaloParams, cosmo: CosmologyParams, tsz: TszParams, *, m_min_msun: float,
+                   m_max_msun: float, n_z: int = 100, n_mass: int = 200) -> float:
+    """Sky-averaged Compton y of the haloes between two masses: the mass-function integral.
+
+    .. math:: \\langle y \\rangle = \\int_{z_{\\min}}^{z_{\\max}} dz \\int_{\\ln M_{\\min}}^{\\ln M_{\\max}} d\\ln M\\,
+              \\frac{d^2N}{dz\\,d\\ln M\\,d\\Omega}\\, \\bar Y_{5R500}(M, z)\\,
+              e^{(\\sigma_{\\rm dex}\\ln 10)^2/2},
+
+    with :func:`halo_count_density` per steradian, the mean Y–M relation
+    (:func:`skysieve.sim.y_m_relation`, Y in sr) and the mean of its
+    log-normal scatter; Simpson's rule on ``n_z`` × ``n_mass`` nodes (finer
+    than, and independent of, the cells :func:`sample_halos` draws from).
+    The tSZ map of those haloes has this mean, whatever their profile —
+    the expectation the point-like unresolved haloes
+    (``TszParams.point_below_msun``) are tested against.
+
+    Returns
+    -------
+    float
+        :math:`\\langle y \\rangle`, dimensionless.
+    """
+    from scipy.integrate import simpson
+
+    z = np.linspace(cfg.z_min, cfg.z_max, n_z + 1)
+    lnm = np.linspace(np.log(m_min_msun), np.log(m_max_msun), n_mass + 1)
+    dens = halo_count_density(z, np.exp(lnm), cfg, cosmo, solid_angle_sr=1.0)
+    y_sr = y_m_relation(np.exp(lnm)[None, :], z[:, None], cosmo, tsz) / _ARCMIN2_PER_SR
+    boost = np.exp(0.5 * (tsz.scatter_dex * np.log(10.0)) ** 2)
+    return float(simpson(simpson(dens * y_sr, x=lnm, axis=1), x=z) * boost)
 
 
 def m500c_to_mvir(m500c_msun, z, cosmo: CosmologyParams, *, c_model: str = "diemer19", n_mass: int = 10,
