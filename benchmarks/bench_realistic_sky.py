@@ -34,6 +34,9 @@ read from a copy so nothing is written there):
     cp /work/main/mlflow.db /tmp/bench.db
     MLFLOW_TRACKING_URI=sqlite:////tmp/bench.db python benchmarks/bench_realistic_sky.py \\
         --model models:/skysieve-sz-ensemble@candidate --cl data/sz/cmb_cl.fits --seeds 7 8 9
+
+On 2 shared cores each sky takes 2–4 min (simulation ~1 min, catalog ~2 min):
+``--seeds 7 8 9`` with both skies ~19 min, ``--skies realistic`` ~10 min.
 """
 
 import argparse
@@ -80,6 +83,8 @@ def main(argv=None) -> int:
     ap.add_argument("--apod-arcmin", type=float, default=5.0)
     ap.add_argument("--edge-margin-arcmin", type=float, default=10.0)
     ap.add_argument("--m500-min", type=float, default=3e14)
+    ap.add_argument("--skies", nargs="+", choices=("survey", "realistic"), default=["survey", "realistic"],
+                    help="which skies to run (realistic alone: about half the time)")
     ap.add_argument("--workdir", type=Path)
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
@@ -99,7 +104,8 @@ def main(argv=None) -> int:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-realistic-"))
     survey = SurveyParams(footprint=True, depth_rms=0.5, ell_knee=1500.0, alpha_knee=3.0, projection="tan")
     base = params.simulate_sz.model_copy(update={"survey": survey})
-    skies = {"survey": base, "realistic": _realistic_cfg(base, args)}
+    skies = {name: cfg for name, cfg in (("survey", base), ("realistic", _realistic_cfg(base, args)))
+             if name in args.skies}
     configure_mlflow()
     model = load_catalog_model(args.model)
     margin = args.edge_margin_arcmin
@@ -130,7 +136,8 @@ def main(argv=None) -> int:
             per_seed[seed]["t_catalog_s"][name] = t2 - t1
             per_seed[seed]["n_halos"][name] = len(sky.halos)
             host = sky.sources["host_halo_id"] if "host_halo_id" in sky.sources.colnames else np.zeros(0)
-            per_seed[seed]["n_sources"][name] = {"all": len(sky.sources), "in_haloes": int(np.sum(np.asarray(host) >= 0))}
+            per_seed[seed]["n_sources"][name] = {"all": len(sky.sources),
+                                                 "in_haloes": int(np.sum(np.asarray(host) >= 0))}
             print(f"seed {seed} {name}: simulate {t1 - t0:.0f} s, catalog {t2 - t1:.0f} s", file=sys.stderr, flush=True)
     pooled = fb._pool([r["results"] for r in per_seed.values()])
     report = {"seeds": args.seeds, "survey": survey.model_dump(), "q_min": args.q_min, "m_min": args.m_min,

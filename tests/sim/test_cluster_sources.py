@@ -2,7 +2,6 @@
 
 import astropy.units as u
 import numpy as np
-import pytest
 from astropy.coordinates import SkyCoord
 from astropy.table import Table
 from pixell import enmap
@@ -80,7 +79,8 @@ def test_excess_counts_around_haloes_in_a_simulated_sky(cosmo):
     n_in, field_expected = 0, 0.0
     density = field.sum() / (9.0 * 3600.0)  # field sources per arcmin² (patch 3° × 3°)
     for k in np.flatnonzero(ok):
-        near = s.separation(SkyCoord(halos["ra"].quantity[k], halos["dec"].quantity[k])).to_value(u.arcmin) < theta500[k]
+        centre = SkyCoord(halos["ra"].quantity[k], halos["dec"].quantity[k])
+        near = s.separation(centre).to_value(u.arcmin) < theta500[k]
         n_in += int(near.sum())
         field_expected += density * np.pi * theta500[k] ** 2
     mu = expected_cluster_source_counts(halos[ok], cfg.cluster_sources).sum()

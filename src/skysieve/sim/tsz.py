@@ -317,26 +317,22 @@ def paint_beta_profiles(shape, wcs, ra_deg, dec_deg, amplitude, theta_c_arcmin, 
 def paint_halo_signal(shape, wcs, halos: Table, amplitude, cfg: TszParams, *, oversample: int = 5) -> enmap.ndmap:
     """Paint one amplitude per halo with the profile ``cfg`` chooses (the tSZ and kSZ share it).
 
-    * ``cfg.profile == "beta"``: :func:`paint_beta_profiles` with core
-      ``theta_c_arcmin``, truncated at ``cfg.truncate_r500`` θ500;
-    * ``cfg.profile == "gnfw"``: :func:`skysieve.sim.gnfw.paint_gnfw_profiles`
-      truncated at the same radius, with the halo's ``axis_ratio`` and
-      ``position_angle_deg`` when the table has them (round otherwise);
-    * haloes with ``m500c`` below ``cfg.point_below_msun`` and
-      ``theta500_arcmin`` below ``cfg.point_theta500_max_arcmin`` (unresolved
-      at the beam; nearby low-mass haloes keep their profile): their amplitude in
-      the single pixel holding their centre
-      (:func:`skysieve.sim._geometry.deposit_points`) — the map's mean and the
-      haloes' Poisson fluctuations on scales above their size are kept, at a
-      cost independent of their number.
+    * ``cfg.profile == "beta"``: :func:`paint_beta_profiles` (core ``theta_c_arcmin``, truncated at
+      ``cfg.truncate_r500`` θ500); ``"gnfw"``: :func:`skysieve.sim.gnfw.paint_gnfw_profiles` with the
+      same truncation and the halo's ``axis_ratio``, ``position_angle_deg`` if the table has them;
+    * haloes with ``m500c`` below ``cfg.point_below_msun`` and ``theta500_arcmin`` below
+      ``cfg.point_theta500_max_arcmin`` (unresolved at the beam; nearby low-mass haloes keep their
+      profile): their amplitude in the one pixel holding their centre
+      (:func:`skysieve.sim._geometry.deposit_points`) — the map's mean and their Poisson
+      fluctuations on scales above their size are kept, at a cost independent of their number.
 
     Parameters
     ----------
     shape, wcs
         The patch geometry (CAR).
     halos : astropy.table.Table
-        ``ra``, ``dec``, ``theta_c_arcmin``, ``theta500_arcmin`` (and ``m500c``
-        with ``cfg.point_below_msun`` > 0).
+        ``ra``, ``dec``, ``theta_c_arcmin``, ``theta500_arcmin`` (and ``m500c`` with
+        ``cfg.point_below_msun`` > 0).
     amplitude : array_like of shape (len(halos),)
         Integral of each halo's signal (e.g. Y in arcmin²).
     cfg : TszParams
