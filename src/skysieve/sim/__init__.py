@@ -11,6 +11,14 @@ from skysieve.sim.dust import dust_frequency_scaling, dust_map
 from skysieve.sim.halos import HALO_COLUMNS, expected_halo_count, halo_count_density, m500c_to_mvir, sample_halos
 from skysieve.sim.instrument import apply_beam, beam_transfer, white_noise
 from skysieve.sim.ksz import electron_temperature_kev, ksz_map, tau_over_y
+from skysieve.sim.patches import (
+    SkyPatch,
+    patch_layout,
+    patch_name,
+    patch_seed,
+    read_patch_dirs,
+    simulate_patches,
+)
 from skysieve.sim.sky import COMPONENT_STREAMS, SimulatedSky, make_geometry, simulate_sky, write_sky
 from skysieve.sim.sources import (
     SOURCE_POPULATIONS,
@@ -40,6 +48,7 @@ __all__ = [
     "NEFF",
     "SOURCE_POPULATIONS",
     "SimulatedSky",
+    "SkyPatch",
     "apply_beam",
     "astropy_cosmology",
     "beam_transfer",
@@ -62,10 +71,15 @@ __all__ = [
     "make_geometry",
     "mjy_to_uk",
     "paint_beta_profiles",
+    "patch_layout",
+    "patch_name",
+    "patch_seed",
     "poisson_cl",
     "r500_mpc",
+    "read_patch_dirs",
     "sample_halos",
     "sample_sources",
+    "simulate_patches",
     "simulate_sky",
     "source_map",
     "tau_over_y",
