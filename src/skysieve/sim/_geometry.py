@@ -40,7 +40,7 @@ def uniform_positions(shape, wcs, n: int, rng: np.random.Generator) -> tuple[np.
 def pixel_centres(shape, wcs, ra_deg, dec_deg) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Nearest pixel of each position: ``(iy, ix, ra_centre_deg, dec_centre_deg)`` (RA in [0, 360))."""
     ny, nx = int(shape[-2]), int(shape[-1])
-    if np.size(ra_deg) == 0:  # pixell cannot reshape an empty coordinate array
+    if np.size(ra_deg) == 0:  # pixell's unwinding refuses empty arrays
         empty = np.zeros(0)
         return empty.astype(np.int64), empty.astype(np.int64), empty, empty
     pix = enmap.sky2pix((ny, nx), wcs, np.deg2rad(np.vstack([dec_deg, ra_deg])))
