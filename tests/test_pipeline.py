@@ -102,8 +102,8 @@ def pipeline(tmp_path_factory):
 
 def test_repro_builds_every_stage(pipeline):
     root, first = pipeline
-    for path in ("data/sz/cmb_cl.fits", "data/sz/sky/sky_90GHz.fits", "data/sz/sky/halos.fits",
-                 "data/sz/cutouts/cutouts.h5", "data/sz/cutouts/catalog.fits", "data/sz/validation.json",
+    for path in ("data/sz/cmb_cl.fits", "data/sz/sky/patch_00/sky_90GHz.fits", "data/sz/sky/patch_02/halos.fits",
+                 "data/sz/sky/patches.json", "data/sz/cutouts/cutouts.h5", "data/sz/cutouts/catalog.fits", "data/sz/validation.json",
                  "data/sz/mf/mf_snr.fits", "models/sz/best_params.json", "models/sz/cnn/ensemble.json",
                  "data/sz/scores.fits", "reports/sz/evaluate/metrics.json", "reports/sz/ensemble/metrics.json",
                  "models/sz/ensemble.json", "models/sz/registered.json", "data/lens/cutouts/cutouts.h5",
@@ -111,6 +111,13 @@ def test_repro_builds_every_stage(pipeline):
         assert (root / path).is_file(), f"{path} missing after dvc repro:\n{first.stdout}"
     validation = json.loads((root / "data/sz/validation.json").read_text())
     assert validation["success"] is True and validation["n_failed"] == 0, validation
+    # the tiny sky's three patches: test, validation and training, each whole
+    assert {s: v["positives"] > 0 for s, v in validation["summary"]["per_split"].items()} == {
+        "train": True, "val": True, "test": True}
+    from skysieve.data import open_dataset
+
+    patches = open_dataset(root / "data/sz/cutouts").catalog.meta["PATCHES"]
+    assert patches == "patch_00:test,patch_01:val,patch_02:train"
     registered = json.loads((root / "models/sz/registered.json").read_text())
     assert set(registered) == {"cnn", "ensemble"}
     assert_ensemble_metrics(json.loads((root / "reports/sz/ensemble/metrics.json").read_text()))

@@ -17,6 +17,7 @@ __all__ = [
     "HaloParams",
     "KszParams",
     "PatchParams",
+    "PatchesParams",
     "SimulateSzParams",
     "SourcePopulationParams",
     "SurveyParams",
@@ -62,6 +63,19 @@ class PatchParams(Section):
     width_deg: float = Field(7.5, gt=0, le=40)
     height_deg: float = Field(7.5, gt=0, le=40)
     pixel_arcmin: float = Field(0.25, gt=0, le=5)
+
+
+class PatchesParams(Section):
+    """Several independent sky patches (:mod:`skysieve.sim.patches`).
+
+    Patch k (k = 0 … count − 1) is ``simulate_sz.patch`` moved to RA
+    ``ra_center_deg + k · ra_step_deg`` (mod 360) and simulated from the k-th
+    child of ``SeedSequence(simulate_sz.seed)`` (spawn key ``(k,)``), so adding
+    a patch leaves every other patch bit-identical.
+    """
+
+    count: int = Field(4, ge=1, le=256, description="number of independent patches, each a full sky")
+    ra_step_deg: float = Field(10.0, gt=0, lt=360, description="RA between neighbouring patch centres")
 
 
 class BandParams(Section):
@@ -263,6 +277,7 @@ class SimulateSzParams(Section):
 
     seed: int = Field(2021, ge=0)
     patch: PatchParams = PatchParams()
+    patches: PatchesParams = PatchesParams()
     bands: tuple[BandParams, ...] = Field(default_factory=_default_bands, min_length=1)
     components: ComponentsParams = ComponentsParams()
     halos: HaloParams = HaloParams()
@@ -279,5 +294,11 @@ class SimulateSzParams(Section):
         freqs = [b.freq_ghz for b in self.bands]
         if len(set(freqs)) != len(freqs):
             raise ValueError(f"bands must have distinct freq_ghz (got {freqs})")
+        step, count = self.patches.ra_step_deg, self.patches.count
+        if count > 1 and step < self.patch.width_deg:
+            raise ValueError(f"patches.ra_step_deg must be >= patch.width_deg so patches do not overlap "
+                             f"(got {step} < {self.patch.width_deg})")
+        if count * step > 360:
+            raise ValueError(f"patches.count × patches.ra_step_deg must fit in 360° of RA (got {count} × {step})")
         return self
 

@@ -26,6 +26,14 @@ from skysieve.sim.halos import (
 )
 from skysieve.sim.instrument import apply_beam, beam_transfer, white_noise
 from skysieve.sim.ksz import electron_temperature_kev, ksz_map, tau_over_y
+from skysieve.sim.patches import (
+    SkyPatch,
+    patch_layout,
+    patch_name,
+    patch_seed,
+    read_patch_dirs,
+    simulate_patches,
+)
 from skysieve.sim.sky import COMPONENT_STREAMS, SimulatedSky, make_geometry, simulate_sky, write_sky
 from skysieve.sim.sources import (
     SOURCE_POPULATIONS,
@@ -56,6 +64,7 @@ __all__ = [
     "NEFF",
     "SOURCE_POPULATIONS",
     "SimulatedSky",
+    "SkyPatch",
     "apply_beam",
     "astropy_cosmology",
     "beam_transfer",
@@ -86,11 +95,16 @@ __all__ = [
     "paint_beta_profiles",
     "paint_gnfw_profiles",
     "paint_halo_signal",
+    "patch_layout",
+    "patch_name",
+    "patch_seed",
     "poisson_cl",
     "r500_mpc",
+    "read_patch_dirs",
     "sample_cluster_sources",
     "sample_halos",
     "sample_sources",
+    "simulate_patches",
     "simulate_sky",
     "source_map",
     "tau_over_y",

@@ -102,7 +102,8 @@ def make_geometry(patch: PatchParams) -> tuple[tuple[int, int], WCS]:
     return (int(shape[-2]), int(shape[-1])), wcs
 
 
-def simulate_sky(cfg: SimulateSzParams, cosmo: CosmologyParams, *, cl: Table | None, seed: int) -> SimulatedSky:
+def simulate_sky(cfg: SimulateSzParams, cosmo: CosmologyParams, *, cl: Table | None,
+                 seed: int | np.random.SeedSequence) -> SimulatedSky:
     """Simulate the multi-band mm-wave sky of DeepSZ §1 on a flat patch.
 
     Parameters
@@ -115,9 +116,11 @@ def simulate_sky(cfg: SimulateSzParams, cosmo: CosmologyParams, *, cl: Table | N
         Lensed CMB spectrum (``ell``, ``cl_tt`` µK²) from
         :func:`skysieve.sim.compute_cmb_spectrum`; ``None`` computes it with
         ``CmbSpectrumParams()`` defaults (ℓ ≤ 8000, ~17 s) when the CMB is on.
-    seed : int
+    seed : int or numpy.random.SeedSequence
         Root seed; component streams are spawned from it in the order of
-        :data:`COMPONENT_STREAMS` (noise: one further stream per band).
+        :data:`COMPONENT_STREAMS` (noise: one further stream per band).  A
+        :class:`~numpy.random.SeedSequence` is used as the root itself (a patch's
+        child of the run seed, :func:`skysieve.sim.patch_seed`).
 
     Returns
     -------
@@ -133,7 +136,10 @@ def simulate_sky(cfg: SimulateSzParams, cosmo: CosmologyParams, *, cl: Table | N
     """
     shape, wcs = make_geometry(cfg.patch)
     on = cfg.components
-    streams = dict(zip(COMPONENT_STREAMS, np.random.SeedSequence(seed).spawn(len(COMPONENT_STREAMS)), strict=True))
+    # A fresh copy of a given SeedSequence: spawning advances its child counter, and a rerun must see the same.
+    root = (np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key, pool_size=seed.pool_size)
+            if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed))
+    streams = dict(zip(COMPONENT_STREAMS, root.spawn(len(COMPONENT_STREAMS)), strict=True))
     freqs = tuple(float(b.freq_ghz) for b in cfg.bands)
     tcmb_uk = cosmo.Tcmb0_k * 1e6
 

@@ -40,16 +40,15 @@ def simulate_sz(
     params: ParamsOption = Path("params.yaml"),
     cl: Annotated[Path, typer.Option(help="CMB spectrum from `skysieve simulate cmb-spectrum`")] = Path(
         "data/sz/cmb_cl.fits"),
-    out: Annotated[Path, typer.Option(help="output directory: sky_<band>.fits, halos.fits, sources.fits")] = Path(
-        "data/sz/sky"),
+    out: Annotated[Path, typer.Option(help="output directory: patch_<kk>/ (sky_<band>.fits, halos.fits, "
+                                           "sources.fits) per patch and patches.json")] = Path("data/sz/sky"),
 ) -> None:
-    """Simulate the multi-band mm-wave sky (sections: cosmology, simulate_sz)."""
+    """Simulate independent multi-band mm-wave sky patches (sections: cosmology, simulate_sz)."""
     from astropy.table import Table
 
-    from skysieve._io import atomic_path
     from skysieve.config import load_params
     from skysieve.errors import DataError
-    from skysieve.sim import simulate_sky, write_sky
+    from skysieve.sim import simulate_patches
 
     p = load_params(params)
     cfg = p.simulate_sz
@@ -58,12 +57,14 @@ def simulate_sz(
         if not cl.is_file():
             raise DataError(f"{cl}: CMB spectrum not found; run `skysieve simulate cmb-spectrum --out {cl}` first")
         spectrum = Table.read(cl)
-    sky = simulate_sky(cfg, p.cosmology, cl=spectrum, seed=cfg.seed)
-    with atomic_path(out) as tmp:
-        tmp.mkdir()
-        write_sky(sky, tmp)
-    typer.echo(f"wrote {out}: {len(sky.freqs_ghz)} bands of {sky.maps.shape[1]}×{sky.maps.shape[2]} px, "
-               f"{len(sky.halos)} halos, {len(sky.sources)} point sources")
+
+    def report(sp, sky) -> None:
+        typer.echo(f"{sp.name} (RA {sp.patch.ra_center_deg:g}°): {len(sky.freqs_ghz)} bands of "
+                   f"{sky.maps.shape[1]}×{sky.maps.shape[2]} px, {len(sky.halos)} halos, "
+                   f"{len(sky.sources)} point sources")
+
+    entries = simulate_patches(cfg, p.cosmology, cl=spectrum, out_dir=out, on_patch=report)
+    typer.echo(f"wrote {out}: {len(entries)} patches, {sum(e['n_halos'] for e in entries)} halos")
 
 
 def cutouts_sz(
@@ -72,26 +73,62 @@ def cutouts_sz(
     out: Annotated[Path, typer.Option(help="output directory: cutouts.h5 + catalog.fits")] = Path(
         "data/sz/cutouts"),
 ) -> None:
-    """Make 8′ cutouts with a 6′ stride, labelled by the halos in their central 6′ (section: cutouts_sz)."""
-    from astropy.table import Table
+    """Make 8′ cutouts with a 6′ stride, labelled by the halos in their central 6′, split by patch
+    (section: cutouts_sz)."""
+    import numpy as np
 
     from skysieve.config import load_params
-    from skysieve.data import read_maps
-    from skysieve.errors import DataError
-    from skysieve.tasks.sz.cutouts import plan_cutouts, write_cutouts
+    from skysieve.sim import read_patch_dirs
+    from skysieve.tasks.sz.cutouts import write_cutouts
+    from skysieve.tasks.sz.sky_cutouts import patch_loaders, plan_sky_cutouts
 
     cfg = load_params(params).cutouts_sz
-    map_paths = sorted(sky.glob("sky_*.fits"), key=lambda q: float(q.stem.removeprefix("sky_").removesuffix("GHz")))
-    if not map_paths:
-        raise DataError(f"{sky}: no sky_<band>.fits maps; run `skysieve simulate sz --out {sky}` first")
-    maps = read_maps(map_paths)
-    halos_path = sky / "halos.fits"
-    if not halos_path.is_file():
-        raise DataError(f"{halos_path}: halo truth catalog not found; rerun `skysieve simulate sz`")
-    catalog = plan_cutouts(maps.data.shape[1:], maps.wcs, maps.pixel_arcmin, Table.read(halos_path), cfg)
-    write_cutouts(maps, catalog, out, progress=True)
-    n_pos = int(catalog["label"].sum())
-    typer.echo(f"wrote {out}: {len(catalog)} cutouts, {n_pos} positive, channels {list(maps.bands)}")
+    patches = read_patch_dirs(sky)
+    dirs = {name: path for _, name, path in patches}
+    catalog = plan_sky_cutouts([(k, name) for k, name, _ in patches], cfg,
+                               load=lambda name: (_read_patch_maps(dirs[name]), _read_halos(dirs[name])), sky=sky)
+    write_cutouts(patch_loaders(patches, _read_patch_maps), catalog, out, progress=True)
+    split, label = np.asarray(catalog["split"], dtype=str), np.asarray(catalog["label"])
+    counts = ", ".join(f"{s} {int((split == s).sum())} ({int(label[split == s].sum())} positive)"
+                       for s in ("train", "val", "test"))
+    typer.echo(f"wrote {out}: {len(catalog)} cutouts from {len(patches)} patches: {counts}")
+
+
+def _read_patch_maps(path: Path):
+    """The band maps of one patch directory, low to high frequency."""
+    from skysieve.data import read_maps
+    from skysieve.errors import DataError
+
+    paths = sorted(path.glob("sky_*.fits"), key=lambda q: float(q.stem.removeprefix("sky_").removesuffix("GHz")))
+    if not paths:
+        raise DataError(f"{path}: no sky_<band>.fits maps; run `skysieve simulate sz` first")
+    return read_maps(paths)
+
+
+def _read_halos(path: Path):
+    """The halo truth catalog of one patch directory."""
+    from astropy.table import Table
+
+    from skysieve.errors import DataError
+
+    if not (path / "halos.fits").is_file():
+        raise DataError(f"{path / 'halos.fits'}: halo truth catalog not found; rerun `skysieve simulate sz`")
+    return Table.read(path / "halos.fits")
+
+
+def _patch_tables(sky: Path, filename: str):
+    """``filename`` of every patch of ``sky`` stacked, with a ``patch`` column, or None where none has it."""
+    from astropy.table import Table, vstack
+
+    from skysieve.sim import read_patch_dirs
+
+    tables = []
+    for _, name, path in read_patch_dirs(sky):
+        if (path / filename).is_file():
+            t = Table.read(path / filename)
+            t["patch"] = name
+            tables.append(t)
+    return vstack(tables, metadata_conflicts="silent") if tables else None
 
 
 def validate_sz(
@@ -103,20 +140,17 @@ def validate_sz(
         "data/sz/validation.json"),
 ) -> None:
     """Check ids, splits, label rate, finiteness, shapes, dtypes and truth ranges (section: validate_sz)."""
-    from astropy.table import Table
-
     from skysieve.config import load_params
     from skysieve.data import band_name, open_dataset, validate_dataset
-    from skysieve.tasks.sz.validation import validate_truth_catalogs
+    from skysieve.tasks.sz.validation import validate_patch_splits, validate_truth_catalogs
 
     p = load_params(params)
     dataset = open_dataset(data)
     channels = tuple(band_name(b.freq_ghz) for b in p.simulate_sz.bands)
     size_px = int(round(p.cutouts_sz.size_arcmin / p.simulate_sz.patch.pixel_arcmin))
     result = validate_dataset(dataset, p.validate_sz, expected_channels=channels, size_px=size_px)
-    halos = Table.read(sky / "halos.fits") if (sky / "halos.fits").is_file() else None
-    sources = Table.read(sky / "sources.fits") if (sky / "sources.fits").is_file() else None
-    validate_truth_catalogs(halos, sources, result)
+    validate_truth_catalogs(_patch_tables(sky, "halos.fits"), _patch_tables(sky, "sources.fits"), result)
+    validate_patch_splits(dataset.catalog, result)
     finish_validation(result, report)
 
 
@@ -129,7 +163,7 @@ def mf_sz(
     out: Annotated[Path, typer.Option(help="output directory: detections.fits, mf_snr.fits, summary.json")] = Path(
         "data/sz/mf"),
 ) -> None:
-    """Filter the maps at 12 scales, find and match detections, score every cutout (sections: mf_sz,
+    """Filter each patch's maps at 12 scales, find and match detections, score every cutout (sections: mf_sz,
     simulate_sz.bands)."""
     import json
 
@@ -139,24 +173,26 @@ def mf_sz(
     from skysieve.config import load_params
     from skysieve.data import band_name, open_dataset, read_maps
     from skysieve.errors import DataError
-    from skysieve.mf import read_source_catalog, run_mf_sz
+    from skysieve.mf import read_source_catalog
+    from skysieve.sim import read_patch_dirs
+    from skysieve.tasks.sz._mf_patches import run_mf_patches
 
     p = load_params(params)
     cfg, bands = p.mf_sz, p.simulate_sz.bands
-    maps = read_maps([sky / f"sky_{band_name(b.freq_ghz)}.fits" for b in bands])
-    halos_path = sky / "halos.fits"
-    if not halos_path.is_file():
-        raise DataError(f"{halos_path}: halo truth catalog not found; rerun `skysieve simulate sz`")
-    sources = None if cfg.sources == "detect" else read_source_catalog(sky / "sources.fits",
-                                                                       freqs_ghz=maps.freqs_ghz)
     if cfg.noise_model == "model" and not cl.is_file():
         raise DataError(f"{cl}: CMB spectrum not found; run `skysieve simulate cmb-spectrum --out {cl}`")
     catalog = open_dataset(cutouts).catalog
-    central_px = int(catalog.meta.get("CENTRAL", round(p.cutouts_sz.central_arcmin / maps.pixel_arcmin)))
-    result = run_mf_sz(maps, params=cfg, bands=bands, cutouts=catalog, central_px=central_px,
-                       halos=Table.read(halos_path), sources=sources,
-                       cmb_cl=Table.read(cl) if cfg.noise_model == "model" else None,
-                       tcmb_k=p.cosmology.Tcmb0_k)
+
+    def load(path: Path):
+        maps = read_maps([path / f"sky_{band_name(b.freq_ghz)}.fits" for b in bands])
+        sources = None if cfg.sources == "detect" else read_source_catalog(path / "sources.fits",
+                                                                             freqs_ghz=maps.freqs_ghz)
+        return maps, _read_halos(path), sources
+
+    result = run_mf_patches(read_patch_dirs(sky), load, params=cfg, bands=bands, cutouts=catalog,
+                            central_arcmin=p.cutouts_sz.central_arcmin,
+                            cmb_cl=Table.read(cl) if cfg.noise_model == "model" else None,
+                            tcmb_k=p.cosmology.Tcmb0_k)
     with atomic_path(out) as tmp:
         tmp.mkdir()
         result.detections.write(tmp / "detections.fits")

@@ -8,6 +8,7 @@ cutout.  The sky is split by RA into test / validation / training strips, and
 in the training strip negatives adjacent to a positive are dropped.
 """
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,8 +128,8 @@ def _central_indices(pos: float, margin: int, central: int, stride: int, n: int)
 
 
 def plan_cutouts(maps_shape: tuple[int, int], wcs: WCS, pixel_arcmin: float, halos: Table,
-                 cfg: CutoutsSzParams) -> Table:
-    """Lay out the cutouts, label them, split them by RA and attach the truth.
+                 cfg: CutoutsSzParams, *, split: str | None = None) -> Table:
+    """Lay out the cutouts, label them, split them (by RA, or all into ``split``) and attach the truth.
 
     Parameters
     ----------
@@ -142,6 +143,9 @@ def plan_cutouts(maps_shape: tuple[int, int], wcs: WCS, pixel_arcmin: float, hal
         Halo truth catalog with ``ra``, ``dec`` (deg), ``z`` and the mass
         column named by ``cfg.positive.mass_column`` (Msun).
     cfg : CutoutsSzParams
+    split : {"train", "val", "test"}, optional
+        Every cutout's split (a whole patch held out, :mod:`skysieve.tasks.sz.sky_cutouts`);
+        by default the RA strips of ``cfg.split``.
 
     Returns
     -------
@@ -167,11 +171,15 @@ def plan_cutouts(maps_shape: tuple[int, int], wcs: WCS, pixel_arcmin: float, hal
     xc, yc = x0 + (grid.size_px - 1) / 2, y0 + (grid.size_px - 1) / 2
     ra, dec = wcs.pixel_to_world_values(xc, yc)
 
-    # Split by RA along the patch: fractions of the RA extent from its low-RA edge (DeepSZ §1.2).
-    ra_rel = ((ra - ra[grid.ny // 2, grid.nx // 2] + 180.0) % 360.0) - 180.0
-    frac = (ra_rel - ra_rel.min()) / max(np.ptp(ra_rel), 1e-12)
-    split = np.where(frac < cfg.split.test_frac, "test",
-                     np.where(frac < cfg.split.test_frac + cfg.split.val_frac, "val", "train"))
+    if split is not None:
+        if split not in ("train", "val", "test"):
+            raise ValueError(f"split must be 'train', 'val' or 'test' (got {split!r})")
+        split = np.full(label.shape, split)
+    else:  # by RA along the patch: fractions of the RA extent from its low-RA edge (DeepSZ §1.2)
+        ra_rel = ((ra - ra[grid.ny // 2, grid.nx // 2] + 180.0) % 360.0) - 180.0
+        frac = (ra_rel - ra_rel.min()) / max(np.ptp(ra_rel), 1e-12)
+        split = np.where(frac < cfg.split.test_frac, "test",
+                         np.where(frac < cfg.split.test_frac + cfg.split.val_frac, "val", "train"))
 
     tile_px = max(int(round(cfg.group_tile_deg * 60.0 / pixel_arcmin)), 1)
     ntx = int(np.ceil((grid.nx * grid.stride_px) / tile_px))
@@ -223,37 +231,68 @@ def plan_cutouts(maps_shape: tuple[int, int], wcs: WCS, pixel_arcmin: float, hal
     return table
 
 
-def write_cutouts(maps: SkyMaps, catalog: Table, out_dir: str | Path, *, block: int = 512,
-                  progress: bool = False) -> Path:
+def write_cutouts(maps: SkyMaps | Mapping[str, Callable[[], SkyMaps]], catalog: Table, out_dir: str | Path, *,
+                  block: int = 512, progress: bool = False) -> Path:
     """Stream the cutouts of ``catalog`` from ``maps`` into ``out_dir`` atomically.
 
     Writes ``cutouts.h5`` (dataset ``images`` of shape (n, size, size, nband),
     float32, chunked by 16 cutouts, attributes ``channels``, ``unit`` and
     ``pixel_arcmin``) and ``catalog.fits``.  Memory stays at one block of
-    cutouts; the directory appears only when both files are complete.
+    cutouts (and one patch's maps); the directory appears only when both files are complete.
+
+    Parameters
+    ----------
+    maps : SkyMaps or mapping of str to callable
+        The band maps; or, for a sky of several patches, a loader of each
+        patch's maps by the name in the catalog's ``patch`` column (each
+        patch's rows contiguous, as :func:`~skysieve.tasks.sz.sky_cutouts.plan_sky_cutouts`
+        lays them out).  Every patch must have the same bands.
     """
     size = int(catalog.meta["SIZE_PX"]) if len(catalog) == 0 else int(catalog["size_px"][0])
-    nband = maps.data.shape[0]
     n = len(catalog)
+    if isinstance(maps, SkyMaps):
+        runs = [(maps.bands, lambda: maps, np.arange(n))]
+    else:
+        patch = np.char.strip(np.asarray(catalog["patch"], dtype=str))
+        runs = [(name, load, np.flatnonzero(patch == name)) for name, load in maps.items()]
+        if sum(r.size for _, _, r in runs) != n:
+            raise ValueError(f"catalog rows of patches {sorted(set(patch) - set(maps))} have no maps")
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()
         with h5py.File(tmp / "cutouts.h5", "w") as h5:
-            dset = h5.create_dataset(IMAGES_KEY, shape=(n, size, size, nband), dtype="float32",
-                                     chunks=(min(16, max(n, 1)), size, size, nband))
-            dset.attrs["channels"] = np.array(maps.bands, dtype="S")
-            dset.attrs["unit"] = maps.unit
-            dset.attrs["pixel_arcmin"] = maps.pixel_arcmin
-            x0, y0 = np.asarray(catalog["x0"]), np.asarray(catalog["y0"])
-            starts = range(0, n, block)
-            if progress:
-                from rich.progress import track
-
-                starts = track(starts, description="writing cutouts")
-            for start in starts:
-                stop = min(start + block, n)
-                chunk = np.empty((stop - start, size, size, nband), dtype=np.float32)
-                for k in range(start, stop):
-                    chunk[k - start] = maps.data[:, y0[k]: y0[k] + size, x0[k]: x0[k] + size].transpose(1, 2, 0)
-                dset[start:stop] = chunk
+            dset = None
+            for name, load, rows in runs:
+                if rows.size and np.any(np.diff(rows) != 1):
+                    raise ValueError(f"the catalog rows of patch {name!r} are not contiguous")
+                if not rows.size and dset is not None:
+                    continue
+                patch_maps = load()
+                if dset is None:
+                    dset = h5.create_dataset(IMAGES_KEY, shape=(n, size, size, patch_maps.data.shape[0]),
+                                             dtype="float32",
+                                             chunks=(min(16, max(n, 1)), size, size, patch_maps.data.shape[0]))
+                    dset.attrs["channels"] = np.array(patch_maps.bands, dtype="S")
+                    dset.attrs["unit"] = patch_maps.unit
+                    dset.attrs["pixel_arcmin"] = patch_maps.pixel_arcmin
+                    channels = patch_maps.bands
+                elif patch_maps.bands != channels:
+                    raise ValueError(f"patch {name!r} has bands {patch_maps.bands}, the first patch {channels}")
+                _fill(dset, patch_maps, catalog, rows, size=size, block=block, progress=progress)
         catalog.write(tmp / "catalog.fits")
     return Path(out_dir)
+
+
+def _fill(dset, maps: SkyMaps, catalog: Table, rows: np.ndarray, *, size: int, block: int, progress: bool) -> None:
+    """Copy the cutouts of ``rows`` (contiguous) from ``maps`` into ``dset``, one block at a time."""
+    x0, y0 = np.asarray(catalog["x0"]), np.asarray(catalog["y0"])
+    starts = range(0, rows.size, block)
+    if progress:
+        from rich.progress import track
+
+        starts = track(starts, description="writing cutouts")
+    for start in starts:
+        stop = min(start + block, rows.size)
+        chunk = np.empty((stop - start, size, size, maps.data.shape[0]), dtype=np.float32)
+        for j, k in enumerate(rows[start:stop]):
+            chunk[j] = maps.data[:, y0[k]: y0[k] + size, x0[k]: x0[k] + size].transpose(1, 2, 0)
+        dset[rows[start]: rows[start] + stop - start] = chunk

@@ -16,11 +16,19 @@ __all__ = ["CutoutsSzParams", "RegisterParams", "SplitParams"]
 
 
 class SplitParams(Section):
-    """Spatial split by RA, as fractions of the patch width from its low-RA edge.
+    """Which cutouts are train, validation and test.
 
-    DeepSZ: test RA < 0.13 × 90°, validation up to 0.2 × 90°, training above.
+    ``by: patch`` (default): whole sky patches (``simulate_sz.patches``) — the
+    first ``test_patches`` patches (index order) are test, the next
+    ``val_patches`` validation, the rest training, so adding a patch only adds
+    training data.  ``by: ra``: DeepSZ's strips of one patch, as fractions of its
+    RA extent from the low-RA edge (test RA < 0.13 × 90°, validation up to
+    0.2 × 90°, training above); with several patches each patch is cut the same way.
     """
 
+    by: Literal["patch", "ra"] = "patch"
+    test_patches: int = Field(1, ge=1)
+    val_patches: int = Field(1, ge=1)
     test_frac: float = Field(0.13, gt=0, lt=1)
     val_frac: float = Field(0.07, gt=0, lt=1)
 
@@ -40,6 +48,10 @@ class CutoutsSzParams(Section):
     positive: PositiveCriteria = PositiveCriteria()
     split: SplitParams = SplitParams()
     drop_adjacent_negatives_in_train: bool = True
+    train_negative_fraction: float = Field(
+        1.0, gt=0, le=1, description="keep each training negative with this probability (validation and test "
+                                     "keep every cutout); drawn per patch from SeedSequence(seed, spawn_key=(k,))")
+    seed: int = Field(2021, ge=0, description="seed of the training-negative subsample")
     group_tile_deg: float = Field(1.0, gt=0, description="side of the sky tiles used as k-fold groups")
 
     @model_validator(mode="after")
