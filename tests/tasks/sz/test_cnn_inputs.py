@@ -79,3 +79,18 @@ def test_paper_profile_sets_deepsz_sizes_and_builds():
     assert 5e6 < n_params < 3e7, n_params  # ResNet-50 stages 2–4 at full width, two dense layers of 256
     default = load_params(ROOT / "params.yaml").train_sz
     assert default.net.width < t.net.width and default.epochs < t.epochs
+
+
+def test_differences_only_inputs_hold_no_cmb():
+    from skysieve.nets import preprocess
+
+    x = _sz_cutouts([11.0, 10.0, 26.0], n=3)
+    rng = np.random.default_rng(5)
+    other_cmb = x + rng.normal(0, 60.0, (3, 1, 1, 1)) * np.linspace(-1, 1, 32)[None, :, None, None].astype("float32")
+    net = ResNetSmallParams(input_stretch="asinh", colour_keep_bands=False)
+    a, b = preprocess(x, net), preprocess(other_cmb, net)
+    assert a.shape == (3, 32, 32, 2)  # 90 − 219 and 148 − 219 GHz only
+    np.testing.assert_allclose(a, b, atol=1e-3)  # a different CMB (the same in every band) changes nothing
+    with_bands = preprocess(other_cmb, ResNetSmallParams(input_stretch="asinh"))
+    assert with_bands.shape[-1] == 5 and not np.allclose(with_bands[..., :3], preprocess(x, ResNetSmallParams(
+        input_stretch="asinh"))[..., :3], atol=1e-2)
