@@ -81,12 +81,18 @@ def test_write_disagreement_writes_report_and_one_gallery_per_category(tmp_path)
     report = disagreement_report(y, mf, cnn, truth={"mvir": mass}, bins={"mvir": [1e14, 1e15]})
     out = tmp_path / "report"
     out.mkdir()
-    paths = write_disagreement(out, report, test, mf, cnn, dataset=ds, truth_columns=["mvir"], max_rows=3)
+    paths = write_disagreement(out, report, test, mf, cnn, dataset=ds, truth_columns=["mvir"], max_rows=3,
+                               reference_differences=True)
     names = sorted(p.name for p in paths)
     assert names == sorted(["disagreement.md", "disagreement.json", "disagree_positives_mf_only.png",
                             "disagree_positives_cnn_only.png", "disagree_negatives_mf_only.png",
                             "disagree_negatives_cnn_only.png"])
     assert json.loads((out / "disagreement.json").read_text())["positives"]["n"] == int(y.sum())
+    import matplotlib.image
+
     for p in paths:
         if p.suffix == ".png":
             assert p.read_bytes()[:4] == b"\x89PNG"
+    # 3 bands + 2 differences side by side: the gallery is wider than it is tall for ≤ 3 rows
+    shown = matplotlib.image.imread(out / "disagree_negatives_cnn_only.png")
+    assert shown.shape[1] > shown.shape[0]

@@ -164,7 +164,7 @@ def disagreement_gallery(images: np.ndarray, channels: Sequence[str], titles: Se
             axes[i, 0].set_ylabel(titles[i], fontsize=6)
     if suptitle:
         fig.suptitle(suptitle, fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / max(1.6 * k, 1.0)) if suptitle else None)
     path = Path(path)
     fig.savefig(path, dpi=80)
     plt.close(fig)
@@ -189,14 +189,16 @@ def truth_assisted_row(val: Any, test: Any, *, n_boot: int = 0, seed: int = 0) -
 
 
 def write_disagreement(out: str | Path, report: Mapping[str, Any], test: Any, mf: np.ndarray, cnn: np.ndarray, *,
-                       dataset: Any = None, truth_columns: Sequence[str] = (), max_rows: int = 12) -> list[Path]:
+                       dataset: Any = None, truth_columns: Sequence[str] = (), max_rows: int = 12,
+                       reference_differences: bool = False) -> list[Path]:
     """Write ``disagreement.md``, ``disagreement.json`` and, with ``dataset``, one PNG gallery per category
     ``{positives,negatives}_{mf_only,cnn_only}`` into ``out``; returns the paths written.
 
     ``test`` holds ``id``, ``label``, ``mf_snr``, ``cnn_prob`` and the ``truth_columns``; ``dataset`` is the
     :class:`~skysieve.data.dataset.CutoutDataset` the ids index.  Each gallery shows up to ``max_rows``
     objects: positives by decreasing first truth column (mass), negatives by decreasing score of the method
-    that fired.
+    that fired.  With ``reference_differences`` each band minus the last band is drawn too (in µK_CMB
+    those differences hold no CMB).
     """
     import json
 
@@ -220,6 +222,10 @@ def write_disagreement(out: str | Path, report: Mapping[str, Any], test: Any, mf
             pick = pick[np.argsort(-np.nan_to_num(key, nan=-np.inf), kind="stable")][:max_rows]
             rows = np.array([row_of[int(i)] for i in ids[pick]], dtype=np.int64)
             images = dataset.read(rows) if rows.size else np.empty((0, *dataset.shape[1:]))
+            channels = list(dataset.channels)
+            if reference_differences and images.shape[-1] > 1:
+                images = np.concatenate([images, images[..., :-1] - images[..., -1:]], axis=-1)
+                channels += [f"{c} − {channels[-1]}" for c in channels[:-1]]
             titles = []
             for r in pick:
                 t = [f"id {int(ids[r])}", f"MF {float(test['mf_snr'][r]):.1f}", f"CNN {float(test['cnn_prob'][r]):.2f}"]
@@ -229,7 +235,7 @@ def write_disagreement(out: str | Path, report: Mapping[str, Any], test: Any, mf
                         t.append(f"{col} {float(v):.3g}")
                 titles.append("\n".join(t))
             paths.append(disagreement_gallery(
-                images, dataset.channels, titles, out / f"disagree_{kind}_{c}.png",
+                images, channels, titles, out / f"disagree_{kind}_{c}.png",
                 suptitle=f"{kind}: {'MF' if c == 'mf_only' else 'CNN'} only ({int(np.count_nonzero(sel_y & (cat == c)))}"
                          f" objects, {len(pick)} shown)"))
     return paths

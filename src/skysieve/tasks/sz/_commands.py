@@ -304,7 +304,8 @@ def ensemble_sz(
         truth_columns = [c for c in (p.evaluate_sz.mass_column, p.evaluate_sz.redshift_column)
                          if c in outcome.test.colnames]
         for path in write_disagreement(tmp, outcome.disagreement, outcome.test, outcome.decisions["mf"],
-                                       outcome.decisions["cnn"], dataset=dataset, truth_columns=truth_columns):
+                                       outcome.decisions["cnn"], dataset=dataset, truth_columns=truth_columns,
+                                       reference_differences=True):  # + the CMB-free 90 − 219, 148 − 219 GHz
             if path.suffix == ".png":
                 files.pngs[path.stem] = path
         run_id = log_report_run("ensemble", files, provenance=provenance([scores]), params=p.ensemble_sz,
