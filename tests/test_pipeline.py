@@ -136,6 +136,9 @@ def assert_ensemble_metrics(metrics: dict) -> None:
     assert set(refit["f1"]) == {"mf", "cnn", "and", "rank_product"} and set(refit["differences"]) == set(differences)
     for method, f1 in refit["f1"].items():
         assert f1["value"] == pytest.approx(metrics[method]["test"]["f1"]) and 0.0 <= f1["lo"] <= f1["hi"] <= 1.0
+    truth_mf = metrics.pop("mf_truth_assisted")  # the MF with the truth-assisted assignment, for comparison
+    assert truth_mf["tp"] + truth_mf["fn"] == metrics["mf"]["test"]["tp"] + metrics["mf"]["test"]["fn"]
+    assert truth_mf["f1"] == pytest.approx(2 * truth_mf["tp"] / (2 * truth_mf["tp"] + truth_mf["fp"] + truth_mf["fn"]))
     assert set(metrics) == {"mf", "cnn", "and", "rank_product"}
     ratios = ("purity", "completeness", "f1", "accuracy")
     for split in ("val", "test"):

@@ -47,13 +47,44 @@ def test_no_halo_within_the_radius_is_a_false_detection():
     assert match_to_halos(d["ra"], d["dec"], h["ra"][:0], h["dec"][:0], h["mvir"][:0]).tolist() == [-1]
 
 
-def test_true_detection_goes_to_the_cutout_of_the_halo_centre():
+def test_true_detection_goes_by_position_and_by_truth_to_different_cutouts():
     # Detection at x = 26.5 (central region of cutout column 0); its halo at x = 28.5 (column 1), 0.5′ away.
     m = match_detections(detections([(26.5, 40.0)], [7.0]), cutouts(), wcs=WCS, central_px=CENTRAL,
                          halos=halos([(28.5, 40.0)], [4e14]))
     assert m["halo_id"].tolist() == [1000]
-    assert m["cutout_id"].tolist() == [100 + 3 * 1 + 1]
+    assert m["cutout_id"].tolist() == [100 + 3 * 1 + 0]  # position only: the cutout holding the detection
+    assert m["cutout_id_truth"].tolist() == [100 + 3 * 1 + 1]  # truth-assisted: the cutout of the halo centre
     assert m["halo_sep_arcmin"][0] == pytest.approx(0.5, abs=0.01)
+    peak = np.zeros(SHAPE)
+    by_position = cutout_scores(m, cutouts(), peak_snr_map=peak, central_px=CENTRAL, snr_threshold=4.0)
+    by_truth = cutout_scores(m, cutouts(), peak_snr_map=peak, central_px=CENTRAL, snr_threshold=4.0,
+                             assignment="truth")
+    assert np.flatnonzero(by_position["mf_detected"]).tolist() == [3]
+    assert np.flatnonzero(by_truth["mf_detected"]).tolist() == [4]
+
+
+def test_position_only_scores_never_read_the_truth():
+    # The same detections scored with a halo catalog, without one, and with every truth column removed: the
+    # position-only scores are identical (a truth-assisted score would move the detection at x = 26.5).
+    dets = detections([(26.5, 40.0), (60.0, 60.0)], [7.0, 5.0])
+    peak = np.random.default_rng(1).uniform(0, 3.5, SHAPE)
+    with_truth = match_detections(dets, cutouts(), wcs=WCS, central_px=CENTRAL,
+                                  halos=halos([(28.5, 40.0), (60.5, 60.0)], [4e14, 2e14]))
+    without = match_detections(dets, cutouts(), wcs=WCS, central_px=CENTRAL)
+    stripped = with_truth.copy()
+    stripped.remove_columns(["halo_id", "halo_sep_arcmin", "cutout_id_truth"])
+    scores = [cutout_scores(t, cutouts(), peak_snr_map=peak, central_px=CENTRAL, snr_threshold=4.0)
+              for t in (with_truth, without, stripped)]
+    for s in scores[1:]:
+        assert s["mf_snr"].tolist() == scores[0]["mf_snr"].tolist()
+        assert s["mf_detected"].tolist() == scores[0]["mf_detected"].tolist()
+    truth = cutout_scores(with_truth, cutouts(), peak_snr_map=peak, central_px=CENTRAL, snr_threshold=4.0,
+                          assignment="truth")
+    assert truth["mf_detected"].tolist() != scores[0]["mf_detected"].tolist()
+    assert (scores[2]["mf_halo_id"] == -1).all()
+    with pytest.raises(ValueError, match="assignment 'halo'"):
+        cutout_scores(with_truth, cutouts(), peak_snr_map=peak, central_px=CENTRAL, snr_threshold=4.0,
+                      assignment="halo")
 
 
 def test_false_detection_goes_to_the_cutout_holding_it():

@@ -47,6 +47,8 @@ class InputParams(Section):
         "aperture", description="k from a central aperture (lens light) or k = 1 (CMB in µK_CMB)")
     colour_reference: int = Field(-1, description="channel index of the reference band")
     colour_aperture_px: float = Field(3.0, gt=0, description="radius of the central aperture that sets k, pixels")
+    colour_keep_bands: bool = Field(True, description=(
+        "false: the model sees the differences only, not the bands (for SZ: no CMB to memorise)"))
     input_stretch: Literal["none", "asinh"] = Field("none", description=(
         "asinh: y = asinh((x − median)/(a σ)) per cutout and channel, σ the MAD of the outer ring "
         "(nets.AsinhStretch), in place of the global mean/variance scaling"))

@@ -16,6 +16,16 @@ from skysieve.ensemble._methods import (
     ThresholdClassifier,
     fit_ensembles,
 )
+from skysieve.ensemble._disagree import (
+    CATEGORIES,
+    TRUTH_MF_COLUMN,
+    disagreement_categories,
+    disagreement_gallery,
+    disagreement_markdown,
+    disagreement_report,
+    truth_assisted_row,
+    write_disagreement,
+)
 from skysieve.ensemble._reference import ReferenceDistribution, rank_percentile
 from skysieve.ensemble._refit import refit_as_dict, refit_bootstrap
 from skysieve.ensemble._stage import EnsembleOutcome, run_ensembles
@@ -31,6 +41,14 @@ from skysieve.ensemble._table import (
 )
 
 __all__ = [
+    "CATEGORIES",
+    "TRUTH_MF_COLUMN",
+    "disagreement_categories",
+    "disagreement_gallery",
+    "disagreement_markdown",
+    "disagreement_report",
+    "truth_assisted_row",
+    "write_disagreement",
     "EnsembleOutcome",
     "run_ensembles",
     "CNN_COLUMN",

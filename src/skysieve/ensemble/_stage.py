@@ -10,6 +10,7 @@ import numpy as np
 from astropy.table import Table
 
 from skysieve.config import EnsembleParams, EvaluateParams
+from skysieve.ensemble._disagree import disagreement_report, truth_assisted_row
 from skysieve.ensemble._methods import Ensembles, fit_ensembles
 from skysieve.ensemble._refit import refit_as_dict, refit_bootstrap
 from skysieve.ensemble._table import comparison_table, ensemble_differences, evaluate_ensembles
@@ -23,7 +24,8 @@ class EnsembleOutcome:
     and the paired-bootstrap F1 differences ensemble − single method (``differences``, keyed ``and_minus_mf``…)."""
 
     def __init__(self, ensembles: Ensembles, results: dict, table: list[dict], differences: dict | None = None,
-                 test_predictions: dict | None = None, refit: tuple[dict, dict] | None = None):
+                 test_predictions: dict | None = None, refit: tuple[dict, dict] | None = None,
+                 disagreement: dict | None = None, truth_assisted: dict | None = None):
         self.ensembles = ensembles
         self.results = results
         self.table = table
@@ -32,6 +34,13 @@ class EnsembleOutcome:
         self.test_predictions = test_predictions or {}
         #: ``(f1, differences)`` with every method refitted per validation resample (:func:`refit_bootstrap`).
         self.refit = refit
+        #: Test objects by (MF, CNN) decision pair, overall and per truth bin (:func:`disagreement_report`).
+        self.disagreement = disagreement or {}
+        #: The test rows and each method's boolean decisions on them (set by :func:`run_ensembles`).
+        self.test: Table | None = None
+        self.decisions: dict[str, np.ndarray] = {}
+        #: The MF row with the truth-assisted assignment (:func:`truth_assisted_row`), or None.
+        self.truth_assisted = truth_assisted
 
     def refit_dict(self) -> dict:
         """:attr:`refit`, JSON-ready and numbers only (``metrics.json`` section ``with_refit``); empty without."""
@@ -50,7 +59,9 @@ def run_ensembles(scores: Table, *, params: EnsembleParams, evaluate: EvaluatePa
     """Fit every method (MF, CNN, AND, rank product) on ``val`` rows of ``scores``; evaluate on ``test``.
 
     ``scores`` is the table of the ``evaluate`` stage (``split``, ``label``,
-    ``cnn_prob``, ``mf_snr`` and truth columns).
+    ``cnn_prob``, ``mf_snr`` and truth columns; ``mf_snr_truth`` optional).
+    Also counts where the MF and the CNN disagree (:func:`disagreement_report`)
+    and, with ``mf_snr_truth``, the truth-assisted MF row.
     """
     val = scores[scores["split"] == "val"]
     test = scores[scores["split"] == "test"]
@@ -65,5 +76,11 @@ def run_ensembles(scores: Table, *, params: EnsembleParams, evaluate: EvaluatePa
     differences = ensemble_differences(labels, decisions, n_boot=n_boot, seed=seed) if n_boot > 0 else {}
     ids = np.asarray(test["id"]) if "id" in test.colnames else np.arange(len(test))
     refit = refit_bootstrap(val, test, params=params, n_boot=n_boot, seed=seed) if n_boot > 0 else None
-    return EnsembleOutcome(ensembles, results, table, differences, predictions_document(ids, labels, decisions),
-                           refit)
+    bins = {evaluate.mass_column: evaluate.mass_bins_msun, evaluate.redshift_column: evaluate.redshift_bins}
+    disagreement = disagreement_report(labels, decisions["mf"], decisions["cnn"], truth=truth, bins=bins)
+    truth_assisted = truth_assisted_row(val, test, n_boot=n_boot, seed=seed)
+    outcome = EnsembleOutcome(ensembles, results, table, differences, predictions_document(ids, labels, decisions),
+                              refit, disagreement, truth_assisted)
+    outcome.test = test
+    outcome.decisions = decisions
+    return outcome

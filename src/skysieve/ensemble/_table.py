@@ -39,7 +39,8 @@ __all__ = [
 ]
 
 #: How each method is named in tables, as in DeepSZ Table 1.
-METHOD_LABELS = {"mf": "MF", "cnn": "CNN", "and": "MF+CNN AND", "rank_product": "MF+CNN rank product"}
+METHOD_LABELS = {"mf": "MF", "cnn": "CNN", "and": "MF+CNN AND", "rank_product": "MF+CNN rank product",
+                 "mf_truth_assisted": "MF, truth-assisted assignment (for comparison)"}
 
 _COLUMNS = ("method", "tp", "fp", "fn", "tn", "purity", "completeness", "f1")
 _RATIOS = ("purity", "completeness", "f1")

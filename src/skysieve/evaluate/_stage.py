@@ -33,7 +33,8 @@ def score_cutouts(dataset: CutoutDataset, model, mf_scores: Table | None = None,
         From :func:`skysieve.train.load_trained`; calibrated probabilities.
     mf_scores : Table, optional
         ``id`` and ``mf_snr`` for every cutout (the matched-filter stage's output); tasks
-        without a matched filter (lenses) leave it out and get no ``mf_snr``.
+        without a matched filter (lenses) leave it out and get no ``mf_snr``.  Its
+        ``mf_snr_truth`` (the truth-assisted assignment), where present, is carried along.
 
     Returns
     -------
@@ -60,7 +61,8 @@ def score_cutouts(dataset: CutoutDataset, model, mf_scores: Table | None = None,
     if mf_scores is None:
         return table
     table["_order"] = np.arange(len(table))
-    table = join(table, mf_scores["id", "mf_snr"], keys="id", join_type="left")
+    extra = [c for c in ("mf_snr_truth",) if c in mf_scores.colnames]  # truth-assisted MF, for comparison
+    table = join(table, mf_scores["id", "mf_snr", *extra], keys="id", join_type="left")
     table.sort("_order")
     table.remove_column("_order")
     return table

@@ -4,14 +4,20 @@ The rules, applied in order:
 
 1. A detection is matched to the most massive halo within ``radius_arcmin``
    (1′) of it, if any.
-2. A matched ("true") detection is assigned to the cutout that holds the
-   halo's true centre; an unmatched ("false") one to the cutout that holds
-   the detection.  A point is held by the cutout whose central region
-   (``central_px`` square; the central regions tile the sky) contains it; if
-   no kept cutout's central region does (map edges, dropped cutouts), by the
-   cutout whose full footprint contains it with the nearest centre; else by
-   none.
-3. Each cutout takes the highest SNR of the detections assigned to it.
+2. Every detection is assigned to the cutout that holds the detection
+   itself (``cutout_id``: *position-only*, no truth used — what
+   ``skysieve catalog`` does on a real map).  For comparison the truth-assisted
+   assignment of DeepSZ §2.3 is kept beside it (``cutout_id_truth``): a
+   matched ("true") detection goes to the cutout that holds the halo's true
+   centre, an unmatched one to the cutout that holds the detection.  It
+   flatters the MF — a detection 0.9′ off its halo, across a central-region
+   border, still lands on the positive cutout.  A point is held by the cutout
+   whose central region (``central_px`` square; the central regions tile the
+   sky) contains it; if no kept cutout's central region does (map edges,
+   dropped cutouts), by the cutout whose full footprint contains it with the
+   nearest centre; else by none.
+3. Each cutout takes the highest SNR of the detections assigned to it
+   (:func:`cutout_scores`, ``assignment="position"`` or ``"truth"``).
 
 **Continuous score.**  A ranking (rank percentiles, ROC curves, the rank-
 product ensemble) needs a score for *every* cutout.  A cutout with no
@@ -34,7 +40,10 @@ from astropy.wcs import WCS
 from skysieve._columns import column_values
 from skysieve.errors import DataError
 
-__all__ = ["assign_to_cutouts", "cutout_scores", "match_detections", "match_to_halos"]
+__all__ = ["ASSIGNMENTS", "assign_to_cutouts", "cutout_scores", "match_detections", "match_to_halos"]
+
+#: The cutout column of :func:`match_detections` each assignment rule of :func:`cutout_scores` reads.
+ASSIGNMENTS = {"position": "cutout_id", "truth": "cutout_id_truth"}
 
 
 def match_to_halos(ra_deg: np.ndarray, dec_deg: np.ndarray, halo_ra_deg: np.ndarray, halo_dec_deg: np.ndarray,
@@ -112,7 +121,7 @@ def assign_to_cutouts(x: np.ndarray, y: np.ndarray, *, x0: np.ndarray, y0: np.nd
 
 def match_detections(detections: Table, cutouts: Table, *, wcs: WCS, central_px: int, halos: Table | None = None,
                      mass_column: str = "mvir", radius_arcmin: float = 1.0) -> Table:
-    """Apply rules 1 and 2: match detections to halos and assign them to cutouts.
+    """Apply rules 1 and 2: match detections to halos and assign them to cutouts, by position and by truth.
 
     Parameters
     ----------
@@ -135,8 +144,10 @@ def match_detections(detections: Table, cutouts: Table, *, wcs: WCS, central_px:
     -------
     Table
         A copy of ``detections`` with ``halo_id`` (−1 if unmatched; the row
-        index where the halo catalog has no ``halo_id``), ``halo_sep_arcmin``
-        and ``cutout_id`` (−1 if no cutout holds it).
+        index where the halo catalog has no ``halo_id``), ``halo_sep_arcmin``,
+        ``cutout_id`` (the cutout holding the detection's own position; −1
+        if none) and ``cutout_id_truth`` (that of its halo's centre when
+        matched, else ``cutout_id``).
 
     Raises
     ------
@@ -168,24 +179,33 @@ def match_detections(detections: Table, cutouts: Table, *, wcs: WCS, central_px:
             d = SkyCoord(ra[hit] * u.deg, dec[hit] * u.deg)
             h = SkyCoord(hra[halo_index[hit]] * u.deg, hdec[halo_index[hit]] * u.deg)
             sep[hit] = d.separation(h).to_value(u.arcmin)
-    rows = assign_to_cutouts(tx, ty, x0=np.asarray(cutouts["x0"]), y0=np.asarray(cutouts["y0"]),
-                             size_px=np.asarray(cutouts["size_px"]), central_px=central_px)
     ids = np.asarray(cutouts["id"], np.int64)
+
+    def cutout_of(px, py):
+        rows = assign_to_cutouts(px, py, x0=np.asarray(cutouts["x0"]), y0=np.asarray(cutouts["y0"]),
+                                 size_px=np.asarray(cutouts["size_px"]), central_px=central_px)
+        return np.where(rows >= 0, ids[np.maximum(rows, 0)] if ids.size else -1, -1)
+
     out["halo_id"] = halo_id
     out["halo_sep_arcmin"] = sep
-    out["cutout_id"] = np.where(rows >= 0, ids[np.maximum(rows, 0)] if ids.size else -1, -1)
+    out["cutout_id"] = cutout_of(np.asarray(out["x"], float), np.asarray(out["y"], float))
+    out["cutout_id_truth"] = cutout_of(tx, ty)
     return out
 
 
 def cutout_scores(matched: Table, cutouts: Table, *, peak_snr_map: np.ndarray, central_px: int,
-                  snr_threshold: float) -> Table:
+                  snr_threshold: float, assignment: str = "position") -> Table:
     """Rule 3 and the continuous score: one ``mf_snr`` per cutout.
+
+    With ``assignment="position"`` (the default) a cutout's score is the
+    highest SNR of the detections in its central region: no truth column is
+    read.  ``"truth"`` uses the truth-assisted assignment (``cutout_id_truth``).
 
     Parameters
     ----------
     matched : Table
-        From :func:`match_detections` (``snr``, ``cutout_id``, ``halo_id``,
-        ``theta_c_arcmin``, ``ra``, ``dec``).
+        From :func:`match_detections` (``snr``, ``cutout_id`` or
+        ``cutout_id_truth``, ``halo_id``, ``theta_c_arcmin``, ``ra``, ``dec``).
     cutouts : Table
         ``id``, ``x0``, ``y0``, ``size_px``.
     peak_snr_map : ndarray of shape (ny, nx)
@@ -193,6 +213,7 @@ def cutout_scores(matched: Table, cutouts: Table, *, peak_snr_map: np.ndarray, c
     central_px : int
     snr_threshold : float
         The detection threshold; caps the score of detection-free cutouts.
+    assignment : {"position", "truth"}
 
     Returns
     -------
@@ -203,6 +224,9 @@ def cutout_scores(matched: Table, cutouts: Table, *, peak_snr_map: np.ndarray, c
         ``mf_detected`` (bool), ``mf_halo_id`` (−1), ``mf_theta_c_arcmin``,
         ``mf_ra``, ``mf_dec`` (the detection, NaN where none).
     """
+    if assignment not in ASSIGNMENTS:
+        raise ValueError(f"assignment {assignment!r}: expected one of {sorted(ASSIGNMENTS)}")
+    column = ASSIGNMENTS[assignment]
     ids = np.asarray(cutouts["id"], np.int64)
     k = ids.size
     row_of = {int(i): r for r, i in enumerate(ids)}
@@ -210,7 +234,7 @@ def cutout_scores(matched: Table, cutouts: Table, *, peak_snr_map: np.ndarray, c
     best = np.full(k, -1, dtype=np.int64)
     det_snr = np.asarray(matched["snr"], float)
     for d in np.argsort(-det_snr, kind="stable"):
-        r = row_of.get(int(matched["cutout_id"][d]), -1)
+        r = row_of.get(int(matched[column][d]), -1)
         if r >= 0 and best[r] < 0:
             best[r], snr[r] = d, det_snr[d]
     detected = best >= 0
@@ -224,7 +248,7 @@ def cutout_scores(matched: Table, cutouts: Table, *, peak_snr_map: np.ndarray, c
     take = np.maximum(best, 0)
 
     def pick(col: str, fill):
-        if len(matched) == 0:
+        if len(matched) == 0 or col not in matched.colnames:  # no truth columns: no halo ids
             return np.full(k, fill)
         return np.where(detected, np.asarray(matched[col])[take], fill)
 

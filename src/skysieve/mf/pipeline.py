@@ -74,7 +74,9 @@ class MfResult:
         ``halo_id``, ``halo_sep_arcmin`` and ``cutout_id`` from the matching.
     scores : Table
         One row per cutout, in the cutout catalog's order: ``id``, ``mf_snr``
-        and the detection it holds (see :func:`~skysieve.mf.match.cutout_scores`).
+        and the detection it holds (see :func:`~skysieve.mf.match.cutout_scores`;
+        position-only assignment), plus ``mf_snr_truth`` and
+        ``mf_detected_truth`` from the truth-assisted assignment (for comparison).
     sources : Table or None
         In ``detect`` mode, the sources found in the maps.
     summary : dict
@@ -97,7 +99,9 @@ def run_mf_sz(maps: SkyMaps, *, params: MfParams, bands: Sequence[BandParams], c
     == "detect"``) are subtracted or masked; the filter is fitted on the
     cleaned maps and gives ``n_scales`` SNR maps; groups above
     ``params.snr_threshold`` become detections (none inside masked holes); detections are matched to
-    ``halos`` and cutouts (DeepSZ §2.3) and every cutout gets ``mf_snr``.
+    ``halos`` and cutouts (DeepSZ §2.3) and every cutout gets ``mf_snr`` (position-only
+    assignment: the highest SNR of the detections in its central region) and
+    ``mf_snr_truth`` (truth-assisted: a matched detection counts for the cutout of its halo).
 
     Parameters
     ----------
@@ -147,7 +151,11 @@ def run_mf_sz(maps: SkyMaps, *, params: MfParams, bands: Sequence[BandParams], c
                                mass_column=params.match_mass_column, radius_arcmin=params.match_radius_arcmin)
     peak_map = snr.max(axis=0)
     scores = cutout_scores(matched, cutouts, peak_snr_map=peak_map, central_px=central_px,
-                           snr_threshold=params.snr_threshold)
+                           snr_threshold=params.snr_threshold, assignment="position")
+    truth_scores = cutout_scores(matched, cutouts, peak_snr_map=peak_map, central_px=central_px,
+                                 snr_threshold=params.snr_threshold, assignment="truth")
+    scores["mf_snr_truth"] = truth_scores["mf_snr"]  # the truth-assisted assignment, for comparison only
+    scores["mf_detected_truth"] = truth_scores["mf_detected"]
     sub = snr[:, ::4, ::4]  # the robust spread of the SNR maps, on a subsample
     mad = np.median(np.abs(sub - np.median(sub, axis=(1, 2), keepdims=True)), axis=(1, 2))
     summary = {
@@ -160,6 +168,7 @@ def run_mf_sz(maps: SkyMaps, *, params: MfParams, bands: Sequence[BandParams], c
         "n_matched": int(np.count_nonzero(np.asarray(matched["halo_id"]) >= 0)),
         "n_cutouts": len(scores),
         "n_cutouts_detected": int(np.count_nonzero(scores["mf_detected"])),
+        "n_cutouts_detected_truth_assisted": int(np.count_nonzero(scores["mf_detected_truth"])),
         "theta_c_arcmin": [float(t) for t in mf.theta_c_arcmin],
         "sigma_y_arcmin2": [float(s) for s in mf.sigma_],
         "snr_robust_std": [float(v) for v in 1.4826 * mad],

@@ -86,8 +86,10 @@ class ColourDifference(keras.layers.Layer):
 
     Input shape (batch, ny, nx, nchan) → (batch, ny, nx, 2·nchan − 1): the
     input bands, then the differences in band order (the reference skipped);
-    one band passes through unchanged. Apply it to sky-subtracted cutouts
-    (after :class:`CutoutCentering`).
+    with ``keep_bands=False`` only the nchan − 1 differences (a network that
+    never sees the CMB cannot memorise its pattern: on few positives that is
+    what it overfits to).  One band passes through unchanged. Apply it to
+    sky-subtracted cutouts (after :class:`CutoutCentering`).
 
     Parameters
     ----------
@@ -98,14 +100,17 @@ class ColourDifference(keras.layers.Layer):
     k_max : float
         Upper clip of the colour ratio.
     ratio : {"aperture", "unit"}
+    keep_bands : bool
+        Output the input bands before the differences (default) or the differences alone.
     """
 
     def __init__(self, reference: int = -1, radius_px: float = 3.0, k_max: float = 10.0, ratio: str = "aperture",
-                 **kwargs):
+                 keep_bands: bool = True, **kwargs):
         super().__init__(**kwargs)
         if ratio not in ("aperture", "unit"):
             raise ValueError(f"ColourDifference ratio {ratio!r}: expected 'aperture' or 'unit'")
         self.reference, self.radius_px, self.k_max, self.ratio = int(reference), float(radius_px), float(k_max), ratio
+        self.keep_bands = bool(keep_bands)
 
     def build(self, input_shape):
         ny, nx, nchan = input_shape[1], input_shape[2], input_shape[3]
@@ -129,20 +134,24 @@ class ColourDifference(keras.layers.Layer):
             return inputs
         ref_image = inputs[..., self._ref: self._ref + 1]
         if self.ratio == "unit":
-            return ops.concatenate([inputs, ops.take(inputs, self._others, axis=-1) - ref_image], axis=-1)
-        flux = ops.sum(inputs * ops.convert_to_tensor(self._aperture, dtype=inputs.dtype), axis=(1, 2))
-        ref_flux = flux[:, self._ref: self._ref + 1]
-        others = ops.take(flux, self._others, axis=1)
-        k = ops.where(ref_flux > 0, ops.clip(others / ops.maximum(ref_flux, 1e-12), 0.0, self.k_max), 0.0)
-        diff = ops.take(inputs, self._others, axis=-1) - k[:, None, None, :] * ref_image
-        return ops.concatenate([inputs, diff], axis=-1)
+            diff = ops.take(inputs, self._others, axis=-1) - ref_image
+        else:
+            flux = ops.sum(inputs * ops.convert_to_tensor(self._aperture, dtype=inputs.dtype), axis=(1, 2))
+            ref_flux = flux[:, self._ref: self._ref + 1]
+            others = ops.take(flux, self._others, axis=1)
+            k = ops.where(ref_flux > 0, ops.clip(others / ops.maximum(ref_flux, 1e-12), 0.0, self.k_max), 0.0)
+            diff = ops.take(inputs, self._others, axis=-1) - k[:, None, None, :] * ref_image
+        return ops.concatenate([inputs, diff], axis=-1) if self.keep_bands else diff
 
     def compute_output_shape(self, input_shape):
-        return (*input_shape[:-1], 2 * input_shape[-1] - 1)
+        nchan = input_shape[-1]
+        if nchan == 1:
+            return input_shape
+        return (*input_shape[:-1], 2 * nchan - 1 if self.keep_bands else nchan - 1)
 
     def get_config(self):
         return {**super().get_config(), "reference": self.reference, "radius_px": self.radius_px,
-                "k_max": self.k_max, "ratio": self.ratio}
+                "k_max": self.k_max, "ratio": self.ratio, "keep_bands": self.keep_bands}
 
 
 @keras.saving.register_keras_serializable(package="skysieve")
@@ -252,7 +261,8 @@ def input_layers(net: Any = None) -> list[keras.layers.Layer]:
     layers: list[keras.layers.Layer] = [CutoutCentering(name="center")]
     if getattr(net, "colour_difference", False):
         layers.append(ColourDifference(reference=net.colour_reference, radius_px=net.colour_aperture_px,
-                                       ratio=net.colour_ratio, name="colour_difference"))
+                                       ratio=net.colour_ratio, keep_bands=getattr(net, "colour_keep_bands", True),
+                                       name="colour_difference"))
     if getattr(net, "input_stretch", "none") == "asinh":
         layers.append(AsinhStretch(softening=net.stretch_softening, ring_frac=net.stretch_ring_frac,
                                    name="asinh_stretch"))

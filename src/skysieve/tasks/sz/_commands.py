@@ -282,22 +282,34 @@ def ensemble_sz(
         "models/sz/ensemble.json"),
     out: Annotated[Path, typer.Option(help="output: metrics.json, table.md, plots")] = Path(
         "reports/sz/ensemble"),
+    data: Annotated[Path | None, typer.Option(help="cutout directory: cutouts of the objects the CNN and the MF "
+                                                   "disagree on (PNG galleries); omit for none")] = None,
 ) -> None:
-    """Fit AND and rank-product ensembles on validation; DeepSZ's table on test (section: ensemble_sz)."""
+    """Fit AND and rank-product ensembles on validation; DeepSZ's table on test, and where the CNN and the MF
+    disagree (section: ensemble_sz)."""
     from astropy.table import Table
 
     from skysieve._io import atomic_path
     from skysieve._tracking import provenance
     from skysieve.config import load_params
-    from skysieve.ensemble import differences_to_markdown, run_ensembles, table_to_markdown
+    from skysieve.data import open_dataset
+    from skysieve.ensemble import differences_to_markdown, run_ensembles, table_to_markdown, write_disagreement
     from skysieve.errors import DataError
     from skysieve.evaluate import log_report_run, write_evaluation_report
 
     p = load_params(params)
     if not scores.is_file():
         raise DataError(f"{scores}: not found; run `skysieve evaluate sz --scores {scores}` first")
+    dataset = open_dataset(data) if data is not None else None
     outcome = run_ensembles(Table.read(scores), params=p.ensemble_sz, evaluate=p.evaluate_sz)
-    markdown = table_to_markdown(outcome.table)
+    rows = list(outcome.table)
+    if outcome.truth_assisted is not None:  # beside the MF row: the same filter, the truth-assisted assignment
+        rows.insert(1, outcome.truth_assisted["row"])
+    markdown = table_to_markdown(rows)
+    if outcome.truth_assisted is not None:
+        markdown += ("\nThe MF row assigns each detection to the cutout that holds it (position only, as "
+                     "`skysieve catalog` does); the truth-assisted row (DeepSZ §2.3: a detection matched to a "
+                     "halo counts for the cutout of the halo's true centre) is shown for comparison only.\n")
     if outcome.differences:
         markdown += "\n" + differences_to_markdown(outcome.differences)
     if outcome.refit:
@@ -318,11 +330,20 @@ def ensemble_sz(
                                    "test_predictions": outcome.test_predictions},
                                   indent=1))
     with atomic_path(out) as tmp:
+        extra = {"differences": outcome.differences_dict(), "with_refit": outcome.refit_dict()} \
+            if outcome.differences else {}
+        if outcome.truth_assisted is not None:
+            extra["mf_truth_assisted"] = {k: v for k, v in outcome.truth_assisted["row"].items() if k != "method"}
         files = write_evaluation_report(outcome.results, tmp, table_markdown=markdown,
                                         max_curve_points=p.evaluate_sz.max_curve_points,
-                                        extra_metrics={"differences": outcome.differences_dict(),
-                                                       "with_refit": outcome.refit_dict()}
-                                        if outcome.differences else None)
+                                        extra_metrics=extra or None)
+        truth_columns = [c for c in (p.evaluate_sz.mass_column, p.evaluate_sz.redshift_column)
+                         if c in outcome.test.colnames]
+        for path in write_disagreement(tmp, outcome.disagreement, outcome.test, outcome.decisions["mf"],
+                                       outcome.decisions["cnn"], dataset=dataset, truth_columns=truth_columns,
+                                       reference_differences=True):  # + the CMB-free 90 − 219, 148 − 219 GHz
+            if path.suffix == ".png":
+                files.pngs[path.stem] = path
         run_id = log_report_run("ensemble", files, provenance=provenance([scores]), params=p.ensemble_sz,
                                 experiment=SEARCH)
     typer.echo(markdown)
