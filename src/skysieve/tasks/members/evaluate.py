@@ -5,7 +5,7 @@ for a target member purity (:func:`target_purity_threshold`) and applied
 unchanged to the test split, where member purity, completeness, F1, the
 accuracy averaged over both classes (the paper's AE) and ROC-AUC are
 measured with 95 % bootstrap intervals over the test sources
-(:func:`bootstrap_metrics`, the engine's stratified bootstrap), then per bin of F814W magnitude, colour offset
+(:func:`bootstrap_metrics`, the engine's bootstrap), then per bin of F814W magnitude, colour offset
 from the cluster's red sequence and cluster redshift (:func:`binned_metrics`,
 the paper's Table 2 and Table D.3 forms), and the three selections are
 intersected (:func:`venn_counts`, the paper's Fig. D.2).
@@ -40,12 +40,15 @@ def bootstrap_metrics(y_true: np.ndarray, y_score: np.ndarray, *, threshold: flo
                       seed: int) -> dict[str, float]:
     """Member purity, completeness, F1, AE and ROC-AUC at ``threshold``, each with a 95 % bootstrap interval.
 
-    The engine's bootstrap (:func:`skysieve.metrics.bootstrap_metrics`, the one
-    every search uses): ``n_boot`` resamples of the sources with replacement,
-    members and non-members drawn separately so each resample keeps their
-    numbers, and the 2.5–97.5 percentile interval of each metric.  AE is the
-    paper's average efficiency, the mean of the two classes' completeness
-    (balanced accuracy); AE and ROC-AUC are NaN where a class is absent.
+    The engine's bootstrap (:func:`skysieve.metrics.bootstrap_metrics`, the
+    one every search uses): ``n_boot`` resamples of the test sources with
+    replacement and the 2.5–97.5 percentile interval of each metric.  The
+    sources are drawn without stratifying by class (``stratify=False``), so
+    the interval includes the noise of the member fraction — what a purity
+    measured on a new cluster field carries; resamples where a metric is
+    undefined are left out of its interval.  AE is the paper's average
+    efficiency, the mean of the two classes' completeness (balanced
+    accuracy); AE and ROC-AUC are NaN where a class is absent.
 
     Returns
     -------
@@ -59,7 +62,8 @@ def bootstrap_metrics(y_true: np.ndarray, y_score: np.ndarray, *, threshold: flo
     if y.size == 0:
         raise DataError("bootstrap_metrics: no sources to measure")
     d = s >= threshold
-    intervals = engine_bootstrap(y, scores=s, decisions=d, metrics=tuple(_ENGINE.values()), n_boot=n_boot, seed=seed)
+    intervals = engine_bootstrap(y, scores=s, decisions=d, metrics=tuple(_ENGINE.values()), n_boot=n_boot, seed=seed,
+                                 stratify=False)
     c = confusion_counts(y, d)
     out: dict[str, float] = {}
     for key, name in _ENGINE.items():
