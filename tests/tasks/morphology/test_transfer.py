@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from skysieve.tasks.morphology.params import PretrainMorphologyParams
 from skysieve.tasks.morphology.transfer import Split, from_scratch, predict, pretrain
@@ -41,6 +42,7 @@ def test_pretrain_twice_in_one_process_gives_the_same_weights_and_predictions():
     assert _digest() == first
 
 
+@pytest.mark.slow
 def test_pretrain_in_a_fresh_process_gives_the_same_weights_as_here():
     here = _digest()
     src = os.path.join(os.path.dirname(__file__))
