@@ -1,11 +1,14 @@
 """Atomic writes (src/skysieve/_io.py): all or nothing, and concurrent writers of one path never collide."""
 
+import os
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from skysieve._io import atomic_path
+from skysieve.errors import ConfigError
 
 
 def test_a_failed_write_leaves_the_old_output(tmp_path):
@@ -60,3 +63,67 @@ def test_concurrent_writers_of_one_path_do_not_collide(tmp_path, directory):
     else:
         assert path.read_text().split(":")[1] == str(rounds - 1)
     assert [p.name for p in tmp_path.iterdir()] == ["shared"]  # no temporary left behind
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def test_an_output_under_a_file_is_a_clear_error_and_nothing_is_written(tmp_path):
+    (tmp_path / "maps").write_text("not a folder")
+    with pytest.raises(ConfigError, match=r"maps/sub/m\.fits: cannot write this output — .*maps is a file, not a "
+                                          r"directory; remove it or choose another output path"):
+        with atomic_path(tmp_path / "maps" / "sub" / "m.fits") as tmp:
+            tmp.write_text("x")
+    assert (tmp_path / "maps").read_text() == "not a folder" and _leftovers(tmp_path) == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
+def test_an_output_in_a_read_only_directory_is_a_clear_error(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        with pytest.raises(ConfigError, match=r"locked/out\.fits: cannot write this output — no permission to "
+                                              r"write in .*locked; choose a writable directory"):
+            with atomic_path(locked / "out.fits") as tmp:
+                tmp.write_text("x")
+    finally:
+        locked.chmod(0o700)
+    assert list(locked.iterdir()) == []
+
+
+def test_a_file_is_never_written_over_a_directory_and_a_directory_never_over_a_file(tmp_path):
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "keep.md").write_text("mine")
+    with pytest.raises(ConfigError, match=r"reports: is a directory, so the file written there would replace it"):
+        with atomic_path(tmp_path / "reports") as tmp:
+            tmp.write_text("x")
+    assert (tmp_path / "reports" / "keep.md").read_text() == "mine"
+    (tmp_path / "cutouts").write_text("a file")
+    with pytest.raises(ConfigError, match=r"cutouts: is a file, and this output is a directory; remove the file"):
+        with atomic_path(tmp_path / "cutouts") as tmp:
+            tmp.mkdir()
+            (tmp / "a").write_text("x")
+    assert (tmp_path / "cutouts").read_text() == "a file" and _leftovers(tmp_path) == []
+
+
+def test_write_map_and_write_cutouts_name_a_bad_output_path(tmp_path):
+    from astropy.table import Table
+
+    from skysieve.data import read_maps
+    from skysieve.data.maps import write_map
+    from skysieve.tasks.sz.cutouts import write_cutouts
+    from tests.conftest import make_car_wcs
+
+    (tmp_path / "blocker").write_text("")
+    wcs = make_car_wcs((16, 16))
+    with pytest.raises(ConfigError, match=r"blocker/m\.fits: cannot write this output — .*blocker is a file"):
+        write_map(tmp_path / "blocker" / "m.fits", np.zeros((16, 16)), wcs, freq_ghz=90)
+    maps = read_maps([write_map(tmp_path / "m.fits", np.ones((16, 16)), wcs, freq_ghz=90)])
+    catalog = Table({"x0": [0, 8], "y0": [0, 8], "size_px": [8, 8]})
+    with pytest.raises(ConfigError, match=r"blocker/cutouts: cannot write this output — .*blocker is a file"):
+        write_cutouts(maps, catalog, tmp_path / "blocker" / "cutouts")
+    with pytest.raises(ConfigError, match=r"blocker: is a file, and this output is a directory"):
+        write_cutouts(maps, catalog, tmp_path / "blocker")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker", "m.fits"]

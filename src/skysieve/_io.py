@@ -1,4 +1,4 @@
-"""Small file helpers shared by every stage: atomic writes."""
+"""Small file helpers shared by every stage: atomic writes, with a clear error where an output cannot go."""
 
 import contextlib
 import errno
@@ -7,6 +7,8 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from skysieve.errors import ConfigError
 
 __all__ = ["atomic_path"]
 
@@ -30,8 +32,11 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     so a concurrent writer never meets a half-deleted directory.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    except OSError as exc:
+        raise unwritable(path, exc) from exc
     os.close(fd)
     os.unlink(tmp)
     tmp_path = Path(tmp)
@@ -48,6 +53,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
 def _replace(source: Path, path: Path) -> None:
     """``os.replace(source, path)``, replacing a directory at ``path`` too, whoever else replaces it meanwhile."""
+    if not source.is_dir() and path.is_dir() and not path.is_symlink():
+        raise ConfigError(f"{path}: is a directory, so the file written there would replace it and everything "
+                          "in it; name a file (inside it, or elsewhere) instead")
     for attempt in range(_REPLACE_TRIES):
         if path.is_dir() and not path.is_symlink():
             _remove_dir(path)
@@ -56,8 +64,24 @@ def _replace(source: Path, path: Path) -> None:
             return
         except OSError as exc:  # another writer's directory landed between the removal and the rename
             landed = exc.errno in (errno.ENOTEMPTY, errno.EEXIST) or isinstance(exc, IsADirectoryError)
+            if source.is_dir() and isinstance(exc, NotADirectoryError) and path.is_file():
+                raise ConfigError(f"{path}: is a file, and this output is a directory; remove the file or "
+                                  "name another path") from exc
             if not landed or attempt == _REPLACE_TRIES - 1:
                 raise
+
+
+def unwritable(path: Path, exc: OSError) -> ConfigError:
+    """The error for an output ``path`` the operating system refused (``exc``), naming the cause and the fix."""
+    parent = path.parent
+    blocker = next((p for p in (parent, *parent.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        why = f"{blocker} is a file, not a directory; remove it or choose another output path"
+    elif isinstance(exc, PermissionError):
+        why = f"no permission to write in {exc.filename or parent}; choose a writable directory or fix its permissions"
+    else:
+        why = f"{exc.strerror or exc} ({exc.__class__.__name__}); choose another output path"
+    return ConfigError(f"{path}: cannot write this output — {why}")
 
 
 def _remove_dir(path: Path) -> None:

@@ -161,3 +161,18 @@ def test_threshold_bootstrap_rechooses_the_threshold_on_each_validation_resample
     y = np.r_[np.ones(20, bool), np.zeros(80, bool)]
     perfect = threshold_bootstrap(y, y * 2.0, y, y * 2.0, n_boot=50)
     assert (perfect["f1"].lo, perfect["f1"].hi) == (1.0, 1.0)
+
+
+def test_balanced_accuracy_is_given_when_named_and_equals_sklearn_on_every_resample():
+    y, s = _sample(n=120)
+    d = s >= 1.0
+    assert "balanced_accuracy" not in bootstrap_distribution(y, decisions=d, n_boot=5, seed=7)  # opt-in
+    values = bootstrap_distribution(y, decisions=d, metrics=("balanced_accuracy",), n_boot=40, seed=7)
+    idx = bootstrap_indices(y, n_boot=40, seed=7)
+    brute = [skm.balanced_accuracy_score(y[i], d[i]) for i in idx]
+    np.testing.assert_allclose(values["balanced_accuracy"], brute, rtol=1e-12)
+    iv = bootstrap_metrics(y, decisions=d, metrics=("balanced_accuracy",), n_boot=200, seed=7)["balanced_accuracy"]
+    assert iv.value == pytest.approx(skm.balanced_accuracy_score(y, d)) and iv.lo < iv.value < iv.hi
+    one_class = bootstrap_metrics(np.ones(10, bool), decisions=np.ones(10, bool), metrics=("balanced_accuracy",),
+                                  n_boot=10)["balanced_accuracy"]
+    assert np.isnan(one_class.value) and np.isnan(one_class.lo)

@@ -118,3 +118,16 @@ def test_default_populations_reproduce_deepsz_point_source_power():
 def test_poisson_cl_cut_in_band_removes_bright_sources():
     cfg = SimulateSzParams().radio
     assert poisson_cl(cfg, freq_ghz=90.0, flux_cut_mjy=2.0) < poisson_cl(cfg, freq_ghz=90.0) / 50
+
+
+def test_a_draw_of_zero_sources_is_an_empty_table_with_every_column(geometry):
+    cfg = SourcePopulationParams(counts_norm_per_sr_per_mjy=1e-9, counts_slope=2.0, s_min_mjy=1.0, s_max_mjy=10.0,
+                                 spectral_index=-0.7)
+    shape, wcs = geometry(16, 1.0)
+    assert expected_source_count(cfg, solid_angle_sr=patch_solid_angle_sr(shape, wcs)) < 1e-6
+    table = sample_sources(shape, wcs, cfg, seed=0, population="radio")
+    assert len(table) == 0
+    assert table.colnames == ["source_id", "ra", "dec", "population", "spectral_index",
+                              *(flux_column(f) for f in (90.0, 148.0, 219.0))]
+    assert table["ra"].unit == u.deg and table[flux_column(148.0)].unit == u.mJy
+    assert not np.any(source_map(shape, wcs, table, freq_ghz=148.0))

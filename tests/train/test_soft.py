@@ -84,3 +84,23 @@ def test_augment_keeps_flux_and_shape_and_only_rotates_flips_shifts():
     shifted = augment_stamps(x, rng=np.random.default_rng(5), rotate=False, flip=False, shift_px=3)
     cy, cx = np.unravel_index(np.argmax(shifted[0, ..., 0]), (21, 21))
     assert max(abs(cy - 10), abs(cx - 10)) <= 3
+
+
+def test_a_refit_with_dropout_repeats_itself_whatever_was_fitted_in_between():
+    from skysieve.train import reseed_generators
+
+    keras.utils.set_random_seed(0)
+    x_in = keras.Input((4, 4, 1))
+    h = keras.layers.Dense(16, activation="relu")(keras.layers.Flatten()(x_in))
+    h = keras.layers.Dropout(0.5, seed=1)(h)
+    model = keras.Model(x_in, keras.layers.Dense(3, activation="softmax")(h))
+    x, y, _, _ = _data()
+    start, trainer = model.get_weights(), SoftTrainer(model)
+    kw = dict(x_train=x, y_train=y, x_val=x[:16], y_val=y[:16], learning_rate=0.01, batch_size=16, epochs=2,
+              patience=5)
+    first = [w.copy() for w in trainer.fit(weights=start, seed=3, **kw).model.get_weights()]
+    other = [w.copy() for w in trainer.fit(weights=start, seed=4, **kw).model.get_weights()]
+    again = trainer.fit(weights=start, seed=3, **kw).model.get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))  # bit for bit: dropout masks restarted
+    assert not all(np.array_equal(a, b) for a, b in zip(first, other))  # another seed, other masks
+    assert reseed_generators(model, 0) == 1 and reseed_generators(keras.Model(x_in, x_in), 0) == 0

@@ -49,12 +49,16 @@ __all__ = [
     "intervals_as_dict",
 ]
 
-#: Metrics of decisions (0/1 predictions).
+#: Metrics of decisions (0/1 predictions), given by default.
 DECISION_METRICS = ("purity", "completeness", "f1", "accuracy")
+#: Metrics of decisions given only when named: the mean of the two classes' completeness,
+#: ½ [TP/(TP+FN) + TN/(TN+FP)] (Angora et al. 2020's "AE"; NaN where a class is absent).
+OPTIONAL_DECISION_METRICS = ("balanced_accuracy",)
+_ALL_DECISION_METRICS = DECISION_METRICS + OPTIONAL_DECISION_METRICS
 #: Metrics of scores (threshold-free).
 SCORE_METRICS = ("roc_auc", "pr_auc")
 #: Every metric :func:`bootstrap_metrics` can give an interval for.
-BOOTSTRAP_METRICS = DECISION_METRICS + SCORE_METRICS
+BOOTSTRAP_METRICS = DECISION_METRICS + SCORE_METRICS + OPTIONAL_DECISION_METRICS
 #: Default number of resamples.
 N_BOOT = 1000
 _BLOCK = 256  # resamples drawn at a time, at most (so the draws depend on the seed and n alone)
@@ -153,6 +157,9 @@ def _decision_values(w: np.ndarray, y: np.ndarray, d: np.ndarray, metrics: tuple
     tn = w @ (~y & ~d).astype(np.float64)
     out = {"purity": _ratio(tp, tp + fp), "completeness": _ratio(tp, tp + fn), "f1": _ratio(2 * tp, 2 * tp + fp + fn),
            "accuracy": _ratio(tp + tn, tp + fp + fn + tn)}
+    if "balanced_accuracy" in metrics:
+        both = (tp + fn > 0) & (tn + fp > 0)
+        out["balanced_accuracy"] = np.where(both, 0.5 * (_ratio(tp, tp + fn) + _ratio(tn, tn + fp)), np.nan)
     return {k: out[k] for k in metrics}
 
 
@@ -184,8 +191,9 @@ def _split_metrics(metrics: tuple[str, ...] | None, scores: bool, decisions: boo
     unknown = [m for m in metrics if m not in BOOTSTRAP_METRICS]
     if unknown:
         raise DataError(f"unknown bootstrap metrics {unknown}; choose from {list(BOOTSTRAP_METRICS)}")
-    if not decisions and any(m in DECISION_METRICS for m in metrics):
-        raise DataError(f"metrics {[m for m in metrics if m in DECISION_METRICS]} need decisions; pass decisions=")
+    if not decisions and any(m in _ALL_DECISION_METRICS for m in metrics):
+        raise DataError(f"metrics {[m for m in metrics if m in _ALL_DECISION_METRICS]} need decisions; "
+                        "pass decisions=")
     if not scores and any(m in SCORE_METRICS for m in metrics):
         raise DataError(f"metrics {[m for m in metrics if m in SCORE_METRICS]} need scores; pass scores=")
     return tuple(metrics)
@@ -203,9 +211,10 @@ def bootstrap_distribution(
     scores : array-like of shape (n,), keyword-only, optional
         For ``roc_auc`` and ``pr_auc``.
     decisions : array-like of shape (n,), keyword-only, optional
-        0/1 or bool, for ``purity``, ``completeness``, ``f1``, ``accuracy``.
+        0/1 or bool, for ``purity``, ``completeness``, ``f1``, ``accuracy``, ``balanced_accuracy``.
     metrics : tuple of str, keyword-only, optional
-        Default: every metric the inputs allow (:data:`BOOTSTRAP_METRICS`).
+        Default: every metric the inputs allow (:data:`BOOTSTRAP_METRICS`), except
+        ``balanced_accuracy``, which is given only when named.
     n_boot, seed, stratify
         As in :func:`bootstrap_indices`.
 
@@ -230,7 +239,7 @@ def bootstrap_distribution(
         w = np.bincount((idx + n * np.arange(b)[:, None]).ravel(), minlength=b * n).reshape(b, n).astype(np.float64)
         values = {}
         if d is not None:
-            values.update(_decision_values(w, y, d, tuple(m for m in names if m in DECISION_METRICS)))
+            values.update(_decision_values(w, y, d, tuple(m for m in names if m in _ALL_DECISION_METRICS)))
         if s is not None and any(m in SCORE_METRICS for m in names):
             values.update(_score_values(w, y, s, tuple(m for m in names if m in SCORE_METRICS)))
         for m in names:
@@ -248,7 +257,7 @@ def _percentiles(values: np.ndarray, confidence: float) -> tuple[float, float]:
 
 def _point(y: np.ndarray, scores: np.ndarray | None, decisions: np.ndarray | None, metric: str) -> float:
     one = np.ones((1, y.size))
-    if metric in DECISION_METRICS:
+    if metric in _ALL_DECISION_METRICS:
         return float(_decision_values(one, y, decisions, (metric,))[metric][0])
     return float(_score_values(one, y, scores, (metric,))[metric][0])
 

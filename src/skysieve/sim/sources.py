@@ -222,7 +222,8 @@ def sample_sources(shape, wcs, cfg: SourcePopulationParams, *, seed: SeedLike, p
     freqs = tuple(float(f) for f in freqs_ghz)
     n = int(rng.poisson(expected_source_count(cfg, solid_angle_sr=patch_solid_angle_sr(shape, wcs))))
     ra, dec = uniform_positions(shape, wcs, n, rng)
-    _, _, ra, dec = pixel_centres(shape, wcs, ra, dec)
+    if n:  # pixell cannot map zero positions; an empty draw is an empty table with every column
+        _, _, ra, dec = pixel_centres(shape, wcs, ra, dec)
     a = cfg.counts_slope
     lo, hi = cfg.s_min_mjy ** (1 - a), cfg.s_max_mjy ** (1 - a)
     flux_ref = (lo + rng.uniform(size=n) * (hi - lo)) ** (1 / (1 - a))

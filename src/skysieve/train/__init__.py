@@ -32,7 +32,7 @@ from skysieve.train._metrics import binary_log_loss, max_f1_score, pr_auc_score,
 from skysieve.train._mlflow import MlflowFoldLogger
 from skysieve.train._overrides import override_keys, with_overrides
 from skysieve.train._run import TrainRun, checkpoint_dir_for, run_train
-from skysieve.train._seed import set_seeds
+from skysieve.train._seed import reseed_generators, set_seeds
 from skysieve.train._soft import (
     SoftFitResult,
     SoftTrainer,
@@ -84,6 +84,7 @@ __all__ = [
     "predict_dataset",
     "predict_soft",
     "register_splitter",
+    "reseed_generators",
     "roc_auc_score",
     "run_train",
     "score_metrics",

@@ -22,6 +22,7 @@ import numpy as np
 from scipy import ndimage
 
 from skysieve.errors import DataError
+from skysieve.train._seed import reseed_generators
 
 __all__ = ["SoftFitResult", "SoftTrainer", "augment_stamps", "fit_soft", "freeze_blocks", "predict_soft",
            "soft_targets"]
@@ -171,10 +172,12 @@ class SoftTrainer:
                                 "of each, equal in number")
             if y.shape[1] != k:
                 raise DataError(f"fit_soft: {name} targets have {y.shape[1]} classes but the model outputs {k}")
-        # no keras.utils.set_random_seed here: a new global seed makes TensorFlow retrace the step (~10 s);
-        # the batches' order and augmentation follow ``seed``, dropout its layers' own seed generators
+        # a fit is a function of (weights, data, seed) alone: the batches' order and augmentation follow
+        # ``seed``, and the dropout layers' seed generators restart from it (not where the last fit left them).
+        # No keras.utils.set_random_seed here: a new global seed makes TensorFlow retrace the step (~10 s).
         if weights is not None:
             model.set_weights(weights)
+        reseed_generators(model, seed)
         if not self._fresh:  # a fresh Adam: zero moments and step count
             for v in self.optimizer.variables:
                 v.assign(np.zeros(v.shape, dtype=v.dtype))

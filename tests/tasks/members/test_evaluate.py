@@ -95,3 +95,20 @@ def test_colour_mixture_separates_two_colour_populations():
     p = model.predict_proba(x, groups)
     assert roc_auc_score(y, p) > 0.95
     assert model.predict_proba(x[:5], np.array(["unseen"] * 5)).shape == (5,)  # global fallback
+
+
+def test_members_intervals_are_the_engines_unstratified_bootstrap(scored):
+    from skysieve.metrics import bootstrap_indices
+    from skysieve.metrics import bootstrap_metrics as engine
+
+    y, s = scored
+    m = bootstrap_metrics(y, s, threshold=0.5, n_boot=300, seed=4)
+    iv = engine(y, scores=s, decisions=s >= 0.5, metrics=("f1", "balanced_accuracy", "roc_auc"), n_boot=300, seed=4,
+                stratify=False)
+    # the member fraction varies between resamples (a stratified bootstrap would hold it fixed)
+    idx = bootstrap_indices(y, n_boot=300, seed=4, stratify=False)
+    assert np.ptp(y[idx].sum(axis=1)) > 10
+    for key, name in (("f1", "f1"), ("ae", "balanced_accuracy"), ("roc_auc", "roc_auc")):
+        assert (m[key], m[f"{key}_lo"], m[f"{key}_hi"]) == (iv[name].value, iv[name].lo, iv[name].hi)
+    members_only = bootstrap_metrics(np.ones(5, int), np.linspace(0, 1, 5), threshold=0.5, n_boot=20, seed=0)
+    assert members_only["completeness"] == 0.6 and np.isnan(members_only["ae"]) and np.isnan(members_only["roc_auc"])

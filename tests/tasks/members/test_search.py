@@ -8,6 +8,7 @@ import pytest
 import yaml
 from astropy.io import fits
 from astropy.table import Table
+from astropy.wcs import WCS
 from typer.testing import CliRunner
 
 from skysieve.tasks import TASK_TAG
@@ -138,6 +139,29 @@ def test_members_runs_cutouts_to_catalog_through_the_real_engine(members, member
     assert list(cat["is_member"][:3]) == list(prob[:3] >= float(cat.meta["THR_CNN"]))
     assert cat.meta["MODEL"] == "skysieve-members-cnn" and cat.meta["BANDCFG"] == "mixed" and "CODEVER" in cat.meta
     assert "1 missing a band" in out
+
+    # the same three sources pasted into one large image per band (TAN WCS) + a positions table: same probabilities
+    size, n_side = images.shape[1], 3 * images.shape[1] + 10
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype, wcs.wcs.crval, wcs.wcs.crpix = ["RA---TAN", "DEC--TAN"], [40.0, -20.0], [n_side / 2, n_side / 2]
+    wcs.wcs.cdelt = [-0.065 / 3600, 0.065 / 3600]
+    x0 = np.array([2, 2 + size, 2 + 2 * size])
+    big = workdir / "big"
+    big.mkdir()
+    for j, band in enumerate(bands):
+        mosaic = np.zeros((n_side, n_side), np.float32)
+        for i in range(3):
+            mosaic[5: 5 + size, x0[i]: x0[i] + size] = images[i][..., j]
+        header = wcs.to_header()
+        header.update({"FILTER": band, "BUNIT": "electron/s"})
+        fits.PrimaryHDU(mosaic, header=header).writeto(big / f"{band}.fits")
+    sky = wcs.pixel_to_world(x0 + (size - 1) / 2, np.full(3, 5 + (size - 1) / 2))
+    Table({"id": ["p0", "p1", "p2"], "ra": sky.ra.deg, "dec": sky.dec.deg}).write(big / "positions.csv")
+    args = [a for b in bands for a in ("--member-images", big / f"{b}.fits")]
+    invoke(app, "catalog", "--model", uri, *args, "--member-positions", big / "positions.csv", "--out", "big.fits")
+    at_positions = Table.read(workdir / "big.fits")
+    assert list(at_positions["flags"]) == [0, 0, 0] and at_positions.meta["NPOS"] == 3
+    np.testing.assert_allclose(at_positions["member_prob"], prob[:3], rtol=1e-5)
 
     # bad input: wrong BUNIT or pixel scale is an error naming the file, and no catalog is written
     wrong = workdir / "wrong"

@@ -1,183 +1,20 @@
-"""FITS checks shared by the lens catalog's two inputs: names, bands, pixel scale, ``BUNIT``, WCS, checksums."""
+"""The engine's FITS checks of catalog inputs (:mod:`skysieve.catalog._fits_checks`), under the names lens uses."""
 
-
-import functools
-import hashlib
-import math
-import re
-import warnings
-from collections.abc import Sequence
-from pathlib import Path
-
-import numpy as np
-from astropy.io import fits
-from astropy.wcs import WCS, FITSFixedWarning
-
-from skysieve.errors import DataError
-from skysieve.tasks.lens._catalog_config import LensCatalogConfig
+from skysieve.catalog._fits_checks import (  # noqa: F401 - re-exported for the lens modules
+    FITS_SUFFIXES,
+    PIXEL_RTOL,
+    _check_scale,
+    _filter_name,
+    _image_headers,
+    _keyword,
+    _open,
+    _radec,
+    _sha256,
+    _wcs,
+    _wcs_cards,
+    combined_sha256,
+    fits_stem,
+    unit_factor,
+)
 
 __all__ = ["FITS_SUFFIXES", "PIXEL_RTOL", "combined_sha256", "fits_stem", "unit_factor"]
-
-#: File name endings read as FITS (each optionally followed by ``.gz``).
-FITS_SUFFIXES = (".fits", ".fit", ".fts")
-#: Largest relative difference between an input's pixel scale and the model's.
-PIXEL_RTOL = 0.01
-_IMAGE_HDUS = (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)
-
-
-def fits_stem(name: str) -> str | None:
-    """The name without its FITS ending (``a.fits.gz`` → ``a``); None if it is not a FITS file name."""
-    low = name.lower()
-    if low.endswith(".gz"):
-        name, low = name[:-3], low[:-3]
-    for suffix in FITS_SUFFIXES:
-        if low.endswith(suffix) and len(name) > len(suffix):
-            return name[: -len(suffix)]
-    return None
-
-
-def combined_sha256(digests: Sequence[str]) -> str:
-    """SHA-256 over hex digests sorted and each followed by a newline.
-
-    For a directory that is ``sha256sum * | cut -c1-64 | sort | sha256sum``:
-    independent of file order, changed by any byte of any file.
-    """
-    return hashlib.sha256("".join(f"{d}\n" for d in sorted(digests)).encode()).hexdigest()
-
-
-def unit_factor(bunit: str, unit: str, *, where: str) -> float:
-    """The factor that converts pixels in ``bunit`` to ``unit``; 1 for an empty ``BUNIT``.
-
-    ``BUNIT`` is read as an astropy unit; HST's ``ELECTRONS/S`` and ``e-/s``
-    are read as ``electron/s``.
-
-    Raises
-    ------
-    DataError
-        For a unit that does not parse or cannot be converted to ``unit``;
-        the message says which unit the model takes.
-    """
-    text = str(bunit or "").strip()
-    factor, problem = _unit_factor(text, unit) if text else (1.0, "")
-    if problem:
-        raise DataError(f"{where}: BUNIT = {text!r} {problem}; the model takes pixels in {unit} (BUNIT = "
-                        f"'{unit}', as the training cutouts): convert the image to {unit} or set BUNIT")
-    return factor
-
-
-@functools.lru_cache(maxsize=64)
-def _unit_factor(text: str, unit: str) -> tuple[float, str]:
-    """(factor, "") or (nan, what is wrong); cached: thousands of files share a few BUNIT values."""
-    import astropy.units as u
-
-    target = u.Unit(unit)
-    aliases = text.lower().replace("electrons", "electron").replace("e-", "electron").replace("sec", "s")
-    for candidate in dict.fromkeys((text, aliases)):
-        try:
-            parsed = u.Unit(candidate, parse_strict="raise")
-        except ValueError:
-            continue
-        try:
-            return float(parsed.to(target)), ""
-        except u.UnitConversionError:
-            return math.nan, f"cannot be converted to {target}"
-    return math.nan, "is not a unit astropy reads"
-
-
-def _pixel_scales_arcsec(wcs: WCS) -> np.ndarray:
-    from astropy.wcs.utils import proj_plane_pixel_scales
-
-    return np.asarray(proj_plane_pixel_scales(wcs.celestial), float) * 3600.0
-
-
-def _check_scale(wcs: WCS, config: LensCatalogConfig, *, where: str, who: str, fix: str) -> None:
-    scales = _pixel_scales_arcsec(wcs)
-    want = config.pixel_arcsec
-    if np.any(np.abs(scales - want) > PIXEL_RTOL * want):
-        got = " × ".join(f"{s:.4g}" for s in scales)
-        raise DataError(f"{where}: pixels of {got}″ but {who} takes {want:g}″ pixels (within "
-                        f"{PIXEL_RTOL:.0%}); {fix} to {want:g}″/px")
-
-
-_WCS_CARD = re.compile(r"^(WCSAXES|CTYPE\d|CRPIX\d|CRVAL\d|CDELT\d|CUNIT\d|CROTA\d|CD\d_\d|PC\d_\d|PV\d_\d+|LONPOLE|"
-                       r"LATPOLE|RADESYS|EQUINOX|EPOCH)$")
-
-
-def _wcs_cards(header: fits.Header) -> tuple:
-    """The WCS keywords of a header and their values: bands that share them share one WCS."""
-    return tuple(card.image for card in header.cards if _WCS_CARD.match(card.keyword))
-
-
-def _wcs(header: fits.Header, *, where: str) -> WCS | None:
-    """The celestial WCS of a header, or None without one."""
-    if not any(k.startswith("CTYPE") for k in header):
-        return None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FITSFixedWarning)
-            wcs = WCS(header, naxis=2)
-    except Exception as exc:  # astropy raises many kinds on a bad WCS
-        raise DataError(f"{where}: invalid WCS ({exc.__class__.__name__}: {exc}); fix or remove the WCS keywords"
-                        ) from exc
-    return wcs.celestial if wcs.has_celestial else None
-
-
-def _radec(wcs: WCS, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """ICRS ra, dec (deg) of 0-based pixel positions."""
-    lon = wcs.wcs.lng if wcs.wcs.lng >= 0 else 0
-    if str(wcs.wcs.ctype[lon]).upper().startswith("RA"):
-        world = wcs.pixel_to_world_values(x, y)
-        return np.asarray(world[lon], float) % 360.0, np.asarray(world[1 - lon], float)
-    sky = wcs.pixel_to_world(x, y).icrs
-    return np.asarray(sky.ra.deg, float), np.asarray(sky.dec.deg, float)
-
-
-def _open(path: Path, *, memmap: bool = False) -> fits.HDUList:
-    try:
-        return fits.open(path, memmap=memmap)
-    except Exception as exc:  # astropy raises OSError, VerifyError, TypeError… on damage
-        raise DataError(f"{path}: not a readable FITS file ({exc.__class__.__name__}: {exc}); re-download or "
-                        "regenerate it") from exc
-
-
-def _image_headers(hdul: fits.HDUList) -> list[tuple[int, fits.Header]]:
-    out = []
-    for i, hdu in enumerate(hdul):
-        if isinstance(hdu, _IMAGE_HDUS) and hdu.header.get("NAXIS") == 2:
-            out.append((i, hdu.header))
-    return out
-
-
-def _keyword(header: fits.Header, primary: fits.Header, key: str) -> str | None:
-    value = header.get(key, primary.get(key))
-    return None if value is None else str(value).strip()
-
-
-def _filter_name(header: fits.Header, primary: fits.Header, channels: Sequence[str], *,
-                 inherit: bool) -> str | None:
-    """The band of an image HDU: ``FILTER``, else the one of ACS's ``FILTER1``/``FILTER2`` that is not ``CLEAR…``.
-
-    Looked up in the primary header too when ``inherit``; matched to the
-    model's channel names regardless of case.
-    """
-    for h in (header, primary) if inherit else (header,):
-        name = str(h.get("FILTER") or "").strip()
-        if not name:
-            named = [str(h[k]).strip() for k in ("FILTER1", "FILTER2") if str(h.get(k) or "").strip()]
-            named = [f for f in named if not f.upper().startswith("CLEAR")]
-            name = named[0] if len(named) == 1 else ""
-        if name:
-            return {c.upper(): c for c in channels}.get(name.upper(), name)
-    return None
-
-
-def _sha256(path: Path) -> str:
-    from skysieve.tasks.sz.catalog import file_sha256
-
-    return file_sha256(path)
-
-
-# --------------------------------------------------------------------------------------------------------------
-# A directory of cutouts
-# --------------------------------------------------------------------------------------------------------------
-

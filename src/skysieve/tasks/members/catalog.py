@@ -1,6 +1,15 @@
-"""Membership catalogs for new multi-band cutouts with a registered members classifier (``skysieve catalog``).
+"""Membership catalogs for new multi-band images with a registered members classifier (``skysieve catalog``).
 
-Input: a directory of FITS files, one per source, each with one image HDU
+Two inputs.  **Large images + positions** (:func:`make_members_catalog_at_positions`):
+one FITS image per band with its own celestial WCS, and a table of ``ra``,
+``dec`` (deg) and an optional ``id``; each position is cut out of every band
+by the engine (:func:`skysieve.catalog.open_positions`, as for lenses).
+Bands other than the model's, another pixel scale or a ``BUNIT`` not
+convertible to the model's are errors naming the file; a position whose
+cutout is not inside every image is flagged (``flag_edge``, ``off_image``,
+flag 4) and not scored; no scorable position → an error, nothing written.
+
+**A directory of cutouts** (:func:`make_members_catalog`): a directory of FITS files, one per source, each with one image HDU
 per band identified by its ``FILTER`` keyword (``BUNIT`` ``electron/s``,
 pixel scale from the WCS ``CD``/``CDELT`` or ``PIXSCALE``, the source's
 ``RA``/``DEC`` from the header's ``RA_OBJ``/``DEC_OBJ`` or the WCS reference
@@ -23,10 +32,12 @@ from astropy.table import Table
 from skysieve.errors import DataError, RegistryError
 from skysieve.tasks.members._catalog_config import CATALOG_CONFIG_DOCUMENT
 
-__all__ = ["MembersCatalogModel", "load_members_catalog_model", "make_members_catalog", "read_member_cutout"]
+__all__ = ["MembersCatalogModel", "cutout_spec", "load_members_catalog_model", "make_members_catalog",
+           "make_members_catalog_at_positions", "read_member_cutout"]
 
 FLAG_MISSING_BAND = 1
 FLAG_NAN = 2
+FLAG_EDGE = 4
 
 
 @dataclass(frozen=True)
@@ -179,4 +190,77 @@ def make_members_catalog(model: MembersCatalogModel, cutouts: Path, *, batch_siz
     summary = {"n_rows": len(files), "n_scored": len(good), "n_members": int(table["is_member"].sum()),
                "n_missing_band": sum(f == FLAG_MISSING_BAND for f in flags), "n_nan": sum(f == FLAG_NAN for f in flags),
                "threshold": model.threshold, "t_total_s": time.perf_counter() - t0}
+    return CatalogResult(table=table, summary=summary)
+
+
+def cutout_spec(config: dict):
+    """The engine's :class:`~skysieve.catalog.CutoutSpec` of a members model's stored catalog config."""
+    from skysieve.catalog import CutoutSpec
+
+    return CutoutSpec(channels=tuple(config["bands"]), size_px=int(config["size_px"]),
+                      pixel_arcsec=float(config["pixel_scale_arcsec"]), unit=str(config["unit"]))
+
+
+def make_members_catalog_at_positions(model: MembersCatalogModel, images: list[Path], positions: Path, *,
+                                      batch_size: int = 256):
+    """Score the sources at ``positions`` of the large band ``images`` and return the catalog.
+
+    Parameters
+    ----------
+    model : MembersCatalogModel
+    images : list of path
+        One FITS image per band of the model (any order): ``FILTER``, a
+        celestial WCS, ``BUNIT`` convertible to the model's unit, the model's
+        pixel scale within 1 %.
+    positions : path
+        ``.fits``, ``.csv`` or ``.ecsv`` table of ``ra``, ``dec`` (deg, ICRS), optional ``id``.
+
+    Returns
+    -------
+    skysieve.catalog.CatalogResult
+        ``id``, ``ra``, ``dec`` (deg), ``member_prob`` (NaN if not scored),
+        ``is_member`` (``member_prob ≥`` the registered threshold), ``flags``
+        (2 = NaN pixels, 4 = cutout not inside every image), ``x``, ``y``
+        (pix, first band), ``flag_edge``, ``off_image``; header: model,
+        version, threshold, bands, each image's and the positions' SHA-256, code version.
+
+    Raises
+    ------
+    DataError
+        Bad images or positions (:func:`skysieve.catalog.open_positions`), or no scorable position.
+    """
+    from skysieve.catalog import CatalogResult, code_version, open_positions
+
+    t0 = time.perf_counter()
+    where = f"model {model.name} v{model.version}"
+    cuts = open_positions(images, positions, cutout_spec(model.config), who=where)
+    try:
+        prob = np.full(cuts.n, np.nan)
+        flags = np.where(cuts.flag_edge, FLAG_EDGE, 0).astype(np.int16)
+        for index, x in cuts.batches(batch_size):
+            finite = np.isfinite(x).all(axis=(1, 2, 3))
+            flags[index[~finite]] |= FLAG_NAN
+            if finite.any():
+                prob[index[finite]] = np.asarray(model.cnn.predict_proba(x[finite]), float).ravel()
+        if not np.isfinite(prob).any():
+            raise DataError(f"{positions}: none of the {cuts.n} positions could be scored ({int(cuts.flag_edge.sum())} "
+                            f"with a cutout not inside every image, {int((flags & FLAG_NAN).astype(bool).sum())} "
+                            "with NaN pixels)")
+        table = Table({"id": cuts.ids, "ra": cuts.ra, "dec": cuts.dec, "member_prob": prob,
+                       "is_member": np.nan_to_num(prob, nan=-1.0) >= model.threshold, "flags": flags})
+        table["ra"].unit = table["dec"].unit = "deg"
+        for name, (values, unit) in cuts.columns().items():
+            table[name] = values
+            if unit:
+                table[name].unit = unit
+        table.meta.update({"MODEL": model.name, "MODELVER": model.version, "THR_CNN": model.threshold,
+                           "OPPOINT": model.operating_point[:60], "BANDCFG": model.config["band_config"],
+                           "BANDS": ",".join(model.config["bands"]), **cuts.header(),
+                           "CODEVER": code_version()["skysieve"]})
+        summary = {"n_rows": cuts.n, "n_scored": int(np.isfinite(prob).sum()),
+                   "n_members": int(table["is_member"].sum()), "n_missing_band": 0,
+                   "n_nan": int((flags & FLAG_NAN).astype(bool).sum()), **cuts.summary(),
+                   "threshold": model.threshold, "t_total_s": time.perf_counter() - t0}
+    finally:
+        cuts.close()
     return CatalogResult(table=table, summary=summary)

@@ -5,7 +5,7 @@ for a target member purity (:func:`target_purity_threshold`) and applied
 unchanged to the test split, where member purity, completeness, F1, the
 accuracy averaged over both classes (the paper's AE) and ROC-AUC are
 measured with 95 % bootstrap intervals over the test sources
-(:func:`bootstrap_metrics`), then per bin of F814W magnitude, colour offset
+(:func:`bootstrap_metrics`, the engine's bootstrap), then per bin of F814W magnitude, colour offset
 from the cluster's red sequence and cluster redshift (:func:`binned_metrics`,
 the paper's Table 2 and Table D.3 forms), and the three selections are
 intersected (:func:`venn_counts`, the paper's Fig. D.2).
@@ -17,6 +17,7 @@ import numpy as np
 
 from skysieve.errors import DataError
 from skysieve.evaluate import confusion_counts, normalised_colour
+from skysieve.metrics import bootstrap_metrics as engine_bootstrap
 
 __all__ = ["METHODS", "MembersEvaluation", "binned_metrics", "bootstrap_metrics", "red_sequence_offset",
            "target_purity_threshold", "venn_counts"]
@@ -24,37 +25,30 @@ __all__ = ["METHODS", "MembersEvaluation", "binned_metrics", "bootstrap_metrics"
 #: Methods in report order: score column and label.
 METHODS = {"cnn": "CNN (VGG)", "rf": "random forest (aperture photometry)", "gmm": "colour method (Gaussian mixture)"}
 
-_METRICS = ("purity", "completeness", "f1", "ae", "roc_auc")
-
-
-def _auc(y: np.ndarray, s: np.ndarray) -> float:
-    """ROC-AUC as the Mann–Whitney statistic, ``(R_+ − n_+(n_+ + 1)/2) / (n_+ n_−)`` with mid-ranks for ties."""
-    from scipy.stats import rankdata
-
-    n_pos = int(y.sum())
-    n_neg = y.size - n_pos
-    if n_pos == 0 or n_neg == 0:
-        return np.nan
-    return float((rankdata(s)[y == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+#: The report's metrics and their names in the engine's bootstrap.
+_ENGINE = {"purity": "purity", "completeness": "completeness", "f1": "f1", "ae": "balanced_accuracy",
+           "roc_auc": "roc_auc"}
 
 
 def _point(y: np.ndarray, s: np.ndarray, threshold: float) -> dict[str, float]:
-    c = confusion_counts(y, s >= threshold)
-    # AE: the mean over the two classes of their completeness (the paper's "average efficiency")
-    tnr = c.tn / (c.tn + c.fp) if (c.tn + c.fp) else np.nan
-    tpr = c.tp / (c.tp + c.fn) if (c.tp + c.fn) else np.nan
-    auc = _auc(y, s)
-    return {"purity": c.purity, "completeness": c.completeness, "f1": c.f1, "ae": 0.5 * (tpr + tnr),
-            "roc_auc": auc, "tp": c.tp, "fp": c.fp, "fn": c.fn, "tn": c.tn}
+    """The figures at ``threshold`` on the sources themselves (validation rows of the report: no interval)."""
+    return {k: v for k, v in bootstrap_metrics(y, s, threshold=threshold, n_boot=1, seed=0).items()
+            if not k.endswith(("_lo", "_hi"))}
 
 
 def bootstrap_metrics(y_true: np.ndarray, y_score: np.ndarray, *, threshold: float, n_boot: int,
-                      seed: int | np.random.Generator) -> dict[str, float]:
+                      seed: int) -> dict[str, float]:
     """Member purity, completeness, F1, AE and ROC-AUC at ``threshold``, each with a 95 % bootstrap interval.
 
-    The interval is the 2.5–97.5 percentile range of the metric over
-    ``n_boot`` resamples of the sources with replacement (resamples where a
-    metric is undefined are left out of that metric's interval).
+    The engine's bootstrap (:func:`skysieve.metrics.bootstrap_metrics`, the
+    one every search uses): ``n_boot`` resamples of the test sources with
+    replacement and the 2.5–97.5 percentile interval of each metric.  The
+    sources are drawn without stratifying by class (``stratify=False``), so
+    the interval includes the noise of the member fraction — what a purity
+    measured on a new cluster field carries; resamples where a metric is
+    undefined are left out of its interval.  AE is the paper's average
+    efficiency, the mean of the two classes' completeness (balanced
+    accuracy); AE and ROC-AUC are NaN where a class is absent.
 
     Returns
     -------
@@ -63,22 +57,20 @@ def bootstrap_metrics(y_true: np.ndarray, y_score: np.ndarray, *, threshold: flo
         ``completeness``, ``f1``, ``ae``, ``roc_auc``; confusion counts
         ``tp, fp, fn, tn``; ``n`` and ``n_members``.
     """
-    y = np.asarray(y_true).astype(int)
+    y = np.asarray(y_true).astype(bool)
     s = np.asarray(y_score, dtype=np.float64)
     if y.size == 0:
         raise DataError("bootstrap_metrics: no sources to measure")
-    out: dict[str, float] = dict(_point(y, s, threshold))
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    draws = {k: [] for k in _METRICS}
-    for _ in range(n_boot):
-        i = rng.integers(0, y.size, y.size)
-        p = _point(y[i], s[i], threshold)
-        for k in _METRICS:
-            draws[k].append(p[k])
-    for k in _METRICS:
-        v = np.asarray(draws[k], dtype=float)
-        v = v[np.isfinite(v)]
-        out[f"{k}_lo"], out[f"{k}_hi"] = (np.percentile(v, [2.5, 97.5]) if v.size else (np.nan, np.nan))
+    d = s >= threshold
+    intervals = engine_bootstrap(y, scores=s, decisions=d, metrics=tuple(_ENGINE.values()), n_boot=n_boot, seed=seed,
+                                 stratify=False)
+    c = confusion_counts(y, d)
+    out: dict[str, float] = {}
+    for key, name in _ENGINE.items():
+        out[key] = intervals[name].value
+    out.update({"tp": c.tp, "fp": c.fp, "fn": c.fn, "tn": c.tn})
+    for key, name in _ENGINE.items():
+        out[f"{key}_lo"], out[f"{key}_hi"] = intervals[name].lo, intervals[name].hi
     out["n"], out["n_members"] = int(y.size), int(y.sum())
     return out
 

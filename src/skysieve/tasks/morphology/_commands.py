@@ -179,7 +179,10 @@ def experiments_morphology(
     model, lineage = load_transfer_source(ft.source_model, input_shape=data.shape[1:], n_outputs=len(CLASSES))
     curve = learning_curve(model, pre, ft, cfg, train, val, test, progress=_progress)
     depth = frozen_depth_curve(model, pre, ft, cfg, train, val, test, progress=_progress)
-    summary: dict = {"source": lineage, "n_test": len(test.x), "sizes": {}}
+    # the report holds figures only, so a rerun with the same params rewrites it byte for byte: the source's
+    # registry version and run id (new at every pre-training) and the timings are printed, not written
+    summary: dict = {"source": {k: lineage[k] for k in ("transfer.source_uri", "transfer.source_name")},
+                     "n_test": len(test.x), "sizes": {}}
     for size in sorted({r["size"] for r in curve}):
         entry = {}
         for mode in ("scratch", "finetuned"):
@@ -194,13 +197,16 @@ def experiments_morphology(
                                for d in sorted({r["frozen_depth"] for r in depth})}
     with atomic_path(out) as tmp:
         tmp.mkdir()
-        Table(rows=[tuple(r.values()) for r in curve], names=list(curve[0])).write(tmp / "learning_curve.csv")
+        columns = [k for k in curve[0] if k != "seconds"]
+        Table(rows=[tuple(r[k] for k in columns) for r in curve], names=columns).write(tmp / "learning_curve.csv")
         Table(rows=[tuple(r.values()) for r in depth], names=list(depth[0])).write(tmp / "frozen_depth.csv")
         (tmp / "metrics.json").write_text(json.dumps(summary, indent=1) + "\n")
         plot_experiments(curve, depth, summary["power_law_finetuned"], tmp)
     for size, e in summary["sizes"].items():
         typer.echo(f"N={size:>4}: scratch {e['scratch']['mean']:.4f} ± {e['scratch']['std']:.4f}, fine-tuned "
                    f"{e['finetuned']['mean']:.4f} ± {e['finetuned']['std']:.4f} ({e['finetuned']['n']} repeats)")
+    typer.echo(f"source {lineage.get('transfer.source_name')} v{lineage.get('transfer.source_version')} (run "
+               f"{lineage.get('transfer.source_run_id')}); learning-curve training {sum(r['seconds'] for r in curve):.0f} s")
     typer.echo(f"wrote {out}")
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from skysieve.metrics.multiclass import probability_rmse_loss
 from skysieve.nets import build_net
-from skysieve.train import SoftTrainer, freeze_blocks, predict_soft
+from skysieve.train import SoftTrainer, freeze_blocks, predict_soft, set_seeds
 from skysieve.tasks.morphology.net import conv_blocks
 from skysieve.tasks.morphology.params import (
     ExperimentsMorphologyParams,
@@ -39,6 +39,7 @@ def learning_curve(source: keras.Model, pre: PretrainMorphologyParams, ft: Finet
     Fine-tuning uses ``ft.frozen_depth`` and ``ft.lr_ratio``; from scratch the
     pre-training learning rate.  Both stop early on the target validation split.
     """
+    set_seeds(cfg.seed)  # the from-scratch initial weights follow the seed
     scratch_model = build_net(pre.net, inputs=input_spec(train.x), seed=cfg.seed)
     scratch_init = scratch_model.get_weights()
     scratch = SoftTrainer(scratch_model)

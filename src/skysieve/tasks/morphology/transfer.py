@@ -15,7 +15,15 @@ import numpy as np
 
 from skysieve.data import CutoutDataset
 from skysieve.nets import InputSpec, build_net
-from skysieve.train import SoftFitResult, augment_stamps, fit_soft, freeze_blocks, predict_soft, soft_targets
+from skysieve.train import (
+    SoftFitResult,
+    augment_stamps,
+    fit_soft,
+    freeze_blocks,
+    predict_soft,
+    set_seeds,
+    soft_targets,
+)
 from skysieve.tasks.morphology.net import conv_blocks
 from skysieve.tasks.morphology.params import (
     CLASSES,
@@ -66,6 +74,7 @@ def input_spec(x: np.ndarray) -> InputSpec:
 def pretrain(cfg: PretrainMorphologyParams, train: Split, val: Split, *,
              on_epoch: Callable | None = None) -> SoftFitResult:
     """Fit a new Table 1 net (``cfg.net``) to the source survey, Adam at ``cfg.learning_rate``."""
+    set_seeds(cfg.seed)  # the initial weights follow the seed (unseeded Keras initialisers draw from ``random``)
     model = build_net(cfg.net, inputs=input_spec(train.x), seed=cfg.seed)
     return fit_soft(model, x_train=train.x, y_train=train.y, x_val=val.x, y_val=val.y,
                     learning_rate=cfg.learning_rate, batch_size=cfg.batch_size, epochs=cfg.epochs,
@@ -75,6 +84,7 @@ def pretrain(cfg: PretrainMorphologyParams, train: Split, val: Split, *,
 def from_scratch(cfg: PretrainMorphologyParams, train: Split, val: Split, *, epochs: int, seed: int,
                  patience: int) -> SoftFitResult:
     """The same net and optimiser as :func:`pretrain`, trained on target images only."""
+    set_seeds(seed)
     model = build_net(cfg.net, inputs=input_spec(train.x), seed=seed)
     return fit_soft(model, x_train=train.x, y_train=train.y, x_val=val.x, y_val=val.y,
                     learning_rate=cfg.learning_rate, batch_size=cfg.batch_size, epochs=epochs, patience=patience,
