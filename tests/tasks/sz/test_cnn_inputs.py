@@ -74,6 +74,10 @@ def test_paper_profile_sets_deepsz_sizes_and_builds():
     assert (t.optimizer.name, t.optimizer.learning_rate, t.optimizer.weight_decay, t.optimizer.warmup_steps) == (
         "sgd", 0.005, 0.003, 500)
     assert (t.batch_size, t.splitter) == (128, "holdout")
+    # Its data volume: thirteen 20° patches, 1 test / 2 validation / 10 training, every negative kept.
+    assert (paper.simulate_sz.patch.width_deg, paper.simulate_sz.patches.count) == (20.0, 13)
+    assert (paper.cutouts_sz.split.test_patches, paper.cutouts_sz.split.val_patches) == (1, 2)
+    assert paper.cutouts_sz.train_negative_fraction == 1.0
     model = build_net(t.net, inputs=InputSpec((32, 32, 3), np.zeros(5), np.ones(5)), seed=0)
     n_params = model.count_params()
     assert 5e6 < n_params < 3e7, n_params  # ResNet-50 stages 2–4 at full width, two dense layers of 256
