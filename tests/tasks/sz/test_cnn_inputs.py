@@ -56,11 +56,6 @@ def test_the_stretch_is_saved_with_the_model(tmp_path):
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5)
 
 
-def test_default_params_stretch_the_sz_inputs():
-    p = load_params(ROOT / "params.yaml")
-    assert p.train_sz.net.input_stretch == "asinh"
-
-
 def test_paper_profile_sets_deepsz_sizes_and_builds():
     from skysieve.nets import InputSpec, build_net
 
