@@ -74,7 +74,7 @@ def test_read_patch_dirs_reads_both_layouts_and_names_what_is_missing(tmp_path, 
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match=r"empty: neither sky_<band>.fits maps nor patches.json; run `skysieve "
                                         r"simulate sz"):
-        read_patch_dirs(tmp_path / "empty")
+        read_patch_dirs(tmp_path / "empty", rerun=f"skysieve simulate sz --out {tmp_path / 'empty'}")
     for f in (tmp_path / "multi" / "patch_01").glob("sky_*.fits"):
         f.unlink()
     with pytest.raises(DataError, match=r"patch_01: patch patch_01 of .*patches.json has no sky_<band>.fits maps"):

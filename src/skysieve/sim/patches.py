@@ -131,7 +131,7 @@ def simulate_patches(cfg: SimulateSzParams, cosmo: CosmologyParams, *, cl: Table
     return entries
 
 
-def read_patch_dirs(sky_dir: str | Path) -> list[tuple[int, str, Path]]:
+def read_patch_dirs(sky_dir: str | Path, *, rerun: str = "the simulation that wrote it") -> list[tuple[int, str, Path]]:
     """The patches of a sky directory, in index order: ``(index, name, directory)``.
 
     A directory with ``sky_<band>.fits`` at its top is one patch (index 0,
@@ -141,7 +141,8 @@ def read_patch_dirs(sky_dir: str | Path) -> list[tuple[int, str, Path]]:
     ------
     DataError
         No maps and no manifest, an unreadable manifest, or a listed patch
-        directory that is missing; the message names the path and the fix.
+        directory that is missing; the message names the path and the fix
+        (``rerun``: the command that writes the sky, given by the search).
     """
     sky_dir = Path(sky_dir)
     if any(sky_dir.glob("sky_*.fits")):
@@ -149,20 +150,20 @@ def read_patch_dirs(sky_dir: str | Path) -> list[tuple[int, str, Path]]:
     manifest = sky_dir / MANIFEST
     if not manifest.is_file():
         raise DataError(f"{sky_dir}: neither sky_<band>.fits maps nor {MANIFEST}; "
-                        f"run `skysieve simulate sz --out {sky_dir}` first")
+                        f"run `{rerun}` first")
     try:
         entries = json.loads(manifest.read_text())["patches"]
         patches = sorted((int(e["index"]), str(e["name"])) for e in entries)
     except (ValueError, KeyError, TypeError) as exc:
-        raise DataError(f"{manifest}: not a patch manifest ({exc}); rerun `skysieve simulate sz --out {sky_dir}`") \
+        raise DataError(f"{manifest}: not a patch manifest ({exc}); rerun `{rerun}`") \
             from exc
     if not patches:
-        raise DataError(f"{manifest}: lists no patch; rerun `skysieve simulate sz --out {sky_dir}`")
+        raise DataError(f"{manifest}: lists no patch; rerun `{rerun}`")
     out = []
     for index, name in patches:
         path = sky_dir / name
         if not any(path.glob("sky_*.fits")):
             raise DataError(f"{path}: patch {name} of {manifest} has no sky_<band>.fits maps; "
-                            f"rerun `skysieve simulate sz --out {sky_dir}`")
+                            f"rerun `{rerun}`")
         out.append((index, name, path))
     return out

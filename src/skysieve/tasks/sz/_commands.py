@@ -15,6 +15,13 @@ from skysieve.tasks import Command
 
 __all__ = ["commands"]
 
+
+def _sky_patches(sky: Path) -> list[tuple[int, str, Path]]:
+    """The patches of a sky directory (:func:`skysieve.sim.read_patch_dirs`), naming this search's fix."""
+    from skysieve.sim import read_patch_dirs
+
+    return read_patch_dirs(sky, rerun=f"skysieve simulate sz --out {sky}")
+
 #: The search these commands serve (its MLflow experiment and registry tag).
 SEARCH = "sz"
 
@@ -78,12 +85,11 @@ def cutouts_sz(
     import numpy as np
 
     from skysieve.config import load_params
-    from skysieve.sim import read_patch_dirs
     from skysieve.tasks.sz.cutouts import write_cutouts
     from skysieve.tasks.sz.sky_cutouts import patch_loaders, plan_sky_cutouts
 
     cfg = load_params(params).cutouts_sz
-    patches = read_patch_dirs(sky)
+    patches = _sky_patches(sky)
     dirs = {name: path for _, name, path in patches}
     catalog = plan_sky_cutouts([(k, name) for k, name, _ in patches], cfg,
                                load=lambda name: (_read_patch_maps(dirs[name]), _read_halos(dirs[name])), sky=sky)
@@ -120,10 +126,8 @@ def _patch_tables(sky: Path, filename: str):
     """``filename`` of every patch of ``sky`` stacked, with a ``patch`` column, or None where none has it."""
     from astropy.table import Table, vstack
 
-    from skysieve.sim import read_patch_dirs
-
     tables = []
-    for _, name, path in read_patch_dirs(sky):
+    for _, name, path in _sky_patches(sky):
         if (path / filename).is_file():
             t = Table.read(path / filename)
             t["patch"] = name
@@ -174,7 +178,6 @@ def mf_sz(
     from skysieve.data import band_name, open_dataset, read_maps
     from skysieve.errors import DataError
     from skysieve.mf import read_source_catalog
-    from skysieve.sim import read_patch_dirs
     from skysieve.tasks.sz._mf_patches import run_mf_patches
 
     p = load_params(params)
@@ -189,7 +192,7 @@ def mf_sz(
                                                                              freqs_ghz=maps.freqs_ghz)
         return maps, _read_halos(path), sources
 
-    result = run_mf_patches(read_patch_dirs(sky), load, params=cfg, bands=bands, cutouts=catalog,
+    result = run_mf_patches(_sky_patches(sky), load, params=cfg, bands=bands, cutouts=catalog,
                             central_arcmin=p.cutouts_sz.central_arcmin,
                             cmb_cl=Table.read(cl) if cfg.noise_model == "model" else None,
                             tcmb_k=p.cosmology.Tcmb0_k)
