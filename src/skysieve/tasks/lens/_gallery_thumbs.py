@@ -18,7 +18,7 @@ from astropy.io import fits
 
 from skysieve.errors import ConfigError, DataError
 from skysieve.gallery import DEFAULT_SIZE_PX, default_thumbnails, render_bands
-from skysieve.tasks.lens._fits_inputs import _filter_name, _image_headers, fits_stem
+from skysieve.catalog._fits_checks import _filter_name, _image_headers, fits_stem
 
 __all__ = ["gallery_thumbnails", "read_cutout_bands"]
 

@@ -48,7 +48,7 @@ from astropy.io import fits
 
 from skysieve.errors import DataError
 from skysieve.tasks.lens._catalog_config import LensCatalogConfig
-from skysieve.tasks.lens._fits_inputs import (
+from skysieve.catalog._fits_checks import (
     _check_scale,
     _filter_name,
     _image_headers,
@@ -62,7 +62,7 @@ from skysieve.tasks.lens._fits_inputs import (
     fits_stem,
     unit_factor,
 )
-from skysieve.tasks.lens._positions import PositionCutouts, open_positions, read_positions
+from skysieve.catalog._positions import PositionCutouts, open_positions, read_positions
 
 __all__ = ["CutoutDirectory", "PositionCutouts", "combined_sha256", "fits_stem", "open_cutout_dir",
            "open_positions", "read_positions", "unit_factor"]

@@ -8,7 +8,7 @@ Order of work (every check comes before the first expensive step):
    (:func:`load_lens_catalog_model`);
 2. check the inputs from their headers — a directory of cutouts
    (:func:`~skysieve.tasks.lens._inputs.open_cutout_dir`) or large band images and a
-   positions table (:func:`~skysieve.tasks.lens._positions.open_positions`) — and the
+   positions table (:func:`~skysieve.catalog._positions.open_positions`) — and the
    truth table;
 3. stream the cutouts through the CNN batch by batch;
 4. one row per input cutout or position: ``score``, ``is_lens``,
@@ -251,7 +251,7 @@ def make_lens_catalog(*, model: str | LensCatalogModel, cutouts: str | Path | No
         Neither or both inputs; a batch size < 1.
     DataError
         Bad inputs (see :func:`~skysieve.tasks.lens._inputs.open_cutout_dir`,
-        :func:`~skysieve.tasks.lens._positions.open_positions`) or truth table, or truth ids
+        :func:`~skysieve.catalog._positions.open_positions`) or truth table, or truth ids
         that match no row.
     """
     from skysieve.evaluate import confusion_counts
