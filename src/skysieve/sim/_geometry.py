@@ -5,8 +5,8 @@ from pixell import enmap
 
 from skysieve.errors import DataError
 
-__all__ = ["car_bounds", "car_pixel_scales_arcmin", "deposit_points", "patch_solid_angle_sr", "pixel_centres",
-           "uniform_positions"]
+__all__ = ["car_bounds", "car_pixel_scales_arcmin", "deposit_points", "patch_solid_angle_sr", "per_profile",
+           "pixel_centres", "uniform_positions"]
 
 
 def car_bounds(shape, wcs) -> tuple[float, float, float, float]:
@@ -36,6 +36,17 @@ def uniform_positions(shape, wcs, n: int, rng: np.random.Generator) -> tuple[np.
     ra = rng.uniform(ra_lo, ra_hi, size=n)
     dec = np.arcsin(rng.uniform(np.sin(dec_lo), np.sin(dec_hi), size=n))
     return np.mod(np.degrees(ra), 360.0), np.degrees(dec)
+
+
+def per_profile(ra_deg, dec_deg, *values) -> tuple[np.ndarray, ...]:
+    """Profile centres and per-profile values as float64 arrays of one length ``n`` (scalars broadcast).
+
+    Returns ``(ra, dec, *values)``, each of shape ``(n,)`` with ``n`` the number of centres.
+    """
+    ra = np.atleast_1d(np.asarray(ra_deg, dtype=np.float64))
+    dec = np.atleast_1d(np.asarray(dec_deg, dtype=np.float64))
+    n = ra.size
+    return (ra, dec, *(np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)) for v in values))
 
 
 def pixel_centres(shape, wcs, ra_deg, dec_deg) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -51,7 +51,7 @@ from scipy import integrate
 
 from skysieve.config import GnfwParams
 from skysieve.errors import DataError
-from skysieve.sim._geometry import car_pixel_scales_arcmin
+from skysieve.sim._geometry import car_pixel_scales_arcmin, per_profile
 from skysieve.sim._random import SeedLike, as_generator
 
 __all__ = ["draw_ellipticities", "gnfw_pressure", "gnfw_projected", "gnfw_volume_integral", "paint_gnfw_profiles"]
@@ -198,13 +198,10 @@ def paint_gnfw_profiles(shape, wcs, ra_deg, dec_deg, amplitude, theta500_arcmin,
         ``amplitude`` units per arcmin².
     """
     ny, nx = int(shape[-2]), int(shape[-1])
-    ra = np.atleast_1d(np.asarray(ra_deg, dtype=np.float64))
-    dec = np.atleast_1d(np.asarray(dec_deg, dtype=np.float64))
+    ra, dec, amp, theta500, q, pa_deg = per_profile(ra_deg, dec_deg, amplitude, theta500_arcmin, axis_ratio,
+                                                    position_angle_deg)
     n = ra.size
-    amp = np.broadcast_to(np.asarray(amplitude, dtype=np.float64), (n,))
-    theta500 = np.broadcast_to(np.asarray(theta500_arcmin, dtype=np.float64), (n,))
-    q = np.broadcast_to(np.asarray(axis_ratio, dtype=np.float64), (n,))
-    pa = np.deg2rad(np.broadcast_to(np.asarray(position_angle_deg, dtype=np.float64), (n,)))
+    pa = np.deg2rad(pa_deg)
     if np.any(theta500 <= 0):
         raise DataError("paint_gnfw_profiles: theta500_arcmin must be > 0")
     if np.any((q <= 0) | (q > 1)):

@@ -24,7 +24,7 @@ from pixell import enmap
 
 from skysieve.config import CosmologyParams, TszParams
 from skysieve.errors import DataError
-from skysieve.sim._geometry import car_pixel_scales_arcmin, deposit_points
+from skysieve.sim._geometry import car_pixel_scales_arcmin, deposit_points, per_profile
 from skysieve.sim._random import SeedLike, as_generator
 from skysieve.sim._tables import column_values, require_columns
 from skysieve.sim.cosmo import astropy_cosmology
@@ -260,12 +260,8 @@ def paint_beta_profiles(shape, wcs, ra_deg, dec_deg, amplitude, theta_c_arcmin, 
         ``amplitude`` units per arcmin².
     """
     ny, nx = int(shape[-2]), int(shape[-1])
-    ra = np.atleast_1d(np.asarray(ra_deg, dtype=np.float64))
-    dec = np.atleast_1d(np.asarray(dec_deg, dtype=np.float64))
+    ra, dec, amp, theta_c, theta_max = per_profile(ra_deg, dec_deg, amplitude, theta_c_arcmin, theta_max_arcmin)
     n = ra.size
-    amp = np.broadcast_to(np.asarray(amplitude, dtype=np.float64), (n,))
-    theta_c = np.broadcast_to(np.asarray(theta_c_arcmin, dtype=np.float64), (n,))
-    theta_max = np.broadcast_to(np.asarray(theta_max_arcmin, dtype=np.float64), (n,))
     if np.any(theta_c <= 0) or np.any(theta_max <= 0):
         raise DataError("paint_beta_profiles: theta_c_arcmin and theta_max_arcmin must be > 0")
     oversample = int(oversample)
