@@ -90,7 +90,7 @@ def test_the_cluster_is_found_on_the_survey_map_and_nothing_outside_the_footprin
         assert (c.tp, c.fp, c.fn) == (1, 0, 0), m
     meta = t.meta
     assert not meta["PERIODIC"] and 0.4 < meta["OBSFRAC"] < 0.6 and meta["EDGEMARG"] == MARGIN
-    assert meta["WGT1"] == "weight_90GHz.fits" and len(meta["WSHA256_1"]) == 64
+    assert meta["WGT1"] == "weight_90GHz.fits" and len(meta["WSHA_1"]) == 64
 
 
 def test_edge_distance_column_matches_a_brute_force_distance(survey_result, survey_files):

@@ -11,10 +11,12 @@ __all__ = ["CATALOG_HELP", "catalog_options", "field_options", "load_catalog_mod
 
 CATALOG_HELP = ("--maps takes one FITS map per band (FREQ, BUNIT uK_CMB, celestial WCS). Runs the matched filter "
                 "with point-source detection, scores overlapping tiles with the CNN, combines them with the model's "
-                "thresholds and merges the tiles of one object. --truth: a halo catalog. A survey field (--fields) is a "
-                "directory holding one FITS map per band (*.fits). Survey maps: NaN outside the footprint, optional "
-                "--weights (one inverse-variance map per band, in the order of --maps, given after them); candidates "
-                "within --edge-margin-arcmin of the footprint edge are flagged and decide nothing.")
+                "thresholds and merges the tiles of one object. --truth: a halo catalog. A survey field (--fields) "
+                "is a directory holding one FITS map per band (*.fits) and, optionally, one weight map per band "
+                "(weight_*.fits, ivar_*.fits or BUNIT uK^-2, paired with its band by FREQ). Survey maps: NaN outside "
+                "the footprint, optional --weights (one inverse-variance map per band, in the order of --maps, given "
+                "after them); candidates within --edge-margin-arcmin of the footprint edge are flagged and decide "
+                "nothing.")
 
 
 def catalog_options() -> tuple[inspect.Parameter, ...]:
@@ -42,23 +44,99 @@ def catalog_options() -> tuple[inspect.Parameter, ...]:
     )
 
 
+WEIGHT_PREFIXES = ("weight", "ivar")  # weight_148GHz.fits (skysieve), ivar_f150.fits (pixell / ACT naming)
+
+
+def _is_weight_map(path: Path, header: Any) -> bool:
+    """A file is an inverse-variance weight map if its name starts with ``weight``/``ivar`` or its ``BUNIT`` is an
+    inverse squared temperature (``uK^-2``, ``1/uK2``)."""
+    import astropy.units as u
+
+    if path.name.lower().startswith(WEIGHT_PREFIXES):
+        return True
+    try:
+        unit = u.Unit(str(header.get("BUNIT", "")).replace("uK_CMB", "uK"))
+    except ValueError:
+        return False
+    return unit.is_equivalent(u.K ** -2)
+
+
+def _image_header(path: Path) -> Any:
+    """The header of the first HDU holding an image, or None for a file of tables only (a truth catalog)."""
+    from astropy.io import fits
+
+    from skysieve.errors import DataError
+
+    try:
+        with fits.open(path, memmap=True) as hdul:
+            for hdu in hdul:
+                if hdu.is_image and hdu.header.get("NAXIS", 0) >= 2:
+                    return hdu.header.copy()
+    except OSError as exc:
+        raise DataError(f"{path}: not a readable FITS file ({exc})") from exc
+    return None
+
+
+def _freq(path: Path, header: Any) -> float:
+    from skysieve.errors import DataError
+
+    try:
+        return float(header["FREQ"])
+    except (KeyError, ValueError, TypeError):
+        raise DataError(f"{path}: no FREQ (GHz) in the header; a weight map in a survey field is paired with its "
+                        "band by FREQ, so give it the FREQ of its band") from None
+
+
 def field_options(directory: Path) -> dict[str, Any]:
-    """One survey field: ``directory`` holds one FITS map per band (``*.fits``, ``*.fits.gz``, ``*.fit``).
+    """One survey field: ``directory`` holds one FITS map per band and, optionally, one weight map per band.
+
+    Files are ``*.fits``, ``*.fits.gz`` or ``*.fit``. A weight map (inverse variance, as ``--weights``) is told
+    from a band map by its name (``weight*`` or ``ivar*``) or its ``BUNIT`` (an inverse squared temperature), and
+    paired with its band by ``FREQ``. Files holding only tables (a truth catalog beside the maps) are left out.
+
+    Returns
+    -------
+    dict
+        ``maps`` (band maps, sorted by name), ``extra`` (empty) and, when the field has weight maps, ``weights``
+        in the order of ``maps``.
 
     Raises
     ------
     DataError
-        The directory is missing or holds no FITS file.
+        The directory is missing or holds no band map; some bands have a weight map and others not; a weight
+        map whose FREQ matches no band, or two for one band.
     """
     from skysieve.errors import DataError
 
     directory = Path(directory)
     if not directory.is_dir():
         raise DataError(f"{directory}: field directory not found")
-    maps = sorted(p for pattern in ("*.fits", "*.fits.gz", "*.fit") for p in directory.glob(pattern) if p.is_file())
+    files = sorted(p for pattern in ("*.fits", "*.fits.gz", "*.fit") for p in directory.glob(pattern) if p.is_file())
+    maps, weights = [], []
+    for path in files:
+        header = _image_header(path)
+        if header is not None:
+            (weights if _is_weight_map(path, header) else maps).append((path, header))
     if not maps:
         raise DataError(f"{directory}: no FITS map (*.fits) in the field; put one map per band there")
-    return {"maps": maps, "extra": []}
+    if not weights:
+        return {"maps": [p for p, _ in maps], "extra": []}
+    by_freq: dict[float, Path] = {}
+    for path, header in weights:
+        f = _freq(path, header)
+        if f in by_freq:
+            raise DataError(f"{directory}: two weight maps for {f:g} GHz ({by_freq[f].name}, {path.name}); keep one "
+                            "per band")
+        by_freq[f] = path
+    paired = [by_freq.pop(_freq(p, h), None) for p, h in maps]
+    if by_freq:
+        raise DataError(f"{directory}: weight map(s) {', '.join(p.name for p in by_freq.values())} match no band map "
+                        f"by FREQ; the bands are {', '.join(f'{_freq(p, h):g} GHz' for p, h in maps)}")
+    if None in paired:
+        missing = [p.name for (p, _), w in zip(maps, paired) if w is None]
+        raise DataError(f"{directory}: weight maps for some bands but none for {', '.join(missing)}; give every band "
+                        "its weight map (weight_<band>.fits) or none")
+    return {"maps": [p for p, _ in maps], "extra": [], "weights": paired}
 
 
 def load_catalog_model(ref: Any) -> Any:

@@ -249,7 +249,7 @@ def _header(model: CatalogModel, maps: SkyMaps, checksums: list[str], grid: Tile
     })
     for i, (name, digest) in enumerate(weights, start=1):
         meta[f"WGT{i}"] = name
-        meta[f"WSHA256_{i}"] = digest
+        meta[f"WSHA_{i}"] = digest  # FITS keywords are ≤ 8 characters
     return meta
 
 
