@@ -271,19 +271,33 @@ class SpiralParams(Section):
 
 
 class EdgeOnParams(Section):
-    """Hard negative: a member with a thin, bent, blue edge-on disc beside it, tangential like an arc."""
+    """Hard negative: a member with a thin, blue edge-on spiral beside it, tangential like an arc.
+
+    The spiral is a thin exponential disc with a small red bulge at its centre,
+    nearly straight (a warp of curvature ≤ ``bend_per_arcsec_range[1]``; an arc
+    of radius R has c = 1/2R, so c ≤ 0.2″⁻¹ is flatter than any ring inside
+    the cutout), and at least ``min_snr`` bright (matched-filter SNR over the
+    bands, as ``arc_snr``): a disc below it is brightened to it.
+    """
 
     q_range: Range = (0.06, 0.2)
     re_arcsec_range: Range = (0.2, 0.7)
     separation_arcsec_range: Range = (0.5, 1.7)
-    bend_per_arcsec_range: Range = Field((0.0, 1.2), description="curvature c of y' = c x'² toward the member")
+    bend_per_arcsec_range: Range = Field((0.0, 0.2), description="curvature c of y' = c x'² toward the member "
+                                                                 "(a warp; 1/2R for an arc of radius R)")
     mag_range: Range = (21.5, 25.5)
     z_range: Range = (0.2, 1.5)
+    bulge_fraction_range: Range = Field((0.1, 0.3), description="share of the spiral's light in its red n = 4 "
+                                                                "bulge (r_e = 0.25 disc r_e)")
+    min_snr: float = Field(10.0, ge=0, description="spirals fainter than this matched-filter SNR are brightened "
+                                                   "to it (0: off)")
 
     @model_validator(mode="after")
     def _ranges(self) -> "EdgeOnParams":
         _check_ranges(self, "q_range", "re_arcsec_range", "separation_arcsec_range", "bend_per_arcsec_range",
-                      "mag_range", "z_range")
+                      "mag_range", "z_range", "bulge_fraction_range")
+        if not (0 <= self.bulge_fraction_range[0] and self.bulge_fraction_range[1] < 1):
+            raise ValueError(f"bulge_fraction_range must lie in [0, 1) (got {self.bulge_fraction_range})")
         return self
 
 
@@ -296,6 +310,8 @@ class NegativeParams(Section):
     edge_on: float = Field(0.15, ge=0, le=1)
     twin_fraction: float = Field(0.5, ge=0, le=1, description="plain-member negatives that are a lens without "
                                                               "its source (same group as the lens)")
+    twin_min_arc_snr: float = Field(10.0, ge=0, description="a lens whose arc SNR is below this gets no twin (the "
+                                                            "same image up to noise); a plain member takes its place")
     member_selection: Literal["lens_like", "luminosity_function"] = Field(
         "lens_like", description="members drawn like lenses (∝ θ_E) or straight from the luminosity function")
     blue_neighbours: BlueNeighbourParams = BlueNeighbourParams()
