@@ -275,16 +275,19 @@ class EdgeOnParams(Section):
 
     The spiral is a thin exponential disc with a small red bulge at its centre,
     nearly straight (a warp of curvature ≤ ``bend_per_arcsec_range[1]``; an arc
-    of radius R has c = 1/2R, so c ≤ 0.2″⁻¹ is flatter than any ring inside
-    the cutout), and at least ``min_snr`` bright (matched-filter SNR over the
-    bands, as ``arc_snr``): a disc below it is brightened to it.
+    of radius R has c = 1/2R, so c ≤ 0.05″⁻¹ bends a 1″ half-length by
+    0.05″ where a ring of θ_E = 1″ bends it by 0.5″), and at least ``min_snr``
+    bright (matched-filter SNR over the bands, as ``arc_snr``): a disc below
+    it is brightened to it.  ``re_arcsec_range`` is the circularised r_e
+    (lenstronomy's ``R_sersic``): the half-light semi-major axis is r_e/√q,
+    0.2–1.2″ for the defaults.
     """
 
     q_range: Range = (0.06, 0.2)
-    re_arcsec_range: Range = (0.2, 0.7)
+    re_arcsec_range: Range = (0.08, 0.3)
     separation_arcsec_range: Range = (0.5, 1.7)
-    bend_per_arcsec_range: Range = Field((0.0, 0.2), description="curvature c of y' = c x'² toward the member "
-                                                                 "(a warp; 1/2R for an arc of radius R)")
+    bend_per_arcsec_range: Range = Field((0.0, 0.05), description="curvature c of y' = c x'² toward the member "
+                                                                  "(a warp; 1/2R for an arc of radius R)")
     mag_range: Range = (21.5, 25.5)
     z_range: Range = (0.2, 1.5)
     bulge_fraction_range: Range = Field((0.1, 0.3), description="share of the spiral's light in its red n = 4 "
