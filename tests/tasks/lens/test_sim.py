@@ -284,3 +284,19 @@ def test_feature_snr_in_the_catalog_only_for_look_alikes(lens_cosmo):
     kinds, snr = np.asarray(truth["kind"]), np.asarray(truth["feature_snr"])
     look_alike = np.isin(kinds, ["blue_neighbour", "edge_on"])
     assert look_alike.any() and np.all(snr[look_alike] > 0) and np.all(np.isnan(snr[~look_alike]))
+
+
+def test_faint_sources_shrink_as_shibuya_size_luminosity(lens_cosmo):
+    """r_e ∝ L^0.27 below the pivot (Shibuya et al. 2015), the paper's size–z relation at and above it."""
+    from skysieve.tasks.lens._population import distances, source_re_kpc
+
+    dist = distances(lens_cosmo)
+    src = SimulateLensParams().sources.model_copy(update={"re_scatter_kpc": 0.0})
+    z = 2.0
+    paper = src.re_b_kpc * (1 + z) ** src.re_beta
+    m_pivot = src.re_pivot_abs_mag + float(dist.distance_modulus(z)) - 2.5 * np.log10(1 + z)
+    rng = np.random.default_rng(0)
+    assert source_re_kpc(rng, z, src, mag=m_pivot - 1.0, dist=dist) == pytest.approx(paper)  # brighter: unchanged
+    assert source_re_kpc(rng, z, src, mag=m_pivot + 2.5, dist=dist) == pytest.approx(paper * 10 ** (-0.27))
+    off = src.model_copy(update={"re_luminosity_slope": 0.0})
+    assert source_re_kpc(rng, z, off, mag=m_pivot + 2.5, dist=dist) == pytest.approx(paper)

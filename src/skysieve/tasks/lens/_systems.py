@@ -265,7 +265,7 @@ def _sample_lens(rng: np.random.Generator, cfg: SimulateLensParams, dist: Distan
         place = _cluster_placement(rng, cfg, cluster, dist, z_lens, z_src)
         mass = LensMass(theta_e_arcsec=theta_e, q=q_mass, pa_rad=float(pa_mass), kappa_ext=place["kappa"],
                         gamma1=place["gamma1"], gamma2=place["gamma2"])
-        re_kpc = source_re_kpc(rng, z_src, src)
+        re_kpc = source_re_kpc(rng, z_src, src, mag=src_mag, dist=dist)
         re_arcsec = re_kpc / float(dist.kpc_per_arcsec(z_src))
         n_src, q_src, pa_src = rng.uniform(*src.n_sersic_range), rng.uniform(*src.q_range), rng.uniform(0, np.pi)
         src_mags = sed_magnitudes(rng, src_mag, z_src, cfg.bands, ref, src.sed)

@@ -176,7 +176,8 @@ class SourceParams(Section):
     ``dN/dm ∝ 10**(slope m)``; redshifts follow ``p(z|Δm) ∝ z² exp(−z/z0)``
     (``exp``) or ``z² exp(−(z/z0)**0.5)`` (``sqrt``) per magnitude bin; the
     effective radius is ``re_kpc_low_z`` for z ≤ 1 and ``B (1+z)**β`` above,
-    plus a uniform offset in ``re_scatter_sigmas × re_scatter_kpc``.
+    plus a uniform offset in ``re_scatter_sigmas × re_scatter_kpc``, times
+    ``(L/L_pivot)**re_luminosity_slope`` for sources fainter than the pivot.
     """
 
     mag_range: Range = Field((22.0, 29.0), description="reference-band magnitudes (bright, faint)")
@@ -194,6 +195,10 @@ class SourceParams(Section):
     re_scatter_kpc: float = Field(0.25, ge=0, lt=10)
     re_scatter_sigmas: Range = (-1.5, 1.0)
     re_min_kpc: float = Field(0.1, gt=0)
+    re_luminosity_slope: float = Field(0.27, ge=0, lt=2, description="Shibuya et al. (2015) r_e ∝ L^α below the "
+                                                                     "pivot; 0 = the paper's size–z relation alone")
+    re_pivot_abs_mag: float = Field(-19.7, gt=-30, lt=0, description="absolute magnitude (rest UV) below whose "
+                                                                     "luminosity sources shrink as L^α")
     n_sersic_range: Range = (1.0, 2.0)
     q_range: Range = (0.2, 1.0)
     caustic_buffer_re: float = Field(0.5, ge=0, lt=10, description="source centres within this × r_e of the caustic")
