@@ -225,6 +225,9 @@ def test_high_redshift_sources_drop_out_of_blue_bands():
     ({"members": {"theta_e_range_arcsec": [3.5, 0.2]}}, r"simulate_lens.members: theta_e_range_arcsec must be"),
     ({"sources": {"z0": [0.3, 0.04]}}, r"z0 and z_forms need one entry per magnitude bin"),
     ({"size_px": 4}, r"simulate_lens.size_px: .*greater than or equal to 8.*\(got 4\)"),
+    ({"negatives": {"edge_on_discs": {"bulge_fraction_range": [0.2, 1.0]}}},
+     r"bulge_fraction_range must lie in \[0, 1\)"),
+    ({"negatives": {"twin_min_arc_snr": -1}}, r"twin_min_arc_snr.*greater than or equal to 0"),
 ])
 def test_bad_params_name_key_and_value(tmp_path, section, match):
     path = tmp_path / "params.yaml"
