@@ -14,7 +14,9 @@ from skysieve.tasks.lens.sim import (
     LensMass,
     LensSystem,
     plan_lens_tasks,
+    LensTask,
     render_lens_system,
+    run_lens_task,
     sample_lens_system,
     simulate_lens_cutouts,
     solve_images,
@@ -131,7 +133,8 @@ def test_lensed_flux_is_intrinsic_flux_times_point_source_magnification():
 def tiny_run(lens_cosmo):
     """Twelve noise-free cutouts; every plain-member negative is a twin of a lens."""
     cfg = tiny(n_cutouts=12, noise=False, negatives={"member": 1.0, "blue_neighbour": 0.0, "spiral": 0.0,
-                                                       "edge_on": 0.0, "twin_fraction": 1.0})
+                                                       "edge_on": 0.0, "twin_fraction": 1.0,
+                                                       "twin_min_arc_snr": 0.0})
     images, truth = simulate_lens_cutouts(cfg, lens_cosmo, seed=cfg.seed)
     return cfg, images, truth
 
@@ -222,6 +225,9 @@ def test_high_redshift_sources_drop_out_of_blue_bands():
     ({"members": {"theta_e_range_arcsec": [3.5, 0.2]}}, r"simulate_lens.members: theta_e_range_arcsec must be"),
     ({"sources": {"z0": [0.3, 0.04]}}, r"z0 and z_forms need one entry per magnitude bin"),
     ({"size_px": 4}, r"simulate_lens.size_px: .*greater than or equal to 8.*\(got 4\)"),
+    ({"negatives": {"edge_on_discs": {"bulge_fraction_range": [0.2, 1.0]}}},
+     r"bulge_fraction_range must lie in \[0, 1\)"),
+    ({"negatives": {"twin_min_arc_snr": -1}}, r"twin_min_arc_snr.*greater than or equal to 0"),
 ])
 def test_bad_params_name_key_and_value(tmp_path, section, match):
     path = tmp_path / "params.yaml"
@@ -235,3 +241,65 @@ def test_impossible_lens_configuration_says_what_to_change(lens_cosmo):
                members={"theta_e_range_arcsec": (3.0, 3.5)})
     with pytest.raises(ConfigError, match=r"no lens with an image inside the 8-px cutout .* widen the cutout"):
         sample_lens_system(cfg, lens_cosmo, kind="lens", seed=0)
+
+
+def _one_task(cfg, cosmo, kind, *, twin=False, seed=4):
+    return run_lens_task(LensTask(index=0, kind=kind, twin=twin, seed=np.random.SeedSequence(seed)), cfg, cosmo)
+
+
+def test_invisible_arc_gets_a_plain_member_not_a_twin(lens_cosmo):
+    """Below twin_min_arc_snr the twin would be the lens up to noise: a fresh member takes its place."""
+    for floor, kind in ((0.0, "twin"), (1e9, "member")):
+        cfg = tiny(negatives={"twin_min_arc_snr": floor})
+        (_, lens), (_, other) = _one_task(cfg, lens_cosmo, "lens", twin=True)
+        assert lens["label"] == 1 and other["label"] == 0 and other["kind"] == kind and other["group"] == 0
+        same_scene = other["lens_mag_f814w"] == lens["lens_mag_f814w"]
+        assert same_scene == (kind == "twin")
+
+
+def test_edge_on_spiral_is_a_straight_disc_with_a_red_bulge(lens_cosmo):
+    cfg = tiny()
+    p = cfg.negatives.edge_on_discs
+    for seed in range(5):
+        system = sample_lens_system(cfg, lens_cosmo, kind="edge_on", seed=seed)
+        disc, bulge = system.features
+        assert abs(disc.bend_per_arcsec) <= p.bend_per_arcsec_range[1]
+        assert (bulge.x_arcsec, bulge.y_arcsec) == (disc.x_arcsec, disc.y_arcsec) and bulge.n_sersic == 4.0
+        b, r = cfg.band_index("F435W"), cfg.band_index("F814W")
+        assert bulge.mags[b] - bulge.mags[r] > disc.mags[b] - disc.mags[r]  # bulge redder than its disc
+        assert system.truth["n_neighbours"] >= 2
+
+
+@pytest.mark.parametrize("min_snr", [0.0, 400.0])
+def test_edge_on_spiral_is_brightened_to_min_snr(lens_cosmo, min_snr):
+    cfg = tiny(negatives={"edge_on_discs": {"min_snr": min_snr}})
+    ((image, truth),) = _one_task(cfg, lens_cosmo, "edge_on")
+    natural = _one_task(tiny(negatives={"edge_on_discs": {"min_snr": 0.0}}), lens_cosmo, "edge_on")[0][1]
+    assert natural["feature_snr"] < 400.0  # the tiny default disc is fainter than the floor tested
+    expected = max(natural["feature_snr"], min_snr)
+    assert truth["feature_snr"] == pytest.approx(expected, rel=0.02)
+    assert image.shape == (32, 32, 3)
+
+
+def test_feature_snr_in_the_catalog_only_for_look_alikes(lens_cosmo):
+    cfg = tiny(n_cutouts=12, negatives={"member": 0.25, "blue_neighbour": 0.25, "spiral": 0.25, "edge_on": 0.25})
+    _, truth = simulate_lens_cutouts(cfg, lens_cosmo, seed=cfg.seed)
+    kinds, snr = np.asarray(truth["kind"]), np.asarray(truth["feature_snr"])
+    look_alike = np.isin(kinds, ["blue_neighbour", "edge_on"])
+    assert look_alike.any() and np.all(snr[look_alike] > 0) and np.all(np.isnan(snr[~look_alike]))
+
+
+def test_faint_sources_shrink_as_shibuya_size_luminosity(lens_cosmo):
+    """r_e ∝ L^0.27 below the pivot (Shibuya et al. 2015), the paper's size–z relation at and above it."""
+    from skysieve.tasks.lens._population import distances, source_re_kpc
+
+    dist = distances(lens_cosmo)
+    src = SimulateLensParams().sources.model_copy(update={"re_scatter_kpc": 0.0})
+    z = 2.0
+    paper = src.re_b_kpc * (1 + z) ** src.re_beta
+    m_pivot = src.re_pivot_abs_mag + float(dist.distance_modulus(z)) - 2.5 * np.log10(1 + z)
+    rng = np.random.default_rng(0)
+    assert source_re_kpc(rng, z, src, mag=m_pivot - 1.0, dist=dist) == pytest.approx(paper)  # brighter: unchanged
+    assert source_re_kpc(rng, z, src, mag=m_pivot + 2.5, dist=dist) == pytest.approx(paper * 10 ** (-0.27))
+    off = src.model_copy(update={"re_luminosity_slope": 0.0})
+    assert source_re_kpc(rng, z, off, mag=m_pivot + 2.5, dist=dist) == pytest.approx(paper)

@@ -177,16 +177,27 @@ def sample_source_redshift(rng: np.random.Generator, mag: float, sources: Source
     return float(sample_from_pdf(rng, z, pdf))
 
 
-def source_re_kpc(rng: np.random.Generator, z: float, sources: SourceParams) -> float:
+def source_re_kpc(rng: np.random.Generator, z: float, sources: SourceParams, *, mag: float | None = None,
+                  dist: Distances | None = None) -> float:
     """Effective radius from the size–redshift relation with its scatter (Angora et al. 2023, Table 2).
 
-    .. math:: R_e = 2.54\\ {\\rm kpc}\\ (z \\le 1), \\qquad R_e = B (1+z)^{\\beta}\\ (z > 1),
+    .. math:: R_e = f_L \\times \\begin{cases} 2.54\\ {\\rm kpc} & z \\le 1 \\\\ B (1+z)^{\\beta} & z > 1 \\end{cases}
+              + \\delta, \\qquad f_L = \\min\\big(1, 10^{-0.4\\,\\alpha\\,(M - M_{\\rm piv})}\\big),
 
-    plus an offset drawn uniformly in ``[−1.5σ, +1σ]`` (σ = 0.25 kpc), floored at ``re_min_kpc``.
+    δ drawn uniformly in ``[−1.5σ, +1σ]`` (σ = 0.25 kpc, scaled by f_L too),
+    floored at ``re_min_kpc``.  f_L is Shibuya et al.'s (2015) size–luminosity
+    slope α (``re_luminosity_slope``, 0.27; 0 gives the paper's recipe) for
+    galaxies fainter than their B(1+z)^β sample (``re_pivot_abs_mag``,
+    M = −19.7 ≈ 0.3 L*_{z=3}), with the absolute magnitude
+    M = m − DM(z) + 2.5 log₁₀(1 + z) (a flat f_ν k-correction).
     """
     base = sources.re_kpc_low_z if z <= 1 else sources.re_b_kpc * (1.0 + z) ** sources.re_beta
     lo, hi = sources.re_scatter_sigmas
-    return float(max(base + rng.uniform(lo, hi) * sources.re_scatter_kpc, sources.re_min_kpc))
+    factor = 1.0
+    if sources.re_luminosity_slope and mag is not None and dist is not None:
+        abs_mag = mag - float(dist.distance_modulus(z)) + 2.5 * np.log10(1.0 + z)
+        factor = min(1.0, 10.0 ** (-0.4 * sources.re_luminosity_slope * (abs_mag - sources.re_pivot_abs_mag)))
+    return float(max(factor * (base + rng.uniform(lo, hi) * sources.re_scatter_kpc), sources.re_min_kpc))
 
 
 def _sed_fnu(lam_rest_nm: np.ndarray, lam_obs_nm: np.ndarray, blue: float, red: float, brk: float) -> np.ndarray:

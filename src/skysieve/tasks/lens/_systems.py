@@ -63,6 +63,10 @@ class LensSystem:
         The background source, in the source plane (positives only).
     truth : dict
         Scalar truth for the catalog (see :func:`lens_truth_columns`).
+    features : tuple of Galaxy
+        A hard negative's look-alike of lensed images (blue neighbours; the
+        edge-on spiral's disc and bulge), image plane, unlensed; rendered
+        into the scene and, alone, for ``feature_snr``.
     """
 
     centrals: tuple[Galaxy, ...]
@@ -70,6 +74,7 @@ class LensSystem:
     mass: LensMass | None = None
     source: Galaxy | None = None
     truth: dict = field(default_factory=dict)
+    features: tuple[Galaxy, ...] = ()
 
 
 
@@ -260,7 +265,7 @@ def _sample_lens(rng: np.random.Generator, cfg: SimulateLensParams, dist: Distan
         place = _cluster_placement(rng, cfg, cluster, dist, z_lens, z_src)
         mass = LensMass(theta_e_arcsec=theta_e, q=q_mass, pa_rad=float(pa_mass), kappa_ext=place["kappa"],
                         gamma1=place["gamma1"], gamma2=place["gamma2"])
-        re_kpc = source_re_kpc(rng, z_src, src)
+        re_kpc = source_re_kpc(rng, z_src, src, mag=src_mag, dist=dist)
         re_arcsec = re_kpc / float(dist.kpc_per_arcsec(z_src))
         n_src, q_src, pa_src = rng.uniform(*src.n_sersic_range), rng.uniform(*src.q_range), rng.uniform(0, np.pi)
         src_mags = sed_magnitudes(rng, src_mag, z_src, cfg.bands, ref, src.sed)
@@ -334,16 +339,25 @@ def _sample_negative(rng: np.random.Generator, cfg: SimulateLensParams, dist: Di
         # In the disc frame the member (at the origin) lies at y' = x sin pa − y cos pa; bend the ends towards it.
         y_member = x * np.sin(pa) - y * np.cos(pa)
         bend = rng.uniform(*p.bend_per_arcsec_range) * np.sign(y_member or 1.0)
-        mags = sed_magnitudes(rng, rng.uniform(*p.mag_range), rng.uniform(*p.z_range), cfg.bands, ref,
-                              cfg.sources.sed)
-        extras.append(Galaxy(mags=tuple(mags), r_e_arcsec=float(rng.uniform(*p.re_arcsec_range)), n_sersic=1.0,
+        mag, z_disc = rng.uniform(*p.mag_range), rng.uniform(*p.z_range)
+        f_bulge = rng.uniform(*p.bulge_fraction_range)
+        disc_mags = sed_magnitudes(rng, mag - 2.5 * np.log10(1.0 - f_bulge), z_disc, cfg.bands, ref,
+                                   cfg.sources.sed)
+        re_disc = float(rng.uniform(*p.re_arcsec_range))
+        extras.append(Galaxy(mags=tuple(disc_mags), r_e_arcsec=re_disc, n_sersic=1.0,
                              q=float(rng.uniform(*p.q_range)), pa_rad=float(pa), x_arcsec=float(x),
                              y_arcsec=float(y), bend_per_arcsec=float(bend)))
+        if f_bulge > 0:
+            bulge_mags = sed_magnitudes(rng, mag - 2.5 * np.log10(f_bulge), z_disc, cfg.bands, ref,
+                                        cfg.members.sed)
+            extras.append(Galaxy(mags=tuple(bulge_mags), r_e_arcsec=0.25 * re_disc, n_sersic=4.0,
+                                 q=float(rng.uniform(0.6, 1.0)), pa_rad=float(pa), x_arcsec=float(x),
+                                 y_arcsec=float(y)))
     elif kind != "member":
         raise ValueError(f"unknown negative kind {kind!r}; expected one of {KINDS[1:]}")
-    neighbours = extras + _neighbours(rng, cfg, z_lens, dist)
-    truth = _base_truth(cfg, kind, cluster, z_lens, place, centrals, neighbours)
-    return LensSystem(centrals=tuple(centrals), neighbours=tuple(neighbours), truth=truth)
+    neighbours = _neighbours(rng, cfg, z_lens, dist)
+    truth = _base_truth(cfg, kind, cluster, z_lens, place, centrals, extras + neighbours)
+    return LensSystem(centrals=tuple(centrals), neighbours=tuple(neighbours), truth=truth, features=tuple(extras))
 
 
 def sample_lens_system(cfg: SimulateLensParams, cosmology: CosmologyParams, *, kind: str = "lens",

@@ -176,7 +176,8 @@ class SourceParams(Section):
     ``dN/dm ∝ 10**(slope m)``; redshifts follow ``p(z|Δm) ∝ z² exp(−z/z0)``
     (``exp``) or ``z² exp(−(z/z0)**0.5)`` (``sqrt``) per magnitude bin; the
     effective radius is ``re_kpc_low_z`` for z ≤ 1 and ``B (1+z)**β`` above,
-    plus a uniform offset in ``re_scatter_sigmas × re_scatter_kpc``.
+    plus a uniform offset in ``re_scatter_sigmas × re_scatter_kpc``, times
+    ``(L/L_pivot)**re_luminosity_slope`` for sources fainter than the pivot.
     """
 
     mag_range: Range = Field((22.0, 29.0), description="reference-band magnitudes (bright, faint)")
@@ -194,6 +195,10 @@ class SourceParams(Section):
     re_scatter_kpc: float = Field(0.25, ge=0, lt=10)
     re_scatter_sigmas: Range = (-1.5, 1.0)
     re_min_kpc: float = Field(0.1, gt=0)
+    re_luminosity_slope: float = Field(0.27, ge=0, lt=2, description="Shibuya et al. (2015) r_e ∝ L^α below the "
+                                                                     "pivot; 0 = the paper's size–z relation alone")
+    re_pivot_abs_mag: float = Field(-19.7, gt=-30, lt=0, description="absolute magnitude (rest UV) below whose "
+                                                                     "luminosity sources shrink as L^α")
     n_sersic_range: Range = (1.0, 2.0)
     q_range: Range = (0.2, 1.0)
     caustic_buffer_re: float = Field(0.5, ge=0, lt=10, description="source centres within this × r_e of the caustic")
@@ -271,19 +276,36 @@ class SpiralParams(Section):
 
 
 class EdgeOnParams(Section):
-    """Hard negative: a member with a thin, bent, blue edge-on disc beside it, tangential like an arc."""
+    """Hard negative: a member with a thin, blue edge-on spiral beside it, tangential like an arc.
+
+    The spiral is a thin exponential disc with a small red bulge at its centre,
+    nearly straight (a warp of curvature ≤ ``bend_per_arcsec_range[1]``; an arc
+    of radius R has c = 1/2R, so c ≤ 0.05″⁻¹ bends a 1″ half-length by
+    0.05″ where a ring of θ_E = 1″ bends it by 0.5″), and at least ``min_snr``
+    bright (matched-filter SNR over the bands, as ``arc_snr``): a disc below
+    it is brightened to it.  ``re_arcsec_range`` is the circularised r_e
+    (lenstronomy's ``R_sersic``): the half-light semi-major axis is r_e/√q,
+    0.2–1.2″ for the defaults.
+    """
 
     q_range: Range = (0.06, 0.2)
-    re_arcsec_range: Range = (0.2, 0.7)
+    re_arcsec_range: Range = (0.08, 0.3)
     separation_arcsec_range: Range = (0.5, 1.7)
-    bend_per_arcsec_range: Range = Field((0.0, 1.2), description="curvature c of y' = c x'² toward the member")
+    bend_per_arcsec_range: Range = Field((0.0, 0.05), description="curvature c of y' = c x'² toward the member "
+                                                                  "(a warp; 1/2R for an arc of radius R)")
     mag_range: Range = (21.5, 25.5)
     z_range: Range = (0.2, 1.5)
+    bulge_fraction_range: Range = Field((0.1, 0.3), description="share of the spiral's light in its red n = 4 "
+                                                                "bulge (r_e = 0.25 disc r_e)")
+    min_snr: float = Field(10.0, ge=0, description="spirals fainter than this matched-filter SNR are brightened "
+                                                   "to it (0: off)")
 
     @model_validator(mode="after")
     def _ranges(self) -> "EdgeOnParams":
         _check_ranges(self, "q_range", "re_arcsec_range", "separation_arcsec_range", "bend_per_arcsec_range",
-                      "mag_range", "z_range")
+                      "mag_range", "z_range", "bulge_fraction_range")
+        if not (0 <= self.bulge_fraction_range[0] and self.bulge_fraction_range[1] < 1):
+            raise ValueError(f"bulge_fraction_range must lie in [0, 1) (got {self.bulge_fraction_range})")
         return self
 
 
@@ -296,6 +318,8 @@ class NegativeParams(Section):
     edge_on: float = Field(0.15, ge=0, le=1)
     twin_fraction: float = Field(0.5, ge=0, le=1, description="plain-member negatives that are a lens without "
                                                               "its source (same group as the lens)")
+    twin_min_arc_snr: float = Field(10.0, ge=0, description="a lens whose arc SNR is below this gets no twin (the "
+                                                            "same image up to noise); a plain member takes its place")
     member_selection: Literal["lens_like", "luminosity_function"] = Field(
         "lens_like", description="members drawn like lenses (∝ θ_E) or straight from the luminosity function")
     blue_neighbours: BlueNeighbourParams = BlueNeighbourParams()

@@ -94,11 +94,14 @@ class RenderedSystem:
     magnification : float
         Total lensed over intrinsic flux of the source (extended-source
         magnification, before PSF and cropping); NaN without a source.
+    feature : ndarray or None
+        A hard negative's look-alike components alone (already in ``scene``).
     """
 
     scene: np.ndarray
     source: np.ndarray | None
     magnification: float
+    feature: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -132,7 +135,9 @@ def lens_truth_columns(cfg: SimulateLensParams) -> list[tuple[str, str, str | No
     Per-band magnitudes are named ``lens_mag_<band>``, ``src_mag_<band>``
     (intrinsic, unlensed) and ``arc_mag_<band>`` (the lensed source's flux
     inside the cutout, after the PSF); magnitude 99 means no flux.
-    ``arc_snr`` is the lensed source's matched-filter SNR (``_render.arc_snr``).
+    ``arc_snr`` is the lensed source's matched-filter SNR (``_render.arc_snr``),
+    ``feature_snr`` the same for a hard negative's look-alike (blue
+    neighbours, edge-on spiral), NaN otherwise.
     ``image_x_arcsec`` / ``image_y_arcsec`` hold up to :data:`MAX_IMAGES`
     image positions (NaN-padded).
     """
@@ -150,7 +155,7 @@ def lens_truth_columns(cfg: SimulateLensParams) -> list[tuple[str, str, str | No
              ("src_x_arcsec", "f8", "arcsec"), ("src_y_arcsec", "f8", "arcsec"), ("magnification", "f8", None),
              ("n_images", "i2", None), ("n_images_in_cutout", "i2", None)]
     cols += [(f"arc_mag_{b}", "f8", "mag") for b in bands]
-    cols += [("arc_snr", "f8", None), ("n_neighbours", "i2", None)]
+    cols += [("arc_snr", "f8", None), ("feature_snr", "f8", None), ("n_neighbours", "i2", None)]
     return cols
 
 
@@ -231,15 +236,17 @@ def render_lens_system(system: LensSystem, cfg: SimulateLensParams) -> RenderedS
     npad = n + 2 * pad
     x, y = supersampled_grid(npad, d, ss)
     nb = len(cfg.bands)
-    scene = np.zeros((nb, npad, npad))
-    for g in (*system.centrals, *system.neighbours):
-        unit = galaxy_image(g, x, y, pixel_arcsec=d, supersampling=ss)
-        for k, f in enumerate(band_fluxes(g.mags, cfg.bands)):
-            if f > 0:
-                scene[k] += f * unit
-    scene_out = np.stack([convolve_crop(scene[k], kernels[k], pad) for k in range(nb)])
+    scene, feature = np.zeros((nb, npad, npad)), np.zeros((nb, npad, npad))
+    for image, galaxies in ((scene, (*system.centrals, *system.neighbours)), (feature, system.features)):
+        for g in galaxies:
+            unit = galaxy_image(g, x, y, pixel_arcsec=d, supersampling=ss)
+            for k, f in enumerate(band_fluxes(g.mags, cfg.bands)):
+                if f > 0:
+                    image[k] += f * unit
+    feature_out = np.stack([convolve_crop(feature[k], kernels[k], pad) for k in range(nb)]) if system.features else None
+    scene_out = np.stack([convolve_crop(scene[k] + feature[k], kernels[k], pad) for k in range(nb)])
     if system.source is None or system.mass is None:
-        return RenderedSystem(scene=scene_out, source=None, magnification=float("nan"))
+        return RenderedSystem(scene=scene_out, source=None, magnification=float("nan"), feature=feature_out)
     kwargs = system.mass.lenstronomy_kwargs()
     bx, by = lens_model().ray_shooting(x.ravel(), y.ravel(), kwargs)
     unit = galaxy_image(system.source, bx.reshape(x.shape), by.reshape(y.shape), pixel_arcsec=d, supersampling=ss)
@@ -293,7 +300,11 @@ def run_lens_task(task: LensTask, cfg: SimulateLensParams, cosmology: CosmologyP
     truth = dict(system.truth, group=task.index, label=int(task.kind == "lens"))
     depth = _depth(cfg, truth["cluster"])
     if rendered.source is None:
-        image = _noisy(np.random.default_rng(noise_seed), rendered.scene, cfg, depth=depth)
+        scene = rendered.scene
+        if rendered.feature is not None:
+            floor = cfg.negatives.edge_on_discs.min_snr if task.kind == "edge_on" else 0.0
+            scene, truth["feature_snr"] = _visible_feature(rendered, cfg, depth=depth, min_snr=floor)
+        image = _noisy(np.random.default_rng(noise_seed), scene, cfg, depth=depth)
         return [(np.moveaxis(image, 0, -1).astype(np.float32), truth)]
     truth["magnification"] = rendered.magnification
     for band, m in zip(cfg.bands, _arc_mags(rendered.source, cfg)):
@@ -302,11 +313,41 @@ def run_lens_task(task: LensTask, cfg: SimulateLensParams, cosmology: CosmologyP
                                exposure_scale=depth)
     image = _noisy(np.random.default_rng(noise_seed), rendered.scene + rendered.source, cfg, depth=depth)
     out = [(np.moveaxis(image, 0, -1).astype(np.float32), truth)]
-    if task.twin:
+    if task.twin and truth["arc_snr"] >= cfg.negatives.twin_min_arc_snr:
         twin = _noisy(np.random.default_rng(twin_seed), rendered.scene, cfg, depth=depth)
         twin_truth = _scene_truth(system.truth, cfg) | {"kind": "twin", "group": task.index, "label": 0}
         out.append((np.moveaxis(twin, 0, -1).astype(np.float32), twin_truth))
+    elif task.twin:  # an invisible arc: the twin would be the lens up to noise, so a plain member stands in
+        member_seed, member_noise = twin_seed.spawn(2)
+        member = sample_lens_system(cfg, cosmology, kind="member", seed=np.random.default_rng(member_seed))
+        member_truth = dict(member.truth, group=task.index, label=0)
+        image = _noisy(np.random.default_rng(member_noise), render_lens_system(member, cfg).scene, cfg,
+                       depth=_depth(cfg, member_truth["cluster"]))
+        out.append((np.moveaxis(image, 0, -1).astype(np.float32), member_truth))
     return out
+
+
+def _visible_feature(rendered: RenderedSystem, cfg: SimulateLensParams, *, depth: float, min_snr: float
+                     ) -> tuple[np.ndarray, float]:
+    """The scene with its look-alike feature brightened to ``min_snr`` if fainter, and the feature's SNR.
+
+    The SNR is :func:`arc_snr` of the feature against the rest of the scene;
+    it grows a little slower than the feature's flux (the feature's own
+    Poisson noise), so the flux is rescaled by ``min_snr / SNR`` until the
+    SNR is within 0.5 % of ``min_snr`` (a few rounds).
+    """
+    rest = rendered.scene - rendered.feature
+    kw = {"pixel_arcsec": cfg.pixel_arcsec, "exposure_scale": depth}
+    feature = rendered.feature
+    snr = arc_snr(feature, rest, cfg.bands, **kw)
+    if not 0 < snr < min_snr:
+        return rendered.scene, snr
+    for _ in range(8):
+        feature = feature * (min_snr / snr)
+        snr = arc_snr(feature, rest, cfg.bands, **kw)
+        if snr >= 0.995 * min_snr:
+            break
+    return rest + feature, snr
 
 
 def _scene_truth(truth: dict, cfg: SimulateLensParams) -> dict:
