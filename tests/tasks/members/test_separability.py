@@ -53,3 +53,20 @@ def test_separability_bad_input(truth):
     one = truth[np.asarray(truth["label"]) == 1]
     with pytest.raises(ValueError, match="one class"):
         truth_separability_rows(one, bands=BAND_CONFIGS["mixed"], reference="F814W")
+
+
+def test_experiments_command_writes_the_separability_table(tmp_path):
+    """`skysieve experiments members --which separability` on the tiny params: CSV + Markdown, no pixels."""
+    from pathlib import Path
+
+    from astropy.table import Table
+
+    from skysieve.tasks.members._commands import experiments_members
+
+    params = Path(__file__).parents[2] / "tiny_params.yaml"
+    out = tmp_path / "sep"
+    experiments_members(params=params, out=out, which=["separability"], separability_scale=0.3, mag_noise=0.05)
+    rows = Table.read(out / "separability.csv")
+    assert list(rows["features"]) == list(FEATURE_SETS)
+    assert np.all((rows["roc_auc"] > 0.5) & (rows["roc_auc"] < 1.0))
+    assert "ROC-AUC" in (out / "separability.md").read_text()
