@@ -181,7 +181,8 @@ def experiments_members(
     sim: Annotated[Path, typer.Option(help="directory from `skysieve simulate members`")] = Path("data/members/sim"),
     out: Annotated[Path, typer.Option(help="output directory: experiments.md, <experiment>.csv, PNGs")] = Path(
         "reports/members/experiments"),
-    which: Annotated[list[str], typer.Option(help="experiments to run: band_configs, leave_out, learning_curve")] = [
+    which: Annotated[list[str], typer.Option(help="experiments to run: band_configs, leave_out, learning_curve, "
+                                                  "separability (true properties, no pixels)")] = [
         "band_configs", "leave_out", "learning_curve"],
     cnn: Annotated[bool, typer.Option("--cnn/--no-cnn", help="train the CNN for every row (minutes each) or run "
                                                              "the photometric methods only (seconds)")] = False,
@@ -189,6 +190,9 @@ def experiments_members(
         "A370", "M0329", "MS2137"],
     fractions: Annotated[list[float], typer.Option(help="learning curve: fractions of the training split")] = [
         0.25, 0.5, 1.0],
+    separability_scale: Annotated[float, typer.Option(help="separability: sample_scale of the pixel-free draw "
+                                                           "(1.0 = the paper's 3790 sources)")] = 1.0,
+    mag_noise: Annotated[float, typer.Option(help="separability: photometric noise on the true magnitudes, mag")] = 0.05,
 ) -> None:
     """The paper's further experiments: band configurations (Tables D.1–D.3), clusters left out (Table D.4),
     learning curve (sections: cutouts_members, train_members, evaluate_members; not a DVC stage)."""
@@ -196,12 +200,12 @@ def experiments_members(
     from skysieve.config import load_params
     from skysieve.errors import ConfigError
     from skysieve.tasks.members import experiments as ex
-    from skysieve.tasks.members.report import write_experiment_tables
+    from skysieve.tasks.members.report import write_experiment_tables, write_separability_table
 
-    unknown = set(which) - {"band_configs", "leave_out", "learning_curve"}
+    unknown = set(which) - {"band_configs", "leave_out", "learning_curve", "separability"}
     if unknown:
         raise ConfigError(f"--which: unknown experiment(s) {sorted(unknown)}; pick band_configs, leave_out, "
-                          "learning_curve")
+                          "learning_curve, separability")
     p = load_params(params)
     common = {"reference_band": p.simulate_members.reference_band, "cnn": cnn}
     args = (sim, p.train_members, p.evaluate_members, p.cutouts_members)
@@ -213,8 +217,19 @@ def experiments_members(
     if "learning_curve" in which:
         tables["learning_curve"] = ex.learning_curve_rows(*args, fractions=tuple(fractions),
                                                           seed=p.cutouts_members.seed, **common)
+    sep_rows = None
+    if "separability" in which:
+        from skysieve.tasks.members.params import BAND_CONFIGS
+        from skysieve.tasks.members.separability import simulate_truth, truth_separability_rows
+
+        cfg = p.simulate_members.model_copy(update={"sample_scale": separability_scale})
+        bands = tuple(b for b in BAND_CONFIGS[p.cutouts_members.band_config])
+        sep_rows = truth_separability_rows(simulate_truth(cfg, p.cosmology), bands=bands,
+                                           reference=cfg.reference_band, mag_noise=mag_noise, seed=cfg.seed)
     with atomic_path(out) as tmp:
         write_experiment_tables(tables, tmp)
+        if sep_rows:
+            write_separability_table(sep_rows, tmp)
     typer.echo((out / "experiments.md").read_text())
 
 
