@@ -44,3 +44,12 @@ def test_small_subsets_get_at_least_min_steps(n, expected):
 
 def test_min_steps_zero_keeps_the_epoch_count():
     assert fit_epochs(40, batch_size=32, epochs=8, min_steps=0) == 8
+
+
+def test_source_neighbours_are_drawn_when_asked_and_only_then():
+    cfg = _tiny_sim(1)
+    crowded = SimulateMorphologyParams.model_validate(
+        dict(TINY["simulate_morphology"], workers=1, source={"n": 12, "neighbours_mean": 2.0}))
+    assert (simulate_source(cfg, seed=5).table["n_neighbours"] == 0).all()
+    counts = np.asarray(simulate_source(crowded, seed=5).table["n_neighbours"])
+    assert counts.sum() > 0 and counts.mean() > 0.8  # Poisson(2): P(mean of 12 ≤ 0.8) < 1e-4

@@ -89,6 +89,8 @@ class SourceSurveyParams(Section):
     band: BandParams = BandParams(name="F160W", wavelength_um=1.54, psf_fwhm_arcsec=0.18, pixel_scale_arcsec=0.06,
                                   depth_mag=27.8)
     mag_range: tuple[float, float] = Field((19.0, 24.5), description="F160W AB magnitudes (the paper's H < 24.5)")
+    neighbours_mean: float = Field(0.0, ge=0, description="mean Poisson number of field neighbours per stamp "
+                                   "(CANDELS stamps are not isolated; the target's cluster crowding is denser)")
 
 
 class TargetSurveyParams(Section):

@@ -1,6 +1,7 @@
 """Two simulated surveys for transfer learning: a CANDELS-like source and a CLASH-like target.
 
-Source: ``source.n`` galaxies in one band (F160W, 0.06″/px, deep).  Target:
+Source: ``source.n`` galaxies in one band (F160W, 0.06″/px, deep), with
+Poisson(``source.neighbours_mean``) field neighbours per stamp.  Target:
 ``target.n_galaxies`` cluster galaxies, each imaged in all 16 CLASH bands
 (band-dependent PSF, pixel scale and depth; colours by class so spheroids
 fade in the UV), with Poisson-many neighbours in each stamp; votes exist for
@@ -149,14 +150,14 @@ def _table(rows: list[dict], truth: list[Galaxy], bands: list[str], groups: np.n
 
 def simulate_source(cfg: SimulateMorphologyParams, *, seed: int,
                     progress: Callable = lambda it, **_: it) -> SurveyImages:
-    """The source survey: ``cfg.source.n`` one-band images with votes, split at random by galaxy."""
+    """The source survey: ``cfg.source.n`` one-band images (field neighbours too) with votes, split by galaxy."""
     rng = np.random.default_rng([seed, 0])
     s = cfg.source
     klass = rng.choice(len(CLASSES), size=s.n, p=cfg.class_fractions)
     mags = rng.uniform(*s.mag_range, size=s.n)
     truth = [_draw_galaxy_truth(rng, cfg, k, m) for k, m in zip(klass, mags)]
-    rows = render_all([(g, s.band, cfg, [seed, 0, i], 0.0) for i, g in enumerate(truth)], cfg, progress=progress,
-                      desc="source stamps")
+    rows = render_all([(g, s.band, cfg, [seed, 0, i], s.neighbours_mean) for i, g in enumerate(truth)], cfg,
+                      progress=progress, desc="source stamps")
     votes, fractions, expected = _annotate(rng, cfg, klass, [r["snr"] for r in rows],
                                            [g.re_arcsec / s.band.psf_fwhm_arcsec for g in truth],
                                            [g.inclination_deg for g in truth])
