@@ -7,9 +7,11 @@ bilinear resampling, robust-peak scaling) and, as the baseline measured in
 the same run, ``galsim.Convolve(Sersic(n=4), Moffat).drawImage`` on the same
 native stamp sizes — the part no simulator can skip.  Reports stamps/s per
 core (the process is single-threaded: ``OMP_NUM_THREADS=1``) and the ratio
-to the baseline.
+to the baseline.  With ``--workers K`` it also renders the target jobs
+through :func:`~skysieve.tasks.morphology.sim.render_all` in one process and
+in K, and reports the speed-up (the stage's ``workers: 0`` uses one per core).
 
-Run: .venv/bin/python benchmarks/bench_morphology_sim.py [--n 200] [--params params.yaml]
+Run: .venv/bin/python benchmarks/bench_morphology_sim.py [--n 200] [--params params.yaml] [--workers 2]
 """
 
 import argparse
@@ -30,10 +32,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=200, help="galaxies per survey")
     ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--workers", type=int, default=0, help="also time render_all with this many processes")
     args = ap.parse_args()
     cfg = load_params(args.params).simulate_morphology
     rng = np.random.default_rng(0)
-    for survey, bands, crowd in (("source", [cfg.source.band], 0.0),
+    for survey, bands, crowd in (("source", [cfg.source.band], cfg.source.neighbours_mean),
                                  ("target", list(cfg.target.bands), cfg.target.neighbours_mean)):
         gals = [_draw_galaxy_truth(rng, cfg, int(rng.choice(len(CLASSES), p=cfg.class_fractions)),
                                    float(rng.uniform(*cfg.source.mag_range))) for _ in range(args.n)]
@@ -52,6 +55,17 @@ def main() -> None:
         base = time.perf_counter() - t0
         print(f"{survey}: {args.n / full:7.1f} stamps/s/core (render + Petrosian cut + resample); "
               f"baseline galsim Sérsic⊗Moffat draw {args.n / base:7.1f}/s; ratio {base / full:.2f}")
+    if args.workers > 1:
+        from skysieve.tasks.morphology.sim import render_all
+
+        jobs = [(g, band, cfg, [0, 1, i], cfg.target.neighbours_mean) for i, (g, band) in enumerate(pairs)]
+        times = {}
+        for k in (1, args.workers):
+            t0 = time.perf_counter()
+            render_all(jobs, cfg.model_copy(update={"workers": k}), progress=lambda it, **_: it, desc="")
+            times[k] = time.perf_counter() - t0
+        print(f"target through render_all: 1 process {args.n / times[1]:.1f} stamps/s, {args.workers} processes "
+              f"{args.n / times[args.workers]:.1f} stamps/s; speed-up {times[1] / times[args.workers]:.2f}")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ TINY = {
                             "augment": {"shift_px": 2}},
     "finetune_morphology": {"epochs": 1, "n_trials": 2, "depth_choices": [0, 8]},
     "experiments_morphology": {"sizes": [5, 10, 15], "repeats": 2, "frozen_depths": [0, 8], "depth_repeats": 1,
-                               "epochs": 1},
+                               "depth_size": 0, "epochs": 1, "min_steps": 0},
     "evaluate_morphology": {"n_bootstrap": 20},
 }
 

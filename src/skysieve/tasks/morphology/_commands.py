@@ -20,11 +20,11 @@ __all__ = ["commands"]
 SEARCH = "morphology"
 
 
-def _progress(it, *, desc: str):
+def _progress(it, *, desc: str, total: int | None = None):
     from rich.console import Console
     from rich.progress import track
 
-    return track(it, description=desc, console=Console(stderr=True))
+    return track(it, description=desc, total=total, console=Console(stderr=True))
 
 
 def simulate_morphology(

@@ -2,7 +2,14 @@
 
 Each point is the test RMSE of a net trained on a random subset of the
 target survey's labelled training images, repeated with different subsets
-and seeds; from scratch and fine-tuned nets see the same subsets.  One
+and seeds; from scratch and fine-tuned nets see the same subsets.  A fit
+runs ``epochs`` epochs but at least ``min_steps`` optimiser steps,
+
+    E(N) = max(epochs, ⌈min_steps / ⌈N / batch⌉⌉),
+
+so a 40-image subset is trained for as many steps as a 300-image one
+rather than for a tenth of them (both still stop early on the validation
+split).  One
 compiled trainer serves every repeat of a curve
 (:class:`skysieve.train.SoftTrainer`), so the figures cost training, not
 graph tracing.
@@ -24,7 +31,13 @@ from skysieve.tasks.morphology.params import (
 )
 from skysieve.tasks.morphology.transfer import Split, augmenter, input_spec, clone_network
 
-__all__ = ["frozen_depth_curve", "learning_curve"]
+__all__ = ["fit_epochs", "frozen_depth_curve", "learning_curve"]
+
+
+def fit_epochs(n: int, *, batch_size: int, epochs: int, min_steps: int) -> int:
+    """Epochs of a fit on ``n`` images: ``epochs``, raised so the fit makes at least ``min_steps`` steps."""
+    steps_per_epoch = -(-n // batch_size)
+    return max(epochs, -(-min_steps // steps_per_epoch))
 
 
 def _subset(rng: np.random.Generator, n_total: int, size: int) -> np.ndarray:
@@ -57,7 +70,9 @@ def learning_curve(source: keras.Model, pre: PretrainMorphologyParams, ft: Finet
         for mode, trainer, weights, lr in (("scratch", scratch, scratch_init, pre.learning_rate),
                                            ("finetuned", tuned, source_weights, pre.learning_rate * ft.lr_ratio)):
             fit = trainer.fit(weights=weights, x_train=sub.x, y_train=sub.y, x_val=val.x, y_val=val.y,
-                              learning_rate=lr, batch_size=ft.batch_size, epochs=cfg.epochs, patience=ft.patience,
+                              learning_rate=lr, batch_size=ft.batch_size, patience=ft.patience,
+                              epochs=fit_epochs(len(idx), batch_size=ft.batch_size, epochs=cfg.epochs,
+                                                min_steps=cfg.min_steps),
                               seed=seed, augment=augmenter(pre.augment))
             rmse = probability_rmse_loss(test.y, predict_soft(fit.model, test.x))
             rows.append({"mode": mode, "size": int(len(idx)), "repeat": r, "rmse": rmse,
@@ -77,11 +92,13 @@ def frozen_depth_curve(source: keras.Model, pre: PretrainMorphologyParams, ft: F
         freeze_blocks(conv_blocks(model), depth)
         trainer = SoftTrainer(model)
         for r in range(cfg.depth_repeats):
-            idx = _subset(rng, len(train.x), max(cfg.sizes))
+            idx = _subset(rng, len(train.x), cfg.depth_size or max(cfg.sizes))
             sub = train.subset(idx)
             fit = trainer.fit(weights=source_weights, x_train=sub.x, y_train=sub.y, x_val=val.x, y_val=val.y,
                               learning_rate=pre.learning_rate * ft.lr_ratio, batch_size=ft.batch_size,
-                              epochs=cfg.epochs, patience=ft.patience, seed=cfg.seed + 100 * r + depth,
+                              epochs=fit_epochs(len(idx), batch_size=ft.batch_size, epochs=cfg.epochs,
+                                                min_steps=cfg.min_steps),
+                              patience=ft.patience, seed=cfg.seed + 100 * r + depth,
                               augment=augmenter(pre.augment))
             rows.append({"frozen_depth": int(depth), "repeat": r, "size": int(len(idx)),
                          "rmse": probability_rmse_loss(test.y, predict_soft(fit.model, test.x))})

@@ -39,20 +39,22 @@ def _w(n: int, width: float) -> int:
     return max(2, int(round(n * width)))
 
 
-def _conv(x, filters: int, size: int, *, name: str, bn: bool, padding: str = "same"):
+def _conv(x, filters: int, size: int, *, name: str, bn: bool, padding: str = "same", momentum: float = 0.9):
     x = keras.layers.Conv2D(filters, size, padding=padding, use_bias=not bn, name=f"{name}_conv")(x)
     if bn:
-        x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+        x = keras.layers.BatchNormalization(momentum=momentum, name=f"{name}_bn")(x)
     return keras.layers.Activation("relu", name=f"{name}_relu")(x)
 
 
-def _inception(x, widths: tuple[int, ...], *, width: float, name: str, bn: bool):
+def _inception(x, widths: tuple[int, ...], *, width: float, name: str, bn: bool, momentum: float):
     r3, c3, r5, c5, c1, pp = (_w(n, width) for n in widths)
-    b1 = _conv(x, c1, 1, name=f"{name}_1x1", bn=bn)
-    b3 = _conv(_conv(x, r3, 1, name=f"{name}_3x3r", bn=bn), c3, 3, name=f"{name}_3x3", bn=bn)
-    b5 = _conv(_conv(x, r5, 1, name=f"{name}_5x5r", bn=bn), c5, 5, name=f"{name}_5x5", bn=bn)
+    b1 = _conv(x, c1, 1, name=f"{name}_1x1", bn=bn, momentum=momentum)
+    b3 = _conv(_conv(x, r3, 1, name=f"{name}_3x3r", bn=bn, momentum=momentum), c3, 3, name=f"{name}_3x3", bn=bn,
+               momentum=momentum)
+    b5 = _conv(_conv(x, r5, 1, name=f"{name}_5x5r", bn=bn, momentum=momentum), c5, 5, name=f"{name}_5x5", bn=bn,
+               momentum=momentum)
     bp = keras.layers.MaxPooling2D(3, strides=1, padding="same", name=f"{name}_pool")(x)
-    bp = _conv(bp, pp, 1, name=f"{name}_poolproj", bn=bn)
+    bp = _conv(bp, pp, 1, name=f"{name}_poolproj", bn=bn, momentum=momentum)
     return keras.layers.Concatenate(name=f"{name}_concat")([b1, b3, b5, bp])
 
 
@@ -81,14 +83,15 @@ def build_inception_morphology(cfg: InceptionParams, *, inputs: InputSpec, seed:
     image = keras.Input(shape=inputs.shape, name="stamp")
     x = keras.layers.Normalization(mean=list(inputs.mean), variance=list(inputs.variance), name="standardize")(image)
     bn = cfg.batchnorm_modules > 0
-    x = _conv(x, _w(64, w), 7, name="block1", bn=bn, padding="valid")
+    x = _conv(x, _w(64, w), 7, name="block1", bn=bn, padding="valid", momentum=cfg.bn_momentum)
     x = keras.layers.MaxPooling2D(2, name="block1_pool")(x)
-    x = _conv(x, _w(128, w), 6, name="block2", bn=bn, padding="valid")
+    x = _conv(x, _w(128, w), 6, name="block2", bn=bn, padding="valid", momentum=cfg.bn_momentum)
     x = keras.layers.MaxPooling2D(2, name="block2_pool")(x)
     for k, widths in enumerate(INCEPTION_TABLE):
         if k in (2, 5):
             x = keras.layers.MaxPooling2D(2, padding="same", name=f"block{k + 2}_prepool")(x)
-        x = _inception(x, widths, width=w, name=f"block{k + 3}", bn=k < cfg.batchnorm_modules)
+        x = _inception(x, widths, width=w, name=f"block{k + 3}", bn=k < cfg.batchnorm_modules,
+                      momentum=cfg.bn_momentum)
     x = keras.layers.AveragePooling2D(2, name="head_avgpool")(x)
     x = _conv(x, _w(256, w), 1, name="head_1x1", bn=False)
     x = keras.layers.Flatten(name="head_flatten")(x)

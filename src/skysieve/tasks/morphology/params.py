@@ -89,6 +89,8 @@ class SourceSurveyParams(Section):
     band: BandParams = BandParams(name="F160W", wavelength_um=1.54, psf_fwhm_arcsec=0.18, pixel_scale_arcsec=0.06,
                                   depth_mag=27.8)
     mag_range: tuple[float, float] = Field((19.0, 24.5), description="F160W AB magnitudes (the paper's H < 24.5)")
+    neighbours_mean: float = Field(0.0, ge=0, description="mean Poisson number of field neighbours per stamp "
+                                   "(CANDELS stamps are not isolated; the target's cluster crowding is denser)")
 
 
 class TargetSurveyParams(Section):
@@ -115,6 +117,7 @@ class SimulateMorphologyParams(Section):
     petrosian_eta: float = Field(0.2, gt=0, lt=1, description="Petrosian ratio defining r_P")
     val_frac: float = Field(0.15, gt=0, lt=0.5)
     test_frac: float = Field(0.2, gt=0, lt=0.5)
+    workers: int = Field(0, ge=0, description="rendering processes (0: one per core); the stamps do not depend on it")
     seed: int = 16
 
     @field_validator("class_fractions")
@@ -144,6 +147,8 @@ class InceptionParams(Section):
     dense_units: int = Field(128, ge=4, description="units of each hidden dense layer (paper: 1024)")
     dropout: float = Field(0.5, ge=0, lt=1)
     batchnorm_modules: int = Field(3, ge=0, le=6, description="batch-normalise the layers before this inception")
+    bn_momentum: float = Field(0.9, gt=0, lt=1, description="batch-norm moving-average momentum (Keras: 0.99); "
+                               "a few hundred steps need 0.9 or the inference statistics lag the weights")
 
 
 class AugmentMorphologyParams(Section):
@@ -189,7 +194,9 @@ class ExperimentsMorphologyParams(Section):
     repeats: int = Field(3, ge=1, description="random training subsets per size (paper: 10)")
     frozen_depths: tuple[int, ...] = (0, 2, 5, 8)
     depth_repeats: int = Field(2, ge=1, description="repeats per frozen depth (paper: 20)")
-    epochs: int = Field(8, ge=1)
+    depth_size: int = Field(0, ge=0, description="labelled images per frozen-depth fit (0: the largest size)")
+    epochs: int = Field(8, ge=1, description="epochs of the largest subsets (at least ``min_steps`` steps each)")
+    min_steps: int = Field(0, ge=0, description="optimiser steps every fit gets at least (small subsets: more epochs)")
     seed: int = 23
 
 

@@ -1,6 +1,7 @@
 """Two simulated surveys for transfer learning: a CANDELS-like source and a CLASH-like target.
 
-Source: ``source.n`` galaxies in one band (F160W, 0.06″/px, deep).  Target:
+Source: ``source.n`` galaxies in one band (F160W, 0.06″/px, deep), with
+Poisson(``source.neighbours_mean``) field neighbours per stamp.  Target:
 ``target.n_galaxies`` cluster galaxies, each imaged in all 16 CLASH bands
 (band-dependent PSF, pixel scale and depth; colours by class so spheroids
 fade in the UV), with Poisson-many neighbours in each stamp; votes exist for
@@ -18,7 +19,9 @@ label`` (the most-voted class, −1 if unlabelled), ``split``
 fractions ``p_<class>``, their expectations ``e_<class>`` and the truth.
 """
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +31,7 @@ from skysieve.tasks.morphology._render import Galaxy, cut_stamp, draw_galaxy, pe
 from skysieve.tasks.morphology._votes import annotator_noise_floor, vote_fractions, vote_probabilities
 from skysieve.tasks.morphology.params import CLASSES, BandParams, SimulateMorphologyParams
 
-__all__ = ["COLOUR_SLOPE", "SurveyImages", "render_image", "simulate_source", "simulate_target",
+__all__ = ["COLOUR_SLOPE", "SurveyImages", "render_all", "render_image", "simulate_source", "simulate_target",
            "write_survey"]
 
 #: Colour slope by class, mag per µm bluewards of F160W (m_band = m_H + slope · (1.54 − λ)): red spheroids.
@@ -86,6 +89,26 @@ def render_image(g: Galaxy, band: BandParams, cfg: SimulateMorphologyParams, *, 
             "n_neighbours": len(neighbours), "mag_band": mag}
 
 
+def _render_job(job: tuple) -> dict:
+    g, band, cfg, seed, neighbours_mean = job
+    return render_image(g, band, cfg, rng=np.random.default_rng(seed), neighbours_mean=neighbours_mean)
+
+
+def render_all(jobs: list[tuple], cfg: SimulateMorphologyParams, *, progress: Callable, desc: str) -> list[dict]:
+    """:func:`render_image` for every ``(galaxy, band, cfg, seed, neighbours_mean)`` job, ``cfg.workers`` processes.
+
+    Each image draws its noise and neighbours from its own generator
+    (``seed`` = [survey seed, survey, image index]), so the stamps are the
+    same for any number of workers; galsim is single-threaded, so the
+    processes scale with the cores.
+    """
+    workers = cfg.workers or os.cpu_count() or 1
+    if workers == 1 or len(jobs) < 2 * workers:
+        return [_render_job(j) for j in progress(jobs, desc=desc)]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(progress(pool.map(_render_job, jobs, chunksize=16), desc=desc, total=len(jobs)))
+
+
 def _annotate(rng: np.random.Generator, cfg: SimulateMorphologyParams, klass, snr, size_ratio, inc):
     a = cfg.annotators
     skill = rng.uniform(*a.skill_range, size=a.n)
@@ -127,13 +150,14 @@ def _table(rows: list[dict], truth: list[Galaxy], bands: list[str], groups: np.n
 
 def simulate_source(cfg: SimulateMorphologyParams, *, seed: int,
                     progress: Callable = lambda it, **_: it) -> SurveyImages:
-    """The source survey: ``cfg.source.n`` one-band images with votes, split at random by galaxy."""
+    """The source survey: ``cfg.source.n`` one-band images (field neighbours too) with votes, split by galaxy."""
     rng = np.random.default_rng([seed, 0])
     s = cfg.source
     klass = rng.choice(len(CLASSES), size=s.n, p=cfg.class_fractions)
     mags = rng.uniform(*s.mag_range, size=s.n)
     truth = [_draw_galaxy_truth(rng, cfg, k, m) for k, m in zip(klass, mags)]
-    rows = [render_image(g, s.band, cfg, rng=rng) for g in progress(truth, desc="source stamps")]
+    rows = render_all([(g, s.band, cfg, [seed, 0, i], s.neighbours_mean) for i, g in enumerate(truth)], cfg,
+                      progress=progress, desc="source stamps")
     votes, fractions, expected = _annotate(rng, cfg, klass, [r["snr"] for r in rows],
                                            [g.re_arcsec / s.band.psf_fwhm_arcsec for g in truth],
                                            [g.inclination_deg for g in truth])
@@ -152,8 +176,8 @@ def simulate_target(cfg: SimulateMorphologyParams, *, seed: int,
     mags = rng.uniform(*t.mag_range, size=t.n_galaxies)
     galaxies = [_draw_galaxy_truth(rng, cfg, k, m) for k, m in zip(klass, mags)]
     pairs = [(gi, band) for gi in range(t.n_galaxies) for band in t.bands]
-    rows = [render_image(galaxies[gi], band, cfg, rng=rng, neighbours_mean=t.neighbours_mean)
-            for gi, band in progress(pairs, desc="target stamps")]
+    jobs = [(galaxies[gi], band, cfg, [seed, 1, i], t.neighbours_mean) for i, (gi, band) in enumerate(pairs)]
+    rows = render_all(jobs, cfg, progress=progress, desc="target stamps")
     truth = [galaxies[gi] for gi, _ in pairs]
     size_ratio = [galaxies[gi].re_arcsec / band.psf_fwhm_arcsec for gi, band in pairs]
     votes, fractions, expected = _annotate(rng, cfg, [g.klass for g in truth], [r["snr"] for r in rows],
