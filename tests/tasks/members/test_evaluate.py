@@ -48,6 +48,22 @@ def test_target_purity_threshold_is_the_most_complete_that_reaches_the_target(sc
     assert rule == "f1"
 
 
+def test_a_purity_reached_only_by_the_top_few_falls_back_to_the_f1_best_threshold(scored):
+    from sklearn.metrics import f1_score, recall_score
+
+    from skysieve.evaluate import best_f1_threshold
+
+    y, s = scored
+    thr, rule = target_purity_threshold(y, s, target=0.9)
+    completeness = recall_score(y, s >= thr)
+    f1_thr = best_f1_threshold(y, s)[0]
+    same, _ = target_purity_threshold(y, s, target=0.9, min_completeness=completeness - 1e-9)
+    assert same == thr
+    thr, rule = target_purity_threshold(y, s, target=0.9, min_completeness=completeness + 1e-9)
+    assert thr == f1_thr and rule == f"f1 (purity>=0.9 only at completeness {completeness:.2f})"
+    assert f1_score(y, s >= thr) >= f1_score(y, s >= same)
+
+
 def test_red_sequence_offset_removes_each_clusters_line():
     rng = np.random.default_rng(0)
     m = rng.uniform(18, 24, 300)

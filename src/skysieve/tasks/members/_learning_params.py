@@ -75,7 +75,9 @@ class MembersEvaluateParams(Section):
 
     The operating threshold of each method is the lowest on the threshold
     sample whose member purity reaches ``target_purity`` (the highest
-    completeness at that purity); if none does, the F1-best one.  With
+    completeness at that purity); if none does, or the completeness there is
+    below ``min_completeness`` (a purity reached only by the few most
+    confident sources), the F1-best one.  With
     ``threshold_sample: val+oof`` the sample is the validation split plus
     the out-of-fold scores of the training split (≈ 8× the sources of the
     10 % hold-out, so the operating point does not rest on a handful of
@@ -90,6 +92,8 @@ class MembersEvaluateParams(Section):
     """
 
     target_purity: float = Field(0.88, gt=0, lt=1, description="the paper's mixed* member purity (Table D.1)")
+    min_completeness: float = Field(0.5, ge=0, lt=1, description=(
+        "below this completeness at the target purity, the F1-best threshold is used instead"))
     threshold_sample: Literal["val", "val+oof"] = Field("val+oof", description=(
         "where thresholds are chosen: the validation split, or it plus the out-of-fold scores of the training "
         "split (CNN: the engine's oof.fits through the ensemble's Platt scaling; baselines: 5-fold refits)"))

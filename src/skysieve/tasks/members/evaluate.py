@@ -75,17 +75,23 @@ def bootstrap_metrics(y_true: np.ndarray, y_score: np.ndarray, *, threshold: flo
     return out
 
 
-def target_purity_threshold(y_val: np.ndarray, s_val: np.ndarray, *, target: float) -> tuple[float, str]:
+def target_purity_threshold(y_val: np.ndarray, s_val: np.ndarray, *, target: float,
+                            min_completeness: float = 0.0) -> tuple[float, str]:
     """The lowest validation threshold at which member purity reaches ``target`` (else the F1-best one).
 
     Lower thresholds mean higher completeness, so among thresholds with
-    purity ≥ ``target`` the lowest is the most complete.
+    purity ≥ ``target`` the lowest is the most complete. A classifier that
+    reaches the target purity only on its few most confident sources would
+    select almost no members there: if the completeness C = TP / P at that
+    threshold is below ``min_completeness``, the F1-best threshold is used
+    instead, F1 = 2PC / (P + C) weighing both.
 
     Returns
     -------
     threshold : float
     rule : str
-        ``"purity>=<target>"`` or ``"f1"`` (the target was never reached).
+        ``"purity>=<target>"``, ``"f1"`` (the target was never reached) or
+        ``"f1 (purity>=<target> only at completeness <c>)"``.
     """
     from skysieve.evaluate import best_f1_threshold
 
@@ -100,7 +106,10 @@ def target_purity_threshold(y_val: np.ndarray, s_val: np.ndarray, *, target: flo
     last = np.r_[s[order][1:] != s[order][:-1], True]
     ok = np.flatnonzero(last & (purity >= target))
     if ok.size:
-        return float(s[order][ok[-1]]), f"purity>={target:g}"
+        completeness = tp[ok[-1]] / y.sum()
+        if completeness >= min_completeness:
+            return float(s[order][ok[-1]]), f"purity>={target:g}"
+        return float(best_f1_threshold(y, s)[0]), f"f1 (purity>={target:g} only at completeness {completeness:.2f})"
     return float(best_f1_threshold(y, s)[0]), "f1"
 
 
@@ -202,6 +211,7 @@ class MembersEvaluation:
 
 def evaluate_members(labels: dict[str, np.ndarray], scores: dict[str, dict[str, np.ndarray]],
                      truth_test: dict[str, np.ndarray], *, target_purity: float, n_boot: int, seed: int,
+                     min_completeness: float = 0.0,
                      bins: dict[str, tuple[float, ...]]) -> MembersEvaluation:
     """Thresholds on validation, bootstrap metrics, bins and Venn counts on test, for every method.
 
@@ -223,7 +233,7 @@ def evaluate_members(labels: dict[str, np.ndarray], scores: dict[str, dict[str, 
         sv, st = np.asarray(scores[method]["val"], float), np.asarray(scores[method]["test"], float)
         y_thr = np.asarray(scores[method].get("thr_labels", yv)).astype(int)
         s_thr = np.asarray(scores[method].get("thr_scores", sv), float)
-        thr, rule = target_purity_threshold(y_thr, s_thr, target=target_purity)
+        thr, rule = target_purity_threshold(y_thr, s_thr, target=target_purity, min_completeness=min_completeness)
         ev.thresholds[method], ev.rules[method] = thr, rule
         ev.val[method] = _point(yv, sv, thr)
         ev.test[method] = bootstrap_metrics(yt, st, threshold=thr, n_boot=n_boot, seed=seed + 1000 * k)

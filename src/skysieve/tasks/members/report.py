@@ -28,7 +28,8 @@ def _markdown(ev: MembersEvaluation, meta: dict) -> str:
     lines = ["# Cluster members: CNN against the photometric methods (Angora et al. 2020)", "",
              f"Band configuration **{meta.get('band_config')}**, channels {meta.get('channels')}; test split: "
              f"{ev.test['cnn']['n']} sources, {ev.test['cnn']['n_members']} members. Thresholds chosen for member "
-             f"purity ≥ {meta.get('target_purity')} on the validation split ({meta.get('n_val')} sources) "
+             f"purity ≥ {meta.get('target_purity')} (the F1-best where that purity is reached only below completeness "
+             f"{meta.get('min_completeness', 0)}) on the validation split ({meta.get('n_val')} sources) "
              f"plus the out-of-fold training scores where available (sources per method: "
              f"{meta.get('threshold_sample')}). "
              "Percentages with 95 % bootstrap intervals over the test sources.", "",

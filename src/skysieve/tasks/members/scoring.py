@@ -119,10 +119,11 @@ def score_members(dataset, model, cfg: MembersEvaluateParams, *, reference_band:
                 scores[m]["thr_labels"] = np.r_[ty[val], y[train]]
                 scores[m]["thr_scores"] = np.r_[scores[m]["val"], s_oof]
     ev = evaluate_members({"val": ty[val], "test": ty[test]}, scores, truth_test, target_purity=cfg.target_purity,
-                          n_boot=cfg.n_bootstrap, seed=cfg.seed, bins=bins)
+                          min_completeness=cfg.min_completeness, n_boot=cfg.n_bootstrap, seed=cfg.seed, bins=bins)
     ev.references = [float(v) for v in scores["cnn"]["val"]]
     meta = {"band_config": catalog.meta.get("BANDCFG"), "channels": list(dataset.channels),
             "n_train": int(train.sum()), "n_val": int(val.sum()), "n_test": int(test.sum()),
-            "target_purity": cfg.target_purity, "dropped_missing_band": int(catalog.meta.get("NDROP", 0)),
+            "target_purity": cfg.target_purity, "min_completeness": cfg.min_completeness,
+            "dropped_missing_band": int(catalog.meta.get("NDROP", 0)),
             "threshold_sample": {m: int(len(v.get("thr_labels", v["val"]))) for m, v in scores.items()}}
     return table, ev, meta
