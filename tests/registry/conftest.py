@@ -1,7 +1,5 @@
 """A real MLflow registry on SQLite in a temporary directory, and fitted ensembles to put in it."""
 
-import shutil
-
 import mlflow
 import numpy as np
 import pandas as pd
@@ -20,22 +18,14 @@ def _scores(n: int, seed: int) -> pd.DataFrame:
     })
 
 
-@pytest.fixture(scope="session")
-def _empty_store(tmp_path_factory):
-    """An MLflow SQLite database with its schema migrated once, copied by each test (migrations are slow)."""
-    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
-    mlflow.MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
-    return path
-
-
 @pytest.fixture
-def mlflow_store(tmp_path, monkeypatch, _empty_store):
+def mlflow_store(tmp_path, monkeypatch, mlflow_db):
     """Point MLflow (and ``configure_mlflow``) at ``sqlite:///<tmp>/mlflow.db``, artifacts in tmp.
 
+    The store is a copy of the session's migrated one (``mlflow_db``, tests/conftest.py).
     The autouse fixture of ``tests/conftest.py`` ends the test's runs and puts MLflow back afterwards.
     """
-    shutil.copy(_empty_store, tmp_path / "mlflow.db")
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    uri = mlflow_db
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     mlflow.set_tracking_uri(uri)
     experiment = mlflow.create_experiment("registry-test", artifact_location=(tmp_path / "mlartifacts").as_uri())
