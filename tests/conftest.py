@@ -37,6 +37,9 @@ for _name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_I
 
 REPO = Path(__file__).resolve().parents[1]
 
+#: The tiny pipeline (``pipeline``, ``own_pipeline``), built once for the modules that use it.
+pytest_plugins = ["tests._pipeline"]
+
 #: Environment variables a test may change (directly, or through ``configure_mlflow``,
 #: ``configure_environment`` and ``mlflow.set_*``) that must not outlive it.
 _RESTORED_PREFIXES = ("MLFLOW_", "SKYSIEVE_", "KERAS_")
