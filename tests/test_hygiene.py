@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import KERAS_HOME, isolated_global_state
+from tests.conftest import KERAS_HOME, isolated_global_state, new_mlflow_store
 
 
 def test_keras_keeps_its_config_in_the_session_temp_dir():
@@ -18,7 +18,7 @@ def test_keras_keeps_its_config_in_the_session_temp_dir():
     assert (KERAS_HOME / "keras.json").is_file()
 
 
-def test_mlflow_state_and_environment_are_put_back(tmp_path, monkeypatch):
+def test_mlflow_state_and_environment_are_put_back(tmp_path, monkeypatch, mlflow_template):
     import mlflow
 
     from skysieve._tracking import configure_mlflow
@@ -28,7 +28,7 @@ def test_mlflow_state_and_environment_are_put_back(tmp_path, monkeypatch):
     uri_before = mlflow.get_tracking_uri()
     with isolated_global_state():
         configure_environment(tmp_path)  # MPLCONFIGDIR etc. under tmp_path, where unset
-        monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/inside.db")
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", new_mlflow_store(mlflow_template, tmp_path, "inside.db"))
         assert configure_mlflow(tmp_path) == f"sqlite:///{tmp_path}/inside.db"
         experiment = mlflow.create_experiment("inside", artifact_location=(tmp_path / "artifacts").as_uri())
         mlflow.set_experiment(experiment_id=experiment)  # sets MLFLOW_EXPERIMENT_ID too

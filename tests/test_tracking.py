@@ -10,7 +10,7 @@ from skysieve._tracking import (
     log_data_inputs,
     provenance,
 )
-from tests.registry.conftest import _empty_store, mlflow_store  # noqa: F401 - fixtures
+from tests.registry.conftest import mlflow_store  # noqa: F401 - fixtures
 
 
 def test_experiments_are_model_training_ones_new_or_reused(mlflow_store, tmp_path):  # noqa: F811

@@ -34,11 +34,11 @@ def test_redact_walks_params():
     assert out["tune_sz"]["n_trials"] == 4 and out["bands"][1] == "90GHz" and out["note"] == "a:b@c is not a URL"
 
 
-def test_no_password_in_run_params_artifact_or_registry_tag(tmp_path):
+def test_no_password_in_run_params_artifact_or_registry_tag(tmp_path, mlflow_db):
     from skysieve._tracking import log_provenance
     from skysieve.registry._registry import _params_dict
 
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    uri = mlflow_db
     mlflow.set_tracking_uri(uri)
     client = mlflow.MlflowClient()
     exp = client.create_experiment("urls", artifact_location=(tmp_path / "art").as_uri())

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from tests.conftest import isolated_global_state, make_car_wcs
+from tests.conftest import isolated_global_state, make_car_wcs, new_mlflow_store
 
 CHANNELS = ("90GHz", "148GHz", "219GHz")
 FREQS = (90.0, 148.0, 219.0)
@@ -126,7 +126,7 @@ def truth_table(wcs, *, shape=SHAPE) -> Table:
 
 
 @pytest.fixture(scope="package")
-def registry(tmp_path_factory):
+def registry(tmp_path_factory, mlflow_template):
     """A real MLflow registry with the CNN and the ensemble registered; yields the tracking URI.
 
     ``MLFLOW_TRACKING_URI`` points at it while the tests of this folder run.
@@ -136,7 +136,7 @@ def registry(tmp_path_factory):
     from skysieve.tasks.sz._catalog_config import catalog_documents
 
     root = tmp_path_factory.mktemp("registry")
-    uri = f"sqlite:///{root}/mlflow.db"
+    uri = new_mlflow_store(mlflow_template, root)
     with isolated_global_state():  # until the package's tests end
         os.environ["MLFLOW_TRACKING_URI"] = uri
         mlflow.set_tracking_uri(uri)

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from skysieve._server import free_port, mlflow_server_env, start_mlflow_server
 from skysieve.errors import ConfigError
 from tests._s3 import files_holding, s3_bucket, s3_endpoint  # noqa: F401
+from tests.conftest import new_mlflow_store
 from tests.registry.conftest import fitted, provenance_for  # noqa: F401
 from tests.train.conftest import tiny_cutouts  # noqa: F401
 
@@ -31,11 +32,11 @@ PASSWORD = "PWsecret-7f3a91"
 
 
 @pytest.fixture(scope="module")
-def s3_server(s3_bucket, tmp_path_factory):  # noqa: F811
+def s3_server(s3_bucket, tmp_path_factory, mlflow_template):  # noqa: F811
     """`skysieve server start --artifacts s3://BUCKET/mlflow --s3-endpoint-url …` on SQLite, on a free port."""
     root = tmp_path_factory.mktemp("s3-server")
     port = free_port()
-    cmd = [str(BIN / "skysieve"), "server", "start", "--backend-store-uri", f"sqlite:///{root}/mlflow.db",
+    cmd = [str(BIN / "skysieve"), "server", "start", "--backend-store-uri", new_mlflow_store(mlflow_template, root),
            "--artifacts", s3_bucket.url("mlflow"), "--s3-endpoint-url", s3_bucket.endpoint,
            "--port", str(port), "--workers", "1"]
     server = start_mlflow_server(cmd, log=root / "server.log", url=f"http://127.0.0.1:{port}", timeout=240)
@@ -177,14 +178,14 @@ def test_server_env_needs_a_bucket_and_an_http_endpoint():
 
 
 
-def test_links_open_each_experiments_training_runs(tmp_path, monkeypatch):
+def test_links_open_each_experiments_training_runs(mlflow_db, monkeypatch):
     from typer.testing import CliRunner
 
     from skysieve._tracking import experiment_id
     from skysieve.cli import build_app
 
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_db)
+    mlflow.set_tracking_uri(mlflow_db)
     sz = experiment_id("sz")
     result = CliRunner().invoke(build_app(), ["server", "links", "--url", "http://tracking-host:5000/"])
     assert result.exit_code == 0, result.output

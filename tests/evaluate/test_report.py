@@ -72,9 +72,9 @@ def test_json_and_csv_writers_handle_nan_and_numpy(tmp_path):
     assert flatten_metrics({"t": {"cnn": {"f1": 0.5, "auc": None, "n": 3}}}) == {"t.cnn.f1": 0.5, "t.cnn.n": 3.0}
 
 
-def test_log_report_to_a_real_mlflow_run(results, tmp_path):
+def test_log_report_to_a_real_mlflow_run(results, tmp_path, mlflow_db):
     files = write_evaluation_report({"cnn": results["cnn"]}, tmp_path / "eval")
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")  # put back by the autouse fixture of conftest.py
+    mlflow.set_tracking_uri(mlflow_db)  # put back by the autouse fixture of conftest.py
     exp = mlflow.create_experiment("eval", artifact_location=(tmp_path / "artifacts").as_uri())
     with pytest.raises(RegistryError, match="no active MLflow run"):
         log_report_to_mlflow(files)

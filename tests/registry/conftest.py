@@ -1,7 +1,5 @@
 """A real MLflow registry on SQLite in a temporary directory, and fitted ensembles to put in it."""
 
-import shutil
-
 import mlflow
 import numpy as np
 import pandas as pd
@@ -20,22 +18,14 @@ def _scores(n: int, seed: int) -> pd.DataFrame:
     })
 
 
-@pytest.fixture(scope="session")
-def _empty_store(tmp_path_factory):
-    """An MLflow SQLite database with its schema migrated once, copied by each test (migrations are slow)."""
-    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
-    mlflow.MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
-    return path
-
-
 @pytest.fixture
-def mlflow_store(tmp_path, monkeypatch, _empty_store):
+def mlflow_store(tmp_path, monkeypatch, mlflow_db):
     """Point MLflow (and ``configure_mlflow``) at ``sqlite:///<tmp>/mlflow.db``, artifacts in tmp.
 
+    The store is a copy of the session's migrated one (``mlflow_db``, tests/conftest.py).
     The autouse fixture of ``tests/conftest.py`` ends the test's runs and puts MLflow back afterwards.
     """
-    shutil.copy(_empty_store, tmp_path / "mlflow.db")
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    uri = mlflow_db
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     mlflow.set_tracking_uri(uri)
     experiment = mlflow.create_experiment("registry-test", artifact_location=(tmp_path / "mlartifacts").as_uri())
@@ -56,3 +46,25 @@ def provenance_for(data_md5: str = "a1b2c3.dir", commit: str = "0123abcd") -> di
     """A provenance record as ``skysieve._tracking.provenance`` writes one."""
     return {"git.commit": commit, "git.dirty": "false", "data.data/sz/cutouts.md5": data_md5,
             "data.data/sz/cutouts.md5_source": "dvc.lock"}  # fmt: skip
+
+
+@pytest.fixture(scope="package")
+def trained_dir(tmp_path_factory):
+    """A tiny CNN trained with the training engine (2 folds, 2 steps) on 16×16×3 cutouts, saved as
+    ``skysieve train`` saves it (``FoldEnsemble.save`` with the channels and cutout shape); trained once for the
+    folder's modules, which only read it."""
+    from skysieve.config import TrainParams
+    from skysieve.data.dataset import open_dataset
+    from skysieve.train import train_ensemble
+    from tests.train._fixtures import write_tiny_dataset
+
+    root = tmp_path_factory.mktemp("train")
+    dataset = open_dataset(write_tiny_dataset(root / "cutouts", n=120, size=16))
+    cfg = TrainParams.model_validate({
+        "net": {"name": "resnet_small", "stem_filters": 4, "width": 2, "stages": 2, "dense_units": 8},
+        "optimizer": {"name": "adam", "learning_rate": 3e-3}, "batch_size": 32, "eval_batch_size": 64,
+        "epochs": 1, "steps_per_epoch": 2, "k_folds": 2, "splitter": "group_kfold", "norm_sample": 32, "seed": 3})
+    result = train_ensemble(cfg, dataset)
+    result.ensemble.metadata.update({"task": "sz", "net": cfg.net.name, "channels": list(dataset.channels),
+                                     "input_shape": list(dataset.shape[1:])})
+    return result.ensemble.save(root / "models" / "sz" / "cnn")

@@ -15,27 +15,6 @@ from skysieve.registry import CnnModel, log_cnn_model, read_cnn_manifest, regist
 from tests.registry.conftest import provenance_for
 
 
-@pytest.fixture(scope="module")
-def trained_dir(tmp_path_factory):
-    """A tiny CNN trained with the training engine (2 folds, 2 steps) on 16×16×3 cutouts, saved as
-    ``skysieve train`` saves it (``FoldEnsemble.save`` with the channels and cutout shape)."""
-    from skysieve.config import TrainParams
-    from skysieve.data.dataset import open_dataset
-    from skysieve.train import train_ensemble
-    from tests.train._fixtures import write_tiny_dataset
-
-    root = tmp_path_factory.mktemp("train")
-    dataset = open_dataset(write_tiny_dataset(root / "cutouts", n=120, size=16))
-    cfg = TrainParams.model_validate({
-        "net": {"name": "resnet_small", "stem_filters": 4, "width": 2, "stages": 2, "dense_units": 8},
-        "optimizer": {"name": "adam", "learning_rate": 3e-3}, "batch_size": 32, "eval_batch_size": 64,
-        "epochs": 1, "steps_per_epoch": 2, "k_folds": 2, "splitter": "group_kfold", "norm_sample": 32, "seed": 3})
-    result = train_ensemble(cfg, dataset)
-    result.ensemble.metadata.update({"task": "sz", "net": cfg.net.name, "channels": list(dataset.channels),
-                                     "input_shape": list(dataset.shape[1:])})
-    return result.ensemble.save(root / "models" / "sz" / "cnn")
-
-
 def test_logged_cnn_predicts_what_the_fold_ensemble_predicts(mlflow_store, trained_dir):
     from skysieve.train import load_trained
 

@@ -13,14 +13,13 @@ from skysieve.registry import (
     register_pipeline,
 )
 from tests.registry.conftest import provenance_for
-from tests.registry.test_cnn import trained_dir  # noqa: F401 - fixture
 
 
 def _no_local_paths(tags: dict, root) -> list[str]:
     return [f"{k}={v}" for k, v in tags.items() if str(root) in v or v.startswith(("file:", "/"))]
 
 
-def test_register_cnn_tags_the_search_and_logs_into_its_experiment(mlflow_store, trained_dir, tmp_path):  # noqa: F811
+def test_register_cnn_tags_the_search_and_logs_into_its_experiment(mlflow_store, trained_dir, tmp_path):
     state = {"thresholds": {"cnn": 0.4}, "references": {"cnn_prob": [0.1, 0.2, 0.9]},
              "test_metrics": {"cnn": {"f1": 0.7}}}
     record = register_cnn(task="lens", models_dir=trained_dir, name="t-lens", state=state,
@@ -35,7 +34,7 @@ def test_register_cnn_tags_the_search_and_logs_into_its_experiment(mlflow_store,
     np.testing.assert_allclose(refs["cnn_prob"].values, [0.1, 0.2, 0.9])
 
 
-def test_register_pipeline_puts_both_versions_in_the_search_experiment(mlflow_store, trained_dir, fitted,  # noqa: F811
+def test_register_pipeline_puts_both_versions_in_the_search_experiment(mlflow_store, trained_dir, fitted,
                                                                         tmp_path):
     ens, _, test, metrics = fitted
     decisions = ens.decide(test["cnn_prob"], test["mf_snr"])
@@ -62,7 +61,7 @@ def test_register_pipeline_puts_both_versions_in_the_search_experiment(mlflow_st
     assert not (tmp_path / "mlruns").exists()
 
 
-def test_a_version_without_a_task_is_refused(mlflow_store, trained_dir):  # noqa: F811
+def test_a_version_without_a_task_is_refused(mlflow_store, trained_dir):
     from skysieve.registry import log_cnn_model
 
     with pytest.raises(RegistryError, match="register 't-x': no task given; pass the name of the search"):

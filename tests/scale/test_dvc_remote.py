@@ -1,16 +1,15 @@
 """A DVC remote round trip: `dvc push`, then in a fresh clone `dvc pull` and `dvc repro` find nothing to do."""
 
 import hashlib
-import shutil
 
 import pytest
 import yaml
 
-from skysieve.config import load_params
+from tests._pipeline import BUILD_TIMEOUT, run
 from tests.conftest import REPO
-from tests.test_pipeline import run
 
-pytestmark = pytest.mark.slow
+# The pipeline is built by the first test of the session that uses it: maybe this one.
+pytestmark = [pytest.mark.slow, BUILD_TIMEOUT]
 
 STAGE = "validate_sz"
 
@@ -32,30 +31,22 @@ def _tree_md5(path):
     return {p.relative_to(path.parent).as_posix(): hashlib.md5(p.read_bytes()).hexdigest() for p in files}
 
 
-def test_push_then_pull_in_a_fresh_clone_reproduces_the_same_data(tmp_path):
-    origin, remote, clone = tmp_path / "origin", tmp_path / "remote", tmp_path / "clone"
-    origin.mkdir()
-    for name in ("dvc.yaml", "MLproject"):
-        shutil.copy(REPO / name, origin / name)
-    shutil.copytree(REPO / "src", origin / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    shutil.copy(REPO / "tests" / "tiny_params.yaml", origin / "params.yaml")
-    resolved = load_params(origin / "params.yaml").model_dump(mode="json")
-    (origin / "params.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
-    run(["git", "init", "-q"], origin)
-    run(["dvc", "init", "-q"], origin)
-    run(["dvc", "config", "core.analytics", "false"], origin)
+def test_push_then_pull_in_a_fresh_clone_reproduces_the_same_data(own_pipeline, tmp_path):
+    """On a copy of the session's tiny pipeline (tests/_pipeline.py): a local-directory remote, a partial pull."""
+    origin, remote, clone = own_pipeline, tmp_path / "remote", tmp_path / "clone"
+    ignore = origin / ".gitignore"  # what the project's repository ignores (the embedded stores, caches)
+    ignore.write_text((ignore.read_text() if ignore.exists() else "") + (REPO / ".gitignore").read_text())
     run(["dvc", "remote", "add", "-d", "store", str(remote)], origin)
-
-    run(["dvc", "repro", STAGE], origin)
     pushed = run(["dvc", "push"], origin).stdout
     assert remote.is_dir() and any(remote.rglob("*")), pushed
-    _git_commit(origin, "tiny pipeline up to validate_sz")
+    _git_commit(origin, "tiny pipeline")
 
     run(["git", "clone", "-q", str(origin), str(clone)], tmp_path)
     assert not (clone / "data/sz/cutouts").exists() and not (clone / ".dvc/cache").exists()
-    run(["dvc", "pull", STAGE, "--with-deps"], clone)  # the stages run so far (a plain `dvc pull` wants all)
+    run(["dvc", "pull", STAGE, "--with-deps"], clone)  # the stages up to validate_sz only
     for path in ("data/sz/cmb_cl.fits", "data/sz/sky", "data/sz/cutouts"):
         assert _tree_md5(clone / path) == _tree_md5(origin / path), path
+    assert not (clone / "models/sz/cnn").exists()  # downstream of validate_sz: not pulled
 
     status = run(["dvc", "status", STAGE, "--with-deps"], clone).stdout
     assert "up to date" in status.lower(), status

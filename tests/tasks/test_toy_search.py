@@ -38,9 +38,9 @@ def blobs(monkeypatch):
 
 
 @pytest.fixture
-def workdir(tmp_path, monkeypatch):
+def workdir(tmp_path, monkeypatch, mlflow_db):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_db)
     monkeypatch.delenv("SKYSIEVE_OPTUNA_STORAGE", raising=False)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({"tune_blobs": {"storage": "sqlite:///optuna.db"}}))
     previous = mlflow.get_tracking_uri()

@@ -106,7 +106,7 @@ def test_a_checkpoint_for_other_params_is_discarded(tiny_recipe, tmp_path):
     assert same.discarded is None and len(same.read_meta()["runs"]) == 0
 
 
-def test_skysieve_train_killed_mid_run_resumes_from_its_checkpoint(tiny_cutouts, tmp_path):
+def test_skysieve_train_killed_mid_run_resumes_from_its_checkpoint(tiny_cutouts, tmp_path, mlflow_db):
     """SIGKILL a real `skysieve train` after its first checkpoint; the next run goes on and cleans up."""
     import yaml
 
@@ -115,7 +115,7 @@ def test_skysieve_train_killed_mid_run_resumes_from_its_checkpoint(tiny_cutouts,
                            "batch_size": 32, "epochs": 2, "k_folds": 2, "splitter": "group_kfold",
                            "norm_sample": 64, "seed": 3, "imbalance": {"strategy": "none"}}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db"}
+    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_db}
     cmd = [str(Path(sys.executable).with_name("skysieve")), "train", "sz",
            "--data", str(tiny_cutouts.tensor_path.parent), "--out", "models/sz/cnn"]
     ckpt = tmp_path / "models/sz/cnn.ckpt"
@@ -142,7 +142,7 @@ def test_skysieve_train_killed_mid_run_resumes_from_its_checkpoint(tiny_cutouts,
 
     import mlflow
 
-    client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    client = mlflow.MlflowClient(mlflow_db)
     runs = client.search_runs([client.get_experiment_by_name("sz").experiment_id],
                               "tags.`skysieve.run_kind` = 'train'")
     by_status = sorted(r.info.status for r in runs)

@@ -45,7 +45,7 @@ def test_configure_mlflow_defaults_to_sqlite_and_honours_the_env(tmp_path, monke
 
 
 @pytest.mark.slow
-def test_run_train_tracks_folds_and_writes_the_model(tiny_cutouts, tiny_recipe, tmp_path, monkeypatch):
+def test_run_train_tracks_folds_and_writes_the_model(tiny_cutouts, tiny_recipe, tmp_path, monkeypatch, mlflow_db):
     import mlflow
     from astropy.table import Table
 

@@ -4,13 +4,14 @@ import json
 
 import pytest
 import yaml
+from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from skysieve.cli import build_app
 
 
 @pytest.mark.slow
-def test_tune_then_train_from_the_command_line(tiny_cutouts, tmp_path, monkeypatch):
+def test_tune_then_train_from_the_command_line(tiny_cutouts, tmp_path, monkeypatch, mlflow_db):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("SKYSIEVE_OPTUNA_STORAGE", raising=False)
@@ -27,7 +28,9 @@ def test_tune_then_train_from_the_command_line(tiny_cutouts, tmp_path, monkeypat
     assert out.exit_code == 0, out.output
     best = json.loads((tmp_path / "models/sz/best_params.json").read_text())
     assert best["study_name"].startswith("sz-") and best["params"]["net.dense_units"] in (8, 16)
-    assert (tmp_path / "optuna.db").is_file() and (tmp_path / "mlflow.db").is_file()
+    assert (tmp_path / "optuna.db").is_file()
+    # ./mlflow.db (mlflow_db put an empty store there) holds the study's parent run
+    assert MlflowClient(mlflow_db).get_run(best["mlflow_parent_run_id"]).data.tags["skysieve.run_kind"] == "study"
 
     # The same search again reuses its finished study; --fresh searches anew under a new parent run.
     out = runner.invoke(build_app(), ["tune", "sz", "--data", data, "--out", "again.json"])

@@ -27,8 +27,8 @@ def tracking():
     mlflow.set_tracking_uri(previous)
 
 
-def _client(tmp_path):
-    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
+def _client(uri):
+    client = mlflow.MlflowClient(tracking_uri=uri)
     return client, client.create_experiment("tune")
 
 
@@ -45,16 +45,16 @@ def _parent(client, study, exp):
     return _parent_run(client, study, created=False, experiment=exp, task="sz", storage="sqlite:///o.db", tune=TUNE)
 
 
-def test_a_parent_run_in_the_store_is_reopened(tmp_path):
-    client, exp = _client(tmp_path)
+def test_a_parent_run_in_the_store_is_reopened(mlflow_db):
+    client, exp = _client(mlflow_db)
     run = client.create_run(exp)
     client.set_terminated(run.info.run_id, "FAILED")
     assert _parent(client, _study(run.info.run_id), exp) == (run.info.run_id, False)
     assert client.get_run(run.info.run_id).info.status == "RUNNING"
 
 
-def test_a_parent_run_missing_from_the_store_warns_and_starts_a_new_one(tmp_path):
-    client, exp = _client(tmp_path)
+def test_a_parent_run_missing_from_the_store_warns_and_starts_a_new_one(mlflow_db):
+    client, exp = _client(mlflow_db)
     study = _study("0123456789abcdef0123456789abcdef")
     with pytest.warns(RuntimeWarning, match=r"tune: study 's' records MLflow parent run 0123456789abcdef0123456789"
                                             r"abcdef .*which this tracking store does not hold \(Run with id=.* not "
@@ -64,8 +64,8 @@ def test_a_parent_run_missing_from_the_store_warns_and_starts_a_new_one(tmp_path
     assert study.user_attrs[_PARENT_ATTR] == run_id
 
 
-def test_a_deleted_parent_run_warns_how_to_restore_it(tmp_path):
-    client, exp = _client(tmp_path)
+def test_a_deleted_parent_run_warns_how_to_restore_it(mlflow_db):
+    client, exp = _client(mlflow_db)
     old = client.create_run(exp).info.run_id
     client.delete_run(old)
     with pytest.warns(RuntimeWarning, match=rf"parent run {old} .*which was deleted; starting a new parent run\. "
@@ -91,9 +91,9 @@ def test_closing_a_stale_trials_runs_warns_when_mlflow_refuses(offline, tracking
         _close_stale_runs("abc")
 
 
-def test_closing_a_stale_trials_runs_marks_them_failed(tmp_path, tracking):
-    client, exp = _client(tmp_path)
-    tracking(f"sqlite:///{tmp_path}/mlflow.db")
+def test_closing_a_stale_trials_runs_marks_them_failed(mlflow_db, tracking):
+    client, exp = _client(mlflow_db)
+    tracking(mlflow_db)
     trial = client.create_run(exp).info.run_id
     fold = client.create_run(exp, tags={"mlflow.parentRunId": trial}).info.run_id
     _close_stale_runs(trial)

@@ -75,7 +75,8 @@ def test_pruning_observer_reports_per_epoch_steps_and_prunes():
 
 
 @pytest.mark.slow
-def test_tiny_study_builds_the_run_hierarchy_and_resumes(tiny_cutouts, tiny_recipe, tmp_path, monkeypatch):
+def test_tiny_study_builds_the_run_hierarchy_and_resumes(tiny_cutouts, tiny_recipe, tmp_path, monkeypatch,
+                                                         mlflow_db):
     import mlflow
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
@@ -127,7 +128,7 @@ def test_tiny_study_builds_the_run_hierarchy_and_resumes(tiny_cutouts, tiny_reci
 
 
 @pytest.mark.slow
-def test_a_pruned_trial_is_marked_in_mlflow(tiny_cutouts, tiny_recipe, tmp_path, monkeypatch):
+def test_a_pruned_trial_is_marked_in_mlflow(tiny_cutouts, tiny_recipe, tmp_path, monkeypatch, mlflow_db):
     import mlflow
 
     class PruneSecond(optuna.pruners.BasePruner):
