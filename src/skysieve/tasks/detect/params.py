@@ -107,6 +107,9 @@ class CutoutsDetectParams(Section):
     asinh_softening: float = Field(3.0, gt=0, description="asinh: a in asinh(x / (a σ))")
     output_stride: int = Field(4, ge=1, description="input pixels per heatmap pixel (= train_detect.net.output_stride)")
     min_sigma_px: float = Field(1.0, gt=0, description="smallest Gaussian σ of a heatmap bump, heatmap pixels")
+    target_sigma_kpc: float | None = Field(None, gt=0, description=(
+        "σ of a cluster's heatmap bump in proper kpc at its redshift (e.g. a third of the 100 kpc match radius); "
+        "null: CenterNet's box rule σ = √(w h)/6"))
     val_frac: float = Field(0.15, gt=0, lt=0.5)
     test_frac: float = Field(0.25, gt=0, lt=0.5)
     groups: int = Field(6, ge=2)
