@@ -123,6 +123,9 @@ class EvaluateDetectParams(Section):
     min_score: float = Field(0.02, ge=0, lt=1, description="peaks below this are not detections")
     max_detections: int = Field(20, ge=1, description="per field")
     peak_window_px: int = Field(3, ge=3, description="heatmap peaks: local maxima in this window (odd)")
+    nms_z: float = Field(0.1, gt=0, description=(
+        "peaks closer than match_kpc at this redshift (the near end of the search range, in arcsec) to a better "
+        "one are merged — in evaluate and inject as in the survey catalog"))
     table_thresholds: tuple[float, ...] = Field(tuple(round(0.1 * i, 1) for i in range(11)), min_length=1)
     massive_m200: float = Field(3e14, gt=0, description="recall reported for M200 ≥ this (M☉)")
     n_boot: int = Field(500, ge=50)
