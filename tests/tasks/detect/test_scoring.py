@@ -102,3 +102,31 @@ def test_coco_map_perfect_and_bootstrap():
     values = np.array([1.0, 0.0, 1.0, 1.0])
     lo, hi = bootstrap_fields(lambda s: values[s].mean(), np.arange(4), n_boot=300, seed=0)
     assert 0.0 <= lo <= 0.75 <= hi <= 1.0
+
+
+def test_decode_merges_peaks_within_the_nms_radius():
+    # two separate peaks 3 cells (12 px) apart: both kept without NMS, the weaker merged with nms_px = 13
+    t = heatmap_targets([40.0, 52.0, 100.0], [60.0, 60.0, 20.0], [8.0] * 3, [8.0] * 3, size_px=128, stride=4,
+                        min_sigma=0.3)
+    t[..., 0][t[..., 0] < 1] = 0.0
+    t[15, 13, 0] = 0.7  # the peak at x = 52 px is the weaker
+    both = decode_maps(t[None], stride=4, min_score=0.5, max_detections=5)
+    merged = decode_maps(t[None], stride=4, min_score=0.5, max_detections=5, nms_px=13.0)
+    assert len(both) == 3 and len(merged) == 2
+    assert sorted(np.round(merged["x_px"]).tolist()) == [42.0, 102.0] and 0.7 not in list(merged["score"])
+    assert len(decode_maps(t[None], stride=4, min_score=0.5, max_detections=5, nms_px=11.0)) == 3
+
+
+def test_nms_radius_is_match_kpc_at_nms_z():
+    # against an independent flat ΛCDM (astropy, no radiation): θ = 100 kpc / D_A(0.1), within 0.5 %
+    from astropy.cosmology import FlatLambdaCDM
+
+    from skysieve.config import CosmologyParams
+    from skysieve.tasks.detect.params import EvaluateDetectParams
+    from skysieve.tasks.detect.report import nms_radius_arcsec
+
+    cosmo = CosmologyParams()
+    da_kpc = FlatLambdaCDM(H0=cosmo.H0, Om0=cosmo.Om0).angular_diameter_distance(0.1).to_value("kpc")
+    r = nms_radius_arcsec(EvaluateDetectParams(match_kpc=100.0, nms_z=0.1), cosmo=cosmo)
+    assert r == pytest.approx(100.0 / da_kpc * 206264.806, rel=5e-3)
+    assert nms_radius_arcsec(EvaluateDetectParams(match_kpc=100.0, nms_z=0.2), cosmo=cosmo) < r

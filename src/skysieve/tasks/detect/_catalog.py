@@ -38,17 +38,16 @@ def catalog_options() -> tuple[inspect.Parameter, ...]:
 
 def catalog_tags(params, manifest: Mapping[str, Any]) -> dict[str, str]:
     """The version tags a detector's catalog needs: bands, pixel scale, stretch, window, stride, merging radius."""
-    from skysieve.sim.cosmo import astropy_cosmology
+    from skysieve.tasks.detect.report import nms_radius_arcsec
 
     s, c, e = params.simulate_detect, params.cutouts_detect, params.evaluate_detect
-    da_kpc = float(astropy_cosmology(params.cosmology).angular_diameter_distance(0.1).to_value("kpc"))
     return {f"{_PREFIX}bands": ",".join(str(b) for b in manifest["channels"]),
             f"{_PREFIX}pixel_arcsec": repr(s.native_pixel_arcsec * s.bin),
             f"{_PREFIX}window_px": str(int(manifest["input_shape"][0])),
             f"{_PREFIX}stride": str(c.output_stride), f"{_PREFIX}stretch": c.stretch,
             f"{_PREFIX}softening": repr(c.asinh_softening), f"{_PREFIX}min_score": repr(e.min_score),
             f"{_PREFIX}max_per_window": str(e.max_detections),
-            f"{_PREFIX}nms_arcsec": repr(round(float(e.match_kpc / da_kpc * 206264.806), 2))}
+            f"{_PREFIX}nms_arcsec": repr(round(nms_radius_arcsec(e, cosmo=params.cosmology), 2))}
 
 
 def field_options(directory: Path) -> dict[str, Any]:

@@ -35,7 +35,7 @@ def run_injection(p, *, name: str, version: str, progress: bool = True) -> Injec
     from skysieve.metrics import wilson_interval
     from skysieve.tasks.detect.dataset import stretch
     from skysieve.tasks.detect.evaluate import decode_maps, match_detections, predict_maps
-    from skysieve.tasks.detect.report import kpc_per_pixel
+    from skysieve.tasks.detect.report import kpc_per_pixel, nms_radius_arcsec
     from skysieve.tasks.detect.sim import field_centres, simulate_field
 
     cfg, s, e = p.inject_detect, p.simulate_detect, p.evaluate_detect
@@ -56,7 +56,8 @@ def run_injection(p, *, name: str, version: str, progress: bool = True) -> Injec
                  for t in f.clusters]
     truth = Table(rows=rows)
     det = decode_maps(predict_maps(models, np.stack(images)), stride=p.cutouts_detect.output_stride,
-                      min_score=e.min_score, max_detections=e.max_detections, window=e.peak_window_px)
+                      min_score=e.min_score, max_detections=e.max_detections, window=e.peak_window_px,
+                      nms_px=nms_radius_arcsec(e, cosmo=p.cosmology) / (s.native_pixel_arcsec * s.bin))
     det = det[det["score"] >= threshold]
     kpp = kpc_per_pixel(np.asarray(truth["z"]), pixel_arcsec=s.native_pixel_arcsec * s.bin, cosmo=p.cosmology)
     m = match_detections(det, truth, kpc_per_px=kpp, match_kpc=e.match_kpc)

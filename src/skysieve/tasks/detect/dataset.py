@@ -56,14 +56,16 @@ def centre_cell(x_px: np.ndarray | float, *, stride: int) -> np.ndarray:
     return np.floor((np.asarray(x_px, dtype=np.float64) + 0.5) / stride).astype(np.int64)
 
 
-def heatmap_targets(x_px, y_px, width_px, height_px, *, size_px: int, stride: int, min_sigma: float) -> np.ndarray:
+def heatmap_targets(x_px, y_px, width_px, height_px, *, size_px: int, stride: int, min_sigma: float,
+                    sigma_px=None) -> np.ndarray:
     r"""CenterNet targets of one image: heatmap, log width, log height on a grid ``stride`` times coarser.
 
     Each object puts :math:`\exp(-((i - c_x)^2 + (j - c_y)^2) / 2\sigma^2)` around its
     centre cell :math:`(c_x, c_y)` (exactly 1 there; the maximum where
     objects overlap), :math:`\sigma = \max(\sigma_{min}, \sqrt{w h}/6)` in
-    heatmap pixels; the size channels hold :math:`\ln(w / s)`, :math:`\ln(h / s)`
-    at the centre cells (0 elsewhere).
+    heatmap pixels — or :math:`\max(\sigma_{min}, \sigma_{px}/s)` when the
+    per-object ``sigma_px`` (input pixels) is given; the size channels hold
+    :math:`\ln(w / s)`, :math:`\ln(h / s)` at the centre cells (0 elsewhere).
 
     Returns
     -------
@@ -72,11 +74,12 @@ def heatmap_targets(x_px, y_px, width_px, height_px, *, size_px: int, stride: in
     n = size_px // stride
     out = np.zeros((n, n, 3), dtype=np.float32)
     jj, ii = np.mgrid[:n, :n]
-    for x, y, w, h in zip(np.atleast_1d(x_px), np.atleast_1d(y_px), np.atleast_1d(width_px),
-                          np.atleast_1d(height_px), strict=True):
+    x_px, y_px = np.atleast_1d(x_px), np.atleast_1d(y_px)
+    sig = np.full(x_px.shape, np.nan) if sigma_px is None else np.broadcast_to(np.asarray(sigma_px, float), x_px.shape)
+    for x, y, w, h, s in zip(x_px, y_px, np.atleast_1d(width_px), np.atleast_1d(height_px), sig, strict=True):
         cx, cy = int(np.clip(centre_cell(x, stride=stride), 0, n - 1)), int(np.clip(centre_cell(y, stride=stride),
                                                                                   0, n - 1))
-        sigma = max(min_sigma, np.sqrt(w * h) / stride / 6.0)
+        sigma = max(min_sigma, (np.sqrt(w * h) / 6.0 if np.isnan(s) else s) / stride)
         bump = np.exp(-((ii - cx) ** 2 + (jj - cy) ** 2) / (2 * sigma**2))
         out[..., 0] = np.maximum(out[..., 0], bump)
         out[cy, cx, 0] = 1.0
@@ -119,17 +122,25 @@ def build_dataset(sim_dir: Path, out_dir: Path, cfg, *, bands: tuple[str, ...], 
     images, targets = [], []
     for row in tqdm(fields, desc="fields → dataset", disable=not progress, unit="field"):
         paths = [sim_dir / str(row[f"file_{b}"]).strip() for b in bands]
-        data = read_bands(paths, bands=bands).data
+        bands_read = read_bands(paths, bands=bands)
+        data = bands_read.data
         size = data.shape[0]
         if size % cfg.output_stride:
             raise DataError(f"{paths[0]}: {size} px does not divide by cutouts_detect.output_stride = "
                             f"{cfg.output_stride}")
         mine = truth[truth["field"] == row["field"]]
+        sigma_px = None
+        if cfg.target_sigma_kpc is not None:
+            # proper kpc per pixel at each cluster's z: (R200 kpc / R200 arcsec) × arcsec per pixel
+            arcsec_px = bands_read.pixel_arcsec
+            sigma_px = cfg.target_sigma_kpc / (np.asarray(mine["r200_kpc"]) / np.asarray(mine["r200_arcsec"])
+                                               * arcsec_px)
         images.append(stretch(data, kind=cfg.stretch, softening=cfg.asinh_softening))
         targets.append(heatmap_targets(np.asarray(mine["x_px"]), np.asarray(mine["y_px"]),
                                        np.asarray(mine["box_x1"] - mine["box_x0"]),
                                        np.asarray(mine["box_y1"] - mine["box_y0"]),
-                                       size_px=size, stride=cfg.output_stride, min_sigma=cfg.min_sigma_px))
+                                       size_px=size, stride=cfg.output_stride, min_sigma=cfg.min_sigma_px,
+                                       sigma_px=sigma_px))
     rng = np.random.default_rng(cfg.seed)
     order = rng.permutation(n)
     split = np.full(n, "train", dtype="U5")

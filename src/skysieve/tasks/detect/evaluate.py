@@ -30,13 +30,19 @@ def predict_maps(models, x: np.ndarray, *, batch_size: int = 16) -> np.ndarray:
     return np.concatenate(out) if out else np.empty((0,))
 
 
-def decode_maps(maps: np.ndarray, *, stride: int, min_score: float, max_detections: int, window: int = 3) -> Table:
+def decode_maps(maps: np.ndarray, *, stride: int, min_score: float, max_detections: int, window: int = 3,
+                nms_px: float = 0.0) -> Table:
     """Detections of a stack of output maps: heatmap peaks, their refined centres and boxes, in input pixels.
 
     A peak is a heatmap cell equal to the maximum of its ``window × window``
     neighbourhood and ≥ ``min_score``; its centre is the heatmap-weighted
     centroid of the 3 × 3 cells around it, mapped to input pixels by
     :math:`x = (c + 1/2)\\,s - 1/2`; its box is ``exp`` of the size channels × ``stride``.
+    With ``nms_px`` > 0, greedy non-maximum suppression follows, best first:
+    a peak whose refined centre lies within ``nms_px`` input pixels of a kept
+    one is dropped (the same merging as :func:`skysieve.tasks.detect.survey.nms_sky`
+    across windows, so the evaluation scores the decoder the catalog uses).
+    At most ``max_detections`` per image are kept.
 
     Parameters
     ----------
@@ -54,14 +60,21 @@ def decode_maps(maps: np.ndarray, *, stride: int, min_score: float, max_detectio
         heat = m[..., 0]
         peaks = (heat == maximum_filter(heat, size=window, mode="constant", cval=-1.0)) & (heat >= min_score)
         ys, xs = np.nonzero(peaks)
-        order = np.argsort(-heat[ys, xs])[:max_detections]
+        order = np.argsort(-heat[ys, xs], kind="stable")
+        kept: list[tuple[float, float]] = []
         for y, x in zip(ys[order], xs[order], strict=True):
+            if len(kept) >= max_detections:
+                break
             y0, y1, x0, x1 = max(0, y - 1), min(heat.shape[0], y + 2), max(0, x - 1), min(heat.shape[1], x + 2)
             w = heat[y0:y1, x0:x1]
             yy, xx = np.mgrid[y0:y1, x0:x1]
             cy, cx = float((w * yy).sum() / w.sum()), float((w * xx).sum() / w.sum())
-            rows.append((k, (cx + 0.5) * stride - 0.5, (cy + 0.5) * stride - 0.5, float(heat[y, x]),
-                         float(np.exp(m[y, x, 1]) * stride), float(np.exp(m[y, x, 2]) * stride)))
+            px, py = (cx + 0.5) * stride - 0.5, (cy + 0.5) * stride - 0.5
+            if nms_px > 0 and any(np.hypot(px - a, py - b) < nms_px for a, b in kept):
+                continue
+            kept.append((px, py))
+            rows.append((k, px, py, float(heat[y, x]), float(np.exp(m[y, x, 1]) * stride),
+                         float(np.exp(m[y, x, 2]) * stride)))
     names = ("image", "x_px", "y_px", "score", "width_px", "height_px")
     if not rows:
         return Table(names=names, dtype=(np.int64, float, float, float, float, float))

@@ -107,6 +107,9 @@ class CutoutsDetectParams(Section):
     asinh_softening: float = Field(3.0, gt=0, description="asinh: a in asinh(x / (a σ))")
     output_stride: int = Field(4, ge=1, description="input pixels per heatmap pixel (= train_detect.net.output_stride)")
     min_sigma_px: float = Field(1.0, gt=0, description="smallest Gaussian σ of a heatmap bump, heatmap pixels")
+    target_sigma_kpc: float | None = Field(None, gt=0, description=(
+        "σ of a cluster's heatmap bump in proper kpc at its redshift (e.g. a third of the 100 kpc match radius); "
+        "null: CenterNet's box rule σ = √(w h)/6"))
     val_frac: float = Field(0.15, gt=0, lt=0.5)
     test_frac: float = Field(0.25, gt=0, lt=0.5)
     groups: int = Field(6, ge=2)
@@ -120,6 +123,9 @@ class EvaluateDetectParams(Section):
     min_score: float = Field(0.02, ge=0, lt=1, description="peaks below this are not detections")
     max_detections: int = Field(20, ge=1, description="per field")
     peak_window_px: int = Field(3, ge=3, description="heatmap peaks: local maxima in this window (odd)")
+    nms_z: float = Field(0.1, gt=0, description=(
+        "peaks closer than match_kpc at this redshift (the near end of the search range, in arcsec) to a better "
+        "one are merged — in evaluate and inject as in the survey catalog"))
     table_thresholds: tuple[float, ...] = Field(tuple(round(0.1 * i, 1) for i in range(11)), min_length=1)
     massive_m200: float = Field(3e14, gt=0, description="recall reported for M200 ≥ this (M☉)")
     n_boot: int = Field(500, ge=50)

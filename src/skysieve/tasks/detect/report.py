@@ -23,7 +23,7 @@ from skysieve.tasks.detect.evaluate import (
     predict_maps,
 )
 
-__all__ = ["DetectEvaluation", "evaluate_detect", "kpc_per_pixel", "score_images", "write_report"]
+__all__ = ["DetectEvaluation", "evaluate_detect", "kpc_per_pixel", "nms_radius_arcsec", "score_images", "write_report"]
 
 #: Validation thresholds searched for the F1-best operating point.
 _GRID = np.round(np.arange(0.05, 0.96, 0.025), 3)
@@ -37,11 +37,27 @@ def kpc_per_pixel(z: np.ndarray, *, pixel_arcsec: float, cosmo) -> np.ndarray:
     return np.asarray(da * np.radians(pixel_arcsec / 3600.0), dtype=np.float64)
 
 
-def score_images(models, images: np.ndarray, *, stride: int, cfg) -> Table:
-    """Detections (:func:`decode_maps`) of the fold models' mean maps on ``images``."""
+def nms_radius_arcsec(cfg, *, cosmo) -> float:
+    r"""The merging radius of detections: ``match_kpc`` proper at ``nms_z``, in arcsec.
+
+    .. math:: \theta = \frac{r_{match}}{D_A(z_{nms})} \cdot 206\,264.8''
+
+    Chosen at the near end of the search range, it is the largest angle a
+    100 kpc match radius spans, so two detections that close could match the
+    same cluster; the survey catalog (:func:`skysieve.tasks.detect.survey.nms_sky`),
+    the evaluation and the injection all merge with it.
+    """
+    from skysieve.sim.cosmo import astropy_cosmology
+
+    da_kpc = float(astropy_cosmology(cosmo).angular_diameter_distance(cfg.nms_z).to_value("kpc"))
+    return float(cfg.match_kpc / da_kpc * 206264.806)
+
+
+def score_images(models, images: np.ndarray, *, stride: int, cfg, nms_px: float = 0.0) -> Table:
+    """Detections (:func:`decode_maps`, merged within ``nms_px``) of the fold models' mean maps on ``images``."""
     maps = predict_maps(models, images)
     return decode_maps(maps, stride=stride, min_score=cfg.min_score, max_detections=cfg.max_detections,
-                       window=cfg.peak_window_px)
+                       window=cfg.peak_window_px, nms_px=nms_px)
 
 
 @dataclass
@@ -88,7 +104,8 @@ def evaluate_detect(dataset, models, truth: Table, *, cosmo, pixel_arcsec: float
     out = {}
     for split in ("val", "test"):
         rows = dataset.indices(split)
-        det = score_images(models, dataset.read(rows), stride=stride, cfg=cfg)
+        det = score_images(models, dataset.read(rows), stride=stride, cfg=cfg,
+                           nms_px=nms_radius_arcsec(cfg, cosmo=cosmo) / pixel_arcsec)
         det["image"] = ids[rows][np.asarray(det["image"], dtype=np.int64)] if len(det) else det["image"]
         tr = _split_truth(truth, ids[rows])
         kpp = kpc_per_pixel(np.asarray(tr["z"]), pixel_arcsec=pixel_arcsec, cosmo=cosmo)
