@@ -53,3 +53,40 @@ def test_source_neighbours_are_drawn_when_asked_and_only_then():
     assert (simulate_source(cfg, seed=5).table["n_neighbours"] == 0).all()
     counts = np.asarray(simulate_source(crowded, seed=5).table["n_neighbours"])
     assert counts.sum() > 0 and counts.mean() > 0.8  # Poisson(2): P(mean of 12 ≤ 0.8) < 1e-4
+
+
+def _tiny_experiment_inputs():
+    from skysieve.tasks.morphology.params import (ExperimentsMorphologyParams, FinetuneMorphologyParams,
+                                                  PretrainMorphologyParams)
+    from skysieve.tasks.morphology.transfer import Split, input_spec
+
+    rng = np.random.default_rng(3)
+
+    def split(n):
+        y = rng.dirichlet(np.ones(5), n)
+        return Split(rng.normal(size=(n, 40, 40, 1)).astype(np.float32), y, np.arange(n))
+
+    train, val, test = split(16), split(6), split(6)
+    pre = PretrainMorphologyParams.model_validate(TINY["pretrain_morphology"])
+    ft = FinetuneMorphologyParams.model_validate({"epochs": 1, "batch_size": 8})
+    cfg = ExperimentsMorphologyParams.model_validate({"sizes": [5, 10], "repeats": 1, "frozen_depths": [0],
+                                                      "depth_repeats": 2, "depth_size": 8, "epochs": 2})
+    source = build_net(pre.net, inputs=input_spec(train.x), seed=11)
+    return source, pre, ft, cfg, train, val, test
+
+
+def test_the_transfer_experiments_do_not_depend_on_the_number_of_worker_processes():
+    from skysieve.tasks.morphology.experiments import transfer_experiments
+
+    inputs = _tiny_experiment_inputs()
+    curve1, depth1 = transfer_experiments(*inputs, workers=1)
+    curve2, depth2 = transfer_experiments(*inputs, workers=2)
+    drop = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
+    assert drop(curve1) == drop(curve2) and depth1 == depth2
+    # 2 sizes × (scratch, fine-tuned), then two repeats of the frozen-depth fit, in that order
+    assert [(r["mode"], r["size"], r["repeat"]) for r in curve1] == [
+        (m, s, 0) for s in (5, 10) for m in ("scratch", "finetuned")]
+    assert [(r["frozen_depth"], r["size"], r["repeat"]) for r in depth1] == [(0, 8, 0), (0, 8, 1)]
+    # the fits differ (other subsets, seeds and starting points), so equality above is not trivial
+    rmse = [r["rmse"] for r in curve1 + depth1]
+    assert len({round(v, 9) for v in rmse}) == len(rmse)

@@ -7,6 +7,7 @@ learn vote fractions and transfer between surveys.
 """
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -167,7 +168,7 @@ def experiments_morphology(
     from skysieve.data import open_dataset
     from skysieve.registry import load_transfer_source
     from skysieve.tasks.morphology.evaluate import power_law_fit
-    from skysieve.tasks.morphology.experiments import frozen_depth_curve, learning_curve
+    from skysieve.tasks.morphology.experiments import transfer_experiments
     from skysieve.tasks.morphology.params import CLASSES
     from skysieve.tasks.morphology.report import plot_experiments
     from skysieve.tasks.morphology.transfer import load_split
@@ -177,8 +178,8 @@ def experiments_morphology(
     data = open_dataset(sim / "target")
     train, val, test = (load_split(data, s) for s in ("train", "val", "test"))
     model, lineage = load_transfer_source(ft.source_model, input_shape=data.shape[1:], n_outputs=len(CLASSES))
-    curve = learning_curve(model, pre, ft, cfg, train, val, test, progress=_progress)
-    depth = frozen_depth_curve(model, pre, ft, cfg, train, val, test, progress=_progress)
+    curve, depth = transfer_experiments(model, pre, ft, cfg, train, val, test, workers=cfg.workers or os.cpu_count() or 1,
+                                        progress=_progress)
     # the report holds figures only, so a rerun with the same params rewrites it byte for byte: the source's
     # registry version and run id (new at every pre-training) and the timings are printed, not written
     summary: dict = {"source": {k: lineage[k] for k in ("transfer.source_uri", "transfer.source_name")},

@@ -197,6 +197,8 @@ class ExperimentsMorphologyParams(Section):
     depth_size: int = Field(0, ge=0, description="labelled images per frozen-depth fit (0: the largest size)")
     epochs: int = Field(8, ge=1, description="epochs of the largest subsets (at least ``min_steps`` steps each)")
     min_steps: int = Field(0, ge=0, description="optimiser steps every fit gets at least (small subsets: more epochs)")
+    workers: int = Field(0, ge=0, description="processes running the fits at once (0: one per core); the results "
+                         "do not depend on it (a fit keeps about one core busy)")
     seed: int = 23
 
 

@@ -1,0 +1,146 @@
+"""Independent fits of the transfer experiments, in this process or on worker processes.
+
+Every point of the learning curve and of the frozen-depth curve is one fit
+that depends only on ``(starting weights, frozen depth, training subset,
+learning rate, epochs, seed)`` (:class:`skysieve.train.SoftTrainer` restarts
+the weights, Adam and the dropout generators at every fit).  A :class:`FitJob`
+names those; :func:`run_fits` runs a list of them and returns their results
+in list order, so the tables do not depend on how many workers ran them.
+
+A small network on 80×80 stamps keeps about one core busy (the batches are
+too small for TensorFlow's intra-op threads), so ``workers`` processes run
+``workers`` fits at once.  Workers are *spawned* (a forked TensorFlow
+runtime is not safe); each builds its trainers once and reuses them for
+every job it is given, as the single-process path does.
+"""
+
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["FitContext", "FitJob", "run_fits"]
+
+
+@dataclass(frozen=True)
+class FitJob:
+    """One fit: ``start`` is ``"scratch"`` (the seeded initial weights) or ``"source"`` (the pre-trained net)."""
+
+    start: str
+    frozen_depth: int
+    idx: np.ndarray
+    learning_rate: float
+    epochs: int
+    seed: int
+
+
+@dataclass
+class FitContext:
+    """What every fit shares: the data, the two starting points and the training settings."""
+
+    net: object            # PretrainMorphologyParams.net (builds the from-scratch architecture)
+    augment: object        # PretrainMorphologyParams.augment
+    batch_size: int
+    patience: int
+    build_seed: int
+    scratch_weights: list
+    source_weights: list
+    source_path: str       # the source network saved as .keras (its architecture, for the workers)
+    train_x: np.ndarray
+    train_y: np.ndarray
+    val_x: np.ndarray
+    val_y: np.ndarray
+    test_x: np.ndarray
+    test_y: np.ndarray
+
+
+class _Runner:
+    """Trainers built on first use, one per (start, frozen depth), fitting jobs against a shared context."""
+
+    def __init__(self, ctx: FitContext):
+        self.ctx = ctx
+        self._trainers: dict = {}
+
+    def _trainer(self, start: str, depth: int):
+        import keras
+
+        from skysieve.nets import build_net
+        from skysieve.train import SoftTrainer, freeze_blocks
+        from skysieve.tasks.morphology.net import conv_blocks
+        from skysieve.tasks.morphology.transfer import input_spec
+
+        key = (start, depth)
+        if key not in self._trainers:
+            if start == "scratch":
+                model = build_net(self.ctx.net, inputs=input_spec(self.ctx.train_x), seed=self.ctx.build_seed)
+            else:
+                model = keras.models.clone_model(keras.models.load_model(self.ctx.source_path, compile=False))
+                freeze_blocks(conv_blocks(model), depth)
+            self._trainers[key] = SoftTrainer(model)
+        return self._trainers[key]
+
+    def __call__(self, job: FitJob) -> dict:
+        from skysieve.metrics.multiclass import probability_rmse_loss
+        from skysieve.train import predict_soft
+        from skysieve.tasks.morphology.transfer import augmenter
+
+        c = self.ctx
+        weights = c.scratch_weights if job.start == "scratch" else c.source_weights
+        fit = self._trainer(job.start, job.frozen_depth).fit(
+            weights=weights, x_train=c.train_x[job.idx], y_train=c.train_y[job.idx], x_val=c.val_x, y_val=c.val_y,
+            learning_rate=job.learning_rate, batch_size=c.batch_size, epochs=job.epochs, patience=c.patience,
+            seed=job.seed, augment=augmenter(c.augment))
+        return {"rmse": probability_rmse_loss(c.test_y, predict_soft(fit.model, c.test_x)),
+                "epochs": len(fit.history), "seconds": fit.train_seconds}
+
+
+_WORKER: _Runner | None = None
+
+
+def _init_worker(ctx: FitContext) -> None:
+    global _WORKER
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _WORKER = _Runner(ctx)
+
+
+def _run_in_worker(job: FitJob) -> dict:
+    assert _WORKER is not None
+    return _WORKER(job)
+
+
+def make_context(source, *, net, augment, batch_size: int, patience: int, build_seed: int, scratch_weights: list,
+                 train, val, test, directory: Path) -> FitContext:
+    """A :class:`FitContext`, saving ``source`` to ``directory`` so spawned workers can rebuild it."""
+    path = Path(directory) / "source.keras"
+    source.save(path)
+    return FitContext(net=net, augment=augment, batch_size=batch_size, patience=patience, build_seed=build_seed,
+                      scratch_weights=scratch_weights, source_weights=source.get_weights(), source_path=str(path),
+                      train_x=train.x, train_y=train.y, val_x=val.x, val_y=val.y, test_x=test.x, test_y=test.y)
+
+
+def run_fits(jobs: Sequence[FitJob], ctx: FitContext, *, workers: int = 1,
+             progress: Callable = lambda it, **_: it, desc: str = "fits") -> list[dict]:
+    """Run ``jobs`` and return one ``{"rmse", "epochs", "seconds"}`` per job, in job order.
+
+    ``workers ≤ 1`` runs them here; otherwise on ``min(workers, len(jobs))``
+    spawned processes, handed out one job at a time (the fits differ in
+    length), results gathered in job order.
+    """
+    if workers <= 1 or len(jobs) <= 1:
+        runner = _Runner(ctx)
+        return [runner(j) for j in progress(list(jobs), desc=desc, total=len(jobs))]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_init_worker, initargs=(ctx,)) as pool:
+        results: Iterator[dict] = pool.map(_run_in_worker, jobs, chunksize=1)
+        return list(progress(results, desc=desc, total=len(jobs)))
+
+
+def temporary_directory() -> tempfile.TemporaryDirectory:
+    """Where :func:`make_context` saves the source network for the workers (removed afterwards)."""
+    return tempfile.TemporaryDirectory(prefix="skysieve-morph-fits-")
