@@ -70,3 +70,5 @@ def test_experiments_command_writes_the_separability_table(tmp_path):
     assert list(rows["features"]) == list(FEATURE_SETS)
     assert np.all((rows["roc_auc"] > 0.5) & (rows["roc_auc"] < 1.0))
     assert "ROC-AUC" in (out / "separability.md").read_text()
+    # separability alone writes no experiments.md (it used to write one holding only its title)
+    assert not (out / "experiments.md").exists()

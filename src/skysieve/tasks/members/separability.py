@@ -113,6 +113,7 @@ def truth_separability_rows(truth: Table, *, bands: tuple[str, ...], reference: 
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from threadpoolctl import threadpool_limits
 
     if reference not in bands:
         raise ValueError(f"reference band {reference!r} is not among the bands {bands}")
@@ -123,17 +124,19 @@ def truth_separability_rows(truth: Table, *, bands: tuple[str, ...], reference: 
     rng = np.random.default_rng(seed)
     cv = StratifiedKFold(n_splits, shuffle=True, random_state=seed)
     rows = []
-    for name, feats in FEATURE_SETS.items():
-        x = _features(truth, feats, bands, reference, mag_noise, np.random.default_rng([seed, 1]))
-        clf = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.05, random_state=seed)
-        score = cross_val_predict(clf, x, y, cv=cv, method="predict_proba")[:, 1]
-        boot = []
-        for _ in range(n_bootstrap):
-            i = rng.integers(0, len(y), len(y))
-            if y[i].min() != y[i].max():
-                boot.append(roc_auc_score(y[i], score[i]))
-        rows.append({"features": name, "n": int(len(y)), "n_members": int(y.sum()), "mag_noise": mag_noise,
-                     "roc_auc": float(roc_auc_score(y, score)), "roc_auc_lo": float(np.percentile(boot, 2.5)),
-                     "roc_auc_hi": float(np.percentile(boot, 97.5)), "purity_at_c85": _purity_at(y, score, 0.85),
-                     "nonmembers_within_1sigma_rs": overlap})
+    # one OpenMP thread: the trees are small, and on a shared machine several threads spin-wait (10× slower)
+    with threadpool_limits(limits=1, user_api="openmp"):
+        for name, feats in FEATURE_SETS.items():
+            x = _features(truth, feats, bands, reference, mag_noise, np.random.default_rng([seed, 1]))
+            clf = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.05, random_state=seed)
+            score = cross_val_predict(clf, x, y, cv=cv, method="predict_proba")[:, 1]
+            boot = []
+            for _ in range(n_bootstrap):
+                i = rng.integers(0, len(y), len(y))
+                if y[i].min() != y[i].max():
+                    boot.append(roc_auc_score(y[i], score[i]))
+            rows.append({"features": name, "n": int(len(y)), "n_members": int(y.sum()), "mag_noise": mag_noise,
+                         "roc_auc": float(roc_auc_score(y, score)), "roc_auc_lo": float(np.percentile(boot, 2.5)),
+                         "roc_auc_hi": float(np.percentile(boot, 97.5)), "purity_at_c85": _purity_at(y, score, 0.85),
+                         "nonmembers_within_1sigma_rs": overlap})
     return rows
