@@ -217,9 +217,11 @@ def write_separability_table(rows: list[dict], out_dir: str | Path) -> dict[str,
              "noise; gradient-boosted trees, 5-fold out-of-fold scores; ROC-AUC with a 95 % bootstrap interval. "
              f"Non-members within 1σ of their cluster's red sequence (F606W − F814W): "
              f"{100 * r0['nonmembers_within_1sigma_rs']:.1f} %.", "",
-             "| features | ROC-AUC (%) | member purity at completeness 0.85 (%) |", "|---|---|---|"]
+             "| features | ROC-AUC (%) | member purity at completeness 0.85 (%) | false positives there that are "
+             "infall interlopers (%) |", "|---|---|---|---|"]
     lines += [f"| {r['features']} | {100 * r['roc_auc']:.1f} [{100 * r['roc_auc_lo']:.1f}, "
-              f"{100 * r['roc_auc_hi']:.1f}] | {100 * r['purity_at_c85']:.1f} |" for r in rows]
+              f"{100 * r['roc_auc_hi']:.1f}] | {100 * r['purity_at_c85']:.1f} | "
+              f"{100 * r.get('near_share_of_fp_c85', float('nan')):.0f} |" for r in rows]
     written["separability_md"] = out / "separability.md"
     written["separability_md"].write_text("\n".join(lines) + "\n")
     return written
