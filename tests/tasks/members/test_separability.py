@@ -35,6 +35,7 @@ def test_separability_rows(truth):
         # colours separate members well above chance, but not perfectly (interlopers near the cluster redshift)
         assert 0.75 < r["roc_auc"] < 0.995
         assert 0.4 < r["purity_at_c85"] <= 1.0
+        assert r["purity_at_c85_lo"] <= r["purity_at_c85"] <= r["purity_at_c85_hi"]
         assert 0.0 <= r["near_share_of_fp_c85"] <= 1.0
     # a few per cent of the non-members sit on the red sequence, far fewer than the members
     assert 0.0 < rows[0]["nonmembers_within_1sigma_rs"] < 0.3
