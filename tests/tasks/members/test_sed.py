@@ -35,3 +35,19 @@ def test_red_galaxies_redden_with_redshift_and_blue_types_are_bluer():
     # the grid agrees with a direct integration off the grid nodes
     direct = band_magnitudes(np.array([0.0]), 0.6, ("acs_wfc_f435w", "acs_wfc_f814w"))
     assert c[1, 0] == pytest.approx(direct[0, 0] - direct[0, 1], abs=0.05)
+
+
+def test_k_correction_of_a_flat_fnu_source():
+    """f_ν = const gives K = −2.5 log10(1 + z) between any two bands (Hogg et al. 2002); the CWW grid at z = 0
+    is the F814W − r colour of the template."""
+    from skysieve.tasks.members.sed import KCorrectionGrid, band_magnitudes, k_correction
+
+    wave = np.geomspace(500.0, 40000.0, 4000)
+    for z in (0.0, 0.3, 1.2):
+        k = k_correction(wave, wave**-2.0, z, observed="acs_wfc_f814w", rest="sdss_r0")
+        assert k[0] == pytest.approx(-2.5 * np.log10(1 + z), abs=2e-3)
+    grid = KCorrectionGrid.build("acs_wfc_f814w", "sdss_r0", dz=0.1, dt=1.0)
+    colour = np.diff(band_magnitudes(np.array([0.0]), 0.0, ("sdss_r0", "acs_wfc_f814w")))[0, 0]
+    assert grid(np.array([0.0]), np.array([0.0]))[0] == pytest.approx(colour, abs=0.01)
+    # an elliptical's K grows with z (the 4000 Å break moves through F814W)
+    assert grid(np.array([0.0]), np.array([1.0]))[0] > grid(np.array([0.0]), np.array([0.4]))[0] + 0.5

@@ -35,6 +35,8 @@ def test_separability_rows(truth):
         # colours separate members well above chance, but not perfectly (interlopers near the cluster redshift)
         assert 0.75 < r["roc_auc"] < 0.995
         assert 0.4 < r["purity_at_c85"] <= 1.0
+        assert r["purity_at_c85_lo"] <= r["purity_at_c85"] <= r["purity_at_c85_hi"]
+        assert 0.0 <= r["near_share_of_fp_c85"] <= 1.0
     # a few per cent of the non-members sit on the red sequence, far fewer than the members
     assert 0.0 < rows[0]["nonmembers_within_1sigma_rs"] < 0.3
 
@@ -70,3 +72,18 @@ def test_experiments_command_writes_the_separability_table(tmp_path):
     assert list(rows["features"]) == list(FEATURE_SETS)
     assert np.all((rows["roc_auc"] > 0.5) & (rows["roc_auc"] < 1.0))
     assert "ROC-AUC" in (out / "separability.md").read_text()
+    # separability alone writes no experiments.md (it used to write one holding only its title)
+    assert not (out / "experiments.md").exists()
+
+
+def test_purity_at_completeness_and_the_share_of_near_interlopers():
+    """Hand-made scores: 4 members, 4 non-members (2 'near'); completeness 0.75 first reached at the 4th source."""
+    from skysieve.tasks.members.separability import _purity_at
+
+    y = np.array([1, 0, 1, 1, 0, 1, 0, 0])
+    score = np.linspace(1, 0, 8)
+    near = np.array([0, 1, 0, 0, 0, 0, 1, 0], bool)
+    purity, share = _purity_at(y, score, 0.75, near)
+    assert purity == pytest.approx(3 / 4) and share == 1.0  # the one false positive above it is 'near'
+    purity, share = _purity_at(y, score, 1.0, near)
+    assert purity == pytest.approx(4 / 6) and share == 0.5

@@ -69,7 +69,7 @@ def test_pixels_carry_the_catalogued_flux(members_sim, members_cfg):
     # the reference band: bright, compact, isolated sources hold most of their flux in the cutout
     zp = {b.name: b.zero_point_ab for b in members_cfg.bands}
     j = channels.index("F814W")
-    sel = (truth["mag_F814W"] < 22) & (truth["re_arcsec"] < 0.3) & (truth["n_neighbours"] == 0)
+    sel = (truth["mag_F814W"] < 22.5) & (truth["re_arcsec"] < 0.35) & (truth["n_neighbours"] == 0)
     assert sel.sum() >= 2
     flux = 10 ** (-0.4 * (np.asarray(truth["mag_F814W"])[sel] - zp["F814W"]))
     ring = np.ones((32, 32), bool)

@@ -179,7 +179,8 @@ def register_members(
 def experiments_members(
     params: ParamsOption = Path("params.yaml"),
     sim: Annotated[Path, typer.Option(help="directory from `skysieve simulate members`")] = Path("data/members/sim"),
-    out: Annotated[Path, typer.Option(help="output directory: experiments.md, <experiment>.csv, PNGs")] = Path(
+    out: Annotated[Path, typer.Option(help="output directory, replaced whole: experiments.md, "
+                                         "<experiment>.csv, PNGs; separability.md/.csv with --which separability")] = Path(
         "reports/members/experiments"),
     which: Annotated[list[str], typer.Option(help="experiments to run: band_configs, leave_out, learning_curve, "
                                                   "separability (true properties, no pixels)")] = [
@@ -226,11 +227,16 @@ def experiments_members(
         bands = tuple(b for b in BAND_CONFIGS[p.cutouts_members.band_config])
         sep_rows = truth_separability_rows(simulate_truth(cfg, p.cosmology), bands=bands,
                                            reference=cfg.reference_band, mag_noise=mag_noise, seed=cfg.seed)
+    written = []
     with atomic_path(out) as tmp:
-        write_experiment_tables(tables, tmp)
+        if tables:  # --which separability alone writes no (empty) experiments.md
+            write_experiment_tables(tables, tmp)
+            written.append("experiments.md")
         if sep_rows:
             write_separability_table(sep_rows, tmp)
-    typer.echo((out / "experiments.md").read_text())
+            written.append("separability.md")
+    for name in written:
+        typer.echo((out / name).read_text())
 
 
 def commands() -> tuple[Command, ...]:

@@ -13,9 +13,17 @@ n_interlopers)`` interlopers are drawn (the paper's Table 1 proportions):
 
 The label is taken from the *spectroscopic* redshift, as in the paper:
 ``z_spec = z + (1 + z) σ_spec N(0, 1) / c`` and member ⇔
-``c |z_spec − z_c| / (1 + z_c) ≤ velocity_cut_kms``.  Sizes follow a
-size–luminosity relation ``log10 R_e/kpc = 0.5 − 0.2 (M + 21) + N(0, 0.15)``
-with ``M = m − DM(z)``, converted to arcsec with the angular-diameter distance.
+``c |z_spec − z_c| / (1 + z_c) ≤ velocity_cut_kms``.
+
+Morphology follows the type (:mod:`~skysieve.tasks.members._morphology`):
+early types (``t < 0.8``: E/S0, bulge fraction from ``bulge_fraction_red``,
+bulge ``n ≈ 4``) and disk galaxies (B/T from the Hubble type, Simien & de
+Vaucouleurs 1986, clipped to ``bulge_fraction_blue``; near-exponential bulges),
+with sizes from Shen et al. (2003)'s early- and late-type size–luminosity
+relations at the rest-frame r absolute magnitude ``M_r = m_ref − DM(z) −
+K(t, z)`` (K-correction through the real filter curves,
+:class:`~skysieve.tasks.members.sed.KCorrectionGrid`), converted to arcsec
+with the angular-diameter distance.
 """
 
 import numpy as np
@@ -23,14 +31,16 @@ from astropy import constants as const
 from astropy.table import Table
 
 from skysieve.config import CosmologyParams
+from skysieve.tasks.members._morphology import (SERSIC_GRID, bulge_sersic_index, bulge_to_total, hubble_type,
+                                                 size_kpc)
 from skysieve.tasks.members.params import ClusterSpec, SimulateMembersParams
-from skysieve.tasks.members.sed import ColourGrid
+from skysieve.tasks.members.sed import ColourGrid, KCorrectionGrid
 
-__all__ = ["SERSIC_GRID", "draw_population", "power_law_magnitudes"]
+__all__ = ["REST_FRAME_FILTER", "SERSIC_GRID", "draw_population", "power_law_magnitudes"]
 
 C_KMS = const.c.to("km/s").value
-#: Bulge Sérsic indices are drawn from this grid (galsim caches one profile table per index).
-SERSIC_GRID = (2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0)
+#: The rest-frame band of the size–luminosity relations (Shen et al. 2003: SDSS r).
+REST_FRAME_FILTER = "sdss_r0"
 
 
 def power_law_magnitudes(n: int, mag_range: tuple[float, float], slope: float, *, rng: np.random.Generator
@@ -104,7 +114,7 @@ def draw_population(cfg: SimulateMembersParams, cosmology: CosmologyParams, grid
         One row per source: ``id``, ``ra``, ``dec`` (deg), ``label`` (1 = member),
         ``group`` (cluster index), ``cluster``, ``kind``, ``z_cluster``,
         ``z_true``, ``z_spec``, ``dv_kms`` (from z_spec), ``t_type``,
-        ``r_cl_arcsec``, ``phi_rad``, ``re_arcsec``, ``sersic_n``,
+        ``r_cl_arcsec``, ``phi_rad``, ``abs_mag_r`` (rest-frame r), ``re_arcsec``, ``sersic_n``,
         ``bulge_frac``, ``q_bulge``, ``q_disk``, ``pa_rad``, ``mag_ref``
         (the reference band's magnitude), ``coverage`` (uniform draw deciding
         band coverage) and per band ``has_<band>``.
@@ -129,14 +139,17 @@ def draw_population(cfg: SimulateMembersParams, cosmology: CosmologyParams, grid
     dm = np.asarray(cosmo.distmod(zz).value)
     kpc_per_arcsec = np.asarray(cosmo.kpc_proper_per_arcmin(zz).value) / 60.0
     tt = np.asarray(t["t_type"])
-    log_re = 0.5 - 0.2 * (np.asarray(t["mag_ref"]) - dm + 21.0) + 0.1 * (tt > 1) + 0.15 * rng.standard_normal(n)
-    re_kpc = np.clip(10**log_re, 0.3, 15.0)
+    early = tt < 0.8
+    ref_filter = next(b.sedpy_filter for b in cfg.bands if b.name == cfg.reference_band)
+    k_corr = KCorrectionGrid.build(ref_filter, REST_FRAME_FILTER)(tt, zz)
+    t["abs_mag_r"] = np.asarray(t["mag_ref"]) - dm - k_corr
+    re_kpc = np.clip(size_kpc(np.asarray(t["abs_mag_r"]), early, rng=rng), 0.3, 15.0)
     t["re_arcsec"] = np.clip(re_kpc / kpc_per_arcsec, 0.06, 2.0)
-    t["sersic_n"] = rng.choice(SERSIC_GRID, n)
-    red = tt < 0.8
-    lo_b = np.where(red, cfg.members.bulge_fraction_red[0], cfg.members.bulge_fraction_blue[0])
-    hi_b = np.where(red, cfg.members.bulge_fraction_red[1], cfg.members.bulge_fraction_blue[1])
-    t["bulge_frac"] = lo_b + (hi_b - lo_b) * rng.random(n)
+    t["sersic_n"] = bulge_sersic_index(early, rng=rng)
+    lo_r, hi_r = cfg.members.bulge_fraction_red
+    lo_d, hi_d = cfg.members.bulge_fraction_blue
+    bt_disk = np.clip(bulge_to_total(hubble_type(tt)) * 10 ** (0.2 * rng.standard_normal(n)), lo_d, hi_d)
+    t["bulge_frac"] = np.where(early, lo_r + (hi_r - lo_r) * rng.random(n), bt_disk)
     t["q_bulge"] = rng.uniform(0.6, 1.0, n)
     t["q_disk"] = rng.uniform(0.25, 1.0, n)
     t["pa_rad"] = rng.uniform(0, np.pi, n)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["TEMPLATES", "ColourGrid", "band_magnitudes", "template_sed"]
+__all__ = ["TEMPLATES", "ColourGrid", "KCorrectionGrid", "band_magnitudes", "k_correction", "template_sed"]
 
 #: The CWW templates along the type axis t = 0, 1, 2, 3 (galsim share/SEDs).
 TEMPLATES = ("CWW_E_ext", "CWW_Sbc_ext", "CWW_Scd_ext", "CWW_Im_ext")
@@ -140,3 +140,73 @@ class ColourGrid:
         pts = np.column_stack([np.clip(t, self.t_grid[0], self.t_grid[-1]),
                                np.clip(z, self.z_grid[0], self.z_grid[-1])])
         return interp(pts)
+
+
+def k_correction(wave: np.ndarray, flam: np.ndarray, z: float, *, observed, rest) -> np.ndarray:
+    """K-correction from the rest-frame band ``rest`` to the observed band ``observed`` at redshift ``z``, mag.
+
+    ``m_observed = M_rest + DM(z) + K`` (Hogg et al. 2002, eq. 13): with the
+    observed spectrum ``f_λ^{obs}(λ) = L_λ(λ / (1 + z)) / [(1 + z) 4π D_L²]``,
+
+    .. math::
+
+        K = m_{obs}\big[f_λ(λ/(1+z)) / (1+z)\big] − m_{rest}\big[f_λ(λ)\big],
+
+    both AB magnitudes of the same rest-frame SED through sedpy filters. A
+    flat ``f_ν`` gives ``K = −2.5 log10(1 + z)`` in any pair of bands.
+
+    Parameters
+    ----------
+    wave : ndarray of shape (nw,), Å, rest frame
+    flam : ndarray of shape (n, nw) or (nw,), f_λ (any common unit)
+    z : float
+    observed, rest : sedpy filter names or ``sedpy.observate.Filter``
+
+    Returns
+    -------
+    ndarray of shape (n,)
+    """
+    from sedpy import observate
+
+    obs_f, rest_f = (observate.load_filters([f])[0] if isinstance(f, str) else f for f in (observed, rest))
+    flam = np.atleast_2d(flam)
+    grid = np.geomspace(1000.0, 30000.0, 3000)
+    f_rest = np.stack([np.interp(grid, wave, f, left=0.0, right=0.0) for f in flam])
+    f_obs = np.stack([np.interp(grid / (1.0 + z), wave, f, left=0.0, right=0.0) for f in flam]) / (1.0 + z)
+    m_obs = observate.getSED(grid, f_obs * 1e-17, [obs_f])
+    m_rest = observate.getSED(grid, f_rest * 1e-17, [rest_f])
+    return np.ravel(np.asarray(m_obs) - np.asarray(m_rest))
+
+
+@dataclass(frozen=True)
+class KCorrectionGrid:
+    """K-corrections ``K(t, z)`` of the CWW type mix from a rest-frame band to an observed one, on a grid.
+
+    ``M_rest = m_observed − DM(z) − K(t, z)`` (:func:`k_correction`); bilinear in (t, z).
+    """
+
+    t_grid: np.ndarray
+    z_grid: np.ndarray
+    k: np.ndarray  # (nt, nz), mag
+
+    @classmethod
+    def build(cls, observed: str, rest: str, *, z_range: tuple[float, float] = (0.0, 1.7), dz: float = 0.02,
+              dt: float = 0.1) -> "KCorrectionGrid":
+        """Tabulate K for sedpy filters ``observed`` (e.g. ``acs_wfc_f814w``) and ``rest`` (e.g. ``sdss_r0``)."""
+        from sedpy import observate
+
+        obs_f, rest_f = observate.load_filters([observed, rest])
+        table = _template_table()
+        t_grid = np.arange(0.0, 3.0 + dt / 2, dt)
+        z_grid = np.arange(z_range[0], z_range[1] + dz / 2, dz)
+        wave, flam = template_sed(t_grid, table=table)
+        k = np.column_stack([k_correction(wave, flam, float(z), observed=obs_f, rest=rest_f) for z in z_grid])
+        return cls(t_grid=t_grid, z_grid=z_grid, k=k)
+
+    def __call__(self, t: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """``K`` at types ``t`` and redshifts ``z`` (each shape (n,)), mag."""
+        from scipy.interpolate import RegularGridInterpolator
+
+        interp = RegularGridInterpolator((self.t_grid, self.z_grid), self.k, bounds_error=False, fill_value=None)
+        return interp(np.column_stack([np.clip(t, self.t_grid[0], self.t_grid[-1]),
+                                       np.clip(z, self.z_grid[0], self.z_grid[-1])]))

@@ -19,7 +19,8 @@ from astropy.table import Table
 from skysieve._io import atomic_path
 from skysieve.config import CosmologyParams
 from skysieve.data.dataset import IMAGES_KEY
-from skysieve.tasks.members._population import SERSIC_GRID, draw_population, power_law_magnitudes
+from skysieve.tasks.members._morphology import SERSIC_GRID
+from skysieve.tasks.members._population import draw_population, power_law_magnitudes
 from skysieve.tasks.members._render import Component, SourceSpec, component_fluxes, render_source
 from skysieve.tasks.members.params import SimulateMembersParams
 from skysieve.tasks.members.sed import ColourGrid
@@ -54,7 +55,7 @@ def _neighbours(row, cfg: SimulateMembersParams, grid: ColourGrid, zp: np.ndarra
         fl = component_fluxes(m, bf, 0.0, col, col, col, zp)
         out.append(Component(dx_arcsec=r * np.cos(a), dy_arcsec=r * np.sin(a),
                              re_arcsec=float(np.clip(0.35 * 10 ** (-0.2 * (m - 21)), 0.06, 1.5)),
-                             sersic_n=float(rng.choice(SERSIC_GRID)), q_bulge=float(rng.uniform(0.6, 1)),
+                             sersic_n=float(rng.choice(SERSIC_GRID[2:])), q_bulge=float(rng.uniform(0.6, 1)),
                              q_disk=float(rng.uniform(0.3, 1)), pa_rad=float(rng.uniform(0, np.pi)), n_knots=0,
                              fluxes=fl))
     return tuple(out)
