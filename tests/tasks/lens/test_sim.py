@@ -62,6 +62,21 @@ def test_sis_source_on_axis_gives_einstein_ring():
     assert np.abs(np.hypot(sx, sy)).max() < 1e-4
 
 
+@pytest.mark.parametrize(("size_px", "lo", "hi"), [(None, 0.97, 1.0), (64, 0.0, 0.5)])
+def test_the_default_cutout_holds_a_whole_ring_of_theta_e_2p2(size_px, lo, hi):
+    # An Einstein ring of θ_E = 2.2″ (a member of F814W ≈ 18.5 with the cluster's κ and γ) fits in the
+    # default 4.8″ (80 px) cutout; in 3.84″ (64 px) only the corners hold pieces of it (~35 % of the circle).
+    cfg = SimulateLensParams(supersampling=2, noise=False)
+    if size_px is not None:
+        cfg = cfg.model_copy(update={"size_px": size_px})
+    mass = LensMass(theta_e_arcsec=2.2, q=1.0, pa_rad=0.0)
+    source = Galaxy(mags=(24.0, 24.0, 24.0), r_e_arcsec=0.05, n_sersic=1.0, q=1.0, pa_rad=0.0)
+    rendered = render_lens_system(LensSystem(centrals=(), mass=mass, source=source), cfg)
+    total = rendered.magnification * 10 ** (-0.4 * (24.0 - zero_points(cfg)))
+    inside = rendered.source.sum(axis=(1, 2)) / total
+    assert np.all((inside >= lo) & (inside <= hi)), inside
+
+
 def test_image_positions_agree_with_lenstronomy_solver(lens_cosmo):
     from lenstronomy.LensModel.lens_model import LensModel
     from lenstronomy.LensModel.Solver.lens_equation_solver import LensEquationSolver

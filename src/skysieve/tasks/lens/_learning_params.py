@@ -36,7 +36,7 @@ def lens_train_defaults() -> TrainParams:
     """The default ``train_lens``: a small VGG on the stretched bands and colour differences, 3 folds, 30 epochs.
 
     Five blocks of one 3×3 convolution and a 2×2 pool give a receptive field
-    of 94 px, more than the 64-px cutout, so the last feature map sees a
+    of 94 px, more than the 80-px cutout, so the last feature map sees a
     whole Einstein ring (:func:`skysieve.nets.receptive_field_px`); every
     channel is stretched by its own noise (:class:`skysieve.nets.AsinhStretch`)
     instead of one global mean and variance, under which a 1σ arc is 0.02 of
@@ -81,8 +81,15 @@ def lens_validate_defaults() -> ValidateParams:
 
 
 def lens_tune_defaults() -> TuneParams:
-    """The default ``tune_lens``: two trials over learning rate, filters and augmentation, ROC-AUC objective."""
-    return TuneParams(n_trials=2, startup_trials=2, seed=2023, objective="roc_auc", search_space=_lens_space())
+    """The default ``tune_lens``: one trial over learning rate, filters and augmentation, ROC-AUC objective.
+
+    One trial, not two: the second trial of the earlier default (4 filters,
+    out-of-fold ROC-AUC 0.85 against 0.91) cost half of the lens stages'
+    CPU time, which the 80-px cutouts now spend instead.  With the study's
+    seed the one trial is the sampler's first random draw; ``n_trials`` > 1
+    resumes the search where a budget allows.
+    """
+    return TuneParams(n_trials=1, startup_trials=2, seed=2023, objective="roc_auc", search_space=_lens_space())
 
 
 class AdversarialParams(Section):

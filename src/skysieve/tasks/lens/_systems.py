@@ -4,8 +4,8 @@ Physics of a positive: an SIE member plus external convergence and shear,
 a background Sérsic source placed inside the tangential caustic plus a buffer
 (:func:`tangential_caustic`), its images solved with lenstronomy
 (:func:`solve_images`); negatives are members, twins, blue neighbours,
-spirals and edge-on discs (:func:`sample_lens_system`).  Rendering and the
-task plan are in :mod:`skysieve.tasks.lens.sim`.
+spirals and edge-on discs (:func:`sample_lens_system`).  Rendering is in
+:mod:`skysieve.tasks.lens._scene`, the task plan in :mod:`skysieve.tasks.lens._tasks`.
 """
 
 from dataclasses import dataclass, field

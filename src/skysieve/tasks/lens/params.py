@@ -340,7 +340,7 @@ class SimulateLensParams(Section):
     seed: int = Field(2023, ge=0)
     n_cutouts: int = Field(4500, ge=1, le=10_000_000)
     positive_to_negative: float = Field(2.0, gt=0, le=100, description="lenses per negative (paper: ~2)")
-    size_px: int = Field(64, ge=8, le=1024)
+    size_px: int = Field(80, ge=8, le=1024, description="4.8″ at 0.06″: holds the whole ring for θ_E,eff ≤ 2.4″")
     pixel_arcsec: float = Field(0.06, gt=0.001, lt=1, description="HFF/CLASH drizzle scale (paper: 0.03 at 128 px)")
     supersampling: int = Field(4, ge=1, le=16, description="sub-pixels per pixel side for ray tracing")
     bands: tuple[ImagingBandParams, ...] = Field(default_factory=_acs_bands, min_length=1)
