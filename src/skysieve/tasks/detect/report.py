@@ -183,6 +183,15 @@ def evaluate_detect(dataset, models, truth: Table, *, cosmo, pixel_arcsec: float
     massive = np.asarray(tr["m200_msun"]) >= cfg.massive_m200
     k, n = int(found[massive].sum()), int(massive.sum())
     lo, hi = wilson_interval(k, n)
+    zt = np.asarray(tr["z"], float)
+    edges = np.linspace(float(np.floor(zt.min() * 10) / 10), float(np.ceil(zt.max() * 10) / 10), 4) if zt.size else []
+    by_z = []
+    for z0, z1 in zip(edges[:-1], edges[1:], strict=False):
+        inside = (zt >= z0) & ((zt < z1) | (z1 == edges[-1]))
+        kz, nz = int(found[inside].sum()), int(inside.sum())
+        zlo, zhi = wilson_interval(kz, nz)
+        by_z.append({"z0": float(z0), "z1": float(z1), "recovered": kz, "n": nz,
+                     "recall": kz / nz if nz else None, "lo": float(zlo), "hi": float(zhi)})
     blank_images = np.setdiff1d(images, timg)
     n_blank_fp = np.array([int(((dimg == i) & (scores >= threshold)).sum()) for i in blank_images])
     bk = int((n_blank_fp == 0).sum())
@@ -190,6 +199,7 @@ def evaluate_detect(dataset, models, truth: Table, *, cosmo, pixel_arcsec: float
     extra = {
         "massive": {"m200_min": cfg.massive_m200, "recovered": k, "n": n, "recall": k / n if n else None,
                     "lo": float(lo), "hi": float(hi)},
+        "recall_by_z": by_z,
         "blank": {"n_fields": int(blank_images.size), "clean": bk, "purity": bk / blank_images.size
                   if blank_images.size else None, "lo": float(blo), "hi": float(bhi),
                   "fp_per_field": float(n_blank_fp.mean()) if n_blank_fp.size else None},
@@ -240,6 +250,8 @@ def write_report(ev: DetectEvaluation, out_dir: Path) -> dict[str, Path]:
     lines += [
         f"| recall, M200 ≥ {m['m200_min']:.0e} M☉ | {_fmt(m['recall'])} ({_fmt(m['lo'])}–{_fmt(m['hi'])}), "
         f"{m['recovered']}/{m['n']} | — (YOLO-CL 0.95–1) |",
+        *[f"| recall, {r['z0']:.1f} ≤ z < {r['z1']:.1f} | {_fmt(r['recall'])} ({_fmt(r['lo'])}–{_fmt(r['hi'])}), "
+          f"{r['recovered']}/{r['n']} | — |" for r in ev.extra["recall_by_z"]],
         f"| blank fields with no detection | {_fmt(b['purity'])} ({_fmt(b['lo'])}–{_fmt(b['hi'])}), "
         f"{b['clean']}/{b['n_fields']}; {_fmt(b['fp_per_field'], 2)} FP per blank field | — |",
         f"| COCO mAP@[.5:.95] / AP50 | {_fmt(c['map'])} / {_fmt(c['map50'])} | — |", "", *notes,
