@@ -12,8 +12,10 @@ from skysieve.tasks.detect.evaluate import (
     coco_map,
     decode_maps,
     detection_counts,
+    f1_curve,
     ks_bias,
     match_detections,
+    resampled_thresholds,
 )
 
 
@@ -130,3 +132,36 @@ def test_nms_radius_is_match_kpc_at_nms_z():
     r = nms_radius_arcsec(EvaluateDetectParams(match_kpc=100.0, nms_z=0.1), cosmo=cosmo)
     assert r == pytest.approx(100.0 / da_kpc * 206264.806, rel=5e-3)
     assert nms_radius_arcsec(EvaluateDetectParams(match_kpc=100.0, nms_z=0.2), cosmo=cosmo) < r
+
+
+def test_f1_curve_matches_detection_counts_and_weights_repeat_fields():
+    det, truth = _toy()
+    m = match_detections(det, truth, kpc_per_px=np.ones(3), match_kpc=100.0)
+    grid = np.array([0.0, 0.25, 0.5, 0.85, 0.99])
+    curve = f1_curve(np.asarray(det["score"]), m.det_cluster, 3, grid)
+    expected = [detection_counts(np.asarray(det["score"]), m.det_cluster, 3, t)["f1"] for t in grid]
+    np.testing.assert_allclose(curve, expected)
+    # image 1 counted twice = the toy with image 1's detections and cluster duplicated
+    w = np.where(np.asarray(det["image"]) == 1, 2.0, 1.0)
+    doubled = Table(np.concatenate([det.as_array(), det[det["image"] == 1].as_array()]))
+    cl = np.r_[m.det_cluster, np.where(m.det_cluster[det["image"] == 1] >= 0, 3, -1)]
+    ref = [detection_counts(np.asarray(doubled["score"]), cl, 4, t)["f1"] for t in grid]
+    np.testing.assert_allclose(f1_curve(np.asarray(det["score"]), m.det_cluster, 4, grid, det_weight=w), ref)
+
+
+def test_resampled_thresholds_are_stable_only_when_the_curve_is_sharp():
+    # 40 fields, one cluster each, found with score 0.8; fields 0-19 also hold a false detection at 0.3:
+    # every resample's F1 is best at a threshold in (0.3, 0.8]
+    fields = np.arange(40)
+    scores = np.r_[np.full(40, 0.8), np.full(20, 0.3)]
+    clusters = np.r_[np.arange(40), np.full(20, -1)]
+    det_field = np.r_[fields, fields[:20]]
+    grid = np.round(np.arange(0.05, 0.96, 0.05), 2)
+    chosen, curves = resampled_thresholds(scores, clusters, det_field, fields, fields, grid, n_boot=200, seed=1)
+    assert curves.shape == (200, grid.size) and np.all((chosen > 0.3) & (chosen <= 0.8))
+    # a flat curve (scores carry no information) leaves the choice to chance: it spreads
+    rng = np.random.default_rng(3)
+    noisy = rng.uniform(0, 1, 40)  # one detection per field, on its cluster or not at random
+    matched = np.where(rng.uniform(0, 1, 40) < 0.5, fields, -1)
+    spread, _ = resampled_thresholds(noisy, matched, fields, fields, fields, grid, n_boot=200, seed=1)
+    assert np.ptp(spread) > 0.2
