@@ -13,7 +13,7 @@ SCALE = 3.168
 
 
 @pytest.fixture
-def registered(tmp_path, monkeypatch):
+def registered(tmp_path, monkeypatch, mlflow_db):
     """A random-weight centre_net on 32² windows, registered with the detect catalog tags."""
     from skysieve._tracking import configure_mlflow, provenance
     from skysieve.config import CentreNetParams
@@ -24,7 +24,7 @@ def registered(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SKYSIEVE_TASKS", "skysieve.tasks.detect:search")
     reset_searches()
-    configure_mlflow(tmp_path)
+    configure_mlflow(tmp_path)  # <tmp_path>/mlflow.db: mlflow_db put a copy of the migrated store there
     model = build_net(CentreNetParams(filters=4, max_filters=8, levels=2, context_convs=0, head_filters=4),
                       inputs=InputSpec((32, 32, 3), np.zeros(3), np.ones(3)), seed=0)
     ens = FoldEnsemble([model], metadata={"channels": ["g", "r", "i"], "input_shape": [32, 32, 3], "task": "detect"})
