@@ -24,7 +24,10 @@ def registered(tmp_path, monkeypatch, mlflow_db):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SKYSIEVE_TASKS", "skysieve.tasks.detect:search")
     reset_searches()
-    configure_mlflow(tmp_path)  # <tmp_path>/mlflow.db: mlflow_db put a copy of the migrated store there
+    # its own store (a copy of the migrated template), not the one a package-scoped fixture of tests/tasks
+    # (`registry`) may have pointed MLFLOW_TRACKING_URI at
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_db)
+    configure_mlflow(tmp_path)
     model = build_net(CentreNetParams(filters=4, max_filters=8, levels=2, context_convs=0, head_filters=4),
                       inputs=InputSpec((32, 32, 3), np.zeros(3), np.ones(3)), seed=0)
     ens = FoldEnsemble([model], metadata={"channels": ["g", "r", "i"], "input_shape": [32, 32, 3], "task": "detect"})
