@@ -5,7 +5,7 @@ names the file, the key or column, the value received and the fix.  The CLI
 turns these into a one-line message and exit status 2, without a traceback.
 """
 
-__all__ = ["ConfigError", "DataError", "RegistryError", "SkysieveError"]
+__all__ = ["ConfigDeprecationWarning", "ConfigError", "DataError", "RegistryError", "SkysieveError"]
 
 
 class SkysieveError(Exception):
@@ -22,3 +22,12 @@ class DataError(SkysieveError):
 
 class RegistryError(SkysieveError):
     """A model URI, registry alias or promotion request cannot be honoured."""
+
+
+class ConfigDeprecationWarning(FutureWarning):
+    """A params value under an old name, still accepted; the message gives the name to write instead.
+
+    A ``FutureWarning``, so people running the pipeline see it (Python hides
+    ``DeprecationWarning`` outside ``__main__``).  :func:`skysieve.config.load_params`
+    puts the params file's path in front of the message.
+    """

@@ -44,7 +44,7 @@ def catalog_params():
 
     return Params.model_validate({
         "cutouts_sz": {"size_arcmin": 4.0, "stride_arcmin": 3.0, "central_arcmin": 3.0},
-        "mf_sz": {"sources": "detect", "n_scales": 6, "theta_c_max_arcmin": 2.0},
+        "mf_sz": {"sources": "find", "n_scales": 6, "theta_c_max_arcmin": 2.0},
     })
 
 

@@ -1,9 +1,11 @@
+import warnings
+
 import pytest
 import yaml
 from pydantic import ValidationError
 
 from skysieve.config import Params, load_params
-from skysieve.errors import ConfigError
+from skysieve.errors import ConfigDeprecationWarning, ConfigError
 from tests.conftest import REPO
 
 
@@ -70,3 +72,22 @@ def test_params_are_frozen():
     with pytest.raises(ValidationError, match=r"for Params\nsimulate_sz\n +Instance is frozen"):
         params.simulate_sz = Params().cutouts_sz
     assert params.simulate_sz == Params().simulate_sz
+
+
+def test_an_old_value_name_is_read_with_a_warning_naming_the_file_and_the_new_name(tmp_path):
+    path = write(tmp_path, {"mf_sz": {"sources": "detect", "n_scales": 4}})
+    with pytest.warns(ConfigDeprecationWarning) as record:
+        params = load_params(path)
+    assert [str(w.message) for w in record] == [
+        f"{path}: mf_sz.sources: 'detect' is the old name of 'find' (same behaviour) and will stop being accepted; "
+        "write `sources: find` in the mf_sz section"]
+    assert record[0].filename == __file__  # points at the caller of load_params, not at pydantic
+    assert params.mf_sz == load_params(write(tmp_path, {"mf_sz": {"sources": "find", "n_scales": 4}})).mf_sz
+
+
+@pytest.mark.parametrize("name", ["params.yaml", "tests/tiny_params.yaml",
+                                  *sorted(str(p.relative_to(REPO)) for p in (REPO / "params").glob("*.yaml"))])
+def test_the_repository_s_params_files_use_no_old_value_names(name):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConfigDeprecationWarning)
+        load_params(REPO / name)

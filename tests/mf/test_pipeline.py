@@ -1,6 +1,7 @@
 """The mf_sz stage end to end (library and `skysieve mf sz`), and its bad-input errors."""
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from typer.testing import CliRunner
 from skysieve.cli import build_app
 from skysieve.config import MfParams, Params
 from skysieve.data import band_name, open_dataset, read_maps, write_map
-from skysieve.errors import ConfigError, DataError
+from skysieve.errors import ConfigDeprecationWarning, ConfigError, DataError
 from skysieve.mf import run_mf_sz
 from skysieve.tasks.sz.cutouts import plan_cutouts, write_cutouts
 from tests.conftest import make_car_wcs
@@ -77,15 +78,49 @@ def test_cli_writes_detections_scores_and_summary(sz_dirs):
     assert len(summary["theta_c_arcmin"]) == 12
 
 
-def test_detect_mode_needs_no_source_catalog(sz_dirs):
+def test_find_mode_needs_no_source_catalog(sz_dirs):
     maps = read_maps(sorted((sz_dirs / "sky").glob("sky_*.fits")))
     cat = open_dataset(sz_dirs / "cutouts").catalog
-    params = MfParams(sources="detect", snr_threshold=5.0)
+    params = MfParams(sources="find", snr_threshold=5.0)
     result = run_mf_sz(maps, params=params, bands=Params().simulate_sz.bands, cutouts=cat, central_px=24,
                        halos=Table.read(sz_dirs / "sky" / "halos.fits"))
     assert len(result.sources) >= 1
     assert np.hypot(result.sources["x"][0] - 140, result.sources["y"][0] - 50) < 1
     assert len(result.detections) == 1 and result.detections["halo_id"][0] == 7
+
+
+def test_catalog_mode_without_a_source_catalog_says_how_to_find_them(sz_dirs):
+    maps = read_maps(sorted((sz_dirs / "sky").glob("sky_*.fits")))
+    with pytest.raises(DataError, match=r"mf_sz.sources = 'catalog' but no source catalog .* set mf_sz.sources: find"):
+        run_mf_sz(maps, params=MfParams(sources="catalog"), bands=Params().simulate_sz.bands,
+                  cutouts=open_dataset(sz_dirs / "cutouts").catalog, central_px=24)
+
+
+def test_old_sources_name_detect_still_runs_the_stage_as_find_with_a_warning(sz_dirs, tmp_path):
+    """Params files written before the rename (``sources: detect``) give the same stage outputs as ``find``."""
+    outs = {}
+    for name in ("detect", "find"):
+        params = tmp_path / f"params_{name}.yaml"
+        params.write_text(yaml.safe_dump({"mf_sz": {"snr_threshold": 5.0, "sources": name}}))
+        outs[name] = tmp_path / f"mf_{name}"
+        args = ["mf", "sz", "--params", str(params), "--sky", str(sz_dirs / "sky"), "--cutouts",
+                str(sz_dirs / "cutouts"), "--out", str(outs[name])]
+        if name == "detect":
+            with pytest.warns(ConfigDeprecationWarning, match=rf"params_detect.yaml: mf_sz.sources: 'detect' is the "
+                                                              r"old name of 'find' .* write `sources: find`"):
+                result = runner.invoke(build_app(), args)
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", ConfigDeprecationWarning)
+                result = runner.invoke(build_app(), args)
+        assert result.exit_code == 0, result.output
+    old, new = (Table.read(outs[n] / "mf_snr.fits") for n in ("detect", "find"))
+    assert len(new) > 0 and old.colnames == new.colnames
+    for col in new.colnames:
+        np.testing.assert_array_equal(old[col], new[col])
+    for name in ("detect", "find"):
+        summary = json.loads((outs[name] / "summary.json").read_text())
+        assert summary["sources"] == "find" and summary["n_sources_treated"] >= 1
 
 
 def test_model_noise_without_cmb_spectrum_is_a_config_error(sz_dirs):
@@ -143,6 +178,12 @@ def test_params_validate_the_section():
     with pytest.raises(ValidationError, match=r"noise_model\n +Input should be 'model' or 'maps'"):
         MfParams(noise_model="wiener")
     assert MfParams().n_scales == 12 and MfParams().flux_cut_mjy == 2.0
+    assert MfParams().sources == "find"
+    with pytest.warns(ConfigDeprecationWarning, match="'detect' is the old name of 'find'"):
+        old = MfParams(sources="detect")
+    assert old == MfParams(sources="find") and old.model_dump()["sources"] == "find"  # stored under the new name
+    with pytest.raises(ValidationError, match=r"sources\n +Input should be 'catalog' or 'find'"):
+        MfParams(sources="detected")
 
 
 def test_unknown_band_is_a_data_error_naming_the_file(sz_dirs):

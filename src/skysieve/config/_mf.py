@@ -1,12 +1,17 @@
 """Params of the matched-filter stage ``mf_sz``."""
 
+import warnings
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from skysieve.config._base import Section
+from skysieve.errors import ConfigDeprecationWarning
 
 __all__ = ["MfParams"]
+
+#: Old names of ``mf_sz.sources`` values, still accepted with a :class:`ConfigDeprecationWarning`.
+RENAMED_SOURCES = {"detect": "find"}
 
 
 def _default_ps_d3000() -> dict[str, float]:
@@ -35,12 +40,13 @@ class MfParams(Section):
     truncate_theta_c: float = Field(25.0, gt=1, le=200,
                                     description="template truncation radius in core radii (5 R500 for θc = 0.2 R500)")
     # Point sources
-    sources: Literal["catalog", "detect"] = Field(
-        "detect", description=("'detect': find them with a beam-matched filter, as `skysieve catalog` must on new "
-                               "maps; 'catalog': the simulation's truth source catalog"))
+    sources: Literal["catalog", "find"] = Field(
+        "find", description=("'find': find them in the maps with a beam-matched filter, as `skysieve catalog` must "
+                             "on new maps ('detect', its old name, is still read, with a warning); 'catalog': the "
+                             "simulation's truth source catalog"))
     source_treatment: Literal["subtract", "mask"] = "subtract"
     flux_cut_mjy: float = Field(2.0, ge=0, description="treat sources brighter than this in any band")
-    source_snr_threshold: float = Field(5.0, gt=0, description="detect mode: beam-filter SNR of a source")
+    source_snr_threshold: float = Field(5.0, gt=0, description="find mode: beam-filter SNR of a source")
     mask_radius_arcmin: float = Field(3.0, gt=0, le=60, description="mask mode: radius masked and inpainted")
     # Detections and matching (DeepSZ section 2.3)
     snr_threshold: float = Field(4.0, gt=0, description="pixels above this SNR form detection groups")
@@ -57,6 +63,17 @@ class MfParams(Section):
     # Noise estimate (noise_model = "maps")
     ell_bin_width: float = Field(50.0, gt=0, description="ring width in ell (at least the patch's fundamental)")
     smooth_fraction: float = Field(0.1, ge=0, le=1, description="smoothing window full width, as a fraction of ell")
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _renamed_sources(cls, value: object) -> object:
+        if isinstance(value, str) and value in RENAMED_SOURCES:
+            new = RENAMED_SOURCES[value]
+            warnings.warn(f"mf_sz.sources: '{value}' is the old name of '{new}' (same behaviour) and will stop "
+                          f"being accepted; write `sources: {new}` in the mf_sz section", ConfigDeprecationWarning,
+                          stacklevel=2)
+            return new
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> "MfParams":

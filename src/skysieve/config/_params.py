@@ -7,6 +7,7 @@ once from the search registry (:mod:`skysieve.tasks`): the engine owns
 """
 
 import functools
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from pydantic import ValidationError, create_model, field_validator
 from skysieve.config._base import Section
 from skysieve.config._defaults import over_defaults
 from skysieve.config._sim import CosmologyParams
-from skysieve.errors import ConfigError
+from skysieve.errors import ConfigDeprecationWarning, ConfigError
 
 __all__ = ["load_params", "params_model"]
 
@@ -105,6 +106,12 @@ def load_params(path: str | Path = "params.yaml") -> Any:
         If the file is missing or not YAML, or a key is unknown, of the wrong
         type or out of range; the message names the file, the dotted key, the
         value received and what is allowed.
+
+    Warns
+    -----
+    ConfigDeprecationWarning
+        For a value under an old name that is still accepted (``mf_sz.sources:
+        detect``, now ``find``); the message names the file and the new name.
     """
     path = Path(path)
     if not path.is_file():
@@ -115,8 +122,17 @@ def load_params(path: str | Path = "params.yaml") -> Any:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of sections, got {type(raw).__name__}")
+    model = params_model()
     try:
-        return params_model().model_validate(raw)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConfigDeprecationWarning)
+            params = model.model_validate(raw)
     except ValidationError as exc:
         lines = [_describe(e, path) for e in exc.errors()]
         raise ConfigError("\n".join(lines)) from None
+    for w in caught:  # old value names: the person must learn which file to edit
+        if issubclass(w.category, ConfigDeprecationWarning):
+            warnings.warn(f"{path}: {w.message}", w.category, stacklevel=2)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    return params

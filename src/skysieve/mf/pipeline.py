@@ -78,7 +78,7 @@ class MfResult:
         position-only assignment), plus ``mf_snr_truth`` and
         ``mf_detected_truth`` from the truth-assisted assignment (for comparison).
     sources : Table or None
-        In ``detect`` mode, the sources found in the maps.
+        In ``find`` mode, the sources found in the maps.
     summary : dict
         Counts and per-scale figures for a metrics file.
     """
@@ -96,7 +96,7 @@ def run_mf_sz(maps: SkyMaps, *, params: MfParams, bands: Sequence[BandParams], c
 
     Steps: point sources brighter than ``params.flux_cut_mjy`` (from
     ``sources``, or found with :func:`detect_sources` when ``params.sources
-    == "detect"``) are subtracted or masked; the filter is fitted on the
+    == "find"``) are subtracted or masked; the filter is fitted on the
     cleaned maps and gives ``n_scales`` SNR maps; groups above
     ``params.snr_threshold`` become detections (none inside masked holes); detections are matched to
     ``halos`` and cutouts (DeepSZ §2.3) and every cutout gets ``mf_snr`` (position-only
@@ -134,13 +134,13 @@ def run_mf_sz(maps: SkyMaps, *, params: MfParams, bands: Sequence[BandParams], c
     mf = build_matched_filter(params, bands=bands, cmb_cl=cmb_cl, tcmb_k=tcmb_k)
     mf.check_bands(maps)
     found = None
-    if params.sources == "detect":
+    if params.sources == "find":
         found = detect_sources(maps, beam_fwhm_arcmin=mf.beam_fwhm_arcmin, noise=mf.noise,
                                snr_threshold=params.source_snr_threshold)
         sources = found
     elif sources is None:
         raise DataError("mf_sz.sources = 'catalog' but no source catalog was given; pass the simulation's "
-                        "sources.fits or set mf_sz.sources: detect")
+                        "sources.fits or set mf_sz.sources: find")
     cleaned = clean_sources(maps, sources, treatment=params.source_treatment, flux_cut_mjy=params.flux_cut_mjy,
                             beam_fwhm_arcmin=mf.beam_fwhm_arcmin, mask_radius_arcmin=params.mask_radius_arcmin)
     snr = mf.fit_transform(cleaned.maps)

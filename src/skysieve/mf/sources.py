@@ -80,7 +80,7 @@ def read_source_catalog(path: str | Path, *, freqs_ghz: Sequence[float]) -> Tabl
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: source catalog not found; rerun the sky simulation that wrote the maps, or set "
-                        "sources: detect in the matched-filter section to find sources in the maps")
+                        "sources: find in the matched-filter section to find sources in the maps")
     try:
         table = Table.read(path)
     except Exception as exc:

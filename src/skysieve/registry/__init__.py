@@ -13,13 +13,8 @@ from skysieve.registry._cnn import CnnModel, cnn_signature, log_cnn_model, read_
 from skysieve.registry._promote import PromotionResult, champion_history, champion_lock, promote, rollback
 from skysieve.registry._pyfunc import EnsembleModel, ensemble_signature
 from skysieve.registry._registry import (
-    CANDIDATE,
-    CHAMPION,
     TASK_TAG,
     data_hash_of,
-    get_model_version,
-    load_ensembles,
-    load_reference_distributions,
     read_version_documents,
     register_ensemble,
     register_model_version,
@@ -27,6 +22,13 @@ from skysieve.registry._registry import (
 from skysieve.registry._stage import RegisteredModels, register_cnn, register_pipeline
 from skysieve.registry._uncertainty import PREDICTIONS_DOCUMENT, Comparison, compare_versions, predictions_document
 from skysieve.registry._transfer import LINEAGE_TAGS, load_transfer_source
+from skysieve.registry._versions import (
+    CANDIDATE,
+    CHAMPION,
+    get_model_version,
+    load_ensembles,
+    load_reference_distributions,
+)
 
 __all__ = [
     "RegisteredModels",

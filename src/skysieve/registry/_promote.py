@@ -18,6 +18,7 @@ history in which every event follows the one before.
 """
 
 
+import getpass
 import json
 import os
 import random
@@ -35,8 +36,8 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from skysieve.errors import RegistryError
-from skysieve.registry._registry import CANDIDATE, CHAMPION, _client, _now, _registered_model, _who, get_model_version
 from skysieve.registry._uncertainty import PREDICTIONS_DOCUMENT, Comparison, compare_versions
+from skysieve.registry._versions import CANDIDATE, CHAMPION, _client, _registered_model, get_model_version
 
 __all__ = ["HISTORY_TAG", "LOCK_SUFFIX", "PromotionResult", "champion_history", "champion_lock", "promote", "rollback"]
 
@@ -48,6 +49,19 @@ _LOCK_TTL_S = 120.0
 #: How long a promotion waits for another to finish (seconds).
 _LOCK_WAIT_S = 300.0
 _LOCK_TAG = "skysieve.lock"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _who(user: str | None) -> str:
+    if user:
+        return user
+    try:
+        return os.environ.get("MLFLOW_TRACKING_USERNAME") or getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        return "unknown"
 
 
 def champion_history(name: str) -> list[dict[str, Any]]:

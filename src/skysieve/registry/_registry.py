@@ -1,7 +1,8 @@
 """Registering model versions in the MLflow registry, and reading them back.
 
 Aliases only, never the deprecated stages: registering sets ``candidate``;
-promotion to ``champion`` is :mod:`skysieve.registry._promote`.
+promotion to ``champion`` is :mod:`skysieve.registry._promote`; reading a
+version back (by number or alias), :mod:`skysieve.registry._versions`.
 Tags on each version are short scalars a person can read in the UI (strings,
 as MLflow stores them):
 
@@ -26,26 +27,21 @@ interval where the evaluation gives one, as MLflow metrics
 Markdown description of the version (metrics table, data, code, how to promote).
 """
 
-import getpass
 import hashlib
 import math
-import os
 import tempfile
 from collections.abc import Mapping
 from contextlib import nullcontext
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import mlflow
-import numpy as np
-from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from skysieve._tracking import log_provenance
 from skysieve._urls import safe_url
-from skysieve.ensemble import Ensembles, ReferenceDistribution
+from skysieve.ensemble import Ensembles
 from skysieve.errors import RegistryError
 from skysieve.registry._describe import (
     _number,
@@ -56,41 +52,23 @@ from skysieve.registry._describe import (
     read_version_documents,
 )
 from skysieve.registry._environment import model_environment
-from skysieve.registry._pyfunc import EnsembleModel, ensemble_signature, write_state
+from skysieve.registry._pyfunc import ensemble_signature, write_state
+from skysieve.registry._versions import CANDIDATE, CHAMPION, _client
 from skysieve.tasks import TASK_TAG
 
 __all__ = [
-    "CANDIDATE",
-    "CHAMPION",
+    "MAX_TAG_CHARS",
     "TASK_TAG",
     "data_hash_of",
-    "get_model_version",
-    "load_ensembles",
-    "load_reference_distributions",
     "read_version_documents",
     "register_ensemble",
     "register_model_version",
 ]
 
-CANDIDATE = "candidate"
-CHAMPION = "champion"
 #: The metrics each method keeps as version tags (the rest are MLflow metrics only).
 TAGGED_METRICS = ("purity", "completeness", "f1")
 #: Longest version tag value accepted; longer values belong in ``documents=``.
 MAX_TAG_CHARS = 250
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _who(user: str | None) -> str:
-    if user:
-        return user
-    try:
-        return os.environ.get("MLFLOW_TRACKING_USERNAME") or getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (containers)
-        return "unknown"
 
 
 def _tag_value(value: Any) -> str:
@@ -106,64 +84,6 @@ def _short(value: Any) -> str:
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         return f"{value:.4g}"
     return _tag_value(value)
-
-
-def _client() -> MlflowClient:
-    return MlflowClient()
-
-
-def _registered_model(client: MlflowClient, name: str) -> Any:
-    try:
-        return client.get_registered_model(name)
-    except MlflowException as exc:
-        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
-            raise RegistryError(f"registry at {safe_url(mlflow.get_registry_uri())}: cannot read model '{name}' ({exc})") from exc
-        known = sorted(m.name for m in client.search_registered_models(max_results=100))
-        raise RegistryError(
-            f"no registered model named '{name}' in {safe_url(mlflow.get_registry_uri())} "
-            f"(registered: {known or 'none'}); run `skysieve register` first or check MLFLOW_TRACKING_URI"
-        ) from None
-
-
-def _versions(client: MlflowClient, name: str) -> list[str]:
-    found = client.search_model_versions(f"name = '{name}'")
-    return sorted((str(v.version) for v in found), key=int)
-
-
-def get_model_version(name: str, *, version: str | int | None = None, alias: str | None = None) -> ModelVersion:
-    """One version of a registered model, by number or by alias.
-
-    Parameters
-    ----------
-    name : str
-        Registered model name.
-    version : str or int, keyword-only, optional
-    alias : str, keyword-only, optional
-        Exactly one of ``version`` and ``alias``.
-
-    Raises
-    ------
-    RegistryError
-        Unknown model, version or alias; the message lists what exists.
-    """
-    if (version is None) == (alias is None):
-        raise RegistryError(f"get_model_version('{name}'): pass exactly one of version= or alias=")
-    client = _client()
-    model = _registered_model(client, name)
-    if alias is not None:
-        if alias not in model.aliases:
-            have = ", ".join(f"{a}→v{v}" for a, v in sorted(model.aliases.items())) or "none"
-            raise RegistryError(
-                f"model '{name}' has no alias '{alias}' (aliases: {have}); register a version (sets 'candidate') "
-                "or promote one (sets 'champion')"
-            )
-        return client.get_model_version(name, str(model.aliases[alias]))
-    try:
-        return client.get_model_version(name, str(version))
-    except MlflowException:
-        raise RegistryError(
-            f"model '{name}' has no version {version} (versions: {', '.join(_versions(client, name)) or 'none'})"
-        ) from None
 
 
 def data_hash_of(provenance: Mapping[str, str]) -> str:
@@ -422,66 +342,3 @@ def register_ensemble(
         tags=extra,
         documents=documents,
     )
-
-
-def load_ensembles(model_uri: str) -> Ensembles:
-    """Fitted :class:`Ensembles` from a registered ensemble model (``models:/NAME@champion``).
-
-    Raises
-    ------
-    RegistryError
-        If the URI does not resolve or is not an ensemble model.
-    """
-    model = _load_pyfunc(model_uri)
-    inner = model.unwrap_python_model()
-    if not isinstance(inner, EnsembleModel):
-        raise RegistryError(f"{model_uri} is a {type(inner).__name__}, not a skysieve ensemble model")
-    return inner.ensembles
-
-
-def _load_pyfunc(model_uri: str) -> Any:
-    if model_uri.startswith("models:/"):
-        ref = model_uri.removeprefix("models:/")
-        if "@" in ref:
-            name, alias = ref.split("@", 1)
-            get_model_version(name, alias=alias)
-        elif "/" in ref:
-            name, version = ref.split("/", 1)
-            if version.isdigit():
-                get_model_version(name, version=version)
-    from skysieve.registry._environment import load_pyfunc
-
-    try:
-        return load_pyfunc(model_uri)
-    except MlflowException as exc:
-        raise RegistryError(f"cannot load model {model_uri}: {exc}") from exc
-
-
-def load_reference_distributions(
-    name: str, *, version: str | int | None = None, alias: str | None = None
-) -> dict[str, ReferenceDistribution]:
-    """The reference score distributions stored with a version (its ``reference_scores`` artifact).
-
-    Returns
-    -------
-    dict of str to ReferenceDistribution
-        Keyed ``cnn_prob`` and ``mf_snr``.
-
-    Raises
-    ------
-    RegistryError
-        Unknown model/version/alias, or a version registered without them.
-    """
-    mv = get_model_version(name, version=version, alias=alias)
-    uri = mv.tags.get("reference_scores")
-    if not uri:
-        raise RegistryError(
-            f"model '{name}' v{mv.version} has no 'reference_scores' tag; register it with register_ensemble"
-        )
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp)
-        except (MlflowException, OSError) as exc:
-            raise RegistryError(f"model '{name}' v{mv.version}: cannot download {uri} ({exc})") from exc
-        with np.load(local) as npz:
-            return {k: ReferenceDistribution(npz[k], name=k) for k in npz.files}

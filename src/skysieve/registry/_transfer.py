@@ -51,7 +51,7 @@ def load_transfer_source(uri: str, *, input_shape: Sequence[int], n_outputs: int
     import mlflow.keras
     from mlflow.exceptions import MlflowException
 
-    from skysieve.registry._registry import get_model_version
+    from skysieve.registry._versions import get_model_version
 
     found = _URI.match(str(uri).strip())
     if found is None:

@@ -13,7 +13,7 @@ SCALE = 3.168
 
 
 @pytest.fixture
-def registered(tmp_path, monkeypatch):
+def registered(tmp_path, monkeypatch, mlflow_db):
     """A random-weight centre_net on 32² windows, registered with the detect catalog tags."""
     from skysieve._tracking import configure_mlflow, provenance
     from skysieve.config import CentreNetParams
@@ -24,6 +24,9 @@ def registered(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SKYSIEVE_TASKS", "skysieve.tasks.detect:search")
     reset_searches()
+    # its own store (a copy of the migrated template), not the one a package-scoped fixture of tests/tasks
+    # (`registry`) may have pointed MLFLOW_TRACKING_URI at
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_db)
     configure_mlflow(tmp_path)
     model = build_net(CentreNetParams(filters=4, max_filters=8, levels=2, context_convs=0, head_filters=4),
                       inputs=InputSpec((32, 32, 3), np.zeros(3), np.ones(3)), seed=0)

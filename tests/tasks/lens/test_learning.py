@@ -30,10 +30,9 @@ def invoke(app, *args):
 
 
 @pytest.fixture
-def workdir(tmp_path, monkeypatch):
+def workdir(tmp_path, monkeypatch, mlflow_db):
     monkeypatch.chdir(tmp_path)
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_db)  # <tmp_path>/mlflow.db, a copy of the migrated template
     monkeypatch.delenv("SKYSIEVE_OPTUNA_STORAGE", raising=False)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(TINY))
     return tmp_path  # the autouse fixture of tests/conftest.py ends runs and puts MLflow back afterwards

@@ -53,9 +53,9 @@ def test_members_defaults_and_paper_profile_follow_the_papers_protocol(members):
 
 
 @pytest.fixture
-def workdir(tmp_path, monkeypatch):
+def workdir(tmp_path, monkeypatch, mlflow_db):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_db)  # <tmp_path>/mlflow.db, a copy of the migrated template
     monkeypatch.delenv("SKYSIEVE_OPTUNA_STORAGE", raising=False)
     sim = tiny_members_cfg().model_dump(mode="json")  # the session simulation's config (conftest)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({

@@ -16,7 +16,7 @@ import yaml
 from astropy.table import Table
 from typer.testing import CliRunner
 
-from tests.conftest import isolated_global_state
+from tests.conftest import isolated_global_state, new_mlflow_store
 from tests.tasks.morphology.conftest import TINY
 
 runner = CliRunner()
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
+def run_dir(tmp_path_factory, mlflow_template):
     """A working directory where the whole tiny pipeline ran once (module scope: the nets train once)."""
     from skysieve.cli import build_app
     from skysieve.tasks import TASKS_ENV, reset_searches, searches
@@ -33,7 +33,7 @@ def run_dir(tmp_path_factory):
     with isolated_global_state():  # MLflow's tracking URI, the CLI's environment, sys.path: put back after
         mp = pytest.MonkeyPatch()
         mp.chdir(tmp)
-        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp}/mlflow.db")
+        mp.setenv("MLFLOW_TRACKING_URI", new_mlflow_store(mlflow_template, tmp))  # a copy of the migrated store
         reset_searches()
         if "morphology" not in searches():
             mp.setenv(TASKS_ENV, "skysieve.tasks.morphology:search")

@@ -1,12 +1,13 @@
 """The catalog config stored with a model version: from params, as a document (or an old version's tags), and back."""
 
 import json
+import warnings
 
 import pytest
 
 from skysieve.catalog import parse_model_uri
 from skysieve.config import Params
-from skysieve.errors import RegistryError
+from skysieve.errors import ConfigDeprecationWarning, RegistryError
 from skysieve.tasks.sz._catalog_config import (
     CATALOG_CONFIG_TAG,
     catalog_config_from_params,
@@ -35,6 +36,21 @@ def test_a_version_registered_with_the_whole_params_works_too():
     assert (cfg.size_px, cfg.central_px) == (32, 24)
     old = read_catalog_config({}, where="model 'm' v2", tags={"params": json.dumps(params.model_dump(mode="json"))})
     assert old == cfg
+
+
+def test_a_version_stored_before_the_sources_rename_reads_back_as_find_without_a_warning():
+    """``mf_sz.sources: detect`` (the old name of ``find``) in a registered version: nobody can edit it, so no warning."""
+    params = catalog_params()
+    old = catalog_config_from_params(params)
+    old["mf"] = {**old["mf"], "sources": "detect"}
+    whole = params.model_dump(mode="json")
+    whole["mf_sz"]["sources"] = "detect"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConfigDeprecationWarning)
+        cfg = read_catalog_config({CATALOG_CONFIG_TAG: old}, where="model 'm' v1")
+        from_params = read_catalog_config({"params": whole}, where="model 'm' v1")
+    assert cfg.mf.sources == from_params.mf.sources == "find"
+    assert cfg == read_catalog_config(catalog_documents(params), where="model 'm' v1")
 
 
 @pytest.mark.parametrize("documents, message", [

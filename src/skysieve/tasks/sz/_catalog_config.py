@@ -8,6 +8,7 @@ the instrument (bands with beams and white noise), the ``mf_sz`` section, the
 cutout geometry the CNN was trained on and the positive cut of its labels.
 """
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from skysieve.catalog import read_stored_config
 from skysieve.config import BandParams, MfParams, PositiveCriteria
+from skysieve.errors import ConfigDeprecationWarning
 
 __all__ = ["CATALOG_CONFIG_FORMAT", "CATALOG_CONFIG_TAG", "CatalogConfig", "catalog_config_from_params",
            "catalog_documents", "read_catalog_config"]
@@ -125,6 +127,9 @@ def read_catalog_config(documents: Mapping[str, Any], *, where: str,
         The version's tags: versions registered before documents existed hold
         the config (or the params) as JSON tags.
 
+    Values stored under an old name (``mf_sz.sources: detect``, now ``find``)
+    are read under the new one, silently: a registered version cannot be edited.
+
     Raises
     ------
     RegistryError
@@ -132,11 +137,14 @@ def read_catalog_config(documents: Mapping[str, Any], *, where: str,
     """
     from skysieve.config import Params
 
-    return read_stored_config(
-        documents, CATALOG_CONFIG_TAG, CatalogConfig, tags=tags, expected_format=CATALOG_CONFIG_FORMAT,
-        what="catalog config", where=where,
-        fix=("register the ensemble with `skysieve register sz` (or register_ensemble(..., documents=skysieve.tasks."
-             "sz._catalog_config.catalog_documents(params))) so the catalog can rebuild its matched filter and tiles"),
-        sections=("simulate_sz", "mf_sz", "cutouts_sz"),
-        from_params=lambda payload: CatalogConfig.model_validate(
-            catalog_config_from_params(Params.model_validate(payload))))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConfigDeprecationWarning)
+        return read_stored_config(
+            documents, CATALOG_CONFIG_TAG, CatalogConfig, tags=tags, expected_format=CATALOG_CONFIG_FORMAT,
+            what="catalog config", where=where,
+            fix=("register the ensemble with `skysieve register sz` (or register_ensemble(..., documents=skysieve."
+                 "tasks.sz._catalog_config.catalog_documents(params))) so the catalog can rebuild its matched filter "
+                 "and tiles"),
+            sections=("simulate_sz", "mf_sz", "cutouts_sz"),
+            from_params=lambda payload: CatalogConfig.model_validate(
+                catalog_config_from_params(Params.model_validate(payload))))

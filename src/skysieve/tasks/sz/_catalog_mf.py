@@ -1,7 +1,7 @@
 """The matched filter over a whole field, block by block, reduced to what each tile needs.
 
 New maps arrive without a point-source catalog, so every block runs the
-``mf_sz`` recipe in ``detect`` mode: bright sources are found with a
+``mf_sz`` recipe in ``find`` mode: bright sources are found with a
 beam-matched filter (positive peaks) and subtracted or masked
 (:func:`~skysieve.mf.detect_sources`, :func:`~skysieve.mf.clean_sources`),
 then the cluster filter gives the SNR maps and the detections.

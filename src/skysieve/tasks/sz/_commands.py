@@ -188,7 +188,7 @@ def mf_sz(
 
     def load(path: Path):
         maps = read_maps([path / f"sky_{band_name(b.freq_ghz)}.fits" for b in bands])
-        sources = None if cfg.sources == "detect" else read_source_catalog(path / "sources.fits",
+        sources = None if cfg.sources == "find" else read_source_catalog(path / "sources.fits",
                                                                              freqs_ghz=maps.freqs_ghz)
         return maps, _read_halos(path), sources
 

@@ -34,7 +34,7 @@ def run_mf_patches(patches: Sequence[tuple[int, str, Path]], load: Callable[[Pat
         From :func:`skysieve.sim.read_patch_dirs`.
     load : callable
         ``load(directory)`` returns ``(maps, halos, sources)`` of a patch
-        (``sources`` None in ``detect`` mode).
+        (``sources`` None in ``find`` mode).
     cutouts : Table
         The cutout catalog; its ``patch`` column assigns rows to patches (a
         catalog without one belongs to a single-patch sky).
