@@ -14,9 +14,7 @@ runtime is not safe); each builds its trainers once and reuses them for
 every job it is given, as the single-process path does.
 """
 
-import os
-import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,7 +100,6 @@ _WORKER: _Runner | None = None
 
 def _init_worker(ctx: FitContext) -> None:
     global _WORKER
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     _WORKER = _Runner(ctx)
 
 
@@ -137,10 +134,5 @@ def run_fits(jobs: Sequence[FitJob], ctx: FitContext, *, workers: int = 1,
 
     with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn"),
                              initializer=_init_worker, initargs=(ctx,)) as pool:
-        results: Iterator[dict] = pool.map(_run_in_worker, jobs, chunksize=1)
-        return list(progress(results, desc=desc, total=len(jobs)))
+        return list(progress(pool.map(_run_in_worker, jobs, chunksize=1), desc=desc, total=len(jobs)))
 
-
-def temporary_directory() -> tempfile.TemporaryDirectory:
-    """Where :func:`make_context` saves the source network for the workers (removed afterwards)."""
-    return tempfile.TemporaryDirectory(prefix="skysieve-morph-fits-")

@@ -15,6 +15,7 @@ compiled trainer per starting point (:class:`skysieve.train.SoftTrainer`):
 the figures cost training, not graph tracing.
 """
 
+import tempfile
 from collections.abc import Callable
 
 import keras
@@ -22,7 +23,7 @@ import numpy as np
 
 from skysieve.nets import build_net
 from skysieve.train import set_seeds
-from skysieve.tasks.morphology._fits import FitContext, FitJob, make_context, run_fits, temporary_directory
+from skysieve.tasks.morphology._fits import FitContext, FitJob, make_context, run_fits
 from skysieve.tasks.morphology.params import (
     ExperimentsMorphologyParams,
     FinetuneMorphologyParams,
@@ -106,7 +107,7 @@ def transfer_experiments(source: keras.Model, pre: PretrainMorphologyParams, ft:
     """
     curve_jobs = learning_curve_jobs(pre, ft, cfg, len(train.x))
     depth_jobs = frozen_depth_jobs(pre, ft, cfg, len(train.x))
-    with temporary_directory() as tmp:
+    with tempfile.TemporaryDirectory(prefix="skysieve-morph-fits-") as tmp:
         ctx = _context(source, pre, ft, cfg, train, val, test, tmp)
         results = run_fits([j for *_, j in curve_jobs + depth_jobs], ctx, workers=workers, progress=progress,
                            desc="transfer experiments")
