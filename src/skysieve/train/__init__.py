@@ -15,18 +15,8 @@ from skysieve.train._checkpoint import (
     checkpoint_key,
     training_code_digest,
 )
-from skysieve.train._engine import (
-    CrossValidation,
-    FitResult,
-    FoldResult,
-    TrainedEnsemble,
-    TrainingObserver,
-    channel_stats,
-    cross_validate,
-    fit_model,
-    make_optimizer,
-    train_ensemble,
-)
+from skysieve.train._crossval import CrossValidation, FoldResult, TrainedEnsemble, cross_validate, train_ensemble
+from skysieve.train._engine import FitResult, TrainingObserver, channel_stats, fit_model, make_optimizer
 from skysieve.train._ensemble import FoldEnsemble, load_trained, predict_dataset
 from skysieve.train._metrics import binary_log_loss, max_f1_score, pr_auc_score, roc_auc_score, score_metrics
 from skysieve.train._mlflow import MlflowFoldLogger
