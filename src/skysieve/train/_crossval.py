@@ -20,7 +20,7 @@ from skysieve.train._checkpoint import FoldCheckpoint, TrainingCheckpoint
 from skysieve.train._engine import FitResult, TrainingObserver, fit_model
 from skysieve.train._ensemble import FoldEnsemble, predict_dataset
 from skysieve.train._metrics import binary_log_loss, score_metrics
-from skysieve.train._parallel import FoldPool, fold_workers
+from skysieve.train._parallel import FoldPool, FoldWorkers, fold_workers
 from skysieve.train._split import Fold, make_folds
 
 __all__ = ["CrossValidation", "FoldResult", "TrainedEnsemble", "cross_validate", "train_ensemble"]
@@ -115,7 +115,8 @@ def _train_fold(cfg: TrainParams, dataset, fold: Fold, val_rows: np.ndarray, *, 
 
 
 def cross_validate(cfg: TrainParams, dataset, *, observer: TrainingObserver | None = None,
-                   keep_models: bool = False, checkpoint: TrainingCheckpoint | None = None) -> CrossValidation:
+                   keep_models: bool = False, checkpoint: TrainingCheckpoint | None = None,
+                   workers: FoldWorkers | None = None) -> CrossValidation:
     """Train one model per fold of ``cfg.splitter`` and score its held-out rows.
 
     With ``cfg.fold_workers`` resolving to more than one process (0: one
@@ -143,6 +144,11 @@ def cross_validate(cfg: TrainParams, dataset, *, observer: TrainingObserver | No
         ends; a fold found finished is loaded instead of trained, a fold
         found part-trained goes on from its last epoch. The observer sees
         restored epochs as if they had just run.
+    workers : FoldWorkers, optional
+        Worker processes to fit the folds on, kept by the caller across
+        cross-validations of ``dataset`` (:func:`skysieve.tune.run_tune`
+        keeps one set for a whole study); used when ``cfg.fold_workers``
+        resolves to more than one. Default: processes started for this call.
 
     Returns
     -------
@@ -154,11 +160,13 @@ def cross_validate(cfg: TrainParams, dataset, *, observer: TrainingObserver | No
     labels = dataset.labels
     finished = set(checkpoint.finished_folds()) if checkpoint is not None else set()
     todo = [fold for fold in folds if fold.index not in finished]
-    workers = fold_workers(cfg.fold_workers, len(todo))
+    n_workers = fold_workers(cfg.fold_workers, len(todo))
     pool = None
-    if workers > 1:
-        pool = FoldPool(cfg, dataset, todo, val_rows=val_rows, workers=workers, checkpoint=checkpoint,
-                        keep_models=keep_models, n_folds=len(folds))
+    if n_workers > 1:
+        if workers is not None and workers.dataset is not dataset:
+            raise ValueError("cross_validate: `workers` were started for another dataset")
+        pool = FoldPool(workers or FoldWorkers(dataset, workers=n_workers), cfg, todo, val_rows=val_rows,
+                        checkpoint=checkpoint, keep_models=keep_models, n_folds=len(folds), owned=workers is None)
     results = []
     with pool if pool is not None else nullcontext():
         for fold in folds:

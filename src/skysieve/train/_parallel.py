@@ -19,7 +19,9 @@ the tracking store and the pruner sees the same steps as from one process.
 A worker writes the fold's checkpoint (``FoldCheckpoint``: per epoch if asked,
 and the finished fold) as the single-process path does.
 
-A worker exits as soon as its parent dies (a killed ``skysieve train`` leaves no
+The processes (:class:`FoldWorkers`) start TensorFlow once and may serve
+many cross-validations of one dataset: ``skysieve tune`` keeps one set for all
+the trials it runs. A worker exits as soon as its parent dies (a killed ``skysieve train`` leaves no
 orphan writing into the checkpoint it will resume) and as soon as the parent
 stops the cross-validation (pruned trial, error, Ctrl-C): folds still being
 fitted then are abandoned, the epochs they had checkpointed kept.
@@ -41,7 +43,7 @@ from skysieve.errors import SkysieveError
 from skysieve.train._checkpoint import FoldCheckpoint
 from skysieve.train._split import Fold
 
-__all__ = ["FoldPool", "fold_workers"]
+__all__ = ["FoldPool", "FoldWorkers", "fold_workers"]
 
 _log = logging.getLogger("skysieve.train")
 
@@ -121,56 +123,104 @@ def _run_job(job: _FoldJob):
     return fit, oof
 
 
+class FoldWorkers:
+    """Spawned processes that fit folds of one dataset, kept across cross-validations (a study's trials).
+
+    The processes start on the first :meth:`submit`, so they pay TensorFlow's
+    start-up once for all the cross-validations that use them. :meth:`stop`
+    ends them at once (the next :meth:`submit` starts new ones); :meth:`close`,
+    or leaving the ``with`` block, ends them when their folds are done.
+
+    Parameters
+    ----------
+    dataset : CutoutDataset
+        Pickled once to each process.
+    workers : int
+        Processes (at least 2).
+    threads : int
+        TensorFlow intra- and inter-op threads per process; 0 leaves TensorFlow's default.
+    """
+
+    def __init__(self, dataset, *, workers: int, threads: int = 0):
+        self.dataset, self.workers, self.threads = dataset, workers, threads
+        self._pool: ProcessPoolExecutor | None = None
+        self._stop = None
+
+    def submit(self, job: _FoldJob) -> Future:
+        """Queue ``job``; its future gives ``(FitResult, oof_scores)``."""
+        if self._pool is None:
+            context = multiprocessing.get_context("spawn")
+            self._stop = context.Event()
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
+                                             initializer=_init_worker, initargs=(self.dataset, self._stop,
+                                                                                 self.threads))
+        return self._pool.submit(_run_job, job)
+
+    def stop(self) -> None:
+        """End the processes now, abandoning the folds they are fitting and those queued."""
+        if self._pool is not None:
+            self._stop.set()  # each process exits within _WATCH_S, whatever it is doing
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def close(self) -> None:
+        """End the processes once the folds submitted are done."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def __enter__(self) -> "FoldWorkers":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.stop()
+        else:
+            self.close()
+
+
 class FoldPool:
-    """Fits ``folds`` on ``workers`` spawned processes, started on entering; results by fold.
+    """One cross-validation's folds fitted on :class:`FoldWorkers`, submitted on entering; results by fold.
 
     Use as a context manager. Leaving it because of an exception (a pruned
     trial, an observer's error, Ctrl-C) stops the workers at once, abandoning
     the folds not yet fitted: their compute up to then is lost, which fitting
-    folds one after another would not have spent.
+    folds one after another would not have spent (the next cross-validation
+    starts new workers).
 
     Parameters
     ----------
+    workers : FoldWorkers
     cfg : TrainParams
-    dataset : CutoutDataset
-        Pickled once to each worker.
     folds : list of Fold
-        The folds to fit here (submitted in this order).
+        The folds to fit there (submitted in this order).
     val_rows : ndarray of int
-    workers : int
     checkpoint : TrainingCheckpoint, optional
         Each fold's :class:`FoldCheckpoint` is written by its worker.
     keep_models : bool
         Send each fold's model back (else only its scores and history).
-    threads : int
-        TensorFlow intra- and inter-op threads per worker; 0 leaves TensorFlow's default.
     n_folds : int, optional
         Folds of the whole cross-validation (for the log lines); default ``len(folds)``.
+    owned : bool
+        Close ``workers`` on leaving (they were started for this cross-validation only).
     """
 
-    def __init__(self, cfg, dataset, folds: list[Fold], *, val_rows: np.ndarray, workers: int,
-                 checkpoint=None, keep_models: bool = False, threads: int = 0, n_folds: int | None = None):
-        self.cfg, self.dataset, self.folds, self.val_rows = cfg, dataset, list(folds), val_rows
+    def __init__(self, workers: FoldWorkers, cfg, folds: list[Fold], *, val_rows: np.ndarray, checkpoint=None,
+                 keep_models: bool = False, n_folds: int | None = None, owned: bool = False):
+        self.workers, self.cfg, self.folds, self.val_rows = workers, cfg, list(folds), val_rows
+        self.checkpoint, self.keep_models, self.owned = checkpoint, keep_models, owned
         self.n_folds = n_folds or len(self.folds)
-        self.workers, self.checkpoint, self.keep_models, self.threads = workers, checkpoint, keep_models, threads
         self._futures: dict[int, Future] = {}
-        self._pool: ProcessPoolExecutor | None = None
-        self._stop = None
 
     def __contains__(self, fold_index: int) -> bool:
         return fold_index in self._futures
 
     def __enter__(self) -> "FoldPool":
-        context = multiprocessing.get_context("spawn")
-        self._stop = context.Event()
-        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context, initializer=_init_worker,
-                                         initargs=(self.dataset, self._stop, self.threads))
-        n = self.n_folds
         for fold in self.folds:
             job = _FoldJob(self.cfg, fold, self.val_rows,
                            None if self.checkpoint is None else self.checkpoint.fold(fold.index), self.keep_models)
-            future = self._pool.submit(_run_job, job)
-            future.add_done_callback(lambda f, i=fold.index: _log_fold(f, i, n))
+            future = self.workers.submit(job)
+            future.add_done_callback(lambda f, i=fold.index, n=self.n_folds: _log_fold(f, i, n))
             self._futures[fold.index] = future
         return self
 
@@ -187,13 +237,14 @@ class FoldPool:
         except BrokenProcessPool as exc:
             raise SkysieveError(
                 f"fold {fold.index}: the worker process fitting it died ({exc}); killed from outside or out of "
-                f"memory? Each of the {self.workers} workers holds one fold's model and batches: set "
+                f"memory? Each of the {self.workers.workers} workers holds one fold's model and batches: set "
                 "fold_workers: 1 in the train section to fit the folds one after another in this process") from exc
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
-            self._stop.set()  # workers exit within _WATCH_S, whatever they are fitting
-        self._pool.shutdown(wait=True, cancel_futures=exc_type is not None)
+            self.workers.stop()
+        elif self.owned:
+            self.workers.close()
 
 
 def _log_fold(future: Future, index: int, n: int) -> None:
