@@ -79,10 +79,14 @@ _DATASET: Any = None  # the worker process's cutouts, set once by _init_worker
 
 
 def _watch(stop, parent) -> None:
-    """Exit the worker at once when the parent sets ``stop`` or dies."""
-    while not stop.wait(_WATCH_S):
-        if parent is not None and not parent.is_alive():
-            break
+    """Exit the worker when the parent sets ``stop`` (a shared flag) or dies (its sentinel pipe closes).
+
+    A plain flag in shared memory, not a ``multiprocessing.Event``: setting an
+    event waits for every process sleeping on it to wake, and a worker killed
+    while waiting (out of memory) would never wake.
+    """
+    while not stop.value and parent.is_alive():
+        parent.join(_WATCH_S)  # returns at once when the parent exits
     os._exit(1)
 
 
@@ -150,7 +154,7 @@ class FoldWorkers:
         """Queue ``job``; its future gives ``(FitResult, oof_scores)``."""
         if self._pool is None:
             context = multiprocessing.get_context("spawn")
-            self._stop = context.Event()
+            self._stop = context.RawValue("b", 0)
             self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
                                              initializer=_init_worker, initargs=(self.dataset, self._stop,
                                                                                  self.threads))
@@ -159,7 +163,7 @@ class FoldWorkers:
     def stop(self) -> None:
         """End the processes now, abandoning the folds they are fitting and those queued."""
         if self._pool is not None:
-            self._stop.set()  # each process exits within _WATCH_S, whatever it is doing
+            self._stop.value = 1  # each process exits within _WATCH_S, whatever it is doing
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
