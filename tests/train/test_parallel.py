@@ -141,8 +141,8 @@ def _pruned_study(tiny_cutouts, tiny_recipe, tmp_path, monkeypatch, template, *,
     for trial in client.search_runs([exp], "tags.`skysieve.run_kind` = 'trial'"):
         folds = client.search_runs([exp], f"tags.mlflow.parentRunId = '{trial.info.run_id}'")
         runs[trial.info.run_name] = (trial.info.status, trial.data.metrics, {
-            f.info.run_name: (f.info.status, [(m.step, m.value) for m in client.get_metric_history(f.info.run_id,
-                                                                                                     "val_pr_auc")])
+            f.info.run_name: (f.info.status, sorted((m.step, m.value)
+                                                    for m in client.get_metric_history(f.info.run_id, "val_pr_auc")))
             for f in folds})
     return result, study, runs, root
 
