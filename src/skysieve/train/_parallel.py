@@ -90,19 +90,17 @@ def _watch(stop, parent) -> None:
     os._exit(1)
 
 
-def _init_worker(dataset, stop, threads: int) -> None:
+def _init_worker(dataset, stop) -> None:
+    """Keep the cutouts for the jobs; watch the parent.
+
+    TensorFlow's thread pools are left at their default (one thread per core,
+    as in the parent), so a fold's arithmetic is that of the single-process
+    path; other thread counts were not checked for identical results.
+    """
     global _DATASET
     _DATASET = dataset
     threading.Thread(target=_watch, args=(stop, multiprocessing.parent_process()), daemon=True,
                      name="skysieve-fold-watch").start()
-    if threads:
-        import keras
-
-        if keras.config.backend() == "tensorflow":
-            import tensorflow as tf
-
-            tf.config.threading.set_intra_op_parallelism_threads(threads)
-            tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
 def _run_job(job: _FoldJob):
@@ -141,12 +139,10 @@ class FoldWorkers:
         Pickled once to each process.
     workers : int
         Processes (at least 2).
-    threads : int
-        TensorFlow intra- and inter-op threads per process; 0 leaves TensorFlow's default.
     """
 
-    def __init__(self, dataset, *, workers: int, threads: int = 0):
-        self.dataset, self.workers, self.threads = dataset, workers, threads
+    def __init__(self, dataset, *, workers: int):
+        self.dataset, self.workers = dataset, workers
         self._pool: ProcessPoolExecutor | None = None
         self._stop = None
 
@@ -156,8 +152,7 @@ class FoldWorkers:
             context = multiprocessing.get_context("spawn")
             self._stop = context.RawValue("b", 0)
             self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
-                                             initializer=_init_worker, initargs=(self.dataset, self._stop,
-                                                                                 self.threads))
+                                             initializer=_init_worker, initargs=(self.dataset, self._stop))
         return self._pool.submit(_run_job, job)
 
     def stop(self) -> None:
