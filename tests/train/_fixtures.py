@@ -8,12 +8,14 @@ from astropy.table import Table
 
 CHANNELS = ("90GHz", "148GHz", "219GHz")
 
-#: A tiny, fast ``train`` section: small ResNet, 2 folds, 2 epochs.
+#: A tiny, fast ``train`` section: small ResNet, 2 folds, 2 epochs, fitted one after another in the
+#: test's process (``fold_workers: 1``: no worker start-up per call; ``tests/train/test_parallel.py``
+#: checks that worker processes give the same results).
 TINY_RECIPE = {
     "net": {"name": "resnet_small", "stem_filters": 4, "width": 2, "stages": 2, "dense_units": 16},
     "optimizer": {"name": "adam", "learning_rate": 3e-3},
     "batch_size": 32, "eval_batch_size": 64, "epochs": 2, "k_folds": 2, "splitter": "group_kfold",
-    "norm_sample": 64, "seed": 3, "experiment": "test",
+    "norm_sample": 64, "seed": 3, "experiment": "test", "fold_workers": 1,
 }
 
 

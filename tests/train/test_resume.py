@@ -106,8 +106,33 @@ def test_a_checkpoint_for_other_params_is_discarded(tiny_recipe, tmp_path):
     assert same.discarded is None and len(same.read_meta()["runs"]) == 0
 
 
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in "ZX"
+    except OSError:
+        return False
+
+
 def test_skysieve_train_killed_mid_run_resumes_from_its_checkpoint(tiny_cutouts, tmp_path, mlflow_db):
-    """SIGKILL a real `skysieve train` after its first checkpoint; the next run goes on and cleans up."""
+    """SIGKILL a real `skysieve train` after its first checkpoint; the next run goes on and cleans up.
+
+    The params leave ``fold_workers`` at its default: on a machine with two or more cores the two folds
+    are fitted on worker processes, which must not outlive the killed run (they would go on writing the
+    checkpoint the next run resumes).
+    """
     import yaml
 
     params = {"train_sz": {"net": {"name": "resnet_small", "stem_filters": 4, "width": 2, "stages": 2,
@@ -128,10 +153,17 @@ def test_skysieve_train_killed_mid_run_resumes_from_its_checkpoint(tiny_cutouts,
                 assert proc.poll() is None, log.read_text()
                 assert time.monotonic() < deadline, "no checkpoint within 240 s"
                 time.sleep(0.05)
+            workers = _children(proc.pid)
         finally:
             proc.send_signal(signal.SIGKILL)  # also when the wait failed: leave nothing running
             proc.wait(timeout=60)
     assert ckpt.is_dir()
+    if (os.cpu_count() or 1) >= 2:
+        assert len(workers) >= 2, workers  # the fold workers (and multiprocessing's resource tracker)
+    deadline = time.monotonic() + 30
+    while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in workers if _running(pid)], "fold workers outlived the killed `skysieve train`"
 
     out = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert out.returncode == 0, out.stdout + out.stderr

@@ -10,7 +10,13 @@ import importlib
 
 import typer
 
-from skysieve.cli._common import ParamsOption, configure_environment, finish_validation, handle_errors
+from skysieve.cli._common import (
+    ParamsOption,
+    configure_environment,
+    configure_logging,
+    finish_validation,
+    handle_errors,
+)
 
 __all__ = ["ParamsOption", "build_app", "finish_validation", "handle_errors", "main"]
 
@@ -72,6 +78,7 @@ def build_app() -> typer.Typer:
 def main(*, prog_name: str | None = None) -> None:
     """Entry point of the ``skysieve`` console script (and of ``python -m skysieve``, as ``prog_name``)."""
     configure_environment()
+    configure_logging()
     from skysieve.errors import SkysieveError
 
     try:

@@ -1,6 +1,7 @@
 """What every CLI command shares: quiet tools, the params option, error handling."""
 
 import functools
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -11,7 +12,7 @@ import typer
 
 from skysieve.errors import SkysieveError
 
-__all__ = ["ParamsOption", "configure_environment", "finish_validation", "handle_errors"]
+__all__ = ["ParamsOption", "configure_environment", "configure_logging", "finish_validation", "handle_errors"]
 
 ParamsOption = Annotated[
     Path, typer.Option("--params", "-p", help="params file (one section per stage)", show_default=True)
@@ -37,6 +38,22 @@ def configure_environment(root: Path | None = None) -> None:
     }
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
+
+
+def configure_logging() -> None:
+    """Show skysieve's progress lines (the ``skysieve`` loggers at INFO: one line per fold fitted) on stderr.
+
+    Only once per process, and only if the ``skysieve`` logger has no handler yet
+    (an application embedding skysieve configures logging itself).
+    """
+    log = logging.getLogger("skysieve")
+    if log.handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
 
 
 def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -4,7 +4,7 @@ The same two models serve every task (``train_sz``/``tune_sz`` now,
 ``train_lens``/``tune_lens`` later); only their values differ.
 """
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -195,7 +195,16 @@ class TrainParams(Section):
     Folds split the ``train`` rows of the dataset (``splitter``); the ``val``
     rows drive early stopping, reduce-on-plateau, curriculum selection and
     Platt scaling; ``test`` rows are never read.
+
+    ``fold_workers`` says how the folds run, not what they compute: with
+    more than one, folds are fitted on spawned worker processes
+    (:func:`skysieve.train.cross_validate`) and give the same models,
+    scores and metrics as one after another. It is left out of checkpoint
+    keys and study names (:data:`RUNTIME_KEYS`).
     """
+
+    #: Keys that say how training runs, not what it computes (left out of checkpoint keys and study names).
+    RUNTIME_KEYS: ClassVar[frozenset[str]] = frozenset({"fold_workers"})
 
     net: NetParams = Field(default_factory=ResNetSmallParams)
     optimizer: OptimizerParams = OptimizerParams()
@@ -214,6 +223,9 @@ class TrainParams(Section):
     norm_sample: int = Field(1024, ge=16, description="training cutouts read to set per-channel input scaling")
     seed: int = Field(2021, ge=0)
     experiment: str | None = Field(None, min_length=1, description="MLflow experiment name; default the task name")
+    fold_workers: int = Field(0, ge=0, le=256, description=(
+        "processes fitting the k folds at once: 0 = min(k, CPU cores), 1 = one fold after another in this "
+        "process; the results do not depend on it"))
 
 
 class SearchDimension(Section):

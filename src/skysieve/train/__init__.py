@@ -15,21 +15,12 @@ from skysieve.train._checkpoint import (
     checkpoint_key,
     training_code_digest,
 )
-from skysieve.train._engine import (
-    CrossValidation,
-    FitResult,
-    FoldResult,
-    TrainedEnsemble,
-    TrainingObserver,
-    channel_stats,
-    cross_validate,
-    fit_model,
-    make_optimizer,
-    train_ensemble,
-)
+from skysieve.train._crossval import CrossValidation, FoldResult, TrainedEnsemble, cross_validate, train_ensemble
+from skysieve.train._engine import FitResult, TrainingObserver, channel_stats, fit_model, make_optimizer
 from skysieve.train._ensemble import FoldEnsemble, load_trained, predict_dataset
 from skysieve.train._metrics import binary_log_loss, max_f1_score, pr_auc_score, roc_auc_score, score_metrics
 from skysieve.train._mlflow import MlflowFoldLogger
+from skysieve.train._parallel import FoldWorkers, fold_workers
 from skysieve.train._overrides import override_keys, with_overrides
 from skysieve.train._run import TrainRun, checkpoint_dir_for, run_train
 from skysieve.train._seed import reseed_generators, set_seeds
@@ -53,6 +44,7 @@ __all__ = [
     "FoldCheckpoint",
     "FoldEnsemble",
     "FoldResult",
+    "FoldWorkers",
     "MlflowFoldLogger",
     "PlattCalibrator",
     "SoftFitResult",
@@ -72,6 +64,7 @@ __all__ = [
     "dihedral",
     "fit_model",
     "fit_soft",
+    "fold_workers",
     "freeze_blocks",
     "grouped_stratified_kfold",
     "iter_batches",

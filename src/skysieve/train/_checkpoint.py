@@ -66,6 +66,10 @@ def training_code_digest() -> str:
 def checkpoint_key(params: Any, *, data: Mapping[str, str]) -> str:
     """Hash of what a checkpoint is valid for: the resolved params, the input data hashes and the training code.
 
+    Keys a section lists in ``RUNTIME_KEYS`` (``TrainParams.fold_workers``: how
+    many processes fit the folds) say how training runs, not what it computes,
+    and are left out: a checkpoint written with one value resumes with another.
+
     Parameters
     ----------
     params : pydantic section or mapping
@@ -73,7 +77,7 @@ def checkpoint_key(params: Any, *, data: Mapping[str, str]) -> str:
         E.g. the ``data.<path>.md5`` entries of :func:`skysieve._tracking.provenance`.
     """
     if hasattr(params, "model_dump"):
-        params = params.model_dump(mode="json")
+        params = params.model_dump(mode="json", exclude=set(getattr(params, "RUNTIME_KEYS", ())))
     text = json.dumps({"format": _FORMAT, "params": params, "data": dict(sorted(data.items())),
                        "code": training_code_digest()}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -1,13 +1,14 @@
-"""The training engine: one model on one fold, k-fold cross-validation, the final fold ensemble.
+"""The training engine: one model on one set of rows (:func:`fit_model`) and the hooks it reports to.
 
 Pure of I/O beyond reading cutouts: progress goes to a :class:`TrainingObserver`
-(MLflow logging, Optuna pruning live there, at the edges).
+(MLflow logging, Optuna pruning live there, at the edges). The k folds and the
+final fold ensemble are in :mod:`skysieve.train._crossval`.
 """
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
@@ -15,28 +16,18 @@ import numpy as np
 from skysieve.config import OptimizerParams, TrainParams
 from skysieve.errors import DataError
 from skysieve.nets import InputSpec, build_net, preprocess
-from skysieve.train._calibrate import PlattCalibrator
 from skysieve.train._callbacks import _EpochEnd, _Monitor, _Plateau, _stages, _Warmup
-from skysieve.train._checkpoint import EpochState, FoldCheckpoint, TrainingCheckpoint
+from skysieve.train._checkpoint import EpochState, FoldCheckpoint
 from skysieve.train._dense import training_loss
-from skysieve.train._ensemble import FoldEnsemble, predict_dataset
-from skysieve.train._metrics import binary_log_loss, score_metrics
+from skysieve.train._ensemble import predict_dataset
 from skysieve.train._seed import set_seeds
-from skysieve.train._split import Fold, make_folds
+from skysieve.train._split import Fold
 from skysieve.train._stream import TrainingBatches
 
-__all__ = [
-    "CrossValidation",
-    "FitResult",
-    "FoldResult",
-    "TrainedEnsemble",
-    "TrainingObserver",
-    "channel_stats",
-    "cross_validate",
-    "fit_model",
-    "make_optimizer",
-    "train_ensemble",
-]
+if TYPE_CHECKING:
+    from skysieve.train._crossval import FoldResult
+
+__all__ = ["FitResult", "TrainingObserver", "channel_stats", "fit_model", "make_optimizer"]
 
 
 class TrainingObserver:
@@ -87,77 +78,6 @@ class FitResult:
     images: int
     train_seconds: float
     resumed_epochs: int = 0
-
-
-@dataclass
-class FoldResult:
-    """A fold's scores and metrics (the model only if kept).
-
-    Attributes
-    ----------
-    fold : Fold
-    fit : FitResult
-    oof_scores : ndarray of shape (len(fold.score_rows),)
-        Raw probabilities on the held-out rows (out of fold).
-    metrics : dict
-        ``pr_auc``, ``roc_auc``, ``f1``, ``log_loss`` on the held-out rows and
-        the same with a ``val_`` prefix on the validation rows.
-    """
-
-    fold: Fold
-    fit: FitResult
-    oof_scores: np.ndarray
-    metrics: dict[str, float]
-
-
-@dataclass
-class CrossValidation:
-    """Every fold of a cross-validation and the out-of-fold predictions.
-
-    Attributes
-    ----------
-    folds : list of FoldResult
-    oof_rows, oof_scores, oof_fold : ndarray
-        Held-out row, its raw out-of-fold probability and the fold that scored it.
-    """
-
-    folds: list[FoldResult]
-    oof_rows: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
-    oof_scores: np.ndarray = field(default_factory=lambda: np.empty(0))
-    oof_fold: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
-
-    def summary(self) -> dict[str, float]:
-        """Mean and standard deviation across folds of every fold metric (``<name>_mean``, ``<name>_std``)."""
-        out: dict[str, float] = {}
-        for name in self.folds[0].metrics:
-            values = np.array([f.metrics[name] for f in self.folds], dtype=np.float64)
-            out[f"{name}_mean"] = float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
-            out[f"{name}_std"] = float(np.nanstd(values)) if np.isfinite(values).any() else float("nan")
-        return out
-
-
-@dataclass
-class TrainedEnsemble:
-    """What :func:`train_ensemble` returns.
-
-    Attributes
-    ----------
-    ensemble : FoldEnsemble
-    cv : CrossValidation
-    val_rows : ndarray of int
-    val_raw, val_calibrated : ndarray
-        Validation scores of the averaged ensemble before and after Platt scaling.
-    metrics : dict
-        Validation metrics of the ensemble (``val_*``) and the log-loss before
-        calibration (``val_log_loss_raw``).
-    """
-
-    ensemble: FoldEnsemble
-    cv: CrossValidation
-    val_rows: np.ndarray
-    val_raw: np.ndarray
-    val_calibrated: np.ndarray
-    metrics: dict[str, float]
 
 
 def make_optimizer(cfg: OptimizerParams) -> keras.optimizers.Optimizer:
@@ -313,92 +233,3 @@ def fit_model(cfg: TrainParams, dataset, *, fit_rows: np.ndarray, val_rows: np.n
         best_index = stage_best[0][1]
     val_scores = predict_dataset(model, dataset, val_rows, batch_size=cfg.eval_batch_size)
     return FitResult(model, history, best_index, val_scores, images, seconds, resumed_epochs)
-
-
-def cross_validate(cfg: TrainParams, dataset, *, observer: TrainingObserver | None = None,
-                   keep_models: bool = False, checkpoint: TrainingCheckpoint | None = None) -> CrossValidation:
-    """Train one model per fold of ``cfg.splitter`` and score its held-out rows.
-
-    Parameters
-    ----------
-    cfg : TrainParams
-    dataset : CutoutDataset
-    observer : TrainingObserver, optional
-    keep_models : bool
-        Keep each fold's Keras model in its result (for the final ensemble);
-        otherwise models are dropped to free memory.
-    checkpoint : TrainingCheckpoint, optional
-        Each fold saves its progress there after every epoch and when it
-        ends; a fold found finished is loaded instead of trained, a fold
-        found part-trained goes on from its last epoch. The observer sees
-        restored epochs as if they had just run.
-
-    Returns
-    -------
-    CrossValidation
-    """
-    observer = observer or TrainingObserver()
-    folds = make_folds(dataset, splitter=cfg.splitter, k=cfg.k_folds, seed=cfg.seed)
-    val_rows = dataset.indices("val")
-    labels = dataset.labels
-    results = []
-    for fold in folds:
-        observer.fold_started(fold)
-        fold_ckpt = checkpoint.fold(fold.index) if checkpoint is not None else None
-        done = fold_ckpt.load_done() if fold_ckpt is not None else None
-        if done is not None:
-            for step, record in enumerate(done["history"]):
-                observer.epoch_ended(fold, step, record)
-            fit = FitResult(done["model"], done["history"], done["best_epoch"], done["val_scores"], done["images"],
-                            done["train_seconds"], resumed_epochs=len(done["history"]))
-        else:
-            fit = fit_model(cfg, dataset, fit_rows=fold.fit_rows, val_rows=val_rows, seed=cfg.seed + fold.index,
-                            on_epoch=lambda step, logs, fold=fold: observer.epoch_ended(fold, step, logs),
-                            checkpoint=fold_ckpt)
-            if fold_ckpt is not None:
-                fold_ckpt.save_done(fit.model, history=fit.history, best_epoch=fit.best_epoch,
-                                    val_scores=fit.val_scores, images=fit.images, train_seconds=fit.train_seconds,
-                                    resumed_epochs=fit.resumed_epochs)
-        oof = predict_dataset(fit.model, dataset, fold.score_rows, batch_size=cfg.eval_batch_size)
-        metrics = score_metrics(labels[fold.score_rows], oof)
-        metrics.update({f"val_{k}": v for k, v in score_metrics(labels[val_rows], fit.val_scores).items()})
-        result = FoldResult(fold, fit, oof, metrics)
-        observer.fold_ended(fold, result)
-        if not keep_models:
-            fit.model = None
-            keras.backend.clear_session()
-        results.append(result)
-    return CrossValidation(
-        results,
-        oof_rows=np.concatenate([r.fold.score_rows for r in results]),
-        oof_scores=np.concatenate([r.oof_scores for r in results]),
-        oof_fold=np.concatenate([np.full(r.fold.score_rows.size, r.fold.index) for r in results]),
-    )
-
-
-def train_ensemble(cfg: TrainParams, dataset, *, observer: TrainingObserver | None = None,
-                   checkpoint: TrainingCheckpoint | None = None) -> TrainedEnsemble:
-    """Train the final model: the k fold models, averaged, Platt-scaled on the validation split.
-
-    Parameters
-    ----------
-    cfg : TrainParams
-    dataset : CutoutDataset
-    observer : TrainingObserver, optional
-    checkpoint : TrainingCheckpoint, optional
-        Resume from it and save progress to it (see :func:`cross_validate`).
-
-    Returns
-    -------
-    TrainedEnsemble
-    """
-    cv = cross_validate(cfg, dataset, observer=observer, keep_models=True, checkpoint=checkpoint)
-    val_rows = dataset.indices("val")
-    y_val = dataset.labels[val_rows]
-    val_raw = np.mean([r.fit.val_scores for r in cv.folds], axis=0)
-    calibrator = PlattCalibrator().fit(val_raw, y_val)
-    val_cal = calibrator.predict_proba(val_raw)
-    metrics = {f"val_{k}": v for k, v in score_metrics(y_val, val_cal).items()}
-    metrics["val_log_loss_raw"] = binary_log_loss(y_val, val_raw)
-    ensemble = FoldEnsemble([r.fit.model for r in cv.folds], calibrator)
-    return TrainedEnsemble(ensemble, cv, val_rows, val_raw, val_cal, metrics)

@@ -4,7 +4,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from skysieve.train._engine import FoldResult, TrainingObserver
+from skysieve.train._crossval import FoldResult
+from skysieve.train._engine import TrainingObserver
 from skysieve.train._split import Fold
 
 __all__ = ["KIND_TAG", "MlflowFoldLogger", "finite_metrics"]

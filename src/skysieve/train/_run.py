@@ -15,7 +15,7 @@ from astropy.table import Table
 
 from skysieve.config import TrainParams
 from skysieve.train._checkpoint import CHECKPOINT_SUFFIX, TrainingCheckpoint, checkpoint_key
-from skysieve.train._engine import TrainedEnsemble, train_ensemble
+from skysieve.train._crossval import TrainedEnsemble, train_ensemble
 from skysieve.train._mlflow import KIND_TAG, MlflowFoldLogger, finite_metrics
 
 __all__ = ["OOF_FILE", "TrainRun", "checkpoint_dir_for", "run_train"]

@@ -151,7 +151,8 @@ def default_study_name(task: str, tune: TuneParams, base: TrainParams, prov: Map
     The digest covers everything a trial's value depends on — the train
     section searched around, the search space, sampler, pruner and objective
     (``tune`` without ``n_trials``, ``timeout_s``, ``storage`` and
-    ``study_name``, which only say how long and where to search), the MD5
+    ``study_name``, which only say how long and where to search, and ``base``
+    without its ``RUNTIME_KEYS``, which say how folds run), the MD5
     of the data (the ``data.*.md5`` provenance tags) and the source of the
     code that trains (:func:`training_code_digest`).  The same search resumes
     its study (raising ``n_trials`` extends it; workers with the same code on
@@ -163,7 +164,7 @@ def default_study_name(task: str, tune: TuneParams, base: TrainParams, prov: Map
 
     what = {
         "task": task,
-        "train": base.model_dump(mode="json"),
+        "train": base.model_dump(mode="json", exclude=set(base.RUNTIME_KEYS)),
         "tune": tune.model_dump(mode="json", exclude={"n_trials", "timeout_s", "storage", "study_name"}),
         "data": sorted(v for k, v in prov.items() if k.startswith("data.") and k.endswith(".md5")),
         "code": training_code_digest(),

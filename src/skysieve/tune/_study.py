@@ -8,6 +8,7 @@ trials end ``KILLED`` with the tag ``skysieve.state = PRUNED``.
 """
 
 import os
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,13 @@ def run_tune(tune: TuneParams, base: TrainParams, *, data_dir: str | Path, task:
     the same storage — exactly that many: a process never starts a trial
     that trials already running elsewhere could make surplus.
 
+    When ``base.fold_workers`` resolves to more than one process, each
+    trial's folds are fitted at once on worker processes started once for
+    the whole search (:class:`skysieve.train.FoldWorkers`); the trials'
+    values, reported steps and pruning are the same as with folds fitted one
+    after another (:func:`skysieve.train.cross_validate`), and this process
+    alone writes to MLflow and Optuna.
+
     Parameters
     ----------
     tune : TuneParams
@@ -133,7 +141,7 @@ def run_tune(tune: TuneParams, base: TrainParams, *, data_dir: str | Path, task:
 
     from skysieve._tracking import configure_mlflow, experiment_id, log_provenance, provenance
     from skysieve.data.dataset import open_dataset
-    from skysieve.train import cross_validate, with_overrides
+    from skysieve.train import FoldWorkers, cross_validate, fold_workers, with_overrides
     from skysieve.train._mlflow import KIND_TAG, MlflowFoldLogger, finite_metrics
 
     check_search_space(tune.search_space, base, source=f"{source}: tune_{task}")
@@ -164,6 +172,9 @@ def run_tune(tune: TuneParams, base: TrainParams, *, data_dir: str | Path, task:
     data_md5 = {k: v for k, v in prov.items() if k.startswith("data.") and k.endswith(".md5")}
     trial_models = None if handoff_dir is None else _TrialModels(Path(f"{handoff_dir}{TRIALS_SUFFIX}"),
                                                                  tune.study_name)
+    # One set of fold worker processes for every trial of this process (TensorFlow starts once per worker).
+    n_workers = fold_workers(base.fold_workers, n_folds)
+    workers = FoldWorkers(dataset, workers=n_workers) if n_workers > 1 else None
 
     def objective(trial: optuna.Trial) -> float:
         trial.set_user_attr(_WORKER_ATTR, _worker())
@@ -187,7 +198,7 @@ def run_tune(tune: TuneParams, base: TrainParams, *, data_dir: str | Path, task:
             trial.number, key=checkpoint_key(cfg, data=data_md5),
             info={"mlflow_run_id": run_id, "task": task, "tune_trial": trial.number, "study": tune.study_name})
         try:
-            cv = cross_validate(cfg, dataset, observer=observer, checkpoint=checkpoint)
+            cv = cross_validate(cfg, dataset, observer=observer, checkpoint=checkpoint, workers=workers)
         except optuna.TrialPruned:
             logger.abort("KILLED")
             client.set_tag(run_id, "skysieve.state", "PRUNED")
@@ -218,9 +229,10 @@ def run_tune(tune: TuneParams, base: TrainParams, *, data_dir: str | Path, task:
     try:
         if remaining > 0:
             # No per-process trial count: the study stops every worker at n_trials finished trials.
-            study.optimize(objective, n_trials=None, timeout=tune.timeout_s, gc_after_trial=True,
-                           catch=(_SurplusTrial,),
-                           callbacks=[optuna.study.MaxTrialsCallback(tune.n_trials, states=finished)])
+            with workers if workers is not None else nullcontext():
+                study.optimize(objective, n_trials=None, timeout=tune.timeout_s, gc_after_trial=True,
+                               catch=(_SurplusTrial,),
+                               callbacks=[optuna.study.MaxTrialsCallback(tune.n_trials, states=finished)])
     except BaseException:
         client.set_terminated(parent, "FAILED")
         if trial_models is not None:
