@@ -118,6 +118,19 @@ def _isolate_global_state():
         yield
 
 
+@pytest.fixture(autouse=True)
+def _folds_in_process_unless_asked(monkeypatch):
+    """``fold_workers: 0`` (one per core) fits the folds in the test's process, as on a one-core machine.
+
+    The tiny recipes train for a second or two per fold, and two worker processes cost ~10 s of
+    TensorFlow start-up each: the suite would pay that in every cross-validation it runs. An
+    explicit ``fold_workers`` is untouched, so ``tests/train/test_parallel.py`` and
+    ``tests/train/test_resume.py`` still fit folds on workers; the CLI tests run a fresh process
+    and read ``tests/tiny_params.yaml``, which pins ``fold_workers: 1``.
+    """
+    monkeypatch.setattr("skysieve.train._parallel.available_cpus", lambda: 1)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _keras_home_is_a_temp_dir():
     """Fails the session if it created ``~/.keras``."""

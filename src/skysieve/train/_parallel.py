@@ -60,10 +60,18 @@ def fold_workers(requested: int, n_folds: int, *, cpus: int | None = None) -> in
         ``TrainParams.fold_workers`` (0: one per core).
     n_folds : int
     cpus : int, optional
-        Default ``os.cpu_count()``.
+        Default :func:`available_cpus`.
     """
-    n = requested or min(n_folds, cpus or os.cpu_count() or 1)
+    n = requested or min(n_folds, cpus or available_cpus())
     return max(1, min(n, n_folds))
+
+
+def available_cpus() -> int:
+    """The cores this process may run on (its CPU affinity where the OS has one, else ``os.cpu_count()``)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
