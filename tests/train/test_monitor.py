@@ -25,6 +25,12 @@ def probe(monkeypatch):
     reset_searches()
 
 
+def _same_records(a: dict, b: dict, keys=None) -> None:
+    """Equal values for ``keys`` (default: all of ``a``'s), bit for bit, NaN equal to NaN."""
+    keys = list(a) if keys is None else list(keys)
+    np.testing.assert_array_equal(np.array([a[k] for k in keys], float), np.array([b[k] for k in keys], float))
+
+
 def _fit(cfg, ds, **overrides):
     cfg = with_overrides(cfg, overrides)
     return cfg, fit_model(cfg, ds, fit_rows=ds.indices("train"), val_rows=ds.indices("val"), seed=0)
@@ -44,7 +50,7 @@ def test_default_monitor_and_an_agreeing_search_metric_train_identically(tiny_cu
     # minus the log-loss selects as the log-loss does: same epochs, learning rates, stop, kept weights, bit for bit
     assert len(hooked.history) == len(default.history) and hooked.best_epoch == default.best_epoch
     for d, h in zip(default.history, hooked.history, strict=True):
-        assert {k: h[k] for k in d} == d
+        _same_records(d, h)
         assert h["val_neg_log_loss"] == -d["val_log_loss"]
     np.testing.assert_array_equal(hooked.val_scores, default.val_scores)
     for a, b in zip(default.model.get_weights(), hooked.model.get_weights(), strict=True):
@@ -104,3 +110,28 @@ def test_monitor_names_are_checked_with_the_fix(probe):
         search_metric("probe.gone")
     with pytest.raises(ValidationError, match="monitor"):
         TrainParams(monitor="val_f1")
+
+
+def test_a_fit_resumed_under_a_search_metric_ends_as_the_uninterrupted_one(tiny_cutouts, tiny_recipe, probe,
+                                                                           tmp_path):
+    # the checkpoint keeps the search metric's best (negated) and the plateau's 'max'-mode counters
+    from skysieve.train import FoldCheckpoint
+
+    cfg = _recipe(tiny_recipe, **{"epochs": 5, "schedule.reduce_lr_patience": 1,
+                                  "schedule.early_stopping_patience": 4, "monitor": "probe.log_loss_up"})
+    rows = {"fit_rows": tiny_cutouts.indices("train"), "val_rows": tiny_cutouts.indices("val"), "seed": 0}
+    full = fit_model(cfg, tiny_cutouts, **rows)
+
+    def stop(step, logs):
+        if step == 2:
+            raise KeyboardInterrupt
+
+    ckpt = FoldCheckpoint(tmp_path / "fold_0")
+    with pytest.raises(KeyboardInterrupt):
+        fit_model(cfg, tiny_cutouts, on_epoch=stop, checkpoint=ckpt, **rows)
+    resumed = fit_model(cfg, tiny_cutouts, checkpoint=ckpt, **rows)
+    assert resumed.resumed_epochs == 3 and resumed.best_epoch == full.best_epoch
+    assert [set(h) for h in resumed.history] == [set(h) for h in full.history]
+    for a, b in zip(full.history, resumed.history, strict=True):
+        _same_records(a, b)
+    np.testing.assert_array_equal(resumed.val_scores, full.val_scores)
