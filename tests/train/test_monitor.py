@@ -122,12 +122,15 @@ def test_a_fit_resumed_under_a_search_metric_ends_as_the_uninterrupted_one(tiny_
     rows = {"fit_rows": tiny_cutouts.indices("train"), "val_rows": tiny_cutouts.indices("val"), "seed": 0}
     full = fit_model(cfg, tiny_cutouts, **rows)
 
+    class Interrupted(Exception):
+        pass
+
     def stop(step, logs):
         if step == 2:
-            raise KeyboardInterrupt
+            raise Interrupted
 
     ckpt = FoldCheckpoint(tmp_path / "fold_0")
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(Interrupted):
         fit_model(cfg, tiny_cutouts, on_epoch=stop, checkpoint=ckpt, **rows)
     resumed = fit_model(cfg, tiny_cutouts, checkpoint=ckpt, **rows)
     assert resumed.resumed_epochs == 3 and resumed.best_epoch == full.best_epoch
