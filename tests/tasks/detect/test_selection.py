@@ -93,3 +93,24 @@ def test_a_fresh_process_finds_the_detect_metric_by_name(tmp_path):
         where, value = pool.apply(resolve_and_score, ("detect.detection_f1", maps[rows], str(tmp_path / "d"), rows))
     assert where == "skysieve.tasks.detect.selection:detection_f1_score"
     assert value == pytest.approx(0.75)
+
+
+def test_peaks_below_the_lowest_threshold_are_skipped_without_changing_the_f1(tmp_path):
+    # the metric decodes from the grid's lowest threshold up (cheaper); noisy maps give the same best F1
+    # as decoding every peak down to min_score and taking the F1 curve's maximum
+    from skysieve.tasks.detect.evaluate import THRESHOLD_GRID, decode_maps, f1_curve, match_detections
+
+    ds, handmade = _handmade(tmp_path / "d")
+    truth = Table.read(tmp_path / "d" / CLUSTERS_FILE)
+    noise = np.random.default_rng(4).uniform(0, 0.07, handmade.shape).astype(np.float32)
+    maps = np.maximum(handmade, noise)  # the hand-made peaks on a floor of weak ones
+    fields = np.array([f[0] for f in FIELDS])
+    det = decode_maps(maps, stride=STRIDE, min_score=0.02, max_detections=500, window=3, nms_px=2.0)
+    det["image"] = fields[np.asarray(det["image"])]
+    tr = Table({"image": truth["field"], "x_px": truth["x_px"], "y_px": truth["y_px"]})
+    m = match_detections(det, tr, kpc_per_px=np.asarray(truth["kpc_per_px"]), match_kpc=100.0)
+    assert (np.asarray(det["score"]) < THRESHOLD_GRID[0]).sum() > 10  # there were peaks to skip
+    expected = f1_curve(np.asarray(det["score"]), m.det_cluster, len(tr), THRESHOLD_GRID).max()
+    got = best_detection_f1(maps, fields, truth, stride=STRIDE, match_kpc=100.0, min_score=0.02, max_detections=500,
+                            window=3, nms_px=2.0)
+    assert expected > 0 and got == expected

@@ -124,7 +124,10 @@ def best_detection_f1(maps: np.ndarray, fields: np.ndarray, truth: Table, *, str
     mine = truth[np.isin(np.asarray(truth["field"], dtype=np.int64), fields)]
     if len(mine) == 0:
         return float("nan")
-    det = decode_maps(maps, stride=stride, min_score=min_score, max_detections=max_detections, window=window,
+    # Peaks below the lowest threshold change nothing above it: they are decoded, merged and matched after every
+    # stronger one, so they cannot suppress, crowd out or take a cluster from a detection that counts.
+    floor = max(float(min_score), float(np.min(thresholds)))
+    det = decode_maps(maps, stride=stride, min_score=floor, max_detections=max_detections, window=window,
                       nms_px=nms_px)
     if len(det) == 0:
         return 0.0
