@@ -10,17 +10,18 @@ from types import MappingProxyType
 import numpy as np
 
 from skysieve.tasks import Search
-from skysieve.train._ensemble import outputs_proba
-from skysieve.train._metrics import binary_log_loss
 
 
 def neg_log_loss_score(outputs: np.ndarray, dataset, rows: np.ndarray) -> float:
     """Minus the validation log-loss: agrees with the engine's default at every epoch."""
-    return -binary_log_loss(dataset.labels[rows], outputs_proba(outputs))
+    return -log_loss_score(outputs, dataset, rows)
 
 
 def log_loss_score(outputs: np.ndarray, dataset, rows: np.ndarray) -> float:
     """The validation log-loss taken as higher-is-better: disagrees with the default (it prefers the worst epoch)."""
+    from skysieve.train._ensemble import outputs_proba  # the search module itself stays free of Keras
+    from skysieve.train._metrics import binary_log_loss
+
     return binary_log_loss(dataset.labels[rows], outputs_proba(outputs))
 
 

@@ -10,8 +10,8 @@ import keras
 import numpy as np
 
 from skysieve.config import TrainParams
-from skysieve.train._checkpoint import EpochState, FoldCheckpoint
 from skysieve.errors import ConfigError
+from skysieve.train._checkpoint import EpochState, FoldCheckpoint
 from skysieve.train._ensemble import outputs_proba, predict_dataset, predict_outputs
 from skysieve.train._metrics import METRICS, binary_log_loss
 
