@@ -78,6 +78,7 @@ def test_tasks_lists_every_search_with_its_stages_and_models():
     rows = {r["name"]: r for r in json.loads(result.output)}
     assert {"sz", "lens", "detect", "members", "morphology"} <= set(rows)  # and every other installed search
     assert rows["detect"]["model_names"] == ["detect-centre-net"]
+    assert rows["detect"]["validation_metrics"] == ["detect.detection_f1"] and rows["sz"]["validation_metrics"] == []
     assert rows["sz"]["model_names"] == ["skysieve-sz-cnn", "skysieve-sz-ensemble"]
     assert rows["lens"]["model_names"] == ["skysieve-lens-cnn"]
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]

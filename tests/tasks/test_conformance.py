@@ -17,7 +17,7 @@ GENERIC_VERBS = {"tune", "train"}
 
 def check_search(search: Search) -> None:
     """Assert that ``search`` keeps the contract of :class:`skysieve.tasks.Search`."""
-    from skysieve.config import params_model
+    from skysieve.config import TrainParams, params_model
 
     name = search.name
     assert search.title and search.doc, f"{name}: needs a title and a doc page"
@@ -62,6 +62,12 @@ def check_search(search: Search) -> None:
         assert p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is not inspect.Parameter.empty
     # an untagged version of another kind is not claimed
     assert search.recognizes({"params": "{}"}) is False
+    # validation metrics load as module-level functions of (outputs, dataset, rows) that a train section may name
+    for metric in search.validation_metrics:
+        fn = search.validation_metric(metric)
+        assert fn.__qualname__ == fn.__name__ and list(inspect.signature(fn).parameters)[:3] == [
+            "outputs", "dataset", "rows"], f"{name}.{metric}: not a module-level fn(outputs, dataset, rows)"
+        TrainParams(monitor=f"{name}.{metric}")
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ def _describe(params_path: Path) -> list[dict]:
                        for st in search.stages()],
             "commands": [f"skysieve {c.verb} {c.name}" for c in search.commands()],
             "model_names": list(search.model_names(params)),
+            "validation_metrics": [f"{name}.{m}" for m in search.validation_metrics],
         })
     return rows
 
@@ -42,7 +43,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         params: ParamsOption = Path("params.yaml"),
         as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of text")] = False,
     ) -> None:
-        """List the registered searches: their stages, params sections, commands and registered model names.
+        """List the registered searches: their stages, params sections, commands, model names and validation metrics.
 
         Searches come from the `skysieve.tasks` entry-point group (and $SKYSIEVE_TASKS=module:attribute); model
         names are read from --params when it exists, else the defaults.
@@ -56,6 +57,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             typer.echo(f"  paper: {row['paper'] or '-'}   docs: {row['doc'] or '-'}   module: {row['module']}")
             typer.echo(f"  params sections: {', '.join(row['params_sections'])}")
             typer.echo(f"  registered models: {', '.join(row['model_names']) or '-'}")
+            if row["validation_metrics"]:
+                typer.echo(f"  validation metrics (train_<task>.monitor): {', '.join(row['validation_metrics'])}")
             typer.echo("  stages:")
             for st in row["stages"]:
                 typer.echo(f"    {st['name']:<16} {st['command']:<34} params: {', '.join(st['params'])}")

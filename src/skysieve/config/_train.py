@@ -220,6 +220,10 @@ class TrainParams(Section):
     metric: Literal["pr_auc", "roc_auc", "f1"] = Field(
         "pr_auc", description="validation metric reported per epoch and used to pick the curriculum stage"
     )
+    monitor: str = Field("val_loss", pattern=r"^(val_loss|[a-z][a-z0-9]*\.[a-z][a-z0-9_]*)$", description=(
+        "what early stopping, the learning-rate plateau and the weights kept follow: 'val_loss' (validation "
+        "log-loss, lower better) or '<search>.<metric>', a validation metric the search offers "
+        "(Search.validation_metrics; higher better), logged per epoch as val_<metric>"))
     norm_sample: int = Field(1024, ge=16, description="training cutouts read to set per-channel input scaling")
     seed: int = Field(2021, ge=0)
     experiment: str | None = Field(None, min_length=1, description="MLflow experiment name; default the task name")

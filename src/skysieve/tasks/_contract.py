@@ -20,6 +20,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
@@ -148,6 +149,11 @@ class Search(ABC):
         :meth:`catalog_help` and :meth:`make_catalog` delegate to it; and, for
         survey fields, optionally ``field_options``, ``load_catalog_model`` and
         ``survey_duplicates`` (:meth:`field_options`).
+    validation_metrics : mapping of str to str, optional
+        Validation metrics the search offers the training engine, by name, each
+        a module-level function given as ``"module:function"`` (see
+        :meth:`validation_metric`); a ``train_<name>`` section selects one with
+        ``monitor: <search>.<metric>``.  Empty by default.
     """
 
     name: ClassVar[str]
@@ -156,6 +162,7 @@ class Search(ABC):
     doc: ClassVar[str] = ""
     commands_module: ClassVar[str | None] = None
     catalog_module: ClassVar[str | None] = None
+    validation_metrics: ClassVar[Mapping[str, str]] = MappingProxyType({})
 
     # -- configuration -----------------------------------------------------------------------------------------------
 
@@ -194,6 +201,45 @@ class Search(ABC):
     def model_names(self, params: Any) -> tuple[str, ...]:
         """The registered model names this search's ``register`` stage writes, read from ``params``."""
         return ()
+
+    # -- training ------------------------------------------------------------------------------------------------------
+
+    def validation_metric(self, name: str) -> Callable[[Any, Any, Any], float]:
+        """The validation metric ``name`` of :attr:`validation_metrics`, imported.
+
+        The training engine calls it once per epoch as ``fn(outputs, dataset,
+        rows) -> float`` (higher is better) when ``train_<task>.monitor`` is
+        ``<search>.<name>``, and follows it instead of the validation log-loss
+        for early stopping, the learning-rate plateau and the weights kept:
+
+        * ``outputs`` — ndarray of shape (len(rows), …): the model's raw
+          outputs on the validation rows, in row order (probabilities (n, 1),
+          or maps (n, ty, tx, tc) for dense targets);
+        * ``dataset`` — the :class:`~skysieve.data.CutoutDataset` trained on;
+        * ``rows`` — ndarray of int, the dataset rows ``outputs`` belong to.
+
+        It must be a module-level function (named, never a closure): the
+        engine finds it again by the search's name and the metric's name, in
+        whatever process trains a fold.
+
+        Raises
+        ------
+        skysieve.errors.ConfigError
+            The search offers no metric of that name, or it cannot be imported.
+        """
+        from skysieve.errors import ConfigError
+
+        spec = self.validation_metrics.get(name)
+        if spec is None:
+            offered = ", ".join(f"{self.name}.{n}" for n in self.validation_metrics) or "none"
+            raise ConfigError(f"the '{self.name}' search offers no validation metric '{name}' (offered: {offered}); "
+                              "set train_<task>.monitor to one of those, or to val_loss")
+        module, _, attr = spec.partition(":")
+        try:
+            return getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(f"the '{self.name}' search's validation metric '{name}' = {spec!r} cannot be loaded "
+                              f"({exc}); it must name a module-level function as module:function") from exc
 
     # -- registry and catalog ----------------------------------------------------------------------------------------
 

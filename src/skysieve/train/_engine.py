@@ -16,7 +16,7 @@ import numpy as np
 from skysieve.config import OptimizerParams, TrainParams
 from skysieve.errors import DataError
 from skysieve.nets import InputSpec, build_net, preprocess
-from skysieve.train._callbacks import _EpochEnd, _Monitor, _Plateau, _stages, _Warmup
+from skysieve.train._callbacks import _EpochEnd, _Monitor, _Plateau, _stages, _Warmup, search_metric
 from skysieve.train._checkpoint import EpochState, FoldCheckpoint
 from skysieve.train._dense import training_loss
 from skysieve.train._ensemble import predict_dataset
@@ -57,7 +57,8 @@ class FitResult:
     history : list of dict
         Per-epoch logs: ``loss``, ``val_loss`` (at the stage's ratio),
         ``val_log_loss``, ``val_pr_auc``, ``val_roc_auc``, ``val_f1``,
-        ``learning_rate``, ``ratio``, ``stage``.
+        ``learning_rate``, ``ratio``, ``stage``, and ``val_<metric>`` when
+        ``monitor`` names a search's validation metric.
     best_epoch : int
         Index into ``history`` of the weights kept.
     val_scores : ndarray of shape (n_val,)
@@ -123,6 +124,13 @@ def fit_model(cfg: TrainParams, dataset, *, fit_rows: np.ndarray, val_rows: np.n
     kept in the end are those of the stage best on the whole validation set
     by ``cfg.metric``. Other strategies are one stage.
 
+    Within a stage, early stopping, the learning-rate plateau and the epoch
+    kept follow ``cfg.monitor``: the validation log-loss (``val_loss``), or a
+    search's validation metric (``<search>.<metric>``,
+    :meth:`skysieve.tasks.Search.validation_metric`, higher better) computed
+    on the model's raw outputs on ``val_rows`` every epoch, recorded as
+    ``val_<metric>``; that metric then also picks the curriculum stage.
+
     Parameters
     ----------
     cfg : TrainParams
@@ -146,6 +154,7 @@ def fit_model(cfg: TrainParams, dataset, *, fit_rows: np.ndarray, val_rows: np.n
     if val_rows.size == 0:
         raise DataError(f"{dataset.catalog_path}: no rows with split == 'val'; the engine validates on them "
                         "(early stopping, learning-rate plateau, Platt scaling) — re-make the cutouts with a val split")
+    metric = search_metric(cfg.monitor)
     set_seeds(seed)
     mean, var = channel_stats(dataset, fit_rows, sample=cfg.norm_sample, seed=seed, net=cfg.net)
     spec = InputSpec(tuple(dataset.shape[1:]), mean, var, tuple(dataset.channels))
@@ -184,7 +193,7 @@ def fit_model(cfg: TrainParams, dataset, *, fit_rows: np.ndarray, val_rows: np.n
         )
         monitor = _Monitor(dataset=dataset, rows=val_rows, labels=y_val, weights=weights,
                            batch_size=cfg.eval_batch_size, patience=cfg.schedule.early_stopping_patience,
-                           step0=len(history), ratio=ratio, stage=stage)
+                           step0=len(history), ratio=ratio, stage=stage, metric=metric)
         plateau_state, warmup_seen, first_epoch, stage_done = None, 0, 0, False
         if saved is not None and stage == state.stage:
             monitor.restore(state)  # the stage's epochs so far; the learning rate is in the optimizer
@@ -194,7 +203,8 @@ def fit_model(cfg: TrainParams, dataset, *, fit_rows: np.ndarray, val_rows: np.n
             batches.start_at(first_epoch)
         else:
             model.optimizer.learning_rate = cfg.optimizer.learning_rate
-        plateau = _Plateau(state=plateau_state, monitor="val_loss", factor=cfg.schedule.reduce_lr_factor,
+        plateau = _Plateau(state=plateau_state, monitor=monitor.key, mode=monitor.mode,
+                           factor=cfg.schedule.reduce_lr_factor,
                            patience=cfg.schedule.reduce_lr_patience, min_lr=cfg.schedule.min_learning_rate,
                            verbose=0)
         callbacks = [monitor, plateau]
@@ -222,7 +232,8 @@ def fit_model(cfg: TrainParams, dataset, *, fit_rows: np.ndarray, val_rows: np.n
         images += len(monitor.history) * batches.steps * batches.batch_size
         model.set_weights(monitor.best_weights)
         best = monitor.history[monitor.best_index]
-        stage_best.append((best[f"val_{cfg.metric}"], len(history) + monitor.best_index, monitor.best_weights))
+        select = monitor.key if metric is not None else f"val_{cfg.metric}"
+        stage_best.append((best[select], len(history) + monitor.best_index, monitor.best_weights))
         history.extend(monitor.history)
     if len(stage_best) > 1:
         # Pick the stage best on the whole (un-reweighted) validation set; NaN metrics rank last.

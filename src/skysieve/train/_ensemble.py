@@ -11,7 +11,8 @@ from skysieve._io import atomic_path
 from skysieve.errors import DataError
 from skysieve.train._calibrate import PlattCalibrator
 
-__all__ = ["CALIBRATION_FILE", "MANIFEST_FILE", "FoldEnsemble", "load_trained", "model_proba", "predict_dataset"]
+__all__ = ["CALIBRATION_FILE", "MANIFEST_FILE", "FoldEnsemble", "load_trained", "model_proba", "outputs_proba",
+           "predict_dataset", "predict_outputs"]
 
 MANIFEST_FILE = "ensemble.json"
 CALIBRATION_FILE = "calibration.json"
@@ -24,7 +25,13 @@ def model_proba(model: Any, x: np.ndarray) -> np.ndarray:
     maps (n, ty, tx, tc); a cutout's probability is then the maximum of the
     first channel, its score map.
     """
-    out = np.asarray(model.predict_on_batch(x), dtype=np.float64)
+    return outputs_proba(model.predict_on_batch(x))
+
+
+def outputs_proba(outputs: np.ndarray) -> np.ndarray:
+    """A cutout's probability from a model's raw outputs: (n, 1) as they are, maps (n, ty, tx, tc) by the
+    maximum of their first channel; float64 of shape (n,)."""
+    out = np.asarray(outputs, dtype=np.float64)
     if out.ndim > 2:
         out = out[..., 0].reshape(out.shape[0], -1).max(axis=1)
     return out.reshape(-1)
@@ -145,3 +152,21 @@ def predict_dataset(model: Any, dataset, rows: np.ndarray | None = None, *, batc
             return model_proba(model, x)
     out = [fn(x)[:n] for x, n in iter_batches(dataset, rows, batch_size=batch_size)]
     return np.concatenate(out) if out else np.empty(0)
+
+
+def predict_outputs(model: Any, dataset, rows: np.ndarray, *, batch_size: int = 512) -> np.ndarray:
+    """A Keras model's raw outputs on ``rows`` of a cutout dataset, streamed batch by batch, in row order.
+
+    The batches are those of :func:`predict_dataset` (same padding), so
+    :func:`outputs_proba` of the result equals ``predict_dataset(model, dataset, rows)``.
+
+    Returns
+    -------
+    ndarray of shape (len(rows), …)
+        As the model outputs them: (n, 1) probabilities, or maps (n, ty, tx, tc).
+    """
+    from skysieve.train._stream import iter_batches
+
+    rows = np.asarray(rows, dtype=np.int64)
+    out = [np.asarray(model.predict_on_batch(x))[:n] for x, n in iter_batches(dataset, rows, batch_size=batch_size)]
+    return np.concatenate(out) if out else np.empty((0, *model.output_shape[1:]))

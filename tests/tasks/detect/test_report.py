@@ -65,3 +65,34 @@ def test_perfect_maps_give_a_stable_threshold_and_no_false_detection(tiny, tmp_p
     write_report(ev, tmp_path / "report")
     text = (tmp_path / "report" / "table.md").read_text()
     assert "Threshold stability: over" in text and "(an oracle, not a result)" in text and "≤ z <" in text
+
+
+class _ShiftedMaps(_TargetMaps):
+    """Half the true heatmap plus a stronger copy 6 cells (12 px) to the side: a model that is sometimes wrong."""
+
+    def predict_on_batch(self, x):
+        t = super().predict_on_batch(x)
+        out = 0.5 * t
+        out[..., 0] = np.maximum(out[..., 0], 0.6 * np.roll(t[..., 0], 6, axis=2))
+        return out
+
+
+def test_the_validation_metric_is_the_validation_f1_evaluate_reports(tiny):
+    # train_detect.monitor: detect.detection_f1 follows, epoch by epoch, the figure evaluate picks its threshold by
+    from skysieve.tasks.detect.report import kpc_per_pixel, nms_radius_arcsec
+    from skysieve.tasks.detect.selection import CLUSTERS_FILE, detection_f1_score
+
+    p, ds, truth = tiny
+    s = p.simulate_detect
+    pixel = s.native_pixel_arcsec * s.bin
+    model = _ShiftedMaps(ds)
+    ev, _ = evaluate_detect(ds, [model], truth, cosmo=p.cosmology, pixel_arcsec=pixel, stride=2, cfg=p.evaluate_detect)
+    rows = ds.indices("val")
+    value = detection_f1_score(model.predict_on_batch(ds.read(rows)), ds, rows)
+    assert 0 < ev.val_f1 < 1 and value == pytest.approx(ev.val_f1, abs=1e-12)
+    clusters = Table.read(ds.catalog_path.with_name(CLUSTERS_FILE))
+    np.testing.assert_array_equal(clusters["field"], truth["field"])
+    np.testing.assert_allclose(clusters["kpc_per_px"], kpc_per_pixel(np.asarray(truth["z"]), pixel_arcsec=pixel,
+                                                                     cosmo=p.cosmology), rtol=1e-9)
+    assert clusters.meta["NMSPX"] == pytest.approx(nms_radius_arcsec(p.evaluate_detect, cosmo=p.cosmology) / pixel)
+    assert clusters.meta["MATCHKPC"] == p.evaluate_detect.match_kpc

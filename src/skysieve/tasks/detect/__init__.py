@@ -8,6 +8,7 @@ injection–recovery completeness.  Documented in ``docs/detect.md``.
 """
 
 from collections.abc import Mapping
+from types import MappingProxyType
 
 from skysieve.tasks import Search, SectionSpec, Stage
 
@@ -23,6 +24,8 @@ class DetectSearch(Search):
     commands_module = "skysieve.tasks.detect._commands"
     catalog_module = "skysieve.tasks.detect._catalog"
     doc = "docs/detect.md"
+    #: ``train_detect.monitor: detect.detection_f1``: best-threshold detection F1 at 100 kpc on the validation fields
+    validation_metrics = MappingProxyType({"detection_f1": "skysieve.tasks.detect.selection:detection_f1_score"})
 
     def sections(self) -> tuple[SectionSpec, ...]:
         """simulate, cutouts, validate, tune, train, evaluate, register and inject sections of ``detect``."""
@@ -55,7 +58,10 @@ class DetectSearch(Search):
         """From the simulated fields to the registered detector and its injection–recovery completeness."""
         return (
             Stage("simulate_detect", "simulate", "detect", ("cosmology", "simulate_detect")),
-            Stage("cutouts_detect", "cutouts", "detect", ("cutouts_detect", "simulate_detect.bands")),
+            Stage("cutouts_detect", "cutouts", "detect",
+                  ("cutouts_detect", "simulate_detect.bands", "cosmology", "evaluate_detect.match_kpc",
+                   "evaluate_detect.min_score", "evaluate_detect.max_detections", "evaluate_detect.peak_window_px",
+                   "evaluate_detect.nms_z")),
             Stage("validate_detect", "validate", "detect",
                   ("validate_detect", "simulate_detect.bands", "simulate_detect.native_size_px",
                    "simulate_detect.bin", "simulate_detect.cluster.z_range",

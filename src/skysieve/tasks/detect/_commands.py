@@ -40,7 +40,11 @@ def cutouts_detect(
     out: Annotated[Path, typer.Option(help="dataset directory: cutouts.h5 (images + targets), catalog.fits")] = _DATA,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
 ) -> None:
-    """Stretch the fields and write the dataset with centre-heatmap targets and splits (section: cutouts_detect)."""
+    """Stretch the fields and write the dataset with centre-heatmap targets and splits (section: cutouts_detect).
+
+    ``clusters.fits`` in the dataset carries each cluster's centre and kpc per pixel (sections: cosmology) and the
+    scoring of evaluate_detect, for the per-epoch validation metric ``detect.detection_f1``.
+    """
     from skysieve._io import atomic_path
     from skysieve.config import load_params
     from skysieve.tasks.detect.dataset import build_dataset
@@ -48,7 +52,8 @@ def cutouts_detect(
     p = load_params(params)
     bands = tuple(b.name for b in p.simulate_detect.bands)
     with atomic_path(out) as tmp:
-        counts = build_dataset(sim, tmp, p.cutouts_detect, bands=bands, progress=progress)
+        counts = build_dataset(sim, tmp, p.cutouts_detect, bands=bands, scoring=p.evaluate_detect,
+                               cosmo=p.cosmology, progress=progress)
     typer.echo(f"wrote {out}: " + ", ".join(f"{v} {k}" for k, v in counts.items()) + " fields")
 
 

@@ -6,7 +6,11 @@ __all__ = ["detect_train_defaults", "detect_tune_defaults", "detect_validate_def
 
 
 def detect_train_defaults() -> TrainParams:
-    """A centre-heatmap detector trained on the fields' dense targets, one hold-out fold (validation split)."""
+    """A centre-heatmap detector trained on the fields' dense targets, one hold-out fold (validation split).
+
+    Early stopping, the plateau and the weights kept follow the detection F1 on the validation fields
+    (``monitor: detect.detection_f1``, :mod:`skysieve.tasks.detect.selection`).
+    """
     return TrainParams.model_validate({
         "net": {"name": "centre_net", "filters": 16, "max_filters": 64, "levels": 3, "context_convs": 2,
                 "output_stride": 4, "head_filters": 32},
@@ -15,7 +19,7 @@ def detect_train_defaults() -> TrainParams:
         "augment": {"fraction": 0.75},
         "imbalance": {"strategy": "none"},
         "batch_size": 16, "eval_batch_size": 32, "epochs": 40, "splitter": "holdout", "norm_sample": 64,
-        "seed": 11, "metric": "pr_auc",
+        "seed": 11, "metric": "pr_auc", "monitor": "detect.detection_f1",
     })
 
 

@@ -4,6 +4,9 @@ Each simulated field is one training image (``cutouts.h5`` ``images``) with
 its dense target (``targets``, :mod:`skysieve.data.targets`, loss
 ``centre_heatmap``): a Gaussian bump at every cluster centre, and the log box
 size there.  ``label`` is 1 for a field with at least one cluster.
+``clusters.fits`` beside the catalog holds every cluster's centre, redshift
+and proper kpc per pixel, and the scoring of ``evaluate_detect``, for the
+per-epoch validation metric (:mod:`skysieve.tasks.detect.selection`).
 """
 
 from pathlib import Path
@@ -88,8 +91,9 @@ def heatmap_targets(x_px, y_px, width_px, height_px, *, size_px: int, stride: in
     return out
 
 
-def build_dataset(sim_dir: Path, out_dir: Path, cfg, *, bands: tuple[str, ...], progress: bool = True) -> dict:
-    """Write ``cutouts.h5`` (images + targets) and ``catalog.fits`` of the simulated fields into ``out_dir``.
+def build_dataset(sim_dir: Path, out_dir: Path, cfg, *, bands: tuple[str, ...], scoring, cosmo,
+                  progress: bool = True) -> dict:
+    """Write ``cutouts.h5`` (images + targets), ``catalog.fits`` and ``clusters.fits`` into ``out_dir``.
 
     Parameters
     ----------
@@ -97,8 +101,12 @@ def build_dataset(sim_dir: Path, out_dir: Path, cfg, *, bands: tuple[str, ...], 
         ``skysieve simulate detect`` output (``fields.fits``, ``truth.fits``, ``fields/``).
     out_dir : Path
         A new directory (the caller replaces it atomically).
-    cfg : FieldsDetectParams
+    cfg : CutoutsDetectParams
     bands : tuple of str
+    scoring : EvaluateDetectParams
+        The matching and decoding the validation metric applies (written to ``clusters.fits``).
+    cosmo : CosmologyParams
+        For proper kpc per pixel at each cluster's z and the merging radius.
 
     Returns
     -------
@@ -119,11 +127,12 @@ def build_dataset(sim_dir: Path, out_dir: Path, cfg, *, bands: tuple[str, ...], 
             raise DataError(f"{sim_dir / name}: not found; run `skysieve simulate detect --out {sim_dir}` first")
     fields, truth = Table.read(sim_dir / "fields.fits"), Table.read(sim_dir / "truth.fits")
     n = len(fields)
-    images, targets = [], []
+    images, targets, pixel_arcsec = [], [], None
     for row in tqdm(fields, desc="fields → dataset", disable=not progress, unit="field"):
         paths = [sim_dir / str(row[f"file_{b}"]).strip() for b in bands]
         bands_read = read_bands(paths, bands=bands)
         data = bands_read.data
+        pixel_arcsec = bands_read.pixel_arcsec
         size = data.shape[0]
         if size % cfg.output_stride:
             raise DataError(f"{paths[0]}: {size} px does not divide by cutouts_detect.output_stride = "
@@ -161,4 +170,11 @@ def build_dataset(sim_dir: Path, out_dir: Path, cfg, *, bands: tuple[str, ...], 
         write_dense_targets(h5, np.stack(targets), loss="centre_heatmap", stride=cfg.output_stride,
                             channels=TARGET_CHANNELS)
     catalog.write(out_dir / "catalog.fits", overwrite=True)
+    if pixel_arcsec is not None:
+        from skysieve.tasks.detect.report import kpc_per_pixel, nms_radius_arcsec
+        from skysieve.tasks.detect.selection import CLUSTERS_FILE, cluster_truth
+
+        kpp = kpc_per_pixel(np.asarray(truth["z"]), pixel_arcsec=pixel_arcsec, cosmo=cosmo)
+        cluster_truth(truth, kpc_per_px=kpp, cfg=scoring,
+                      nms_px=nms_radius_arcsec(scoring, cosmo=cosmo) / pixel_arcsec).write(out_dir / CLUSTERS_FILE)
     return {s: int((split == s).sum()) for s in ("train", "val", "test")}

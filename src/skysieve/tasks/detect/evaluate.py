@@ -10,6 +10,7 @@ import numpy as np
 from astropy.table import Table
 
 __all__ = [
+    "THRESHOLD_GRID",
     "Matches",
     "bootstrap_fields",
     "coco_map",
@@ -21,6 +22,9 @@ __all__ = [
     "predict_maps",
     "resampled_thresholds",
 ]
+
+#: Thresholds searched for the F1-best operating point on validation (``evaluate_detect``, the selection metric).
+THRESHOLD_GRID = np.round(np.arange(0.05, 0.96, 0.025), 3)
 
 
 def predict_maps(models, x: np.ndarray, *, batch_size: int = 16) -> np.ndarray:

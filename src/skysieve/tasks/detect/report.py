@@ -14,6 +14,7 @@ import numpy as np
 from astropy.table import Table
 
 from skysieve.tasks.detect.evaluate import (
+    THRESHOLD_GRID,
     bootstrap_fields,
     coco_map,
     decode_maps,
@@ -28,7 +29,7 @@ from skysieve.tasks.detect.evaluate import (
 __all__ = ["DetectEvaluation", "evaluate_detect", "kpc_per_pixel", "nms_radius_arcsec", "score_images", "write_report"]
 
 #: Validation thresholds searched for the F1-best operating point.
-_GRID = np.round(np.arange(0.05, 0.96, 0.025), 3)
+_GRID = THRESHOLD_GRID
 
 
 def kpc_per_pixel(z: np.ndarray, *, pixel_arcsec: float, cosmo) -> np.ndarray:
