@@ -194,6 +194,8 @@ class AsinhStretch(keras.layers.Layer):
         It assumes pixel-to-pixel independent noise: noise correlated with
         coefficient ρ between neighbours (a resampled, drizzled image) gives
         σ √(1 − ρ) instead of σ.
+        The better noise estimate, but the lens finder trained with it
+        measured no better (docs/lens.md), so ``ring_mad`` stays the default.
 
     Why the ring and not the noise model: the ring needs no metadata (a
     catalog cutout carries no exposure time or sky level), follows the depth
