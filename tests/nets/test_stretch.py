@@ -206,6 +206,8 @@ def test_ring_diff_stretch_ignores_the_units_and_the_sky_level(scale, shift):
 
 
 def test_the_colour_differences_are_stretched_by_their_own_noise():
+    import keras
+
     from skysieve.nets import AsinhStretch, ColourDifference, CutoutCentering
 
     # the same halo in every band (a red member, no colour gradient): it cancels in b − k·ref, whose noise is
@@ -213,8 +215,6 @@ def test_the_colour_differences_are_stretched_by_their_own_noise():
     x = _halo_cutouts("centre", n=8)
     channels = ColourDifference(radius_px=3.0)(CutoutCentering()(x))
     assert channels.shape[-1] == 5  # what the stretch receives: 3 bands + 2 differences
-    import keras
-
     sigma = keras.ops.convert_to_numpy(AsinhStretch(noise="ring_diff").ring_stats(channels)[1])[:, 0, :]
     expected = np.r_[SIGMA, np.sqrt(2.0) * SIGMA[:2]]
     np.testing.assert_allclose(sigma.mean(axis=0), expected, rtol=0.04)
