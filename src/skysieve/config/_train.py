@@ -37,7 +37,12 @@ class InputParams(Section):
     (RingFinder); with ``unit`` k_b = 1 — in µK_CMB the CMB and kSZ are the
     same in every band and cancel, the tSZ decrement does not.
     ``input_stretch: asinh`` then stretches every channel by its own noise
-    (:class:`skysieve.nets.AsinhStretch`) instead of standardising it.
+    (:class:`skysieve.nets.AsinhStretch`) instead of standardising it — the
+    bands and, with ``colour_difference``, the difference images, each with
+    its own σ, estimated in the cutout's outer ring as chosen by
+    ``stretch_noise``: ``ring_mad``, σ = 1.4826 · MAD of the ring's pixels,
+    or ``ring_diff``, σ = 1.4826 · MAD(Δ)/√2 of the differences Δ of
+    adjacent ring pixels, which the halo of a bright galaxy does not inflate.
     """
 
     name: str  # each architecture narrows it to its Literal; declared here so that it is written first
@@ -50,11 +55,14 @@ class InputParams(Section):
     colour_keep_bands: bool = Field(True, description=(
         "false: the model sees the differences only, not the bands (for SZ: no CMB to memorise)"))
     input_stretch: Literal["none", "asinh"] = Field("none", description=(
-        "asinh: y = asinh((x − median)/(a σ)) per cutout and channel, σ the MAD of the outer ring "
+        "asinh: y = asinh((x − median)/(a σ)) per cutout and channel, σ the noise of the outer ring "
         "(nets.AsinhStretch), in place of the global mean/variance scaling"))
     stretch_softening: float = Field(1.0, gt=0, description="asinh softening a, in units of the ring's σ")
     stretch_ring_frac: float = Field(1.0, ge=0, lt=1.42, description=(
         "the noise ring is r ≥ this × half the cutout side (1: the corners outside the inscribed circle)"))
+    stretch_noise: Literal["ring_mad", "ring_diff"] = Field("ring_mad", description=(
+        "σ of the stretch: ring_mad = 1.4826 MAD of the ring's pixels (a galaxy's halo across the ring inflates "
+        "it); ring_diff = 1.4826 MAD(Δ)/√2 of the differences Δ of adjacent ring pixels (a smooth halo does not)"))
 
 
 class ResNetSmallParams(InputParams):

@@ -14,6 +14,7 @@ from skysieve.nets._layers import (
     input_layers,
     preprocess,
     ring_indices,
+    ring_pairs,
     standardize,
 )
 from skysieve.nets._losses import available_losses, centre_heatmap_loss, get_loss, register_loss
@@ -44,5 +45,6 @@ __all__ = [
     "register_loss",
     "register_net",
     "ring_indices",
+    "ring_pairs",
     "standardize",
 ]

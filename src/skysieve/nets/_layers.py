@@ -7,7 +7,7 @@ import numpy as np
 from keras import ops
 
 __all__ = ["AsinhStretch", "ChannelSlice", "ColourDifference", "CutoutCentering", "input_layers", "preprocess",
-           "ring_indices", "standardize"]
+           "ring_indices", "ring_pairs", "standardize"]
 
 
 @keras.saving.register_keras_serializable(package="skysieve")
@@ -162,24 +162,47 @@ class AsinhStretch(keras.layers.Layer):
 
         y(x) = asinh( (x − m_c) / (a · σ_c) ),
 
-    where m_c is the median and σ_c = 1.4826 · MAD the robust noise of the
-    pixels of the outer ring — those at a distance r ≥ ``ring_frac`` · n/2
-    from the centre of an n × n cutout (the corners outside the inscribed
-    circle by default: 21 % of the pixels, none of the central galaxy) —
-    and a = ``softening`` (the stretch is linear within ≈ a σ and
-    logarithmic beyond).  Faint arcs at ~1 σ per pixel keep a unit of order
-    one while the lens core (10³ σ) is compressed to ≈ 8, whatever the
-    depth of the image: a deeper cluster (HFF) has a smaller σ, and the
-    stretch is measured in its own noise.  σ_c is floored at
-    ``floor_rel`` × the channel's rms over the whole cutout (and 1e-12), so
-    a noise-free cutout does not divide by zero.
+    where m_c is the median of the pixels of the outer ring — those at a
+    distance r ≥ ``ring_frac`` · n/2 from the centre of an n × n cutout (the
+    corners outside the inscribed circle by default: 21 % of the pixels,
+    none of the central galaxy) — σ_c the noise of the channel measured in
+    that ring, and a = ``softening`` (the stretch is linear within ≈ a σ
+    and logarithmic beyond).  Faint arcs at ~1 σ per pixel keep a unit of
+    order one while the lens core (10³ σ) is compressed to ≈ 8, whatever
+    the depth of the image: a deeper cluster (HFF) has a smaller σ, and the
+    stretch is measured in its own noise.  σ_c is floored at ``floor_rel``
+    × the channel's rms over the whole cutout (and 1e-12), so a noise-free
+    cutout does not divide by zero.
+
+    Two estimators of σ_c (``noise``):
+
+    ``"ring_mad"`` (the original)
+        σ_c = 1.4826 · median_ring |x − m_c|, the robust spread of the ring's
+        pixel values.  It is the noise only where the ring is flat: the halo
+        of a bright galaxy (or a neighbour's) adds its own variation across
+        the ring, and σ_c grows with it — up to a few times in F814W for the
+        brightest members of the lens sample (docs/lens.md, "Noise from pixel
+        differences"), compressing exactly the bright cutouts.
+    ``"ring_diff"``
+        σ_c = 1.4826 · MAD(Δ) / √2, with Δ = x(p) − x(q) over the pairs of
+        horizontally and vertically adjacent pixels p, q both in the ring and
+        MAD(Δ) = median |Δ − median Δ|.  For white noise Var Δ = 2σ², hence
+        the √2; a smooth background b(x) adds only its local slope,
+        Δ = ∂b + noise, so with a slope g per pixel Var Δ = 2σ² + g² and σ is
+        overestimated by ≈ g² / (4σ²) — a halo that changes by many σ across
+        the ring but by ≪ σ from one pixel to the next leaves it unchanged.
+        It assumes pixel-to-pixel independent noise: noise correlated with
+        coefficient ρ between neighbours (a resampled, drizzled image) gives
+        σ √(1 − ρ) instead of σ.
+        The better noise estimate, but the lens finder trained with it
+        measured no better (docs/lens.md), so ``ring_mad`` stays the default.
 
     Why the ring and not the noise model: the ring needs no metadata (a
     catalog cutout carries no exposure time or sky level), follows the depth
     of each field and each colour-difference channel (whose noise mixes two
-    bands), and the median/MAD ignore a neighbour or an arc crossing up to
-    half of the ring's pixels.  It ignores the Poisson noise of the lens
-    light, which a network can learn.
+    bands), and the medians ignore a neighbour or an arc crossing up to half
+    of the ring's pixels (pairs, for ``ring_diff``).  It ignores the Poisson
+    noise of the lens light, which a network can learn.
 
     Every term scales with the cutout, so y is unchanged when a cutout is
     multiplied by a positive constant or shifted by one (the sky level).
@@ -194,36 +217,68 @@ class AsinhStretch(keras.layers.Layer):
         Inner radius of the ring as a fraction of the cutout's half-size.
     floor_rel : float
         Floor of σ relative to the channel's rms.
+    noise : {"ring_mad", "ring_diff"}
+        Estimator of σ_c (above).  A model saved before this option existed
+        has no ``noise`` in its config and loads as ``"ring_mad"``, the
+        estimator it was trained with.
     """
 
-    def __init__(self, softening: float = 1.0, ring_frac: float = 1.0, floor_rel: float = 1e-3, **kwargs):
+    NOISE_ESTIMATORS = ("ring_mad", "ring_diff")
+
+    def __init__(self, softening: float = 1.0, ring_frac: float = 1.0, floor_rel: float = 1e-3,
+                 noise: str = "ring_mad", **kwargs):
         super().__init__(**kwargs)
         if softening <= 0 or not 0 <= ring_frac < 1.42 or floor_rel < 0:
             raise ValueError(f"AsinhStretch needs softening > 0, 0 ≤ ring_frac < √2, floor_rel ≥ 0 "
                              f"(got {softening}, {ring_frac}, {floor_rel})")
+        if noise not in self.NOISE_ESTIMATORS:
+            raise ValueError(f"AsinhStretch noise {noise!r}: expected 'ring_mad' or 'ring_diff' "
+                             "(net.stretch_noise)")
         self.softening, self.ring_frac, self.floor_rel = float(softening), float(ring_frac), float(floor_rel)
+        self.noise = noise
 
     def build(self, input_shape):
-        self._ring = ring_indices(input_shape[1], input_shape[2], ring_frac=self.ring_frac)
+        ny, nx = input_shape[1], input_shape[2]
+        self._ring = ring_indices(ny, nx, ring_frac=self.ring_frac)
+        if self.noise == "ring_diff":
+            self._pair_a, self._pair_b = ring_pairs(ny, nx, ring_frac=self.ring_frac)
         self.built = True
 
     def call(self, inputs, training=None):
-        nchan = inputs.shape[-1]
-        flat = ops.reshape(inputs, (-1, inputs.shape[1] * inputs.shape[2], nchan))
+        flat = ops.reshape(inputs, (-1, inputs.shape[1] * inputs.shape[2], inputs.shape[-1]))
+        med, sigma = self._ring_stats(flat)
+        return ops.reshape(_asinh((flat - med) / (self.softening * sigma)), ops.shape(inputs))
+
+    def ring_stats(self, inputs):
+        """m_c and the floored σ_c of every cutout and channel, each of shape (batch, 1, nchan).
+
+        The numbers the stretch divides by, for looking at them (e.g. the
+        ratio of the two estimators on a data set); ``inputs`` as for ``call``.
+        """
+        if not self.built:
+            self.build(tuple(inputs.shape))
+        inputs = ops.convert_to_tensor(inputs)
+        return self._ring_stats(ops.reshape(inputs, (-1, inputs.shape[1] * inputs.shape[2], inputs.shape[-1])))
+
+    def _ring_stats(self, flat):
         ring = ops.take(flat, self._ring, axis=1)  # (batch, n_ring, nchan)
         med = ops.median(ring, axis=1, keepdims=True)
-        sigma = 1.4826 * ops.median(ops.abs(ring - med), axis=1, keepdims=True)
-        centred = flat - med
-        rms = ops.sqrt(ops.mean(ops.square(centred), axis=1, keepdims=True))
-        sigma = ops.maximum(ops.maximum(sigma, self.floor_rel * rms), 1e-12)
-        return ops.reshape(_asinh(centred / (self.softening * sigma)), ops.shape(inputs))
+        if self.noise == "ring_diff":
+            # Δ of every adjacent pair in the ring: (batch, n_pairs, nchan)
+            delta = ops.take(flat, self._pair_a, axis=1) - ops.take(flat, self._pair_b, axis=1)
+            delta_med = ops.median(delta, axis=1, keepdims=True)
+            sigma = (1.4826 / np.sqrt(2.0)) * ops.median(ops.abs(delta - delta_med), axis=1, keepdims=True)
+        else:
+            sigma = 1.4826 * ops.median(ops.abs(ring - med), axis=1, keepdims=True)
+        rms = ops.sqrt(ops.mean(ops.square(flat - med), axis=1, keepdims=True))
+        return med, ops.maximum(ops.maximum(sigma, self.floor_rel * rms), 1e-12)
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
     def get_config(self):
         return {**super().get_config(), "softening": self.softening, "ring_frac": self.ring_frac,
-                "floor_rel": self.floor_rel}
+                "floor_rel": self.floor_rel, "noise": self.noise}
 
 
 def _asinh(z):
@@ -249,6 +304,32 @@ def ring_indices(ny: int, nx: int, *, ring_frac: float) -> np.ndarray:
     return idx.astype("int32")
 
 
+def ring_pairs(ny: int, nx: int, *, ring_frac: float) -> tuple[np.ndarray, np.ndarray]:
+    """Flat indices (a, b) of the horizontally and vertically adjacent pixel pairs with both pixels in the ring.
+
+    The ring is that of :func:`ring_indices`; b is the right-hand (j + 1) or
+    lower (i + 1) neighbour of a, so x[a] − x[b] are the pixel differences Δ
+    of ``AsinhStretch(noise="ring_diff")``.
+
+    Raises
+    ------
+    ValueError
+        If fewer than 16 pairs are in the ring.
+    """
+    in_ring = np.zeros(ny * nx, dtype=bool)
+    in_ring[ring_indices(ny, nx, ring_frac=ring_frac)] = True
+    in_ring = in_ring.reshape(ny, nx)
+    flat = np.arange(ny * nx).reshape(ny, nx)
+    right = in_ring[:, :-1] & in_ring[:, 1:]
+    down = in_ring[:-1, :] & in_ring[1:, :]
+    a = np.concatenate([flat[:, :-1][right], flat[:-1, :][down]])
+    b = np.concatenate([flat[:, 1:][right], flat[1:, :][down]])
+    if a.size < 16:
+        raise ValueError(f"AsinhStretch ring at r ≥ {ring_frac} × {min(ny, nx) / 2} px holds {a.size} adjacent "
+                         "pixel pairs (< 16); lower net.stretch_ring_frac")
+    return a.astype("int32"), b.astype("int32")
+
+
 def input_layers(net: Any = None) -> list[keras.layers.Layer]:
     """The parameter-free layers every model applies to raw cutouts before standardising.
 
@@ -256,7 +337,7 @@ def input_layers(net: Any = None) -> list[keras.layers.Layer]:
     architecture section asks for it (``colour_difference: true``, with
     ``colour_reference`` and ``colour_aperture_px``), then
     :class:`AsinhStretch` with ``input_stretch: asinh`` (``stretch_softening``,
-    ``stretch_ring_frac``).
+    ``stretch_ring_frac``, ``stretch_noise``).
     """
     layers: list[keras.layers.Layer] = [CutoutCentering(name="center")]
     if getattr(net, "colour_difference", False):
@@ -265,7 +346,7 @@ def input_layers(net: Any = None) -> list[keras.layers.Layer]:
                                        name="colour_difference"))
     if getattr(net, "input_stretch", "none") == "asinh":
         layers.append(AsinhStretch(softening=net.stretch_softening, ring_frac=net.stretch_ring_frac,
-                                   name="asinh_stretch"))
+                                   noise=net.stretch_noise, name="asinh_stretch"))
     return layers
 
 

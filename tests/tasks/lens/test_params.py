@@ -22,6 +22,8 @@ def test_lens_sections_are_the_engines_with_lens_defaults():
     assert p.train_lens.net.colour_difference and p.train_lens.net.colour_ratio == "aperture"
     assert p.train_sz.net.colour_difference and p.train_sz.net.colour_ratio == "unit"
     assert p.train_sz.net.name == "resnet_small"  # the SZ defaults are untouched
+    # The pixel-difference noise (ring_diff) measured no better on the lens set: every search keeps the ring MAD.
+    assert p.train_lens.net.stretch_noise == "ring_mad" and p.train_sz.net.stretch_noise == "ring_mad"
     assert set(p.tune_lens.search_space) == {"optimizer.learning_rate", "net.filters", "augment.fraction"}
     assert p.evaluate_lens.fixed_threshold == 0.5 and p.register_lens.model_name == "skysieve-lens-cnn"
 
