@@ -111,6 +111,20 @@ def isolated_global_state():
         os.environ.update(env)
 
 
+@contextlib.contextmanager
+def searches_from(monkeypatch, spec: str):
+    """The search registry built from ``$SKYSIEVE_TASKS=spec`` inside the block, rebuilt without it after."""
+    from skysieve.tasks import reset_searches
+
+    monkeypatch.setenv("SKYSIEVE_TASKS", spec)
+    reset_searches()
+    try:
+        yield
+    finally:
+        monkeypatch.delenv("SKYSIEVE_TASKS")
+        reset_searches()
+
+
 @pytest.fixture(autouse=True)
 def _isolate_global_state():
     """Each test ends with the MLflow state and the MLflow/Keras environment it started with."""

@@ -8,8 +8,8 @@ import inspect
 
 import pytest
 
-from skysieve.tasks import Search, get_search, reset_searches
-from tests.conftest import REPO
+from skysieve.tasks import Search, get_search
+from tests.conftest import REPO, searches_from
 
 ENGINE_SECTIONS = {"cosmology"}
 GENERIC_VERBS = {"tune", "train"}
@@ -72,11 +72,8 @@ def check_search(search: Search) -> None:
 
 @pytest.fixture
 def toy(monkeypatch):
-    monkeypatch.setenv("SKYSIEVE_TASKS", "tests.tasks.blobs:search")
-    reset_searches()
-    yield
-    monkeypatch.delenv("SKYSIEVE_TASKS")
-    reset_searches()
+    with searches_from(monkeypatch, "tests.tasks.blobs:search"):
+        yield
 
 
 @pytest.mark.parametrize("name", ["sz", "lens"])

@@ -6,10 +6,10 @@ from pydantic import ValidationError
 
 from skysieve.config import TrainParams
 from skysieve.errors import ConfigError
-from skysieve.tasks import reset_searches
 from skysieve.train import fit_model, with_overrides
 from skysieve.train._callbacks import search_metric
 from skysieve.train._metrics import binary_log_loss
+from tests.conftest import searches_from
 
 #: The per-epoch record of the default monitor, as it was before searches could supply one.
 _DEFAULT_KEYS = {"loss", "val_loss", "val_log_loss", "val_pr_auc", "val_roc_auc", "val_f1", "learning_rate", "ratio",
@@ -18,11 +18,8 @@ _DEFAULT_KEYS = {"loss", "val_loss", "val_log_loss", "val_pr_auc", "val_roc_auc"
 
 @pytest.fixture
 def probe(monkeypatch):
-    monkeypatch.setenv("SKYSIEVE_TASKS", "tests.train._probe:search")
-    reset_searches()
-    yield
-    monkeypatch.delenv("SKYSIEVE_TASKS")
-    reset_searches()
+    with searches_from(monkeypatch, "tests.train._probe:search"):
+        yield
 
 
 def _same_records(a: dict, b: dict, keys=None) -> None:
