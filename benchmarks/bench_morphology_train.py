@@ -8,8 +8,10 @@ measured in the same run:
 * **baseline** — one process, batch 32 (what ``pretrain``/``finetune`` do);
 * one process, batch 128 (larger batches let TensorFlow's intra-op threads
   use the second core);
-* two processes at once, batch 32 each (what ``experiments_morphology`` does
-  with ``workers: 0`` on two cores).
+* two processes at once, batch 32 each, TensorFlow's default threads (one
+  per core in each: what ``experiments_morphology`` did before ``fit_threads``);
+* two processes at once, batch 32 each, one TensorFlow thread each (what
+  ``experiments_morphology`` does with ``workers: 0, fit_threads: 1`` on two cores).
 
 It reports images/s (all processes together), cores busy (CPU time / wall
 time) and the ratio to the baseline.  The morphology part's time is set by
@@ -26,8 +28,13 @@ import sys
 import time
 
 
-def _one(params: str, batch: int, steps: int) -> dict:
+def _one(params: str, batch: int, steps: int, threads: int = 0) -> dict:
     """Time ``steps`` training steps at ``batch`` in this process; images/s and cores busy."""
+    if threads:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
     import keras
     import numpy as np
 
@@ -51,9 +58,9 @@ def _one(params: str, batch: int, steps: int) -> dict:
     return {"images_per_s": batch * steps / wall, "cores": cpu / wall, "wall_s": wall}
 
 
-def _spawn(params: str, batch: int, steps: int) -> subprocess.Popen:
+def _spawn(params: str, batch: int, steps: int, threads: int = 0) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, __file__, "--child", "--params", params, "--batch", str(batch),
-                             "--steps", str(steps)], stdout=subprocess.PIPE, text=True)
+                             "--steps", str(steps), "--threads", str(threads)], stdout=subprocess.PIPE, text=True)
 
 
 def _result(proc: subprocess.Popen) -> dict:
@@ -68,22 +75,26 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=20, help="timed steps per mode (batch 128: a quarter as many)")
     ap.add_argument("--params", default="params.yaml")
     ap.add_argument("--batch", type=int, default=32, help=argparse.SUPPRESS)
+    ap.add_argument("--threads", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(_one(args.params, args.batch, args.steps)))
+        print(json.dumps(_one(args.params, args.batch, args.steps, args.threads)))
         return
     rows = []
     for _ in range(2):  # alternate the modes twice: the machine is shared and its speed drifts
         base = _result(_spawn(args.params, 32, args.steps))
         big = _result(_spawn(args.params, 128, max(args.steps // 4, 3)))
-        pair = [_spawn(args.params, 32, args.steps) for _ in range(2)]
-        two = [_result(p) for p in pair]
-        both = {"images_per_s": sum(r["images_per_s"] for r in two), "cores": sum(r["cores"] for r in two)}
-        rows.append((base, big, both))
+        pairs = []
+        for threads in (0, 1):
+            procs = [_spawn(args.params, 32, args.steps, threads) for _ in range(2)]
+            two = [_result(p) for p in procs]
+            pairs.append({"images_per_s": sum(r["images_per_s"] for r in two),
+                          "cores": sum(r["cores"] for r in two)})
+        rows.append((base, big, *pairs))
     print("| mode | images/s | cores busy | × baseline |\n|---|--:|--:|--:|")
     for name, i in (("one process, batch 32 (baseline)", 0), ("one process, batch 128", 1),
-                    ("two processes, batch 32 each", 2)):
+                    ("two processes, batch 32 each", 2), ("two processes, batch 32 each, one thread each", 3)):
         rates = [r[i]["images_per_s"] for r in rows]
         ratios = [r[i]["images_per_s"] / r[0]["images_per_s"] for r in rows]
         cores = [r[i]["cores"] for r in rows]

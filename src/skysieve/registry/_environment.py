@@ -51,8 +51,8 @@ from typing import Any
 
 from skysieve.errors import RegistryError
 
-__all__ = ["BASE_REQUIREMENTS", "NOT_SHIPPED", "ModelEnvironment", "load_pyfunc", "lock_file", "model_environment",
-           "pinned_requirements", "shipped_modules"]
+__all__ = ["BASE_REQUIREMENTS", "NOT_SHIPPED", "ModelEnvironment", "flavour_requirements", "load_pyfunc", "lock_file",
+           "model_environment", "pinned_requirements", "shipped_modules"]
 
 def load_pyfunc(model_uri: str) -> Any:
     """``mlflow.pyfunc.load_model(model_uri)`` in a skysieve process, with ``sys.path`` left as it was.
@@ -370,10 +370,31 @@ def model_environment(code_file: str | Path, *, lock: Path | None = None) -> Ite
         See :func:`shipped_modules` and :func:`pinned_requirements`.
     """
     modules, third = _scan(Path(code_file))
-    requirements, constraints = pinned_requirements(third, lock=lock)
     with tempfile.TemporaryDirectory(prefix="skysieve-code-") as tmp:
         root = _stage(modules, Path(tmp))
-        constraints_file = Path(tmp) / "constraints.txt"
-        constraints_file.write_text("".join(f"{c}\n" for c in constraints))
-        yield ModelEnvironment(code_paths=[str(root)], pip_requirements=[*requirements, f"-c {constraints_file}"],
+        yield ModelEnvironment(code_paths=[str(root)], pip_requirements=_with_constraints(third, Path(tmp), lock),
                                modules=tuple(sorted(modules)))
+
+
+def _with_constraints(third_party: dict[str, str], directory: Path, lock: Path | None) -> list[str]:
+    """:func:`pinned_requirements` as ``log_model``'s ``pip_requirements``: the pins, then ``-c constraints.txt``."""
+    requirements, constraints = pinned_requirements(third_party, lock=lock)
+    constraints_file = directory / "constraints.txt"
+    constraints_file.write_text("".join(f"{c}\n" for c in constraints))
+    return [*requirements, f"-c {constraints_file}"]
+
+
+@contextmanager
+def flavour_requirements(third_party: dict[str, str], *, lock: Path | None = None) -> Iterator[list[str]]:
+    """``pip_requirements`` for a flavour's ``log_model`` (``mlflow.keras``): pinned from the lock, not inferred.
+
+    Left to itself, ``log_model`` infers the requirements by loading the
+    model in a fresh Python process (TensorFlow imported again): 11–12 s per
+    logged Keras model here, against 0.4 s with the pins given
+    (``benchmarks/bench_log_model.py``).  The pins are those of
+    :func:`pinned_requirements` for ``third_party`` (top-level module → who
+    imports it), with a constraints file for their dependencies, valid until
+    the context exits.
+    """
+    with tempfile.TemporaryDirectory(prefix="skysieve-reqs-") as tmp:
+        yield _with_constraints(third_party, Path(tmp), lock)

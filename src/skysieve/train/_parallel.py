@@ -43,7 +43,7 @@ from skysieve.errors import SkysieveError
 from skysieve.train._checkpoint import FoldCheckpoint
 from skysieve.train._split import Fold
 
-__all__ = ["FoldPool", "FoldWorkers", "fold_workers"]
+__all__ = ["FoldPool", "FoldWorkers", "fold_workers", "watch_parent"]
 
 _log = logging.getLogger("skysieve.train")
 
@@ -93,9 +93,19 @@ def _watch(stop, parent) -> None:
     event waits for every process sleeping on it to wake, and a worker killed
     while waiting (out of memory) would never wake.
     """
-    while not stop.value and parent.is_alive():
+    while not (stop is not None and stop.value) and parent.is_alive():
         parent.join(_WATCH_S)  # returns at once when the parent exits
     os._exit(1)
+
+
+def watch_parent(stop=None) -> None:
+    """In a spawned worker: exit within 0.5 s of the parent's death (or of ``stop.value`` becoming true).
+
+    Without it a worker whose parent was killed keeps fitting, holding its
+    core and writing where a rerun will write.
+    """
+    threading.Thread(target=_watch, args=(stop, multiprocessing.parent_process()), daemon=True,
+                     name="skysieve-parent-watch").start()
 
 
 def _init_worker(dataset, stop) -> None:
@@ -107,8 +117,7 @@ def _init_worker(dataset, stop) -> None:
     """
     global _DATASET
     _DATASET = dataset
-    threading.Thread(target=_watch, args=(stop, multiprocessing.parent_process()), daemon=True,
-                     name="skysieve-fold-watch").start()
+    watch_parent(stop)
 
 
 def _run_job(job: _FoldJob):

@@ -13,8 +13,10 @@ a transferred network (Yosinski et al. 2014);
 :func:`skysieve.registry.load_transfer_source` gives the network to start from.
 """
 
+import queue
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import keras
@@ -94,6 +96,65 @@ class _Batches:
     def on_epoch_end(self):
         self.order = self.rng.permutation(len(self.x))
 
+    def epochs(self, n: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Every batch of ``n`` epochs in order, reshuffling between epochs (the training sequence)."""
+        for _ in range(n):
+            for i in range(len(self)):
+                yield self[i]
+            self.on_epoch_end()
+
+
+class _Prefetch:
+    """The batches of :meth:`_Batches.epochs` made on a background thread, ``depth`` ahead of the training step.
+
+    Augmenting a batch (rotations with ``scipy.ndimage``) takes about a fifth of
+    a training step of the morphology net and ran between steps, with the
+    cores idle for TensorFlow.  Here one thread makes the batches in the same
+    order, from the same generator, as the serial loop, so the fit is the
+    same to the last bit (``tests/train/test_soft.py``); a fit that stops
+    early leaves the thread's extra batches unused.  An error in the thread
+    is raised in the caller.
+    """
+
+    _END = object()
+
+    def __init__(self, batches: _Batches, epochs: int, *, depth: int = 2):
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(batches, epochs), daemon=True,
+                                        name="skysieve-batches")
+        self._thread.start()
+
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self, batches: _Batches, epochs: int) -> None:
+        try:
+            for item in batches.epochs(epochs):
+                if not self._put(item):
+                    return
+            self._put(self._END)
+        except BaseException as exc:  # handed to the training loop, which raises it
+            self._put(exc)
+
+    def next(self) -> tuple[np.ndarray, np.ndarray]:
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        if item is self._END:
+            raise RuntimeError("the batch thread ended before the epochs did")
+        return item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
 
 @dataclass
 class SoftFitResult:
@@ -162,8 +223,14 @@ class SoftTrainer:
 
     def fit(self, *, weights: list | None, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
             y_val: np.ndarray, learning_rate: float, batch_size: int, epochs: int, patience: int, seed: int,
-            augment: Callable | None = None, on_epoch: Callable[[int, dict], None] | None = None) -> SoftFitResult:
-        """Fit from ``weights`` (None: the model's current ones); see :func:`fit_soft`."""
+            augment: Callable | None = None, on_epoch: Callable[[int, dict], None] | None = None,
+            prefetch: bool = True) -> SoftFitResult:
+        """Fit from ``weights`` (None: the model's current ones); see :func:`fit_soft`.
+
+        ``prefetch`` makes the next batches (and their augmentation) on a
+        background thread while the network trains (:class:`_Prefetch`); the
+        result is the same either way.
+        """
         model = self.model
         k = int(model.output_shape[-1])
         for name, x, y in (("train", x_train, y_train), ("val", x_val, y_val)):
@@ -187,13 +254,22 @@ class SoftTrainer:
         monitor = _Epochs(model, x_val, y_val.astype(np.float64), patience=patience, batch_size=max(batch_size, 128),
                           on_epoch=on_epoch)
         t0 = time.perf_counter()
-        # train_on_batch runs one traced step per call; model.fit would set up (and partly retrace) per call
-        for epoch in range(epochs):
-            losses = [float(np.asarray(model.train_on_batch(*batches[i]))) for i in range(len(batches))]
-            batches.on_epoch_end()
-            monitor.on_epoch_end(epoch, {"loss": float(np.mean(losses))})
-            if monitor.stop_training:
-                break
+        if prefetch:
+            feed = _Prefetch(batches, epochs)
+            next_batch = feed.next
+        else:
+            serial = batches.epochs(epochs)
+            next_batch = lambda: next(serial)  # noqa: E731
+        try:
+            # train_on_batch runs one traced step per call; model.fit would set up (and partly retrace) per call
+            for epoch in range(epochs):
+                losses = [float(np.asarray(model.train_on_batch(*next_batch()))) for _ in range(len(batches))]
+                monitor.on_epoch_end(epoch, {"loss": float(np.mean(losses))})
+                if monitor.stop_training:
+                    break
+        finally:
+            if prefetch:
+                feed.close()
         seconds = time.perf_counter() - t0
         if monitor.best_weights is not None:
             model.set_weights(monitor.best_weights)

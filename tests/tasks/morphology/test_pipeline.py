@@ -8,6 +8,8 @@ or size, vote fractions that do not sum to one — each a clear error with nothi
 
 import json
 import shutil
+from importlib import metadata
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -62,6 +64,10 @@ def test_the_pipeline_registers_source_and_fine_tuned_models_with_lineage(run_di
     assert tuned.tags["transfer.source_name"] == "morphology-source"
     assert tuned.tags["transfer.source_version"] == str(source.version)
     assert tuned.tags["transfer.source_run_id"] == source.run_id
+    # requirements pinned from the lock (not inferred by loading the model in another process)
+    for version in (source, tuned):
+        reqs = Path(mlflow.pyfunc.get_model_dependencies(f"models:/{version.name}/{version.version}")).read_text()
+        assert f"keras=={metadata.version('keras')}" in reqs.split() and "-c constraints.txt" in reqs
     best = json.loads((tmp / "models/morphology/finetuned/best_params.json").read_text())
     assert best["frozen_depth"] in (0, 8) and best["n_trials"] == 2
     ev = json.loads((tmp / "reports/morphology/evaluate/metrics.json").read_text())

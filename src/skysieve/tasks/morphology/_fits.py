@@ -7,11 +7,21 @@ the weights, Adam and the dropout generators at every fit).  A :class:`FitJob`
 names those; :func:`run_fits` runs a list of them and returns their results
 in list order, so the tables do not depend on how many workers ran them.
 
-A small network on 80×80 stamps keeps about one core busy (the batches are
-too small for TensorFlow's intra-op threads), so ``workers`` processes run
-``workers`` fits at once.  Workers are *spawned* (a forked TensorFlow
-runtime is not safe); each builds its trainers once and reuses them for
-every job it is given, as the single-process path does.
+A small network on 80×80 stamps keeps well under two cores busy (the
+batches are too small for TensorFlow's intra-op threads), so ``workers``
+processes run ``workers`` fits at once.  Workers are *spawned* (a forked
+TensorFlow runtime is not safe); each builds its trainers once and reuses
+them for every job it is given.
+
+The fits always run on workers, one or many, each with TensorFlow limited to
+``threads`` threads.  The thread count changes a fit's arithmetic (oneDNN
+splits the weight-gradient sums by thread, so 1 and 2 threads differ in the
+last bits), and the parent's TensorFlow is already started with one thread
+per core; running every fit on a worker with the same thread count is what
+makes the results independent of the number of workers — and of the
+machine's core count.  One thread per fit is also the faster way to use the
+cores: two one-thread fits on two cores train 1.2–1.3× more images per
+second than two fits of two threads each (``docs/benchmarks.md``).
 """
 
 from collections.abc import Callable, Sequence
@@ -98,9 +108,17 @@ class _Runner:
 _WORKER: _Runner | None = None
 
 
-def _init_worker(ctx: FitContext) -> None:
+def _init_worker(ctx: FitContext, threads: int) -> None:
+    """Limit TensorFlow to ``threads`` threads (before it starts), keep the context, exit with the parent."""
+    import tensorflow as tf
+
+    from skysieve.train._parallel import watch_parent
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
     global _WORKER
     _WORKER = _Runner(ctx)
+    watch_parent()
 
 
 def _run_in_worker(job: FitJob) -> dict:
@@ -118,21 +136,22 @@ def make_context(source, *, net, augment, batch_size: int, patience: int, build_
                       train_x=train.x, train_y=train.y, val_x=val.x, val_y=val.y, test_x=test.x, test_y=test.y)
 
 
-def run_fits(jobs: Sequence[FitJob], ctx: FitContext, *, workers: int = 1,
+def run_fits(jobs: Sequence[FitJob], ctx: FitContext, *, workers: int = 1, threads: int = 1,
              progress: Callable = lambda it, **_: it, desc: str = "fits") -> list[dict]:
     """Run ``jobs`` and return one ``{"rmse", "epochs", "seconds"}`` per job, in job order.
 
-    ``workers ≤ 1`` runs them here; otherwise on ``min(workers, len(jobs))``
-    spawned processes, handed out one job at a time (the fits differ in
-    length), results gathered in job order.
+    The jobs run on ``min(max(workers, 1), len(jobs))`` spawned processes of
+    ``threads`` TensorFlow threads each, handed out one job at a time (the
+    fits differ in length); the results are gathered in job order and do not
+    depend on ``workers`` (they do on ``threads``).
     """
-    if workers <= 1 or len(jobs) <= 1:
-        runner = _Runner(ctx)
-        return [runner(j) for j in progress(list(jobs), desc=desc, total=len(jobs))]
+    if not jobs:
+        return []
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_init_worker, initargs=(ctx,)) as pool:
+    with ProcessPoolExecutor(max_workers=min(max(workers, 1), len(jobs)),
+                             mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_init_worker, initargs=(ctx, threads)) as pool:
         return list(progress(pool.map(_run_in_worker, jobs, chunksize=1), desc=desc, total=len(jobs)))
 

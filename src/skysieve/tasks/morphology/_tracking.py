@@ -67,9 +67,12 @@ def register_keras(model: Any, *, name: str, evaluation: Mapping[str, Any], para
 
     from skysieve._tracking import provenance
     from skysieve.registry import register_model_version
+    from skysieve.registry._environment import flavour_requirements
 
     x = np.zeros((1, *model.input_shape[1:]), dtype=np.float32)
-    info = mlflow.keras.log_model(model, name="model", signature=infer_signature(x, model.predict(x, verbose=0)))
+    with flavour_requirements({"keras": "the morphology network (MLflow keras flavour)"}) as requirements:
+        info = mlflow.keras.log_model(model, name="model", signature=infer_signature(x, model.predict(x, verbose=0)),
+                                      pip_requirements=requirements)
     metrics = {k: float(evaluation[k]) for k in ("rmse", "rmse_lo", "rmse_hi", "macro_f1", "ece", "map_accuracy")
                if k in evaluation}
     metrics["f1"] = metrics["macro_f1"]

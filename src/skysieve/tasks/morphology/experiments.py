@@ -10,7 +10,8 @@ runs ``epochs`` epochs but at least ``min_steps`` optimiser steps,
 so a 40-image subset is trained for as many steps as a 300-image one
 rather than for a tenth of them (both still stop early on the validation
 split).  Every fit is independent of the others, so they run on worker
-processes (:mod:`skysieve.tasks.morphology._fits`), each reusing one
+processes of ``fit_threads`` TensorFlow threads each
+(:mod:`skysieve.tasks.morphology._fits`), each reusing one
 compiled trainer per starting point (:class:`skysieve.train.SoftTrainer`):
 the figures cost training, not graph tracing.
 """
@@ -95,8 +96,8 @@ def transfer_experiments(source: keras.Model, pre: PretrainMorphologyParams, ft:
     Fine-tuning uses ``ft.frozen_depth`` and ``ft.lr_ratio`` on the learning
     curve; from scratch the pre-training learning rate.  Every fit stops
     early on the target validation split.  The fits run on ``workers``
-    processes (:func:`~skysieve.tasks.morphology._fits.run_fits`); the rows
-    are the same for any number of workers.
+    processes (:func:`~skysieve.tasks.morphology._fits.run_fits`, ``cfg.fit_threads``
+    threads each); the rows are the same for any number of workers.
 
     Returns
     -------
@@ -109,8 +110,8 @@ def transfer_experiments(source: keras.Model, pre: PretrainMorphologyParams, ft:
     depth_jobs = frozen_depth_jobs(pre, ft, cfg, len(train.x))
     with tempfile.TemporaryDirectory(prefix="skysieve-morph-fits-") as tmp:
         ctx = _context(source, pre, ft, cfg, train, val, test, tmp)
-        results = run_fits([j for *_, j in curve_jobs + depth_jobs], ctx, workers=workers, progress=progress,
-                           desc="transfer experiments")
+        results = run_fits([j for *_, j in curve_jobs + depth_jobs], ctx, workers=workers, threads=cfg.fit_threads,
+                           progress=progress, desc="transfer experiments")
     curve = [{"mode": "scratch" if job.start == "scratch" else "finetuned", "size": size, "repeat": r,
               "rmse": res["rmse"], "epochs": res["epochs"], "seconds": res["seconds"]}
              for (size, r, job), res in zip(curve_jobs, results)]

@@ -198,7 +198,9 @@ class ExperimentsMorphologyParams(Section):
     epochs: int = Field(8, ge=1, description="epochs of the largest subsets (at least ``min_steps`` steps each)")
     min_steps: int = Field(0, ge=0, description="optimiser steps every fit gets at least (small subsets: more epochs)")
     workers: int = Field(0, ge=0, description="processes running the fits at once (0: one per core); the results "
-                         "do not depend on it (a fit keeps about one core busy)")
+                         "do not depend on it")
+    fit_threads: int = Field(1, ge=1, description="TensorFlow threads of each fit's process; the results depend on "
+                             "it (last bits), the fastest on a shared CPU is 1 per process")
     seed: int = 23
 
 
