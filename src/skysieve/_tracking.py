@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from skysieve._io import load_yaml
 __all__ = [
     "EXPERIMENT_KIND_TAG",
     "MODEL_TRAINING_KIND",
@@ -168,7 +169,7 @@ def _dvc_lock_hash(path: Path, root: Path) -> str | None:
         return None
     try:
         rel = path.resolve().relative_to(root.resolve()).as_posix()
-        stages = (yaml.safe_load(lock.read_text()) or {}).get("stages", {})
+        stages = (load_yaml(lock.read_text()) or {}).get("stages", {})
     except (ValueError, yaml.YAMLError, OSError):
         return None
     for stage in stages.values():

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError, create_model, field_validator
 
+from skysieve._io import load_yaml
 from skysieve.config._base import Section
 from skysieve.config._defaults import over_defaults
 from skysieve.config._sim import CosmologyParams
@@ -117,7 +118,7 @@ def load_params(path: str | Path = "params.yaml") -> Any:
     if not path.is_file():
         raise ConfigError(f"{path}: params file not found; pass --params PATH or run from the repository root")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = load_yaml(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
     if not isinstance(raw, dict):

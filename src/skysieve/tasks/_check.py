@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 import skysieve
+from skysieve._io import load_yaml
 from skysieve.errors import ConfigError
 from skysieve.tasks._contract import Search, Stage
 from skysieve.tasks._registry import searches
@@ -46,7 +47,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"{path}: not found; run skysieve pipeline check from the repository root (or give --root)")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = load_yaml(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
     if not isinstance(data, dict):
