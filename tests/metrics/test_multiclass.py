@@ -53,7 +53,8 @@ def test_threshold_curve_matches_sklearn_on_the_retained_rows(yp):
 def test_ece_is_zero_for_a_perfectly_calibrated_hard_classifier_and_matches_a_direct_sum(yp):
     y = np.eye(5)[np.arange(100) % 5]
     assert expected_calibration_error(y, y) == 0.0
-    y, p = yp
+    soft, p = yp
+    y = np.eye(5)[soft.argmax(1)]  # hard labels: the accuracy is the usual hit rate
     curve = reliability_curve(y, p, n_bins=10)
     conf, hit = p.max(1), (p.argmax(1) == y.argmax(1))
     direct = sum(abs(hit[m].mean() - conf[m].mean()) * m.sum() / len(y)
@@ -61,6 +62,21 @@ def test_ece_is_zero_for_a_perfectly_calibrated_hard_classifier_and_matches_a_di
                            for lo, hi in zip(curve.edges[:-1], curve.edges[1:])) if m.any())
     assert expected_calibration_error(y, p) == pytest.approx(direct)
     assert curve.count.sum() == len(y)
+
+
+def test_a_model_predicting_the_expected_votes_is_calibrated_against_the_votes():
+    # five annotators vote from a known probability vector per image; the ideal model predicts that vector
+    rng = np.random.default_rng(3)
+    truth = rng.dirichlet(np.ones(5) * 0.7, size=20000)
+    votes = np.array([rng.multinomial(5, t) for t in truth]) / 5.0
+    assert expected_calibration_error(votes, truth) < 0.01  # sampling noise only
+    # scored by whether the votes' argmax agrees (the hard-label rule), the same ideal model looked
+    # badly calibrated: split votes put their argmax on the top class more often than its probability
+    conf, hit = truth.max(1), (truth.argmax(1) == votes.argmax(1))
+    assert abs(hit.mean() - conf.mean()) > 0.05
+    # and an over-confident model (sharpened probabilities) is caught
+    sharp = truth ** 3 / (truth ** 3).sum(axis=1, keepdims=True)
+    assert expected_calibration_error(votes, sharp) > 0.1
 
 
 def test_bootstrap_interval_brackets_the_value_and_narrows_with_n():

@@ -53,13 +53,23 @@ class ReliabilityCurve:
 
 
 def reliability_curve(y: np.ndarray, p: np.ndarray, *, n_bins: int = 10) -> ReliabilityCurve:
-    """Bin images by the predicted top-class probability; accuracy = the target's argmax agrees.
+    """Bin images by the predicted top-class probability ``c_i = max_k p_ik``; accuracy = the target's weight on that class.
+
+    The accuracy of image i is ``y_i,k̂`` with ``k̂ = argmax_k p_ik``: for
+    one-hot labels 1 when the predicted class is the label and 0 otherwise
+    (the usual hit rate, Guo et al. 2017); for soft labels (vote fractions)
+    the fraction of votes for the predicted class.  A model whose
+    probabilities are the expected votes, ``p_i = E[y_i]``, then has
+    ``E[acc_b] = conf_b`` in every bin — calibrated, as it is.  Scoring
+    soft labels by whether their argmax agrees instead would call that
+    model over-confident wherever the votes are split (a 0.4/0.35/0.25 vote
+    has its argmax on the top class far more often than 40 % of the time).
 
     Bins are equal-width on [0, 1]; empty bins have NaN confidence and accuracy.
     """
-    y, p = np.asarray(y), np.asarray(p)
+    y, p = np.asarray(y, dtype=np.float64), np.asarray(p)
     conf = p.max(axis=1)
-    hit = (np.argmax(p, axis=1) == np.argmax(y, axis=1)).astype(float)
+    hit = y[np.arange(len(y)), np.argmax(p, axis=1)]
     edges = np.linspace(0, 1, n_bins + 1)
     idx = np.clip(np.digitize(conf, edges[1:-1]), 0, n_bins - 1)
     count = np.bincount(idx, minlength=n_bins)

@@ -7,7 +7,7 @@ an interrupted run resumes (``TrainingCheckpoint``); ``load_trained`` and
 """
 
 from skysieve.train._augment import augment_batch, dihedral
-from skysieve.train._calibrate import PlattCalibrator
+from skysieve.train._calibrate import PlattCalibrator, bake_temperature, fit_temperature, temper
 from skysieve.train._checkpoint import (
     EpochState,
     FoldCheckpoint,
@@ -55,6 +55,7 @@ __all__ = [
     "TrainingCheckpoint",
     "TrainingObserver",
     "augment_batch",
+    "bake_temperature",
     "augment_stamps",
     "binary_log_loss",
     "channel_stats",
@@ -64,6 +65,7 @@ __all__ = [
     "dihedral",
     "fit_model",
     "fit_soft",
+    "fit_temperature",
     "fold_workers",
     "freeze_blocks",
     "grouped_stratified_kfold",
@@ -84,6 +86,7 @@ __all__ = [
     "set_seeds",
     "soft_targets",
     "stratified_kfold",
+    "temper",
     "train_ensemble",
     "training_code_digest",
     "with_overrides",

@@ -1,9 +1,9 @@
-"""Platt scaling (Platt 1999): a logistic map from raw CNN scores to probabilities."""
+"""Calibration: Platt scaling of binary scores (Platt 1999), temperature scaling of softmax outputs (Guo et al. 2017)."""
 
 import numpy as np
-from scipy.optimize import minimize
+from scipy.optimize import minimize, minimize_scalar
 
-__all__ = ["PlattCalibrator"]
+__all__ = ["PlattCalibrator", "bake_temperature", "fit_temperature", "temper"]
 
 _EPS = 1e-7
 
@@ -84,3 +84,59 @@ class PlattCalibrator:
         cal = cls()
         cal.a_, cal.b_, cal.n_fit_ = float(data["a"]), float(data["b"]), int(data.get("n_fit", 0))
         return cal
+
+
+def temper(p: np.ndarray, temperature: float) -> np.ndarray:
+    """Softmax probabilities ``p`` at temperature ``T``: ``p_T,k = p_k^(1/T) / Σ_j p_j^(1/T)``.
+
+    For ``p = softmax(z)``, ``log p = z − logsumexp(z)``, and the row constant
+    cancels in the softmax, so ``p_T = softmax(z / T)`` — temperature
+    scaling needs the probabilities only, not the logits. ``T > 1`` softens,
+    ``T < 1`` sharpens, ``T = 1`` is the identity.
+    """
+    logp = np.log(np.clip(np.asarray(p, dtype=np.float64), _EPS, 1.0)) / float(temperature)
+    logp -= logp.max(axis=1, keepdims=True)
+    e = np.exp(logp)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def fit_temperature(p: np.ndarray, y: np.ndarray, *, bounds: tuple[float, float] = (0.05, 20.0)) -> float:
+    """The temperature minimising the cross-entropy of ``temper(p, T)`` against targets ``y`` (Guo et al. 2017).
+
+        T* = argmin_T  −(1/N) Σ_i Σ_k y_ik log p_T,ik
+
+    with ``y`` one-hot labels or soft targets (vote fractions): on soft
+    targets the minimum is where the tempered probabilities are as sharp as
+    the votes.  One parameter, so it cannot change which class is most
+    probable — only how confident the probabilities are.  Searched on
+    ``log T`` within ``bounds`` (bounded Brent).
+    """
+    y = np.asarray(y, dtype=np.float64)
+
+    def loss(log_t: float) -> float:
+        return float(-np.mean(np.sum(y * np.log(np.clip(temper(p, np.exp(log_t)), _EPS, 1.0)), axis=1)))
+
+    res = minimize_scalar(loss, bounds=(np.log(bounds[0]), np.log(bounds[1])), method="bounded",
+                          options={"xatol": 1e-6})
+    return float(np.exp(res.x))
+
+
+def bake_temperature(model, temperature: float) -> None:
+    """Divide the logits of ``model``'s final softmax ``Dense`` layer by ``temperature``, in place.
+
+    ``softmax((W x + b) / T) = softmax((W / T) x + b / T)``: the network itself
+    then outputs the tempered probabilities, so every consumer of the saved or
+    registered model (evaluation, catalog) gets them with no extra step.
+
+    Raises
+    ------
+    ValueError
+        The last layer is not a ``Dense`` layer with a softmax activation.
+    """
+    import keras
+
+    layer = model.layers[-1]
+    if not isinstance(layer, keras.layers.Dense) or layer.activation is not keras.activations.softmax:
+        raise ValueError(f"bake_temperature: the last layer {layer.name!r} is not a softmax Dense layer; "
+                         "temper the probabilities with temper() instead")
+    layer.set_weights([w / float(temperature) for w in layer.get_weights()])

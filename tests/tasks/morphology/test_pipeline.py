@@ -70,6 +70,7 @@ def test_the_pipeline_registers_source_and_fine_tuned_models_with_lineage(run_di
         assert f"keras=={metadata.version('keras')}" in reqs.split() and "-c constraints.txt" in reqs
     best = json.loads((tmp / "models/morphology/finetuned/best_params.json").read_text())
     assert best["frozen_depth"] in (0, 8) and best["n_trials"] == 2
+    assert best["temperature"] > 0 and {"val_rmse_raw", "val_ece_raw", "val_ece"} <= best.keys()
     ev = json.loads((tmp / "reports/morphology/evaluate/metrics.json").read_text())
     assert ev["rmse_lo"] <= ev["rmse"] <= ev["rmse_hi"]
     assert 0 <= ev["rmse"] <= 1 and ev["paper_rmse"] == 0.0991

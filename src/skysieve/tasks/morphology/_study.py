@@ -3,15 +3,17 @@
 One trainer per frozen depth serves every trial at that depth
 (:class:`skysieve.train.SoftTrainer`); each trial restarts from the source
 weights.  With ``n_trials = 0`` the params' ``frozen_depth`` and
-``lr_ratio`` are used as they are.
+``lr_ratio`` are used as they are.  With ``temperature`` the best trial's
+network then gets a softmax temperature fitted on the validation split
+(:func:`skysieve.train.fit_temperature`), baked into its output layer.
 """
 
 from typing import Any
 
 import numpy as np
 
-from skysieve.metrics.multiclass import probability_rmse_loss
-from skysieve.train import SoftFitResult, SoftTrainer, freeze_blocks, predict_soft
+from skysieve.metrics.multiclass import expected_calibration_error, probability_rmse_loss
+from skysieve.train import SoftFitResult, SoftTrainer, bake_temperature, fit_temperature, freeze_blocks, predict_soft
 from skysieve.tasks.morphology.net import conv_blocks
 from skysieve.tasks.morphology.params import FinetuneMorphologyParams, PretrainMorphologyParams
 from skysieve.tasks.morphology.transfer import Split, augmenter, clone_network
@@ -67,7 +69,17 @@ def tune_transfer(source: Any, pre: PretrainMorphologyParams, cfg: FinetuneMorph
         study.optimize(lambda t: run(t.suggest_categorical("frozen_depth", list(cfg.depth_choices)),
                                      t.suggest_float("lr_ratio", *cfg.lr_ratio_range, log=True), t.number),
                        n_trials=cfg.n_trials)
+    fit = kept["fit"]
+    if cfg.temperature:
+        p_val = predict_soft(fit.model, val.x)
+        best["temperature"] = fit_temperature(p_val, val.y)
+        best["val_ece_raw"] = expected_calibration_error(val.y, p_val)
+        bake_temperature(fit.model, best["temperature"])
+        p_val = predict_soft(fit.model, val.x)
+        best["val_ece"] = expected_calibration_error(val.y, p_val)
+        best["val_rmse_raw"], best["val_rmse"] = best["val_rmse"], probability_rmse_loss(val.y, p_val)
     if log is not None:
         log.metrics({"best_val_rmse": best["val_rmse"], "best_frozen_depth": best["frozen_depth"],
-                     "best_lr_ratio": best["lr_ratio"]})
-    return {**best, "n_trials": len(trials), "trials": trials}, kept["fit"]
+                     "best_lr_ratio": best["lr_ratio"],
+                     **{k: best[k] for k in ("temperature", "val_ece_raw", "val_ece") if k in best}})
+    return {**best, "n_trials": len(trials), "trials": trials}, fit

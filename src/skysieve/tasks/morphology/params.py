@@ -184,6 +184,8 @@ class FinetuneMorphologyParams(Section):
     n_trials: int = Field(3, ge=0, description="Optuna trials over frozen depth and lr_ratio (0: use the params)")
     depth_choices: tuple[int, ...] = (0, 2, 5, 8)
     lr_ratio_range: tuple[float, float] = (0.1, 1.0)
+    temperature: bool = Field(True, description="fit a softmax temperature on the validation split and bake it "
+                              "into the fine-tuned network (Guo et al. 2017)")
     seed: int = 9
 
 
