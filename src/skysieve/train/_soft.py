@@ -116,8 +116,6 @@ class _Prefetch:
     is raised in the caller.
     """
 
-    _END = object()
-
     def __init__(self, batches: _Batches, epochs: int, *, depth: int = 2):
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
@@ -139,7 +137,6 @@ class _Prefetch:
             for item in batches.epochs(epochs):
                 if not self._put(item):
                     return
-            self._put(self._END)
         except BaseException as exc:  # handed to the training loop, which raises it
             self._put(exc)
 
@@ -147,8 +144,6 @@ class _Prefetch:
         item = self._queue.get()
         if isinstance(item, BaseException):
             raise item
-        if item is self._END:
-            raise RuntimeError("the batch thread ended before the epochs did")
         return item
 
     def close(self) -> None:

@@ -111,13 +111,16 @@ _WORKER: _Runner | None = None
 
 
 def _init_worker(ctx: FitContext, threads: int) -> None:
-    """Limit TensorFlow to ``threads`` threads (before it starts), keep the context, exit with the parent."""
-    import tensorflow as tf
+    """Limit the backend to ``threads`` threads (before its runtime starts), keep the context, exit with the parent.
+
+    Through the environment, read when the TensorFlow runtime starts (its
+    first operation, in the first fit), so nothing here imports a backend.
+    """
+    import os
 
     from skysieve.train._parallel import watch_parent
 
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    os.environ["TF_NUM_INTRAOP_THREADS"] = os.environ["TF_NUM_INTEROP_THREADS"] = str(threads)
     global _WORKER
     _WORKER = _Runner(ctx)
     watch_parent()
