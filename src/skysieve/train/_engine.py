@@ -18,6 +18,7 @@ from skysieve.errors import DataError
 from skysieve.nets import InputSpec, build_net, preprocess
 from skysieve.train._callbacks import _EpochEnd, _Monitor, _Plateau, _stages, _Warmup, search_metric
 from skysieve.train._checkpoint import EpochState, FoldCheckpoint
+from skysieve.train._compile import compile_built
 from skysieve.train._dense import training_loss
 from skysieve.train._ensemble import predict_dataset
 from skysieve.train._seed import set_seeds
@@ -159,7 +160,7 @@ def fit_model(cfg: TrainParams, dataset, *, fit_rows: np.ndarray, val_rows: np.n
     mean, var = channel_stats(dataset, fit_rows, sample=cfg.norm_sample, seed=seed, net=cfg.net)
     spec = InputSpec(tuple(dataset.shape[1:]), mean, var, tuple(dataset.channels))
     model = build_net(cfg.net, inputs=spec, seed=seed)
-    model.compile(optimizer=make_optimizer(cfg.optimizer), loss=training_loss(dataset))
+    compile_built(model, optimizer=make_optimizer(cfg.optimizer), loss=training_loss(dataset))
 
     labels = dataset.labels
     y_fit, y_val = labels[fit_rows], labels[val_rows]

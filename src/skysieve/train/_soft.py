@@ -24,6 +24,7 @@ import numpy as np
 from scipy import ndimage
 
 from skysieve.errors import DataError
+from skysieve.train._compile import compile_built
 from skysieve.train._seed import reseed_generators
 
 __all__ = ["SoftFitResult", "SoftTrainer", "augment_stamps", "fit_soft", "freeze_blocks", "predict_soft",
@@ -213,7 +214,7 @@ class SoftTrainer:
     def __init__(self, model: keras.Model):
         self.model = model
         self.optimizer = keras.optimizers.Adam(learning_rate=1e-3, beta_1=0.9, beta_2=0.999)
-        model.compile(optimizer=self.optimizer, loss=keras.losses.CategoricalCrossentropy())
+        compile_built(model, optimizer=self.optimizer, loss=keras.losses.CategoricalCrossentropy())
         self._fresh = True
 
     def fit(self, *, weights: list | None, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
