@@ -3,22 +3,31 @@
 A plugin of the suite (``pytest_plugins`` in tests/conftest.py), so that every module using
 ``pipeline`` or ``own_pipeline`` (tests/test_pipeline.py, tests/scale/test_dvc_remote.py) shares the one
 build: each end-to-end check that needs built stages copies it instead of running them again.
-A module that uses it needs the long timeout of :data:`BUILD_TIMEOUT`.
+
+The build starts in the background as soon as the session has collected a test that needs it
+(:func:`pytest_collection_finish`), so its `dvc repro` — ≈ 40 stage processes, most of them one busy
+core for a few seconds of start-up — runs beside the tests that come first instead of before the
+first test that uses it. ``pipeline`` waits for it; a module that uses it keeps the long timeout of
+:data:`BUILD_TIMEOUT` in case the build is not done yet. ``SKYSIEVE_TEST_PIPELINE_EAGER=0`` builds it
+in the foreground when first needed instead.
 """
 
+import contextlib
 import os
 import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
+import threading
 from pathlib import Path
 
 import pytest
 import yaml
 
 from skysieve.config import load_params
-from tests.conftest import REPO, new_mlflow_store
+from tests.conftest import REPO
 
 #: pytest-timeout mark for a module whose first test may build the pipeline (`dvc repro` from scratch: 145 s on
 #: an idle 2-CPU machine, slower in proportion to the load), more than the suite's default (pyproject.toml).
@@ -30,14 +39,20 @@ REPRO_TIMEOUT_S = 1200
 COMMAND_TIMEOUT_S = 600
 
 
-def run(cmd, cwd, check=True, timeout=COMMAND_TIMEOUT_S):
-    """Run ``cmd`` in ``cwd`` with its own MLflow store and DVC site cache; kill it and its children at ``timeout``."""
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1",
+def run(cmd, cwd, check=True, timeout=COMMAND_TIMEOUT_S, environ=None, started=None):
+    """Run ``cmd`` in ``cwd`` with its own MLflow store and DVC site cache; kill it and its children at ``timeout``.
+
+    The environment is ``environ`` (default: this process's) with those settings on top; the process
+    is appended to the list ``started``, if given, as soon as it starts.
+    """
+    env = {**(os.environ if environ is None else environ), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1",
            "MLFLOW_TRACKING_URI": f"sqlite:///{cwd}/mlflow.db",
            # DVC's state and index live in the repo, not in the machine-wide /var/tmp/dvc.
            "DVC_SITE_CACHE_DIR": str(Path(cwd) / ".dvc" / "tmp" / "site-cache")}
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             shell=isinstance(cmd, str), start_new_session=True)
+    if started is not None:
+        started.append(proc)
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -80,25 +95,90 @@ def own_pipeline(pipeline, tmp_path):
     return copy
 
 
+class _Build:
+    """The tiny pipeline's `dvc repro`, run on a background thread in a scratch repo of its own.
+
+    Everything the thread needs is fixed when it starts: the resolved tiny params (written here, in the
+    calling thread, so that no import happens on two threads at once) and a copy of the environment
+    (tests change ``os.environ`` while it runs).
+    """
+
+    def __init__(self):
+        self.root = Path(tempfile.mkdtemp(prefix="skysieve-tiny-pipeline-"))
+        self.environ = dict(os.environ)
+        self.result: subprocess.CompletedProcess | None = None
+        self.error: BaseException | None = None
+        self._procs: list = []
+        for name in ("dvc.yaml", "MLproject", "python_env.yaml", "requirements.lock", "pyproject.toml"):
+            shutil.copy(REPO / name, self.root / name)
+        # DVC needs every tracked key spelled out: write the fully resolved tiny params.
+        resolved = load_params(REPO / "tests" / "tiny_params.yaml").model_dump(mode="json")
+        (self.root / "params.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
+        self._thread = threading.Thread(target=self._build, name="tiny-pipeline", daemon=True)
+        self._thread.start()
+
+    def _run(self, cmd, timeout=COMMAND_TIMEOUT_S):
+        return run(cmd, self.root, timeout=timeout, environ=self.environ, started=self._procs)
+
+    def _build(self) -> None:
+        try:
+            for name in ("src", "bin"):
+                shutil.copytree(REPO / name, self.root / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+            self._run(["git", "init", "-q"])
+            self._run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m",
+                       "init"])
+            self._run(["dvc", "init", "-q"])
+            self._run(["dvc", "config", "core.analytics", "false"])
+            # The first stage that tracks a run creates the MLflow store `run` points the stages at.
+            self.result = self._run(["dvc", "repro"], timeout=REPRO_TIMEOUT_S)
+        except BaseException as exc:  # handed to the test that waits for the build
+            self.error = exc
+
+    def wait(self) -> tuple[Path, subprocess.CompletedProcess]:
+        self._thread.join()
+        if self.error is not None:
+            raise AssertionError(f"the tiny pipeline's build failed: {self.error}") from self.error
+        return self.root, self.result
+
+    def close(self) -> None:
+        """Stop a build still running (the session ended or was interrupted) and remove its repo."""
+        if self._thread.is_alive():
+            for proc in self._procs:  # each the leader of its own process group (`run`)
+                if proc.poll() is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(proc.pid, signal.SIGKILL)
+            self._thread.join(timeout=60)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+_BUILD = pytest.StashKey[_Build]()
+
+
+def _eager() -> bool:
+    return os.environ.get("SKYSIEVE_TEST_PIPELINE_EAGER", "1") != "0"
+
+
+def pytest_collection_finish(session):
+    """Start the build now if a collected test needs the pipeline (and the eager build is not switched off)."""
+    if session.config.option.collectonly:
+        return
+    if _eager() and any("pipeline" in getattr(item, "fixturenames", ()) for item in session.items):
+        session.config.stash[_BUILD] = _Build()
+
+
+def pytest_unconfigure(config):
+    build = config.stash.get(_BUILD, None)
+    if build is not None:
+        build.close()
+
+
 @pytest.fixture(scope="session")
-def pipeline(tmp_path_factory, mlflow_template):
-    """Copy the pipeline definition and sources into a scratch repo with the tiny params, and `dvc repro` it.
+def pipeline(request):
+    """The scratch repo with the tiny params after `dvc repro`, and that command's result.
 
     Shared by the session's tests: a test that changes the repo works on ``own_pipeline``.
     """
-    root = tmp_path_factory.mktemp("pipeline")
-    for name in ("dvc.yaml", "MLproject", "python_env.yaml", "requirements.lock", "pyproject.toml"):
-        shutil.copy(REPO / name, root / name)
-    for name in ("src", "bin"):
-        shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    shutil.copy(REPO / "tests" / "tiny_params.yaml", root / "params.yaml")
-    # DVC needs every tracked key spelled out: write the fully resolved tiny params.
-    resolved = load_params(root / "params.yaml").model_dump(mode="json")
-    (root / "params.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
-    run(["git", "init", "-q"], root)
-    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "init"], root)
-    run(["dvc", "init", "-q"], root)
-    run(["dvc", "config", "core.analytics", "false"], root)
-    new_mlflow_store(mlflow_template, root)  # the store `run` points the stages at, its schema already made
-    first = run(["dvc", "repro"], root, timeout=REPRO_TIMEOUT_S)
-    return root, first
+    build = request.config.stash.get(_BUILD, None)
+    if build is None:  # not started at collection: build it now
+        build = request.config.stash[_BUILD] = _Build()
+    return build.wait()
