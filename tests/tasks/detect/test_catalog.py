@@ -5,7 +5,6 @@ import pytest
 from astropy.table import Table
 from typer.testing import CliRunner
 
-from skysieve.tasks import reset_searches
 from skysieve.tasks.detect._fits import field_wcs, write_band
 
 runner = CliRunner()
@@ -22,8 +21,6 @@ def registered(tmp_path, monkeypatch, mlflow_db):
     from skysieve.train import FoldEnsemble
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("SKYSIEVE_TASKS", "skysieve.tasks.detect:search")
-    reset_searches()
     # its own store (a copy of the migrated template), not the one a package-scoped fixture of tests/tasks
     # (`registry`) may have pointed MLFLOW_TRACKING_URI at
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_db)
@@ -38,9 +35,7 @@ def registered(tmp_path, monkeypatch, mlflow_db):
     state = {"thresholds": {"cnn": 0.0}, "references": {"cnn_prob": [0.1, 0.2]}, "test_metrics": {"cnn": {"f1": 0.5}}}
     record = register_cnn(task="detect", models_dir=models_dir, name="tiny-detect", state=state,
                           provenance=provenance([models_dir], root=tmp_path), params={"train_detect": {}}, tags=tags)
-    yield record
-    monkeypatch.delenv("SKYSIEVE_TASKS")
-    reset_searches()
+    return record
 
 
 def _bands(directory, *, size=80, nan_cols=0, bands=("g", "r", "i")):

@@ -10,18 +10,13 @@ from typer.testing import CliRunner
 
 from skysieve.cli import build_app
 from skysieve.data import dense_targets, open_dataset
-from skysieve.tasks import reset_searches
 
 runner = CliRunner()
 
 
 @pytest.fixture
-def app(monkeypatch):
-    monkeypatch.setenv("SKYSIEVE_TASKS", "skysieve.tasks.detect:search")  # before its entry point is installed
-    reset_searches()
-    yield build_app()
-    monkeypatch.delenv("SKYSIEVE_TASKS")
-    reset_searches()
+def app():
+    return build_app()
 
 
 def test_simulate_cutouts_validate_detect(tmp_path, app):

@@ -9,7 +9,6 @@ from typer.testing import CliRunner
 from skysieve.cli import build_app
 from skysieve.config import load_params
 from skysieve.data import TargetReader, dense_targets, open_dataset
-from skysieve.tasks import reset_searches
 from skysieve.tasks.detect.report import evaluate_detect, write_report
 
 runner = CliRunner()
@@ -29,9 +28,7 @@ class _TargetMaps:
 
 
 @pytest.fixture
-def tiny(tmp_path, monkeypatch):
-    monkeypatch.setenv("SKYSIEVE_TASKS", "skysieve.tasks.detect:search")
-    reset_searches()
+def tiny(tmp_path):
     app = build_app()
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump({
@@ -44,7 +41,6 @@ def tiny(tmp_path, monkeypatch):
     for args in steps:
         result = runner.invoke(app, [*args, "-p", str(params), "--no-progress"])
         assert result.exit_code == 0, result.output
-    reset_searches()
     return load_params(params), open_dataset(cut), Table.read(sim / "truth.fits")
 
 

@@ -82,14 +82,8 @@ def test_detect_image_masks_nan_and_reports_windows(tmp_path):
     assert empty.n_windows == 0 and empty.n_skipped == 4 and len(empty.table) == 0
 
 
-def test_the_search_keeps_the_contract(monkeypatch):
-    from skysieve.tasks import get_search, reset_searches
+def test_the_search_keeps_the_contract():
+    from skysieve.tasks import get_search
     from tests.tasks.test_conformance import check_search
 
-    monkeypatch.setenv("SKYSIEVE_TASKS", "skysieve.tasks.detect:search")  # before its entry point is installed
-    reset_searches()
-    try:
-        check_search(get_search("detect"))
-    finally:
-        monkeypatch.delenv("SKYSIEVE_TASKS")
-        reset_searches()
+    check_search(get_search("detect"))  # found through its entry point
