@@ -6,8 +6,8 @@ build: each end-to-end check that needs built stages copies it instead of runnin
 
 The build starts in the background as soon as the session has collected a test that needs it
 (:func:`pytest_collection_finish`), so its `dvc repro` — ≈ 40 stage processes, most of them one busy
-core for a few seconds of start-up — runs beside the tests that come first instead of before the
-first test that uses it. ``pipeline`` waits for it; a module that uses it keeps the long timeout of
+core for a few seconds of start-up — runs beside the other tests instead of before the first test that
+uses it; the modules that use it run last (:func:`pytest_collection_modifyitems`). ``pipeline`` waits for it; a module that uses it keeps the long timeout of
 :data:`BUILD_TIMEOUT` in case the build is not done yet. ``SKYSIEVE_TEST_PIPELINE_EAGER=0`` builds it
 in the foreground when first needed instead.
 """
@@ -158,11 +158,25 @@ def _eager() -> bool:
     return os.environ.get("SKYSIEVE_TEST_PIPELINE_EAGER", "1") != "0"
 
 
+def _needs_pipeline(item) -> bool:
+    return "pipeline" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Run the modules that use the pipeline last (in their order), so the background build has the most time.
+
+    Whole modules move, so a module-scoped fixture is still set up once; the tests pass in any order.
+    """
+    late = {item.module for item in items if _needs_pipeline(item)}
+    if late:
+        items[:] = [i for i in items if i.module not in late] + [i for i in items if i.module in late]
+
+
 def pytest_collection_finish(session):
     """Start the build now if a collected test needs the pipeline (and the eager build is not switched off)."""
     if session.config.option.collectonly:
         return
-    if _eager() and any("pipeline" in getattr(item, "fixturenames", ()) for item in session.items):
+    if _eager() and any(_needs_pipeline(item) for item in session.items):
         session.config.stash[_BUILD] = _Build()
 
 
