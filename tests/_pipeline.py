@@ -29,8 +29,8 @@ import yaml
 from skysieve.config import load_params
 from tests.conftest import REPO
 
-#: pytest-timeout mark for a module whose first test may build the pipeline (`dvc repro` from scratch: 145 s on
-#: an idle 2-CPU machine, slower in proportion to the load), more than the suite's default (pyproject.toml).
+#: pytest-timeout mark for a module whose first test may wait for (or make) the pipeline's build (`dvc repro` from
+#: scratch: 474 s on an idle 2-CPU machine, slower beside other tests), more than the suite's default (pyproject.toml).
 BUILD_TIMEOUT = pytest.mark.timeout(1800)
 
 BIN = Path(sys.executable).parent

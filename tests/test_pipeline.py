@@ -14,7 +14,8 @@ from tests._pipeline import BIN, BUILD_TIMEOUT, COMMAND_TIMEOUT_S, run
 from tests._s3 import files_holding, s3_bucket, s3_endpoint  # noqa: F401
 from tests.conftest import REPO
 
-# The first test to run builds the session's pipeline (tests/_pipeline.py): more than the default timeout.
+# The first test to run may wait for the session's pipeline, built in the background (tests/_pipeline.py):
+# more than the default timeout.
 pytestmark = [pytest.mark.slow, BUILD_TIMEOUT]
 
 

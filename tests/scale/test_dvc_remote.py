@@ -8,7 +8,8 @@ import yaml
 from tests._pipeline import BUILD_TIMEOUT, run
 from tests.conftest import REPO
 
-# The pipeline is built by the first test of the session that uses it: maybe this one.
+# The pipeline builds in the background from the start of the session (tests/_pipeline.py); the first test
+# that uses it (maybe this one) waits for it: more than the default timeout.
 pytestmark = [pytest.mark.slow, BUILD_TIMEOUT]
 
 STAGE = "validate_sz"
