@@ -2,6 +2,7 @@
 
 import numpy as np
 from scipy.optimize import minimize, minimize_scalar
+from scipy.special import softmax
 
 __all__ = ["PlattCalibrator", "bake_temperature", "fit_temperature", "temper"]
 
@@ -94,10 +95,7 @@ def temper(p: np.ndarray, temperature: float) -> np.ndarray:
     scaling needs the probabilities only, not the logits. ``T > 1`` softens,
     ``T < 1`` sharpens, ``T = 1`` is the identity.
     """
-    logp = np.log(np.clip(np.asarray(p, dtype=np.float64), _EPS, 1.0)) / float(temperature)
-    logp -= logp.max(axis=1, keepdims=True)
-    e = np.exp(logp)
-    return e / e.sum(axis=1, keepdims=True)
+    return softmax(np.log(np.clip(np.asarray(p, dtype=np.float64), _EPS, 1.0)) / float(temperature), axis=1)
 
 
 def fit_temperature(p: np.ndarray, y: np.ndarray, *, bounds: tuple[float, float] = (0.05, 20.0)) -> float:
