@@ -131,3 +131,24 @@ def test_a_refit_with_dropout_repeats_itself_whatever_was_fitted_in_between():
     assert all(np.array_equal(a, b) for a, b in zip(first, again))  # bit for bit: dropout masks restarted
     assert not all(np.array_equal(a, b) for a, b in zip(first, other))  # another seed, other masks
     assert reseed_generators(model, 0) == 1 and reseed_generators(keras.Model(x_in, x_in), 0) == 0
+
+
+def test_validation_scoring_is_the_eager_forward_pass_to_the_last_bit():
+    """``_forward`` (traced ``predict_on_batch``) = ``model(x, training=False)``, batch-norm and dropout included."""
+    from skysieve.train._soft import _forward
+
+    keras.utils.set_random_seed(4)
+    inp = keras.Input((8, 8, 1))
+    h = keras.layers.Conv2D(4, 3, padding="same", name="b1_conv")(inp)
+    h = keras.layers.BatchNormalization(momentum=0.5, name="b1_bn")(h)
+    h = keras.layers.Dropout(0.5, name="b2_drop")(keras.layers.Flatten()(h))
+    model = keras.Model(inp, keras.layers.Dense(3, activation="softmax", name="out")(h))
+    rng = np.random.default_rng(5)
+    x = rng.normal(1.0, 2.0, (70, 8, 8, 1)).astype("float32")
+    y = np.full((70, 3), 1 / 3, "float32")
+    fit = fit_soft(model, x_train=x, y_train=y, x_val=x[:20], y_val=y[:20], learning_rate=0.01, batch_size=16,
+                   epochs=2, patience=2, seed=6)  # moving statistics away from their initial values
+    eager = np.concatenate([keras.ops.convert_to_numpy(fit.model(x[i: i + 32], training=False))
+                            for i in range(0, 70, 32)]).astype(np.float64)
+    assert not np.allclose(eager, eager.mean(axis=0))  # the inputs are told apart, so a mismatch would show
+    assert np.array_equal(_forward(fit.model, x, 32), eager)  # 32, 32 and a last batch of 6

@@ -56,3 +56,53 @@ def test_sky_sigma_gives_five_sigma_at_the_depth_in_the_aperture():
     area = np.pi * (0.2 / 0.05) ** 2
     flux = 10 ** (-0.4 * (27.0 - 25.0))
     assert flux / (sigma * np.sqrt(area)) == pytest.approx(5.0)
+
+
+def test_the_cached_psf_grid_renders_the_same_stamps_as_a_plain_moffat_and_is_reused(monkeypatch):
+    """Field neighbours, three bands of two pixel scales, every class: bitwise the stamps of galsim.Moffat."""
+    from skysieve.config import load_params
+    from skysieve.tasks.morphology import _render
+    from skysieve.tasks.morphology.sim import _draw_galaxy_truth, render_image
+
+    cfg = load_params("params.yaml").simulate_morphology
+    bands = [cfg.target.bands[i] for i in (4, 9, 15)] + [cfg.source.band]
+    rng = np.random.default_rng(3)
+    jobs = [(_draw_galaxy_truth(rng, cfg, i % 5, float(rng.uniform(19, 24))), bands[i % 4]) for i in range(40)]
+
+    def render():
+        return [render_image(g, band, cfg, rng=np.random.default_rng(i), neighbours_mean=1.2)["stamp"]
+                for i, (g, band) in enumerate(jobs)]
+
+    cached = _render.CachedKMoffat
+    monkeypatch.setattr(cached, "_grids", {})
+    drawn = []
+    plain_draw = galsim.Moffat._drawKImage
+    monkeypatch.setattr(galsim.Moffat, "_drawKImage", lambda self, image, jac=None: (
+        drawn.append(1), plain_draw(self, image, jac))[1])
+    with_cache = render()
+    n_cached = len(drawn)
+    monkeypatch.setattr(_render, "CachedKMoffat", galsim.Moffat)
+    without = render()
+    assert all(np.array_equal(a, b) for a, b in zip(with_cache, without))
+    assert len(drawn) - n_cached == 40  # a plain Moffat is drawn for every image
+    assert 4 <= n_cached <= 30  # the cache drew each (band, grid) once: at least one per band, fewer than the images
+    assert len(cached._grids) == n_cached
+
+
+def test_the_psf_grid_cache_stays_within_its_byte_budget(monkeypatch):
+    from skysieve.tasks.morphology._render import CachedKMoffat
+
+    monkeypatch.setattr(CachedKMoffat, "_grids", {})
+
+    def draw(fwhm):
+        galsim.Convolve(CachedKMoffat(beta=3.0, fwhm=fwhm), galsim.Gaussian(sigma=0.3)).drawImage(nx=64, ny=64,
+                                                                                                scale=0.05)
+
+    draw(0.1)
+    one = next(iter(CachedKMoffat._grids.values())).nbytes  # every grid here has this size
+    monkeypatch.setattr(CachedKMoffat, "MAX_BYTES", 3 * one)
+    for fwhm in (0.12, 0.14, 0.16, 0.18):
+        draw(fwhm)
+    grids = CachedKMoffat._grids
+    assert all(g.nbytes == one for g in grids.values())
+    assert [k[1] for k in grids] == [0.14, 0.16, 0.18]  # three fit; the oldest went first

@@ -29,7 +29,7 @@ import galsim
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["Galaxy", "cut_stamp", "draw_galaxy", "petrosian_radius_px", "sky_sigma"]
+__all__ = ["CachedKMoffat", "Galaxy", "cut_stamp", "draw_galaxy", "petrosian_radius_px", "sky_sigma"]
 
 ZERO_POINT = 25.0  # AB magnitude of one count; the images are in counts
 
@@ -104,6 +104,40 @@ def _disk(g: Galaxy, flux: float, rng: np.random.Generator) -> galsim.GSObject:
     return galsim.Add(parts)
 
 
+class CachedKMoffat(galsim.Moffat):
+    """A Moffat PSF whose Fourier image is computed once per FFT grid and then reused, to the last bit.
+
+    galsim draws a convolution by FFT: it evaluates each component's Fourier
+    transform on a k-space grid of N² points and multiplies them.  The Moffat's
+    transform, ∝ (k r₀)^{β−1} K_{β−1}(k r₀), costs a Bessel function per point,
+    about a quarter of the rendering time, yet a band's PSF is the same for
+    every image and the grid takes few sizes (galsim rounds N to good FFT
+    sizes).  This subclass keeps the drawn grid, keyed by the profile, the
+    grid's bounds and spacing and the world-to-image Jacobian, in a per-process
+    table of at most ``MAX_BYTES`` (oldest out first; the 16 target bands with
+    their few grid sizes each fit).  galsim's ``drawFFT_makeKImage`` documents
+    this reuse; the stamps are bitwise those of a plain ``galsim.Moffat``
+    (``tests/tasks/morphology/test_render.py``; rendering speed:
+    ``benchmarks/bench_morphology_sim.py --psf-cache``).
+    """
+
+    MAX_BYTES = 256 * 2**20
+    _grids: dict = {}
+
+    def _drawKImage(self, image, jac=None):
+        key = (self.beta, self.fwhm, self.trunc, self.flux, self.gsparams, image.bounds, image.scale,
+               None if jac is None else np.asarray(jac).tobytes())
+        grids = CachedKMoffat._grids
+        grid = grids.get(key)
+        if grid is not None:
+            image.array[...] = grid
+            return
+        super()._drawKImage(image, jac)
+        grids[key] = image.array.copy()
+        while sum(g.nbytes for g in grids.values()) > self.MAX_BYTES and len(grids) > 1:
+            grids.pop(next(iter(grids)))
+
+
 def draw_galaxy(g: Galaxy, *, flux: float, psf_fwhm_arcsec: float, pixel_scale_arcsec: float, sigma: float,
                 size_px: int, neighbours: list[tuple[Galaxy, float, float, float]] = (),
                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -127,7 +161,7 @@ def draw_galaxy(g: Galaxy, *, flux: float, psf_fwhm_arcsec: float, pixel_scale_a
     -------
     noisy, clean : ndarray of shape (size_px, size_px), counts
     """
-    psf = galsim.Moffat(beta=3.0, fwhm=psf_fwhm_arcsec)
+    psf = CachedKMoffat(beta=3.0, fwhm=psf_fwhm_arcsec)
     if g.klass == 4:  # unclassifiable: a blend of two, or a faint galaxy under an artefact
         base = Galaxy(int(rng.integers(0, 3)), g.mag, g.re_arcsec, g.q, g.beta_deg, g.inclination_deg, g.arms,
                       g.bar, g.seed)
