@@ -182,6 +182,11 @@ class FinetuneMorphologyParams(Section):
     batch_size: int = Field(32, ge=1)
     patience: int = Field(4, ge=1)
     n_trials: int = Field(3, ge=0, description="Optuna trials over frozen depth and lr_ratio (0: use the params)")
+    pruner: Literal["median", "none"] = Field("median", description="stop a trial at an epoch where its best "
+                                              "validation RMSE so far is worse than the finished trials' median "
+                                              "there (Optuna's MedianPruner), or never")
+    warmup_epochs: int = Field(2, ge=0, description="0-based epoch from whose end a trial can be pruned (every "
+                               "trial runs at least warmup_epochs + 1 epochs)")
     depth_choices: tuple[int, ...] = (0, 2, 5, 8)
     lr_ratio_range: tuple[float, float] = (0.1, 1.0)
     temperature: bool = Field(True, description="fit a softmax temperature on the validation split and bake it "
