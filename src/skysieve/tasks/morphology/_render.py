@@ -140,7 +140,7 @@ class CachedKMoffat(galsim.Moffat):
 
 def draw_galaxy(g: Galaxy, *, flux: float, psf_fwhm_arcsec: float, pixel_scale_arcsec: float, sigma: float,
                 size_px: int, neighbours: list[tuple[Galaxy, float, float, float]] = (),
-                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+                rng: np.random.Generator, folding_threshold: float = 1e-2) -> tuple[np.ndarray, np.ndarray]:
     """Draw ``g`` (and its neighbours) convolved with the PSF on ``size_px``² pixels, with and without noise.
 
     Parameters
@@ -156,6 +156,12 @@ def draw_galaxy(g: Galaxy, *, flux: float, psf_fwhm_arcsec: float, pixel_scale_a
     neighbours : list of (Galaxy, flux, dx_arcsec, dy_arcsec)
         Other cluster galaxies drawn into the same image.
     rng : numpy.random.Generator
+    folding_threshold : float
+        galsim's ``folding_threshold``: the fraction of flux allowed to fold
+        back into the image from beyond the FFT grid, which it sizes (the grid
+        spans 2π / k_step, with k_step = π / R and R enclosing all but this
+        fraction of the flux; ``maxk_threshold`` is 3e-3).  Rendering time goes
+        as the grid's area.
 
     Returns
     -------
@@ -178,7 +184,7 @@ def draw_galaxy(g: Galaxy, *, flux: float, psf_fwhm_arcsec: float, pixel_scale_a
         prof = _profile(g, flux, rng)
     for ng, nflux, dx, dy in neighbours:
         prof = prof + _profile(ng, nflux, rng).shift(dx, dy)
-    gsparams = galsim.GSParams(folding_threshold=1e-2, maxk_threshold=3e-3)
+    gsparams = galsim.GSParams(folding_threshold=folding_threshold, maxk_threshold=3e-3)
     image = galsim.Convolve(prof, psf, gsparams=gsparams).drawImage(nx=size_px, ny=size_px, scale=pixel_scale_arcsec,
                                                  method="auto")
     clean = image.array.astype(np.float64)

@@ -77,7 +77,8 @@ def render_image(g: Galaxy, band: BandParams, cfg: SimulateMorphologyParams, *, 
         neighbours.append((ng,
                            10 ** (-0.4 * (nmag - 25.0)), r * np.cos(ang), r * np.sin(ang)))
     noisy, clean = draw_galaxy(g, flux=flux, psf_fwhm_arcsec=band.psf_fwhm_arcsec, pixel_scale_arcsec=pix,
-                               sigma=sigma, size_px=size, neighbours=neighbours, rng=rng)
+                               sigma=sigma, size_px=size, neighbours=neighbours, rng=rng,
+                               folding_threshold=cfg.folding_threshold)
     r_p = petrosian_radius_px(noisy, eta=cfg.petrosian_eta, r_min_px=band.psf_fwhm_arcsec / pix)
     yy, xx = np.mgrid[:size, :size] - (size - 1) / 2
     inside = xx**2 + yy**2 <= r_p**2
