@@ -178,12 +178,13 @@ class SoftFitResult:
 def _forward(model: keras.Model, x: np.ndarray, batch_size: int) -> np.ndarray:
     """Inference-mode outputs, float64, one ``predict_on_batch`` per batch.
 
-    ``predict_on_batch`` runs the model's traced predict step (traced once,
-    then reused for any batch size), without ``predict``'s per-call data
-    adapter.  It gives the same numbers, to the last bit, as calling the model
-    eagerly, ``model(x, training=False)``, and on the morphology net it is
-    3–4× faster (``benchmarks/bench_soft_forward.py``): an eager call walks the
-    layer graph in Python, op by op.  Every epoch of a soft fit scores the
+    ``predict_on_batch`` runs the model's traced predict step (traced for the
+    first batch shape, then once more with a free batch size), without
+    ``predict``'s per-call data adapter.  It gives the same numbers, to the
+    last bit, as calling the model eagerly, ``model(x, training=False)``, and
+    on the morphology net it is 2.8–4.1× faster
+    (``benchmarks/bench_soft_forward.py``): an eager call walks the layer
+    graph in Python, op by op.  Every epoch of a soft fit scores the
     validation split this way.
     """
     return np.concatenate([np.asarray(model.predict_on_batch(x[i: i + batch_size]))

@@ -140,7 +140,7 @@ class CachedKMoffat(galsim.Moffat):
 
 def draw_galaxy(g: Galaxy, *, flux: float, psf_fwhm_arcsec: float, pixel_scale_arcsec: float, sigma: float,
                 size_px: int, neighbours: list[tuple[Galaxy, float, float, float]] = (),
-                rng: np.random.Generator, folding_threshold: float = 1e-2) -> tuple[np.ndarray, np.ndarray]:
+                rng: np.random.Generator, folding_threshold: float = 0.03) -> tuple[np.ndarray, np.ndarray]:
     """Draw ``g`` (and its neighbours) convolved with the PSF on ``size_px``² pixels, with and without noise.
 
     Parameters
@@ -161,7 +161,7 @@ def draw_galaxy(g: Galaxy, *, flux: float, psf_fwhm_arcsec: float, pixel_scale_a
         back into the image from beyond the FFT grid, which it sizes (the grid
         spans 2π / k_step, with k_step = π / R and R enclosing all but this
         fraction of the flux; ``maxk_threshold`` is 3e-3).  Rendering time goes
-        as the grid's area.
+        as the grid's area.  The default is ``simulate_morphology``'s.
 
     Returns
     -------

@@ -4,12 +4,13 @@ One trainer per frozen depth serves every trial at that depth
 (:class:`skysieve.train.SoftTrainer`); each trial restarts from the source
 weights.  The first trial is the params' ``frozen_depth`` and ``lr_ratio``.
 With ``pruner: median`` a later trial stops at the end of an epoch ``e`` ≥
-``warmup_epochs`` (0-based) when its best validation RMSE so far is worse than the
-median of the finished trials' validation RMSE at epoch ``e`` (Optuna's
-``MedianPruner``, the engine's default too).  A setting is then ruled out in
-the few epochs that show it behind, not in a full fit; the price is that a
-setting which starts slowly and would finish ahead can be cut.  With ``n_trials = 0`` the params'
-values are used as they are.  With ``temperature`` the best trial's
+``warmup_epochs`` (0-based) when its best validation RMSE so far is worse
+than the median of the finished trials' validation RMSE at epoch ``e``
+(Optuna's ``MedianPruner``, the engine's default too).  A setting is then
+ruled out in the few epochs that show it behind, not in a full fit; the
+price is that a setting which starts slowly and would finish ahead can be
+cut.  With ``n_trials = 0`` the params' values are used as they are.  With
+``temperature`` the best trial's
 network then gets a softmax temperature fitted on the validation split
 (:func:`skysieve.train.fit_temperature`), baked into its output layer.
 """
