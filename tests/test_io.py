@@ -1,6 +1,7 @@
 """Atomic writes (src/skysieve/_io.py): all or nothing, and concurrent writers of one path never collide."""
 
 import os
+import re
 import threading
 from pathlib import Path
 
@@ -78,18 +79,49 @@ def test_an_output_under_a_file_is_a_clear_error_and_nothing_is_written(tmp_path
     assert (tmp_path / "maps").read_text() == "not a folder" and _leftovers(tmp_path) == []
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
+_READ_ONLY_CHECK = """
+import sys
+from pathlib import Path
+from skysieve._io import atomic_path
+from skysieve.errors import ConfigError
+try:
+    with atomic_path(Path(sys.argv[1]) / "out.fits") as tmp:
+        tmp.write_text("x")
+except ConfigError as exc:
+    print(exc)
+    sys.exit(3)
+"""
+
+
+def _without_override() -> None:
+    """Drop the capabilities that let root ignore file modes (DAC override, read search, owner) before exec."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in (1, 2, 3):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER
+        if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP: root's next exec gets none of them
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
 def test_an_output_in_a_read_only_directory_is_a_clear_error(tmp_path):
+    """Root may write anywhere, so under root the write runs in a child without the DAC-override capabilities."""
+    import subprocess
+    import sys
+
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o500)
+    run = [sys.executable, "-c", _READ_ONLY_CHECK, str(locked)]
+    kwargs = {"preexec_fn": _without_override} if os.geteuid() == 0 else {}
     try:
-        with pytest.raises(ConfigError, match=r"locked/out\.fits: cannot write this output — no permission to "
-                                              r"write in .*locked; choose a writable directory"):
-            with atomic_path(locked / "out.fits") as tmp:
-                tmp.write_text("x")
+        out = subprocess.run(run, capture_output=True, text=True, timeout=120, **kwargs)
+    except subprocess.SubprocessError as exc:  # no CAP_SETPCAP here: the capabilities cannot be dropped
+        pytest.skip(f"cannot start a child without root's DAC override here: {exc}")
     finally:
         locked.chmod(0o700)
+    assert out.returncode == 3, out.stderr[-2000:]
+    assert re.search(r"locked/out\.fits: cannot write this output — no permission to write in \S*/locked; "
+                     r"choose a writable directory", out.stdout), out.stdout  # the folder, not a temporary name
     assert list(locked.iterdir()) == []
 
 

@@ -77,8 +77,9 @@ def unwritable(path: Path, exc: OSError) -> ConfigError:
     blocker = next((p for p in (parent, *parent.parents) if p.exists() and not p.is_dir()), None)
     if blocker is not None:
         why = f"{blocker} is a file, not a directory; remove it or choose another output path"
-    elif isinstance(exc, PermissionError):
-        why = f"no permission to write in {exc.filename or parent}; choose a writable directory or fix its permissions"
+    elif isinstance(exc, PermissionError):  # the folder in which a file or folder could not be made, not its name
+        where = Path(exc.filename).parent if exc.filename else parent
+        why = f"no permission to write in {where}; choose a writable directory or fix its permissions"
     else:
         why = f"{exc.strerror or exc} ({exc.__class__.__name__}); choose another output path"
     return ConfigError(f"{path}: cannot write this output — {why}")
