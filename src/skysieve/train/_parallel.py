@@ -39,11 +39,12 @@ from typing import Any
 
 import numpy as np
 
+from skysieve._cpus import available_cpus
 from skysieve.errors import SkysieveError
 from skysieve.train._checkpoint import FoldCheckpoint
 from skysieve.train._split import Fold
 
-__all__ = ["FoldPool", "FoldWorkers", "fold_workers", "watch_parent"]
+__all__ = ["FoldPool", "FoldWorkers", "available_cpus", "fold_workers", "watch_parent"]
 
 _log = logging.getLogger("skysieve.train")
 
@@ -64,14 +65,6 @@ def fold_workers(requested: int, n_folds: int, *, cpus: int | None = None) -> in
     """
     n = requested or min(n_folds, cpus or available_cpus())
     return max(1, min(n, n_folds))
-
-
-def available_cpus() -> int:
-    """The cores this process may run on (its CPU affinity where the OS has one, else ``os.cpu_count()``)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 @dataclass(frozen=True)

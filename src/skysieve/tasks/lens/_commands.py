@@ -26,17 +26,17 @@ def simulate_lens(
                                          min=0)] = 0,
 ) -> None:
     """Simulate HST-like member cutouts with and without lensed sources (sections: cosmology, simulate_lens)."""
-    import os
     import time
 
     import numpy as np
 
+    from skysieve._cpus import available_cpus
     from skysieve.config import load_params
     from skysieve.tasks.lens.sim import write_lens_simulation
 
     p = load_params(params)
     cfg = p.simulate_lens
-    n_workers = workers or os.cpu_count() or 1
+    n_workers = workers or available_cpus()
     t0 = time.perf_counter()
     truth = write_lens_simulation(cfg, p.cosmology, out, seed=cfg.seed, workers=n_workers, progress=True)
     kinds, counts = np.unique(np.asarray(truth["kind"], dtype=str), return_counts=True)

@@ -26,17 +26,17 @@ def simulate_members(
                                          min=0)] = 0,
 ) -> None:
     """Simulate HST cutouts of cluster members and interlopers in 12 bands (sections: cosmology, simulate_members)."""
-    import os
     import time
 
     import numpy as np
 
+    from skysieve._cpus import available_cpus
     from skysieve.config import load_params
     from skysieve.tasks.members.sim import write_members_simulation
 
     p = load_params(params)
     cfg = p.simulate_members
-    n_workers = workers or os.cpu_count() or 1
+    n_workers = workers or available_cpus()
     t0 = time.perf_counter()
     truth = write_members_simulation(cfg, p.cosmology, out, workers=n_workers, progress=True)
     kinds, counts = np.unique(np.asarray(truth["kind"], dtype=str), return_counts=True)

@@ -7,7 +7,6 @@ learn vote fractions and transfer between surveys.
 """
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -163,6 +162,7 @@ def experiments_morphology(
     import numpy as np
     from astropy.table import Table
 
+    from skysieve._cpus import available_cpus
     from skysieve._io import atomic_path
     from skysieve.config import load_params
     from skysieve.data import open_dataset
@@ -178,7 +178,7 @@ def experiments_morphology(
     data = open_dataset(sim / "target")
     train, val, test = (load_split(data, s) for s in ("train", "val", "test"))
     model, lineage = load_transfer_source(ft.source_model, input_shape=data.shape[1:], n_outputs=len(CLASSES))
-    curve, depth = transfer_experiments(model, pre, ft, cfg, train, val, test, workers=cfg.workers or os.cpu_count() or 1,
+    curve, depth = transfer_experiments(model, pre, ft, cfg, train, val, test, workers=cfg.workers or available_cpus(),
                                         progress=_progress)
     # the report holds figures only, so a rerun with the same params rewrites it byte for byte: the source's
     # registry version and run id (new at every pre-training) and the timings are printed, not written

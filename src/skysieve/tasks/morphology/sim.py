@@ -19,7 +19,6 @@ label`` (the most-voted class, −1 if unlabelled), ``split``
 fractions ``p_<class>``, their expectations ``e_<class>`` and the truth.
 """
 
-import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -27,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
+from skysieve._cpus import available_cpus
 from skysieve.tasks.morphology._render import Galaxy, cut_stamp, draw_galaxy, petrosian_radius_px, sky_sigma
 from skysieve.tasks.morphology._votes import annotator_noise_floor, vote_fractions, vote_probabilities
 from skysieve.tasks.morphology.params import CLASSES, BandParams, SimulateMorphologyParams
@@ -103,7 +103,7 @@ def render_all(jobs: list[tuple], cfg: SimulateMorphologyParams, *, progress: Ca
     same for any number of workers; galsim is single-threaded, so the
     processes scale with the cores.
     """
-    workers = cfg.workers or os.cpu_count() or 1
+    workers = cfg.workers or available_cpus()
     if workers == 1 or len(jobs) < 2 * workers:
         return [_render_job(j) for j in progress(jobs, desc=desc)]
     with ProcessPoolExecutor(max_workers=workers) as pool:
