@@ -32,8 +32,7 @@ def main() -> None:
     import numpy as np
 
     from skysieve.config import load_params
-    from skysieve.tasks.morphology.params import CLASSES
-    from skysieve.tasks.morphology.sim import _draw_galaxy_truth, render_image
+    from skysieve.tasks.morphology.sim import native_size_px, render_image
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=200, help="galaxies per survey")
@@ -49,8 +48,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     for survey, bands, crowd in (("source", [cfg.source.band], cfg.source.neighbours_mean),
                                  ("target", list(cfg.target.bands), cfg.target.neighbours_mean)):
-        gals = [_draw_galaxy_truth(rng, cfg, int(rng.choice(len(CLASSES), p=cfg.class_fractions)),
-                                   float(rng.uniform(*cfg.source.mag_range))) for _ in range(args.n)]
+        gals = _galaxies(cfg, rng, args.n)
         pairs = [(g, bands[i % len(bands)]) for i, g in enumerate(gals)]
         t0 = time.perf_counter()
         for g, band in pairs:
@@ -58,8 +56,7 @@ def main() -> None:
         full = time.perf_counter() - t0
         t0 = time.perf_counter()
         for g, band in pairs:
-            size = int(np.clip(np.ceil((11 * g.re_arcsec + 4 * band.psf_fwhm_arcsec) / band.pixel_scale_arcsec),
-                               32, 256)) // 2 * 2 + 1
+            size = native_size_px(g, band)
             galsim.Convolve(galsim.Sersic(n=4, half_light_radius=g.re_arcsec),
                             galsim.Moffat(beta=3.0, fwhm=band.psf_fwhm_arcsec)).drawImage(
                 nx=size, ny=size, scale=band.pixel_scale_arcsec)
@@ -79,20 +76,26 @@ def main() -> None:
               f"{args.n / times[args.workers]:.1f} stamps/s; speed-up {times[1] / times[args.workers]:.2f}")
 
 
+def _galaxies(cfg, rng, n: int) -> list:
+    """``n`` galaxies of the params' class mix and source magnitudes, drawn as the simulator draws its truth."""
+    from skysieve.tasks.morphology.params import CLASSES
+    from skysieve.tasks.morphology.sim import _draw_galaxy_truth
+
+    return [_draw_galaxy_truth(rng, cfg, int(rng.choice(len(CLASSES), p=cfg.class_fractions)),
+                               float(rng.uniform(*cfg.source.mag_range))) for _ in range(n)]
+
+
 def _psf_cache(cfg, n: int, repeats: int) -> None:
     import galsim
     import numpy as np
 
     from skysieve.tasks.morphology import _render
-    from skysieve.tasks.morphology.params import CLASSES
-    from skysieve.tasks.morphology.sim import _draw_galaxy_truth, render_image
+    from skysieve.tasks.morphology.sim import render_image
 
     cached = _render.CachedKMoffat
     for survey, bands, crowd in (("source", [cfg.source.band], cfg.source.neighbours_mean),
                                  ("target", list(cfg.target.bands), cfg.target.neighbours_mean)):
-        rng = np.random.default_rng(0)
-        gals = [_draw_galaxy_truth(rng, cfg, int(rng.choice(len(CLASSES), p=cfg.class_fractions)),
-                                   float(rng.uniform(*cfg.source.mag_range))) for _ in range(n)]
+        gals = _galaxies(cfg, np.random.default_rng(0), n)
         best, stamps = {"cached": np.inf, "plain": np.inf}, {}
         for _ in range(repeats):
             for way, psf in (("plain", galsim.Moffat), ("cached", cached)):

@@ -126,8 +126,8 @@ def test_the_default_folding_threshold_keeps_clean_images_within_a_fifth_of_the_
         band = bands[0] if i % 2 == 0 else bands[1 + (i // 2) % 16]
         g = sim._draw_galaxy_truth(rng, cfg, i % 5, float(rng.uniform(19, 24.5)))
         pix, sigma = band.pixel_scale_arcsec, sky_sigma(band.depth_mag, band.pixel_scale_arcsec)
-        size = int(np.clip(np.ceil((11 * g.re_arcsec + 4 * band.psf_fwhm_arcsec) / pix), 32, 256)) // 2 * 2 + 1
-        flux = 10 ** (-0.4 * (g.mag + sim.COLOUR_SLOPE[g.klass] * (1.54 - band.wavelength_um) - 25.0))
+        size = sim.native_size_px(g, band)
+        flux = 10 ** (-0.4 * (sim.band_magnitude(g, band) - 25.0))
         near = [(sim._draw_galaxy_truth(rng, cfg, 0, g.mag), 0.5 * flux, 4 * g.re_arcsec, 0.0)] if i % 3 == 0 else []
 
         def clean(ft):

@@ -31,7 +31,7 @@ from skysieve.tasks.morphology._render import Galaxy, cut_stamp, draw_galaxy, pe
 from skysieve.tasks.morphology._votes import annotator_noise_floor, vote_fractions, vote_probabilities
 from skysieve.tasks.morphology.params import CLASSES, BandParams, SimulateMorphologyParams
 
-__all__ = ["COLOUR_SLOPE", "SurveyImages", "render_all", "render_image", "simulate_source", "simulate_target",
+__all__ = ["COLOUR_SLOPE", "SurveyImages", "band_magnitude", "native_size_px", "render_all", "render_image", "simulate_source", "simulate_target",
            "write_survey"]
 
 #: Colour slope by class, mag per µm bluewards of F160W (m_band = m_H + slope · (1.54 − λ)): red spheroids.
@@ -53,6 +53,17 @@ def _draw_galaxy_truth(rng: np.random.Generator, cfg: SimulateMorphologyParams, 
                   bar=bool(rng.random() < 0.33), seed=int(rng.integers(1, 2**30)))
 
 
+def band_magnitude(g: Galaxy, band: BandParams) -> float:
+    """The galaxy's AB magnitude in ``band``: m_H + slope(class) · (1.54 µm − λ)."""
+    return g.mag + COLOUR_SLOPE[g.klass] * (1.54 - band.wavelength_um)
+
+
+def native_size_px(g: Galaxy, band: BandParams) -> int:
+    """Side (odd, 33 … 257 px) of the native image ``g`` is drawn on in ``band``: 11 r_e + 4 PSF FWHM."""
+    return int(np.clip(np.ceil((11 * g.re_arcsec + 4 * band.psf_fwhm_arcsec) / band.pixel_scale_arcsec),
+                       32, 256)) // 2 * 2 + 1
+
+
 def render_image(g: Galaxy, band: BandParams, cfg: SimulateMorphologyParams, *, rng: np.random.Generator,
                  neighbours_mean: float = 0.0) -> dict:
     """Draw ``g`` in ``band``, measure r_P, cut and resample the stamp; return the stamp and its measurements.
@@ -63,11 +74,11 @@ def render_image(g: Galaxy, band: BandParams, cfg: SimulateMorphologyParams, *, 
         ``stamp`` (stamp_px², unit robust peak), ``r_petro_arcsec``, ``snr``
         (S/N within r_P), ``scale`` (counts per stamp unit), ``n_neighbours``.
     """
-    mag = g.mag + COLOUR_SLOPE[g.klass] * (1.54 - band.wavelength_um)
+    mag = band_magnitude(g, band)
     flux = 10 ** (-0.4 * (mag - 25.0))
     sigma = sky_sigma(band.depth_mag, band.pixel_scale_arcsec)
     pix = band.pixel_scale_arcsec
-    size = int(np.clip(np.ceil((11 * g.re_arcsec + 4 * band.psf_fwhm_arcsec) / pix), 32, 256)) // 2 * 2 + 1
+    size = native_size_px(g, band)
     neighbours = []
     for _ in range(rng.poisson(neighbours_mean)):
         ng = _draw_galaxy_truth(rng, cfg, int(rng.choice([0, 1, 2], p=[0.6, 0.3, 0.1])), g.mag + rng.uniform(-1, 2))
