@@ -8,7 +8,9 @@ stars, noise) pasted side by side into one image with one TAN WCS.
 
 Timed, alternating, best of ``--repeat``: (a) :func:`skysieve.tasks.detect.survey.detect_image`
 — binning check, windows with a quarter-window overlap, per-window stretch,
-the model, heatmap decoding, non-maximum suppression on the sky; (b) the bare
+the model, heatmap decoding, non-maximum suppression on the sky — once plain and once with test-time
+augmentation (``tta``: the maps averaged over each window's 8 rotations and flips, as
+``evaluate_detect.tta`` and a version's ``detect.tta`` tag ask); (b) the bare
 baseline: the same windows already stretched and in memory,
 ``model.predict(x, batch_size=16)``, and (c) the same with ``predict_on_batch``
 batch by batch (the tighter baseline: ``model.predict`` pays a per-call set-up).  Both run on every core TensorFlow is
@@ -64,10 +66,14 @@ def main() -> None:
     windows = np.stack([stretch(big[y:y + size, x:x + size], kind=c.stretch) for y in starts for x in starts])
     area_deg2 = big.shape[0] * big.shape[1] * (scale / 3600) ** 2
 
-    def ours():
+    def ours(tta=False):
         return detect_image(big, wcs, pixel_arcsec=scale, models=[model], window_px=size, model_arcsec=scale,
                             stride=c.output_stride, stretch_kind=c.stretch, softening=c.asinh_softening,
-                            min_score=0.02, max_per_window=20, overlap_px=overlap, nms_arcsec=54.0, batch_size=16)
+                            min_score=0.02, max_per_window=20, overlap_px=overlap, nms_arcsec=54.0, batch_size=16,
+                            tta=tta)
+
+    def ours_tta():
+        return ours(tta=True)
 
     def bare():
         return model.predict(windows, batch_size=16, verbose=0)
@@ -75,8 +81,9 @@ def main() -> None:
     def bare_batches():
         return [model.predict_on_batch(windows[i:i + 16]) for i in range(0, len(windows), 16)]
 
-    ours(), bare(), bare_batches()  # trace once
-    runs = (("detect_image", ours), ("model.predict", bare), ("predict_on_batch", bare_batches))
+    ours(), ours_tta(), bare(), bare_batches()  # trace once
+    runs = (("detect_image", ours), ("detect_image, tta", ours_tta), ("model.predict", bare),
+            ("predict_on_batch", bare_batches))
     best = {name: np.inf for name, _ in runs}
     for _ in range(args.repeat):
         for name, fn in runs:
@@ -87,7 +94,8 @@ def main() -> None:
     print(json.dumps({"area_deg2": area_deg2, "windows": len(windows), "threads": args.threads,
                       "seconds": best, "deg2_per_min_per_core": rate,
                       "ratio_to_bare": rate["detect_image"] / rate["model.predict"],
-                      "ratio_to_predict_on_batch": rate["detect_image"] / rate["predict_on_batch"]}, indent=1))
+                      "ratio_to_predict_on_batch": rate["detect_image"] / rate["predict_on_batch"],
+                      "tta_ratio_to_plain": rate["detect_image, tta"] / rate["detect_image"]}, indent=1))
 
 
 if __name__ == "__main__":

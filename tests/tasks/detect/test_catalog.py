@@ -13,7 +13,7 @@ SCALE = 3.168
 
 @pytest.fixture
 def registered(tmp_path, monkeypatch, mlflow_db):
-    """A random-weight centre_net on 32² windows, registered with the detect catalog tags."""
+    """A random-weight centre_net on 32² windows, registered with the detect catalog tags (v2: with TTA)."""
     from skysieve._tracking import configure_mlflow, provenance
     from skysieve.config import CentreNetParams
     from skysieve.nets import InputSpec, build_net
@@ -35,6 +35,10 @@ def registered(tmp_path, monkeypatch, mlflow_db):
     state = {"thresholds": {"cnn": 0.0}, "references": {"cnn_prob": [0.1, 0.2]}, "test_metrics": {"cnn": {"f1": 0.5}}}
     record = register_cnn(task="detect", models_dir=models_dir, name="tiny-detect", state=state,
                           provenance=provenance([models_dir], root=tmp_path), params={"train_detect": {}}, tags=tags)
+    # version 2: the same net registered with test-time augmentation
+    register_cnn(task="detect", models_dir=models_dir, name="tiny-detect", state=state,
+                 provenance=provenance([models_dir], root=tmp_path), params={"train_detect": {}},
+                 tags={**tags, "detect.tta": "true"})
     return record
 
 
@@ -71,3 +75,22 @@ def test_catalog_rows_header_and_bad_input(tmp_path, registered):
     empty = runner.invoke(app, ["catalog", "--model", "models:/tiny-detect/1", *_bands(tmp_path, nan_cols=80),
                                 "--out", str(bad), "--no-progress"])
     assert empty.exit_code == 2 and "every window is masked" in empty.output and not bad.exists()
+
+
+def test_a_version_registered_with_tta_is_scored_in_eight_orientations(tmp_path, registered):
+    """The ``detect.tta`` tag makes the catalog average the maps as the evaluation did; without it, plain."""
+    from skysieve.cli import build_app
+
+    app = build_app()
+    bands = _bands(tmp_path)
+    cats = {}
+    for version in ("1", "2"):
+        out = tmp_path / f"cat{version}.fits"
+        result = runner.invoke(app, ["catalog", "--model", f"models:/tiny-detect/{version}", *bands, "--out",
+                                     str(out), "--no-progress"])
+        assert result.exit_code == 0, result.output
+        cats[version] = Table.read(out)
+    plain, tta = cats["1"], cats["2"]
+    assert plain.meta["TTA"] is False and tta.meta["TTA"] is True
+    # a random-weight net is not symmetric: averaging its eight views changes the scores
+    assert not np.allclose(np.sort(plain["score"])[-3:], np.sort(tta["score"])[-3:])

@@ -103,3 +103,31 @@ def test_field_noise_and_truth():
     x, y = int(round(t["x_px"])), int(round(t["y_px"]))
     # the BCG sits at the centre: the r image there is far above the noise
     assert g.images["r"][y, x] > 20 * g.sigma_nmgy["r"]
+
+
+def test_fields_do_not_depend_on_the_number_of_workers(tmp_path):
+    """Every field has its own seed: two worker processes write the same files and tables as one."""
+    from astropy.io import fits
+    from astropy.table import Table
+
+    from skysieve.tasks.detect._write import simulate_fields
+
+    cfg = SimulateDetectParams(native_size_px=256, bin=8, n_fields=5, field_galaxies_per_arcmin2=2.0,
+                               stars_per_arcmin2=0.5)
+    out = {}
+    for workers in (1, 2):
+        d = tmp_path / f"w{workers}"
+        d.mkdir()
+        fields, truth = simulate_fields(cfg, cosmo=COSMO, out_dir=d, seed=7, progress=False, workers=workers)
+        out[workers] = (d, fields, truth)
+    (d1, f1, t1), (d2, f2, t2) = out[1], out[2]
+    assert len(t1) > 0 and list(f1["field"]) == list(range(5))
+    for name in f1.colnames:
+        assert list(f1[name]) == list(f2[name]), name
+    for name in t1.colnames:
+        np.testing.assert_array_equal(t1[name], t2[name])
+    for row in f1:
+        for b in ("g", "r", "i"):
+            a, c = (fits.getdata(d / row[f"file_{b}"]) for d in (d1, d2))
+            np.testing.assert_array_equal(a, c)
+    assert len(Table.read(d2 / "truth.fits")) == len(t1)

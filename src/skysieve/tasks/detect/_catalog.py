@@ -37,7 +37,7 @@ def catalog_options() -> tuple[inspect.Parameter, ...]:
 
 
 def catalog_tags(params, manifest: Mapping[str, Any]) -> dict[str, str]:
-    """The version tags a detector's catalog needs: bands, pixel scale, stretch, window, stride, merging radius."""
+    """The version tags a detector's catalog needs: bands, pixel scale, stretch, window, stride, merging, TTA."""
     from skysieve.tasks.detect.report import nms_radius_arcsec
 
     s, c, e = params.simulate_detect, params.cutouts_detect, params.evaluate_detect
@@ -46,7 +46,7 @@ def catalog_tags(params, manifest: Mapping[str, Any]) -> dict[str, str]:
             f"{_PREFIX}window_px": str(int(manifest["input_shape"][0])),
             f"{_PREFIX}stride": str(c.output_stride), f"{_PREFIX}stretch": c.stretch,
             f"{_PREFIX}softening": repr(c.asinh_softening), f"{_PREFIX}min_score": repr(e.min_score),
-            f"{_PREFIX}max_per_window": str(e.max_detections),
+            f"{_PREFIX}max_per_window": str(e.max_detections), f"{_PREFIX}tta": str(bool(e.tta)).lower(),
             f"{_PREFIX}nms_arcsec": repr(round(nms_radius_arcsec(e, cosmo=params.cosmology), 2))}
 
 
@@ -110,6 +110,7 @@ def make_catalog(ref: Any, *, out: Path, options: Mapping[str, Any], given: froz
                               min_score=float(tags.get(_PREFIX + "min_score", 0.02)),
                               max_per_window=int(tags.get(_PREFIX + "max_per_window", 20)), overlap_px=overlap,
                               nms_arcsec=nms, batch_size=max(1, min(batch_size, 64)),
+                              tta=tags.get(_PREFIX + "tta", "false") == "true",
                               progress=add("windows", None))
     if result.n_windows == 0:
         raise DataError(f"{imgs.paths[0]}: every window is masked (NaN); nothing to search, no catalog written")
@@ -122,7 +123,8 @@ def make_catalog(ref: Any, *, out: Path, options: Mapping[str, Any], given: froz
         "RUNID": ref.run_id, "MODGIT": tags.get("git_commit", "unknown"), "DATAHASH": tags.get("data_hash", "unknown"),
         "THR_CNN": threshold, "SKYSVER": code["skysieve"], "GITCOMM": code["git_commit"],
         "GITDIRTY": code["git_dirty"], "PIX_ASEC": imgs.pixel_arcsec, "WIN_PX": window, "OVERLAP": overlap,
-        "NMS_ASEC": nms, "NWIN": result.n_windows, "NSKIP": result.n_skipped, "AREADEG2": result.area_deg2,
+        "NMS_ASEC": nms, "TTA": tags.get(_PREFIX + "tta", "false") == "true",
+        "NWIN": result.n_windows, "NSKIP": result.n_skipped, "AREADEG2": result.area_deg2,
         "MASKDEG2": result.masked_deg2, "NCAND": result.n_candidates,
     })
     for i, (band, path) in enumerate(zip(imgs.bands, imgs.paths, strict=True), start=1):

@@ -55,7 +55,7 @@ def run_injection(p, *, name: str, version: str, progress: bool = True) -> Injec
         rows += [{"image": i, "x_px": t["x_px"], "y_px": t["y_px"], "z": t["z"], "m200_msun": t["m200_msun"]}
                  for t in f.clusters]
     truth = Table(rows=rows)
-    det = decode_maps(predict_maps(models, np.stack(images)), stride=p.cutouts_detect.output_stride,
+    det = decode_maps(predict_maps(models, np.stack(images), tta=e.tta), stride=p.cutouts_detect.output_stride,
                       min_score=e.min_score, max_detections=e.max_detections, window=e.peak_window_px,
                       nms_px=nms_radius_arcsec(e, cosmo=p.cosmology) / (s.native_pixel_arcsec * s.bin))
     det = det[det["score"] >= threshold]

@@ -15,24 +15,63 @@ __all__ = [
     "bootstrap_fields",
     "coco_map",
     "decode_maps",
+    "dihedral",
     "detection_counts",
     "f1_curve",
     "ks_bias",
     "match_detections",
     "predict_maps",
     "resampled_thresholds",
+    "undo_dihedral",
 ]
 
 #: Thresholds searched for the F1-best operating point on validation (``evaluate_detect``, the selection metric).
 THRESHOLD_GRID = np.round(np.arange(0.05, 0.96, 0.025), 3)
 
 
-def predict_maps(models, x: np.ndarray, *, batch_size: int = 16) -> np.ndarray:
-    """Mean of the fold models' output maps (heatmap, log w, log h) on images ``x`` (n, ny, nx, nchan)."""
+def dihedral(x: np.ndarray, k: int, flip: bool) -> np.ndarray:
+    """``x`` (n, ny, nx, c) turned by ``k`` quarter turns in the image plane, then mirrored left–right if ``flip``."""
+    y = np.rot90(x, k, axes=(1, 2))
+    return y[:, :, ::-1] if flip else y
+
+
+def undo_dihedral(maps: np.ndarray, k: int, flip: bool) -> np.ndarray:
+    """Output maps (heatmap, log w, log h) of a :func:`dihedral`-transformed input, brought back to the input's frame.
+
+    The inverse is the mirror first, then ``−k`` quarter turns; after an odd
+    number of quarter turns the box's width and height channels swap.
+    """
+    y = maps[:, :, ::-1] if flip else maps
+    y = np.rot90(y, -k, axes=(1, 2))
+    return y[..., [0, 2, 1]] if k % 2 else y
+
+
+def predict_maps(models, x: np.ndarray, *, batch_size: int = 16, tta: bool = False) -> np.ndarray:
+    r"""Mean of the fold models' output maps (heatmap, log w, log h) on images ``x`` (n, ny, nx, nchan).
+
+    With ``tta`` (test-time augmentation) each image is also scored in its
+    seven other orientations of the square's dihedral group D4 — the
+    rotations and flips the training augmentation draws — and each output is
+    brought back to the image's frame (:func:`undo_dihedral`) before the mean:
+
+    .. math:: \bar H = \frac{1}{8\,n_{models}} \sum_{m} \sum_{g \in D_4} g^{-1}\, f_m(g\,x)
+
+    It costs 8 predictions per image. The orientations map the stride-``s``
+    output grid onto itself exactly when the side is a multiple of ``s`` (the
+    cell centres :math:`(c + 1/2)s - 1/2` are symmetric about the image centre).
+    """
+    x = np.asarray(x)
+    if tta and x.ndim == 4 and x.shape[1] != x.shape[2]:
+        raise ValueError(f"test-time augmentation needs square images (got {x.shape[1]} × {x.shape[2]})")
+    views = [(k, f) for k in range(4) for f in (False, True)] if tta else [(0, False)]
     out = []
     for start in range(0, x.shape[0], batch_size):
         chunk = np.asarray(x[start: start + batch_size], dtype=np.float32)
-        out.append(np.mean([np.asarray(m.predict_on_batch(chunk)) for m in models], axis=0))
+        preds = []
+        for k, f in views:
+            xin = np.ascontiguousarray(dihedral(chunk, k, f)) if (k or f) else chunk
+            preds += [undo_dihedral(np.asarray(m.predict_on_batch(xin)), k, f) for m in models]
+        out.append(np.mean(preds, axis=0))
     return np.concatenate(out) if out else np.empty((0,))
 
 

@@ -126,6 +126,9 @@ class EvaluateDetectParams(Section):
     nms_z: float = Field(0.1, gt=0, description=(
         "peaks closer than match_kpc at this redshift (the near end of the search range, in arcsec) to a better "
         "one are merged — in evaluate and inject as in the survey catalog"))
+    tta: bool = Field(True, description=(
+        "test-time augmentation: average each field's output maps over the 8 rotations and flips of the square "
+        "(8 predictions a field); recorded on the registered version, so `skysieve catalog` scores the same way"))
     table_thresholds: tuple[float, ...] = Field(tuple(round(0.1 * i, 1) for i in range(11)), min_length=1)
     massive_m200: float = Field(3e14, gt=0, description="recall reported for M200 ≥ this (M☉)")
     n_boot: int = Field(500, ge=50)

@@ -57,8 +57,11 @@ def nms_radius_arcsec(cfg, *, cosmo) -> float:
 
 
 def score_images(models, images: np.ndarray, *, stride: int, cfg, nms_px: float = 0.0) -> Table:
-    """Detections (:func:`decode_maps`, merged within ``nms_px``) of the fold models' mean maps on ``images``."""
-    maps = predict_maps(models, images)
+    """Detections (:func:`decode_maps`, merged within ``nms_px``) of the fold models' mean maps on ``images``.
+
+    The maps are averaged over the image's eight orientations when ``cfg.tta`` (:func:`predict_maps`).
+    """
+    maps = predict_maps(models, images, tta=cfg.tta)
     return decode_maps(maps, stride=stride, min_score=cfg.min_score, max_detections=cfg.max_detections,
                        window=cfg.peak_window_px, nms_px=nms_px)
 

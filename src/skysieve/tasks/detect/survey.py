@@ -106,7 +106,8 @@ class SurveyDetections:
 
 def detect_image(data: np.ndarray, wcs, *, pixel_arcsec: float, models, window_px: int, model_arcsec: float,
                  stride: int, stretch_kind: str, softening: float, min_score: float, max_per_window: int,
-                 overlap_px: int, nms_arcsec: float, batch_size: int = 16, progress=None) -> SurveyDetections:
+                 overlap_px: int, nms_arcsec: float, batch_size: int = 16, tta: bool = False,
+                 progress=None) -> SurveyDetections:
     """Detect clusters over one multi-band image.
 
     Parameters
@@ -125,6 +126,9 @@ def detect_image(data: np.ndarray, wcs, *, pixel_arcsec: float, models, window_p
         Overlap of neighbouring windows (model pixels), < ``window_px``.
     nms_arcsec : float
         Detections closer than this are one (the higher score is kept).
+    tta : bool
+        Average each window's maps over its eight orientations (as the evaluation did, the version's
+        ``detect.tta`` tag).
     progress : callable(n), optional
         Advanced by the number of windows scored.
 
@@ -155,7 +159,7 @@ def detect_image(data: np.ndarray, wcs, *, pixel_arcsec: float, models, window_p
         stack.append(stretch(win, kind=stretch_kind, softening=softening))
     rows = []
     for start in range(0, len(stack), batch_size):
-        maps = predict_maps(models, np.stack(stack[start: start + batch_size]), batch_size=batch_size)
+        maps = predict_maps(models, np.stack(stack[start: start + batch_size]), batch_size=batch_size, tta=tta)
         det = decode_maps(maps, stride=stride, min_score=min_score, max_detections=max_per_window)
         for d in det:
             y0, x0 = used[start + int(d["image"])]
