@@ -77,6 +77,30 @@ def test_augment_pair_moves_image_and_target_together():
         np.testing.assert_array_equal(ys[i], dihedral(coarse[i:i + 1], k)[0])
 
 
+def test_a_quarter_turn_swaps_a_box_width_and_height():
+    """A box 6 cells wide and 2 high, turned by 90°, is 2 wide and 6 high: its size channels trade places."""
+    from skysieve.data import transpose_pairs
+
+    channels = ("heatmap", "log_width", "log_height")
+    assert transpose_pairs(channels) == ((1, 2),)
+    assert transpose_pairs(("heatmap", "width", "height", "flux")) == ((1, 2),)
+    assert transpose_pairs(("heatmap", "log_width")) == ()
+    x = np.zeros((32, 8, 8, 1), np.float32)
+    x[:, 3:5, 1:7, 0] = 1.0  # the object: 6 px wide, 2 high
+    t = np.zeros((32, 8, 8, 3), np.float32)
+    t[:, 3, 3, 0] = 1.0
+    t[:, 3, 3, 1:] = np.log([6.0, 2.0])
+    xa, ya = augment_pair(x, t, fraction=1.0, rng=np.random.default_rng(4), swap=transpose_pairs(channels))
+    for i in range(32):
+        ys, xs = np.nonzero(xa[i, ..., 0])
+        width, height = np.ptp(xs) + 1, np.ptp(ys) + 1
+        cy, cx = np.unravel_index(np.argmax(ya[i, ..., 0]), (8, 8))
+        assert np.exp(ya[i, cy, cx, 1:]) == pytest.approx([width, height])
+    # without the pairs named, the sizes would be wrong after a quarter turn (the old behaviour)
+    _, yb = augment_pair(x, t, fraction=1.0, rng=np.random.default_rng(4))
+    assert not np.allclose(yb, ya)
+
+
 def test_centre_heatmap_loss_against_numpy():
     from skysieve.nets import centre_heatmap_loss
 

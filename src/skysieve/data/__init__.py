@@ -3,7 +3,14 @@
 from skysieve.data.dataset import CutoutDataset, CutoutReader, open_dataset, read_rows
 from skysieve.data.footprint import Footprint, make_footprint, read_weights
 from skysieve.data.maps import SkyMaps, band_name, read_maps, write_map
-from skysieve.data.targets import TARGETS_KEY, DenseTargets, TargetReader, dense_targets, write_dense_targets
+from skysieve.data.targets import (
+    TARGETS_KEY,
+    DenseTargets,
+    TargetReader,
+    dense_targets,
+    transpose_pairs,
+    write_dense_targets,
+)
 from skysieve.data.validate import (
     ExpectationFailure,
     ValidationReport,
@@ -18,6 +25,7 @@ __all__ = [
     "DenseTargets",
     "TargetReader",
     "dense_targets",
+    "transpose_pairs",
     "write_dense_targets",
     "CutoutDataset",
     "CutoutReader",

@@ -8,11 +8,14 @@ target map of cutout ``i``.  Its attributes say how to learn it:
 * ``loss`` — the name of a loss registered with
   :func:`skysieve.nets.register_loss` (``centre_heatmap``);
 * ``stride`` — input pixels per target pixel (``ny == ty * stride``);
-* ``channels`` — names of the target channels.
+* ``channels`` — names of the target channels. A channel named
+  ``<prefix>width`` and one named ``<prefix>height`` are the x and y extents
+  of one quantity (:func:`transpose_pairs`): a quarter turn swaps them.
 
 The training engine then fits the network to the targets with that loss
 (instead of binary cross-entropy on ``label``) and applies the same flips and
-rotations to a cutout and its target map.  The per-cutout ``label`` stays
+rotations to a cutout and its target map, swapping each width/height pair
+after a quarter turn.  The per-cutout ``label`` stays
 (1 if the cutout holds an object): the engine's per-epoch validation, fold
 metrics, tuning objective and Platt calibration score each cutout by the
 maximum of the first target channel the network predicts (its score map).
@@ -28,7 +31,7 @@ import numpy as np
 from skysieve.data.dataset import read_rows
 from skysieve.errors import DataError
 
-__all__ = ["TARGETS_KEY", "DenseTargets", "TargetReader", "dense_targets", "write_dense_targets"]
+__all__ = ["TARGETS_KEY", "DenseTargets", "TargetReader", "dense_targets", "transpose_pairs", "write_dense_targets"]
 
 TARGETS_KEY = "targets"
 
@@ -55,6 +58,17 @@ class DenseTargets:
     loss: str
     stride: int
     channels: tuple[str, ...]
+
+
+def transpose_pairs(channels) -> tuple[tuple[int, int], ...]:
+    """Index pairs of the channels a transposition of the map swaps: ``<prefix>width`` with ``<prefix>height``.
+
+    >>> transpose_pairs(("heatmap", "log_width", "log_height"))
+    ((1, 2),)
+    """
+    names = [str(c) for c in channels]
+    return tuple((i, names.index(n[: -len("width")] + "height")) for i, n in enumerate(names)
+                 if n.endswith("width") and n[: -len("width")] + "height" in names)
 
 
 def dense_targets(dataset) -> DenseTargets | None:

@@ -24,9 +24,13 @@ def training_loss(dataset):
     return get_loss(targets.loss)
 
 
-def augment_pair(images: np.ndarray, targets: np.ndarray, *, fraction: float, rng: np.random.Generator
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def augment_pair(images: np.ndarray, targets: np.ndarray, *, fraction: float, rng: np.random.Generator,
+                 swap: tuple[tuple[int, int], ...] = ()) -> tuple[np.ndarray, np.ndarray]:
     """:func:`skysieve.train.augment_batch` for a cutout batch and its target maps: the same D4 element on both.
+
+    An odd number of quarter turns exchanges the x and y axes, so the target
+    channels of each ``swap`` pair (a box's width and height,
+    :func:`skysieve.data.transpose_pairs`) trade places there.
 
     Parameters
     ----------
@@ -35,6 +39,8 @@ def augment_pair(images: np.ndarray, targets: np.ndarray, *, fraction: float, rn
         Target maps on a grid ``stride`` times coarser, aligned with the cutout.
     fraction : float in [0, 1]
     rng : numpy.random.Generator
+    swap : tuple of (int, int)
+        Target channel pairs swapped by a quarter turn.
 
     Returns
     -------
@@ -51,5 +57,9 @@ def augment_pair(images: np.ndarray, targets: np.ndarray, *, fraction: float, rn
     for k in np.unique(ks[chosen]):
         sel = chosen & (ks == k)
         x[sel] = dihedral(images[sel], int(k))
-        y[sel] = dihedral(targets[sel], int(k))
+        t = dihedral(targets[sel], int(k))
+        if k % 2:
+            for a, b in swap:
+                t[..., [a, b]] = t[..., [b, a]]
+        y[sel] = t
     return x, y

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 
 from skysieve.data.dataset import CutoutReader
-from skysieve.data.targets import TargetReader, dense_targets
+from skysieve.data.targets import TargetReader, dense_targets, transpose_pairs
 from skysieve.train._augment import augment_batch
 from skysieve.train._dense import augment_pair
 
@@ -74,6 +74,7 @@ class TrainingBatches(keras.utils.PyDataset):
         self._plan = self._make_plan()
         targets = dense_targets(dataset)  # dense targets (heatmaps…) replace the label as y
         self._targets = TargetReader(targets) if targets is not None else None
+        self._swap = transpose_pairs(targets.channels) if targets is not None else ()
 
     def _rng(self, *keys: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, *keys])
@@ -111,7 +112,8 @@ class TrainingBatches(keras.utils.PyDataset):
     def _dense_item(self, index: int, rows: np.ndarray, x: np.ndarray):
         y = self._targets.read(rows)
         if self.augment_fraction > 0:
-            x, y = augment_pair(x, y, fraction=self.augment_fraction, rng=self._rng(self.epoch, index))
+            x, y = augment_pair(x, y, fraction=self.augment_fraction, rng=self._rng(self.epoch, index),
+                                swap=self._swap)
         if self.class_weight is None:
             return x, y
         w = np.where(self._labels[rows] > 0, self.class_weight[1], self.class_weight[0]).astype(np.float32)
