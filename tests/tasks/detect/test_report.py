@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from skysieve.cli import build_app
 from skysieve.config import load_params
 from skysieve.data import TargetReader, dense_targets, open_dataset
-from skysieve.tasks.detect.evaluate import dihedral
+from skysieve.train import dihedral
 from skysieve.tasks.detect.report import evaluate_detect, write_report
 
 runner = CliRunner()
@@ -30,11 +30,11 @@ class _TargetMaps:
     def predict_on_batch(self, x):
         out = []
         for xi in np.asarray(x):
-            for k, f in ((k, f) for k in range(4) for f in (False, True)):
-                views = dihedral(self.images, k, f)
+            for k in range(8):
+                views = dihedral(self.images, k)
                 hit = np.flatnonzero((views == xi).all(axis=(1, 2, 3)))
                 if hit.size:
-                    t = dihedral(self.targets[hit[:1]], k, f)[0]
+                    t = dihedral(self.targets[hit[:1]], k)[0]
                     out.append(t[..., [0, 2, 1]] if k % 2 else t)
                     break
             else:

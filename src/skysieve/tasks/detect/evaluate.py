@@ -15,7 +15,6 @@ __all__ = [
     "bootstrap_fields",
     "coco_map",
     "decode_maps",
-    "dihedral",
     "detection_counts",
     "f1_curve",
     "ks_bias",
@@ -29,20 +28,16 @@ __all__ = [
 THRESHOLD_GRID = np.round(np.arange(0.05, 0.96, 0.025), 3)
 
 
-def dihedral(x: np.ndarray, k: int, flip: bool) -> np.ndarray:
-    """``x`` (n, ny, nx, c) turned by ``k`` quarter turns in the image plane, then mirrored left–right if ``flip``."""
-    y = np.rot90(x, k, axes=(1, 2))
-    return y[:, :, ::-1] if flip else y
+def undo_dihedral(maps: np.ndarray, k: int) -> np.ndarray:
+    """Output maps (heatmap, log w, log h) of an input turned by D4 element ``k``, brought back to its frame.
 
-
-def undo_dihedral(maps: np.ndarray, k: int, flip: bool) -> np.ndarray:
-    """Output maps (heatmap, log w, log h) of a :func:`dihedral`-transformed input, brought back to the input's frame.
-
-    The inverse is the mirror first, then ``−k`` quarter turns; after an odd
-    number of quarter turns the box's width and height channels swap.
+    Element ``k`` (0–7, :func:`skysieve.train.dihedral`) is ``k % 4`` quarter
+    turns, then a left–right mirror if ``k ≥ 4``; the inverse is the mirror
+    first, then ``−(k % 4)`` quarter turns. After an odd number of quarter
+    turns the box's width and height channels swap.
     """
-    y = maps[:, :, ::-1] if flip else maps
-    y = np.rot90(y, -k, axes=(1, 2))
+    y = maps[:, :, ::-1] if k >= 4 else maps
+    y = np.rot90(y, -(k % 4), axes=(1, 2))
     return y[..., [0, 2, 1]] if k % 2 else y
 
 
@@ -63,14 +58,16 @@ def predict_maps(models, x: np.ndarray, *, batch_size: int = 16, tta: bool = Fal
     x = np.asarray(x)
     if tta and x.ndim == 4 and x.shape[1] != x.shape[2]:
         raise ValueError(f"test-time augmentation needs square images (got {x.shape[1]} × {x.shape[2]})")
-    views = [(k, f) for k in range(4) for f in (False, True)] if tta else [(0, False)]
+    from skysieve.train._augment import dihedral
+
+    views = (0, 4, 1, 5, 2, 6, 3, 7) if tta else (0,)  # each turn, then the same turn mirrored
     out = []
     for start in range(0, x.shape[0], batch_size):
         chunk = np.asarray(x[start: start + batch_size], dtype=np.float32)
         preds = []
-        for k, f in views:
-            xin = np.ascontiguousarray(dihedral(chunk, k, f)) if (k or f) else chunk
-            preds += [undo_dihedral(np.asarray(m.predict_on_batch(xin)), k, f) for m in models]
+        for k in views:
+            xin = np.ascontiguousarray(dihedral(chunk, k)) if k else chunk
+            preds += [undo_dihedral(np.asarray(m.predict_on_batch(xin)), k) for m in models]
         out.append(np.mean(preds, axis=0))
     return np.concatenate(out) if out else np.empty((0,))
 
