@@ -1,30 +1,10 @@
-"""The dihedral group D4 on square cutouts: 4 right-angle rotations × optional flip."""
+"""Random D4 augmentation of cutout batches (the group itself: :mod:`skysieve.data.dihedral`)."""
 
 import numpy as np
 
+from skysieve.data.dihedral import dihedral
+
 __all__ = ["augment_batch", "dihedral"]
-
-
-def dihedral(images: np.ndarray, k: int) -> np.ndarray:
-    """Apply element ``k`` (0–7) of D4 to a batch.
-
-    ``k % 4`` quarter turns in the (y, x) plane, then a left-right flip if
-    ``k >= 4``; ``k = 0`` is the identity.
-
-    Parameters
-    ----------
-    images : ndarray of shape (n, ny, nx, nchan)
-    k : int
-
-    Returns
-    -------
-    ndarray of shape (n, ny, nx, nchan) (ny and nx swap for odd ``k`` on
-    rectangular input)
-    """
-    out = np.rot90(images, k % 4, axes=(1, 2))
-    if k >= 4:
-        out = out[:, :, ::-1]
-    return out
 
 
 def augment_batch(images: np.ndarray, *, fraction: float, rng: np.random.Generator) -> np.ndarray:

@@ -31,7 +31,7 @@ THRESHOLD_GRID = np.round(np.arange(0.05, 0.96, 0.025), 3)
 def undo_dihedral(maps: np.ndarray, k: int) -> np.ndarray:
     """Output maps (heatmap, log w, log h) of an input turned by D4 element ``k``, brought back to its frame.
 
-    Element ``k`` (0–7, :func:`skysieve.train.dihedral`) is ``k % 4`` quarter
+    Element ``k`` (0–7, :func:`skysieve.data.dihedral.dihedral`) is ``k % 4`` quarter
     turns, then a left–right mirror if ``k ≥ 4``; the inverse is the mirror
     first, then ``−(k % 4)`` quarter turns. After an odd number of quarter
     turns the box's width and height channels swap.
@@ -58,7 +58,7 @@ def predict_maps(models, x: np.ndarray, *, batch_size: int = 16, tta: bool = Fal
     x = np.asarray(x)
     if tta and x.ndim == 4 and x.shape[1] != x.shape[2]:
         raise ValueError(f"test-time augmentation needs square images (got {x.shape[1]} × {x.shape[2]})")
-    from skysieve.train._augment import dihedral
+    from skysieve.data.dihedral import dihedral
 
     views = (0, 4, 1, 5, 2, 6, 3, 7) if tta else (0,)  # each turn, then the same turn mirrored
     out = []
