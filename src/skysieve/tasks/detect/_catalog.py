@@ -102,6 +102,7 @@ def make_catalog(ref: Any, *, out: Path, options: Mapping[str, Any], given: froz
     overlap = window // 4 if options.get("overlap_px") is None else int(options["overlap_px"])
     nms = float(options.get("nms_arcsec") or tags.get(_PREFIX + "nms_arcsec", 60.0))
     threshold = float(tags["threshold.cnn"])
+    tta = tags.get(_PREFIX + "tta", "false") == "true"  # versions registered before the tag: one orientation
     with progress_bars(progress) as add:
         result = detect_image(imgs.data, imgs.wcs, pixel_arcsec=imgs.pixel_arcsec, models=models, window_px=window,
                               model_arcsec=float(tags[_PREFIX + "pixel_arcsec"]),
@@ -110,7 +111,7 @@ def make_catalog(ref: Any, *, out: Path, options: Mapping[str, Any], given: froz
                               min_score=float(tags.get(_PREFIX + "min_score", 0.02)),
                               max_per_window=int(tags.get(_PREFIX + "max_per_window", 20)), overlap_px=overlap,
                               nms_arcsec=nms, batch_size=max(1, min(batch_size, 64)),
-                              tta=tags.get(_PREFIX + "tta", "false") == "true",
+                              tta=tta,
                               progress=add("windows", None))
     if result.n_windows == 0:
         raise DataError(f"{imgs.paths[0]}: every window is masked (NaN); nothing to search, no catalog written")
@@ -123,7 +124,7 @@ def make_catalog(ref: Any, *, out: Path, options: Mapping[str, Any], given: froz
         "RUNID": ref.run_id, "MODGIT": tags.get("git_commit", "unknown"), "DATAHASH": tags.get("data_hash", "unknown"),
         "THR_CNN": threshold, "SKYSVER": code["skysieve"], "GITCOMM": code["git_commit"],
         "GITDIRTY": code["git_dirty"], "PIX_ASEC": imgs.pixel_arcsec, "WIN_PX": window, "OVERLAP": overlap,
-        "NMS_ASEC": nms, "TTA": tags.get(_PREFIX + "tta", "false") == "true",
+        "NMS_ASEC": nms, "TTA": tta,
         "NWIN": result.n_windows, "NSKIP": result.n_skipped, "AREADEG2": result.area_deg2,
         "MASKDEG2": result.masked_deg2, "NCAND": result.n_candidates,
     })

@@ -34,11 +34,20 @@ def undo_dihedral(maps: np.ndarray, k: int) -> np.ndarray:
     Element ``k`` (0–7, :func:`skysieve.data.dihedral.dihedral`) is ``k % 4`` quarter
     turns, then a left–right mirror if ``k ≥ 4``; the inverse is the mirror
     first, then ``−(k % 4)`` quarter turns. After an odd number of quarter
-    turns the box's width and height channels swap.
+    turns the box's width and height channels swap (the pairs
+    :func:`skysieve.data.transpose_pairs` finds, as the training augmentation swaps them).
     """
+    from skysieve.data.targets import transpose_pairs
+    from skysieve.tasks.detect.dataset import TARGET_CHANNELS
+
     y = maps[:, :, ::-1] if k >= 4 else maps
     y = np.rot90(y, -(k % 4), axes=(1, 2))
-    return y[..., [0, 2, 1]] if k % 2 else y
+    if k % 2:
+        order = list(range(y.shape[-1]))
+        for a, b in transpose_pairs(TARGET_CHANNELS):
+            order[a], order[b] = b, a
+        y = y[..., order]
+    return y
 
 
 def predict_maps(models, x: np.ndarray, *, batch_size: int = 16, tta: bool = False) -> np.ndarray:
