@@ -8,7 +8,7 @@ import pytest
 
 from skysieve.config import SearchDimension, TuneParams
 from skysieve.errors import ConfigError
-from skysieve.tune import PruningObserver, check_search_space, run_tune, suggest
+from skysieve.tune import PruningObserver, base_values, check_search_space, run_tune, suggest
 
 
 def test_suggest_draws_every_declared_dimension():
@@ -26,6 +26,23 @@ def test_search_space_keys_must_be_train_keys(tiny_recipe):
     with pytest.raises(ConfigError, match=r"params.yaml: tune_sz.search_space: 'learning_rate' is not a key of the "
                                           r"train section; did you mean optimizer.learning_rate"):
         check_search_space(space, tiny_recipe, source="params.yaml: tune_sz")
+
+
+def test_enqueue_base_takes_the_recipes_values_and_refuses_one_outside_the_space(tiny_recipe):
+    space = {"optimizer.learning_rate": SearchDimension(type="float", low=1e-3, high=6e-3, log=True),
+             "net.width": SearchDimension(type="int", low=2, high=6, step=2),
+             "optimizer.name": SearchDimension(type="categorical", choices=("adam", "sgd"))}
+    assert base_values(space, tiny_recipe, source="p") == {"optimizer.learning_rate": 3e-3, "net.width": 2,
+                                                           "optimizer.name": "adam"}
+    off_grid = {"net.width": SearchDimension(type="int", low=1, high=7, step=4)}  # 1, 5: not 2
+    with pytest.raises(ConfigError, match=r"p: enqueue_base: the train section's net.width = 2 is outside the "
+                                          r"search space \(1…7 in steps of 4\)"):
+        base_values(off_grid, tiny_recipe, source="p")
+    above = {"optimizer.learning_rate": SearchDimension(type="float", low=1e-4, high=1e-3)}
+    with pytest.raises(ConfigError, match=r"optimizer.learning_rate = 0.003 is outside"):
+        base_values(above, tiny_recipe, source="p")
+    with pytest.raises(ConfigError, match=r"one of \['sgd'\]"):
+        base_values({"optimizer.name": SearchDimension(type="categorical", choices=("sgd",))}, tiny_recipe, source="p")
 
 
 def test_search_dimension_validation():
@@ -83,13 +100,14 @@ def test_tiny_study_builds_the_run_hierarchy_and_resumes(tiny_cutouts, tiny_reci
     monkeypatch.delenv("SKYSIEVE_OPTUNA_STORAGE", raising=False)
     base = tiny_recipe.model_copy(update={"epochs": 1})
     tune = TuneParams.model_validate({
-        "n_trials": 1, "startup_trials": 1, "pruner": "none", "study_name": "tiny",
+        "n_trials": 1, "startup_trials": 1, "pruner": "none", "study_name": "tiny", "enqueue_base": True,
         "storage": f"sqlite:///{tmp_path}/optuna.db",
         "search_space": {"optimizer.learning_rate": {"type": "float", "low": 1e-3, "high": 1e-2, "log": True}}})
     data = tiny_cutouts.tensor_path.parent
     first = run_tune(tune, base, data_dir=data, task="sz", root=tmp_path)
     assert first.n_complete == 1 and first.best_trial == 0
-    assert set(first.params) == {"optimizer.learning_rate"}
+    # enqueue_base: the first trial is the recipe as configured, not a draw
+    assert first.params == {"optimizer.learning_rate": base.optimizer.learning_rate}
 
     client = mlflow.MlflowClient()
     exp = client.get_experiment_by_name("test").experiment_id
@@ -118,7 +136,8 @@ def test_tiny_study_builds_the_run_hierarchy_and_resumes(tiny_cutouts, tiny_reci
     assert resumed.mlflow_parent_run_id == first.mlflow_parent_run_id
     assert resumed.n_complete == 2
     study = optuna.load_study(study_name="tiny", storage=tune.storage)
-    assert [t.number for t in study.trials] == [0, 1]
+    assert [t.number for t in study.trials] == [0, 1]  # the base trial is not enqueued again on resuming
+    assert study.trials[1].params["optimizer.learning_rate"] != base.optimizer.learning_rate
     trials = client.search_runs([exp], f"tags.mlflow.parentRunId = '{first.mlflow_parent_run_id}'")
     assert sorted(r.info.run_name for r in trials) == ["trial-0", "trial-1"]
     assert client.get_run(first.mlflow_parent_run_id).data.tags["skysieve.resumed_n_trials"] == "2"

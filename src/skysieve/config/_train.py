@@ -299,4 +299,7 @@ class TuneParams(Section):
     study_name: str | None = Field(
         None, min_length=1, description="default: <task>-<digest of train params, search, data and training code>")
     timeout_s: float | None = Field(None, gt=0)
+    enqueue_base: bool = Field(
+        False, description="make the study's first trial the train section's own values of the searched keys "
+                           "(so n_trials: 1 cross-validates the recipe as configured); they must lie in the space")
     search_space: dict[str, SearchDimension] = Field(default_factory=_default_space)

@@ -7,7 +7,7 @@ from skysieve.config import SearchDimension, TrainParams
 from skysieve.errors import ConfigError
 from skysieve.train import override_keys
 
-__all__ = ["check_search_space", "suggest"]
+__all__ = ["base_values", "check_search_space", "suggest"]
 
 
 def check_search_space(space: Mapping[str, SearchDimension], base: TrainParams, *, source: str) -> None:
@@ -25,6 +25,40 @@ def check_search_space(space: Mapping[str, SearchDimension], base: TrainParams, 
             raise ConfigError(f"{source}.search_space: {key!r} is not a key of the train section{hint}")
     if not space:
         raise ConfigError(f"{source}.search_space: empty; declare at least one parameter to search")
+
+
+def base_values(space: Mapping[str, SearchDimension], base: TrainParams, *, source: str) -> dict[str, Any]:
+    """The train section's own value of every searched key, checked to lie in its dimension.
+
+    What ``enqueue_base`` makes the study's first trial: a value outside its
+    dimension (beyond ``low``/``high``, off the ``step`` grid, not one of
+    ``choices``) would be a trial the sampler could never propose, so it is
+    refused.
+
+    Raises
+    ------
+    ConfigError
+        Naming the key, the train section's value and the dimension.
+    """
+    values: dict[str, Any] = {}
+    for key, dim in space.items():
+        value: Any = base
+        for part in key.split("."):
+            value = getattr(value, part, None)
+        if dim.type == "categorical":
+            inside = value in dim.choices
+        else:
+            inside = isinstance(value, int | float) and dim.low <= value <= dim.high
+            if inside and (dim.step or dim.type == "int"):
+                k = (value - dim.low) / (dim.step or 1)
+                inside = abs(k - round(k)) < 1e-9
+        if not inside:
+            where = (f"one of {list(dim.choices)}" if dim.type == "categorical" else
+                     f"{dim.low:g}…{dim.high:g}" + (f" in steps of {dim.step:g}" if dim.step else ""))
+            raise ConfigError(f"{source}: enqueue_base: the train section's {key} = {value!r} is outside the "
+                              f"search space ({where}); set it inside, widen the space, or set enqueue_base: false")
+        values[key] = value
+    return values
 
 
 def suggest(trial: Any, space: Mapping[str, SearchDimension]) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from skysieve.errors import ConfigError
 from skysieve.train import checkpoint_key
 from skysieve.tune._handover import TRIALS_SUFFIX, _TrialModels
 from skysieve.tune._runs import PruningObserver, _parent_run
-from skysieve.tune._space import check_search_space, suggest
+from skysieve.tune._space import base_values, check_search_space, suggest
 from skysieve.tune._storage import (
     _SURPLUS_ATTR,
     _WORKER_ATTR,
@@ -85,7 +85,10 @@ def run_tune(tune: TuneParams, base: TrainParams, *, data_dir: str | Path, task:
     study keeps going until it holds ``tune.n_trials`` finished (complete or
     pruned) trials, counting those of earlier runs and of other processes on
     the same storage — exactly that many: a process never starts a trial
-    that trials already running elsewhere could make surplus.
+    that trials already running elsewhere could make surplus. With
+    ``tune.enqueue_base`` the study's first trial is ``base``'s own values of
+    the searched keys (once per study, :func:`base_values`); the sampler
+    proposes the rest.
 
     When ``base.fold_workers`` resolves to more than one process, each
     trial's folds are fitted at once on worker processes started once for
@@ -145,6 +148,7 @@ def run_tune(tune: TuneParams, base: TrainParams, *, data_dir: str | Path, task:
     from skysieve.train._mlflow import KIND_TAG, MlflowFoldLogger, finite_metrics
 
     check_search_space(tune.search_space, base, source=f"{source}: tune_{task}")
+    first = base_values(tune.search_space, base, source=f"{source}: tune_{task}") if tune.enqueue_base else None
     dataset = open_dataset(data_dir)
     prov = provenance([data_dir], root=root)
     tune = tune.model_copy(update={"study_name": tune.study_name or default_study_name(task, tune, base, prov)})
@@ -156,6 +160,9 @@ def run_tune(tune: TuneParams, base: TrainParams, *, data_dir: str | Path, task:
     n_folds = 1 if base.splitter == "holdout" else base.k_folds
     study, created = _open_study(tune, storage=storage, steps_per_trial=steps_per_fold * n_folds,
                                  heartbeat_s=heartbeat_s, grace_s=grace_s)
+    if first is not None:
+        # Once per study: a resumed study, or a second worker, finds the trial already there.
+        study.enqueue_trial(first, skip_if_exists=True)
 
     configure_mlflow(root)
     client = mlflow.MlflowClient()

@@ -9,6 +9,7 @@ from skysieve.config._sim import CosmologyParams
 from skysieve.sim.cosmo import astropy_cosmology
 from skysieve.tasks.detect._clusters import (
     apparent_mag_r,
+    bcg_mean_abs_mag_r,
     halo,
     nfw_cumulative,
     red_sequence_colours,
@@ -69,12 +70,42 @@ def test_magnitudes_colours_and_depth():
     acosmo = astropy_cosmology(COSMO)
     assert apparent_mag_r(-22.0, 0.2, astropy_cosmo=acosmo) == pytest.approx(
         -22.0 + acosmo.distmod(0.2).value + 0.22)
+    # passive evolution: brighter by Q z at redshift z, nothing today
+    assert apparent_mag_r(-22.0, 0.3, astropy_cosmo=acosmo, evolution_q=1.0) == pytest.approx(
+        apparent_mag_r(-22.0, 0.3, astropy_cosmo=acosmo) - 0.3)
     gr, ri = red_sequence_colours(np.array([0.1, 0.4]))
     assert gr[1] > gr[0] and ri[1] > ri[0]  # the red sequence reddens with z
     assert flux_nmgy(22.5) == pytest.approx(1.0)
     sigma = sky_sigma_nmgy(22.2, fwhm_arcsec=1.4, pixel_arcsec=0.396)
     nea = 4 * np.pi * (1.4 / 2.3548 / 0.396) ** 2
     assert 5 * sigma * np.sqrt(nea) == pytest.approx(flux_nmgy(22.2))
+
+
+def test_bcg_brightens_with_cluster_mass_as_lin_and_mohr():
+    # L_BCG ∝ M^0.26: ten times the mass, 10^0.26 = 1.82 times the light, 0.65 mag
+    mean = bcg_mean_abs_mag_r(np.array([3e13, 3e14, 3e15]), at_pivot=-23.0, slope=0.26, pivot_m200=3e14)
+    assert mean[1] == pytest.approx(-23.0)
+    assert 10 ** (-0.4 * (mean[2] - mean[1])) == pytest.approx(10 ** 0.26)
+    assert mean[0] - mean[1] == pytest.approx(0.65)
+    assert bcg_mean_abs_mag_r(1e15, at_pivot=-23.0, slope=0.0, pivot_m200=3e14) == pytest.approx(-23.0)
+
+
+def test_simulated_bcgs_follow_mass_and_evolution():
+    cfg = SimulateDetectParams.model_validate({"native_size_px": 128, "bin": 2, "field_galaxies_per_arcmin2": 0,
+                                               "stars_per_arcmin2": 0, "cluster": {"richness_range": [20, 21]}})
+    acosmo = astropy_cosmology(COSMO)
+    cc = cfg.cluster
+    clusters = [(1e14, 0.15), (1e15, 0.15), (3e14, 0.35)]
+    mags = np.array([[row["bcg_mag_r"] for row in simulate_field(cfg, cosmo=COSMO, index=0, n_clusters=0,
+                                                                   centre=(150.0, 2.0), seed=s,
+                                                                   clusters=clusters).clusters]
+                     for s in range(40)])
+    expect = [apparent_mag_r(bcg_mean_abs_mag_r(m, at_pivot=cc.bcg_abs_mag_r, slope=cc.bcg_mass_slope,
+                                                pivot_m200=cc.bcg_pivot_m200), z, astropy_cosmo=acosmo,
+                             evolution_q=cc.evolution_q) for m, z in clusters]
+    # 40 draws of 0.3 mag scatter: the means within 4 standard errors (0.19 mag)
+    assert np.all(np.abs(mags.mean(axis=0) - np.array(expect)) < 4 * cc.bcg_scatter_mag / np.sqrt(40))
+    assert mags[:, 0].mean() - mags[:, 1].mean() > 0.4  # the 1e15 BCG is brighter than the 1e14 one (0.65 mag)
 
 
 def test_canvas_conserves_flux_and_centres_objects():

@@ -12,6 +12,7 @@ from scipy.optimize import brentq
 __all__ = [
     "ClusterHalo",
     "apparent_mag_r",
+    "bcg_mean_abs_mag_r",
     "halo",
     "nfw_cumulative",
     "red_sequence_colours",
@@ -140,12 +141,28 @@ def red_sequence_colours(z: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]
     return np.interp(z, zs, _RED_SEQUENCE[:, 1]), np.interp(z, zs, _RED_SEQUENCE[:, 2])
 
 
-def apparent_mag_r(abs_mag_r: np.ndarray | float, z: float, *, astropy_cosmo) -> np.ndarray:
-    r"""Apparent r magnitude of an early-type galaxy: :math:`m = M + \mu(z) + K_r(z)`.
+def apparent_mag_r(abs_mag_r: np.ndarray | float, z: float, *, astropy_cosmo,
+                   evolution_q: float = 0.0) -> np.ndarray:
+    r"""Apparent r magnitude of an early-type galaxy: :math:`m = M + \mu(z) + K_r(z) - Q z`.
 
     :math:`\mu` is astropy's distance modulus; :math:`K_r(z) \approx 1.1 z`, a
     linear fit to the r-band K-correction of an elliptical template at
     z < 0.5 (Blanton & Roweis 2007 give 0.1 at z = 0.1 and 0.45 at 0.4).
+    :math:`M` is the absolute magnitude the galaxy has today; :math:`Q` (mag
+    per unit redshift) is the passive evolution of its old stellar population,
+    brighter in the past: :math:`M(z) = M(0) - Q z`.
     """
     mu = float(astropy_cosmo.distmod(z).value)
-    return np.asarray(abs_mag_r, dtype=np.float64) + mu + 1.1 * z
+    return np.asarray(abs_mag_r, dtype=np.float64) + mu + 1.1 * z - evolution_q * z
+
+
+def bcg_mean_abs_mag_r(m200: np.ndarray | float, *, at_pivot: float, slope: float, pivot_m200: float) -> np.ndarray:
+    r"""Mean absolute r magnitude of the BCG of a cluster of mass :math:`M_{200}`.
+
+    .. math:: \langle M_\mathrm{BCG} \rangle = M_\mathrm{pivot} - 2.5\,\beta\,\log_{10}(M_{200}/M_p),
+
+    i.e. :math:`L_\mathrm{BCG} \propto M_{200}^{\beta}`; Lin & Mohr (2004) measure
+    :math:`\beta = 0.26 \pm 0.04` (K band, 93 clusters), and richer clusters have brighter BCGs in
+    SDSS too (Wen et al. 2012). ``slope = 0`` gives one mean for every mass.
+    """
+    return at_pivot - 2.5 * slope * np.log10(np.asarray(m200, dtype=np.float64) / pivot_m200)

@@ -35,7 +35,10 @@ class ClusterParams(Section):
 
     Members (``richness`` of them inside R200) follow a projected NFW profile
     of concentration c(M200, z) (colossus, Duffy et al. 2008); their r-band
-    absolute magnitudes follow a Schechter function, the BCG sits at the centre.
+    absolute magnitudes follow a Schechter function, the BCG sits at the centre
+    and is brighter in more massive clusters (L_BCG ∝ M200^bcg_mass_slope).
+    Magnitudes are today's; at redshift z every cluster galaxy is brighter by
+    ``evolution_q`` · z (passive evolution).
     """
 
     z_range: tuple[float, float] = (0.1, 0.4)
@@ -44,12 +47,16 @@ class ClusterParams(Section):
     richness_slope: float = Field(0.8, ge=0, description="N ∝ M200^slope")
     richness_range: tuple[int, int] = (20, 100)
     richness_scatter_dex: float = Field(0.1, ge=0)
-    bcg_abs_mag_r: float = Field(-23.0, description="mean BCG absolute r magnitude")
+    bcg_abs_mag_r: float = Field(-23.0, description="mean BCG absolute r magnitude (today) at bcg_pivot_m200")
+    bcg_mass_slope: float = Field(0.26, ge=0, description="L_BCG ∝ M200^slope (Lin & Mohr 2004: 0.26)")
+    bcg_pivot_m200: float = Field(3e14, gt=0, description="M200c / M☉ at which the BCG mean is bcg_abs_mag_r")
     bcg_scatter_mag: float = Field(0.3, ge=0)
     mstar_abs_mag_r: float = Field(-21.5, description="Schechter M* of members (r)")
     schechter_alpha: float = Field(-1.0, gt=-2.5, lt=0.5)
     faint_limit_abs_mag_r: float = Field(-19.5, description="faintest member drawn")
     colour_scatter_mag: float = Field(0.05, ge=0)
+    evolution_q: float = Field(1.0, ge=0, description="passive evolution of members and BCG, mag per unit z: "
+                                                      "M(z) = M(0) − Q z")
     concentration_model: str = "duffy08"
 
     @model_validator(mode="after")

@@ -17,6 +17,7 @@ import numpy as np
 
 from skysieve.tasks.detect._clusters import (
     apparent_mag_r,
+    bcg_mean_abs_mag_r,
     halo,
     red_sequence_colours,
     sample_nfw_projected,
@@ -213,14 +214,16 @@ def simulate_field(cfg: SimulateDetectParams, *, cosmo, index: int, n_clusters: 
         mean_n = cc.richness_at_1e14 * (m200 / 1e14) ** cc.richness_slope
         richness = int(np.clip(round(mean_n * 10 ** rng.normal(0, cc.richness_scatter_dex)), *cc.richness_range))
         gr0, ri0 = red_sequence_colours(z)
-        bcg_abs = rng.normal(cc.bcg_abs_mag_r, cc.bcg_scatter_mag)
-        bcg_mag = float(apparent_mag_r(bcg_abs, z, astropy_cosmo=acosmo))
+        bcg_mean = bcg_mean_abs_mag_r(m200, at_pivot=cc.bcg_abs_mag_r, slope=cc.bcg_mass_slope,
+                                      pivot_m200=cc.bcg_pivot_m200)
+        bcg_abs = rng.normal(bcg_mean, cc.bcg_scatter_mag)
+        bcg_mag = float(apparent_mag_r(bcg_abs, z, astropy_cosmo=acosmo, evolution_q=cc.evolution_q))
         canvas.add(x, y, _band_fluxes(bcg_mag, gr0, ri0), hlr_arcsec=float(_hlr_arcsec(bcg_abs, da_kpc)), sersic=4,
                    e1=rng.normal(0, 0.1), e2=rng.normal(0, 0.1))
         offsets = sample_nfw_projected(richness - 1, c=h.concentration, rng=rng) * h.r200_arcsec / canvas.scale
         abs_mags = np.maximum(sample_schechter(richness - 1, mstar=cc.mstar_abs_mag_r, alpha=cc.schechter_alpha,
                                                faint=cc.faint_limit_abs_mag_r, rng=rng), bcg_abs + 0.3)
-        mags = apparent_mag_r(abs_mags, z, astropy_cosmo=acosmo)
+        mags = apparent_mag_r(abs_mags, z, astropy_cosmo=acosmo, evolution_q=cc.evolution_q)
         hlr = _hlr_arcsec(abs_mags, da_kpc)
         for (dx, dy), m, r_e in zip(offsets, mags, hlr, strict=True):
             if m > cfg.faint_mag_r + 0.5:
