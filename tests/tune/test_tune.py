@@ -45,6 +45,42 @@ def test_enqueue_base_takes_the_recipes_values_and_refuses_one_outside_the_space
         base_values({"optimizer.name": SearchDimension(type="categorical", choices=("sgd",))}, tiny_recipe, source="p")
 
 
+def test_enqueue_base_skips_absent_net_keys_and_refuses_bools_and_lookalikes(tiny_recipe):
+    # vgg's convs_per_block is not a resnet_small key: a conditional dimension, left to the sampler
+    space = {"net.convs_per_block": SearchDimension(type="int", low=1, high=3),
+             "net.width": SearchDimension(type="int", low=2, high=4)}
+    assert base_values(space, tiny_recipe, source="p") == {"net.width": 2}
+    flag = tiny_recipe.model_copy(update={"epochs": True})
+    with pytest.raises(ConfigError, match="epochs = True is outside"):
+        base_values({"epochs": SearchDimension(type="int", low=0, high=3)}, flag, source="p")
+    with pytest.raises(ConfigError, match="batch_size = 32 is outside"):
+        base_values({"batch_size": SearchDimension(type="categorical", choices=("32", 64))}, tiny_recipe,
+                    source="p")
+
+
+def test_the_base_trial_is_queued_at_creation_and_again_only_after_it_failed():
+    from skysieve.tune._study import _enqueue_base
+
+    base = {"optimizer.learning_rate": 3e-3}
+    study = optuna.create_study()
+    _enqueue_base(study, base, created=False, n_trials=2)  # someone else's new study: not ours to queue
+    assert study.get_trials() == []
+    _enqueue_base(study, base, created=True, n_trials=2)
+    _enqueue_base(study, base, created=True, n_trials=2)  # queued once
+    (waiting,) = study.get_trials()
+    assert waiting.state == optuna.trial.TrialState.WAITING
+    trial = study.ask()
+    assert trial.suggest_float("optimizer.learning_rate", 1e-3, 1e-2, log=True) == 3e-3
+    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    _enqueue_base(study, base, created=False, n_trials=2)  # resumed after it failed: queued again
+    assert [t.state for t in study.get_trials()][-1] == optuna.trial.TrialState.WAITING
+    trial = study.ask()
+    trial.suggest_float("optimizer.learning_rate", 1e-3, 1e-2, log=True)
+    study.tell(trial, 0.5)
+    _enqueue_base(study, base, created=False, n_trials=2)  # it completed: not again
+    assert len(study.get_trials()) == 2
+
+
 def test_search_dimension_validation():
     from pydantic import ValidationError
 

@@ -31,31 +31,41 @@ def base_values(space: Mapping[str, SearchDimension], base: TrainParams, *, sour
     """The train section's own value of every searched key, checked to lie in its dimension.
 
     What ``enqueue_base`` makes the study's first trial: a value outside its
-    dimension (beyond ``low``/``high``, off the ``step`` grid, not one of
-    ``choices``) would be a trial the sampler could never propose, so it is
-    refused.
+    dimension (beyond ``low``/``high``, off the ``step`` grid as
+    :func:`suggest` draws it, not one of ``choices``, a bool where a number
+    is searched) would be a trial the sampler could never propose, so it is
+    refused. ``net.*`` keys that the configured architecture does not have
+    (a conditional search space) are left out: the sampler draws them.
 
     Raises
     ------
     ConfigError
         Naming the key, the train section's value and the dimension.
     """
+    missing = object()
     values: dict[str, Any] = {}
     for key, dim in space.items():
         value: Any = base
         for part in key.split("."):
-            value = getattr(value, part, None)
+            value = getattr(value, part, missing)
+            if value is missing:
+                break
+        if value is missing and key.startswith("net."):
+            continue
         if dim.type == "categorical":
-            inside = value in dim.choices
+            inside = any(type(c) is type(value) and c == value for c in dim.choices)
         else:
-            inside = isinstance(value, int | float) and dim.low <= value <= dim.high
-            if inside and (dim.step or dim.type == "int"):
-                k = (value - dim.low) / (dim.step or 1)
-                inside = abs(k - round(k)) < 1e-9
+            low, high, step = (int(dim.low), int(dim.high), int(dim.step or 1)) if dim.type == "int" else (
+                dim.low, dim.high, dim.step)
+            inside = isinstance(value, int | float) and not isinstance(value, bool) and low <= value <= high
+            if inside and step:
+                k = (value - low) / step
+                inside = abs(k - round(k)) < 1e-8
         if not inside:
             where = (f"one of {list(dim.choices)}" if dim.type == "categorical" else
                      f"{dim.low:g}…{dim.high:g}" + (f" in steps of {dim.step:g}" if dim.step else ""))
-            raise ConfigError(f"{source}: enqueue_base: the train section's {key} = {value!r} is outside the "
+            shown = "missing" if value is missing else repr(value)
+            raise ConfigError(f"{source}: enqueue_base: the train section's {key} = {shown} is outside the "
                               f"search space ({where}); set it inside, widen the space, or set enqueue_base: false")
         values[key] = value
     return values

@@ -74,6 +74,29 @@ class TuneResult:
         return asdict(self)
 
 
+def _enqueue_base(study: Any, values: dict[str, Any], *, created: bool, n_trials: int) -> None:
+    """Queue the base recipe's trial: at the study's creation, or again if every earlier try of it failed.
+
+    Only the process that created the study queues it there, so workers
+    opening a new study together queue it once (one that asks for a trial
+    before it is queued draws from the sampler instead). A resumed study
+    queues it again only if it holds no live try of it (complete, pruned,
+    running or waiting) but a failed one, and still needs trials.
+    """
+    import optuna
+
+    state = optuna.trial.TrialState
+    tries = [t for t in study.get_trials(deepcopy=False)
+             if t.system_attrs.get("fixed_params", t.params) == values]
+    if created:
+        if not tries:
+            study.enqueue_trial(values)
+        return
+    finished = len(study.get_trials(deepcopy=False, states=(state.COMPLETE, state.PRUNED)))
+    if tries and all(t.state == state.FAIL for t in tries) and finished < n_trials:
+        study.enqueue_trial(values)
+
+
 def run_tune(tune: TuneParams, base: TrainParams, *, data_dir: str | Path, task: str,
              storage: str | None = None, root: str | Path | None = None, source: str = "params.yaml",
              heartbeat_s: int | None = HEARTBEAT_S, grace_s: int | None = GRACE_S,
@@ -87,8 +110,9 @@ def run_tune(tune: TuneParams, base: TrainParams, *, data_dir: str | Path, task:
     the same storage — exactly that many: a process never starts a trial
     that trials already running elsewhere could make surplus. With
     ``tune.enqueue_base`` the study's first trial is ``base``'s own values of
-    the searched keys (once per study, :func:`base_values`); the sampler
-    proposes the rest.
+    the searched keys (:func:`base_values`; queued by the process that creates
+    the study, and again on resuming if it failed, :func:`_enqueue_base`);
+    the sampler proposes the rest.
 
     When ``base.fold_workers`` resolves to more than one process, each
     trial's folds are fitted at once on worker processes started once for
@@ -161,8 +185,7 @@ def run_tune(tune: TuneParams, base: TrainParams, *, data_dir: str | Path, task:
     study, created = _open_study(tune, storage=storage, steps_per_trial=steps_per_fold * n_folds,
                                  heartbeat_s=heartbeat_s, grace_s=grace_s)
     if first is not None:
-        # Once per study: a resumed study, or a second worker, finds the trial already there.
-        study.enqueue_trial(first, skip_if_exists=True)
+        _enqueue_base(study, first, created=created, n_trials=tune.n_trials)
 
     configure_mlflow(root)
     client = mlflow.MlflowClient()
