@@ -233,6 +233,9 @@ class TrainParams(Section):
         "log-loss, lower better) or '<search>.<metric>', a validation metric the search offers "
         "(Search.validation_metrics; higher better), logged per epoch as val_<metric>"))
     norm_sample: int = Field(1024, ge=16, description="training cutouts read to set per-channel input scaling")
+    tta: bool = Field(False, description=(
+        "test-time augmentation: the final model scores each (square) cutout in its 8 rotations and flips and "
+        "averages the fold-mean probabilities; Platt scaling is fitted on the averaged validation scores"))
     seed: int = Field(2021, ge=0)
     experiment: str | None = Field(None, min_length=1, description="MLflow experiment name; default the task name")
     fold_workers: int = Field(0, ge=0, le=256, description=(

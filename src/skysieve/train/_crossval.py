@@ -224,10 +224,15 @@ def train_ensemble(cfg: TrainParams, dataset, *, observer: TrainingObserver | No
     cv = cross_validate(cfg, dataset, observer=observer, keep_models=True, checkpoint=checkpoint)
     val_rows = dataset.indices("val")
     y_val = dataset.labels[val_rows]
-    val_raw = np.mean([r.fit.val_scores for r in cv.folds], axis=0)
+    ensemble = FoldEnsemble([r.fit.model for r in cv.folds], None, tta=cfg.tta)
+    if cfg.tta:
+        # the scores the calibrator will see: averaged over the eight views, as the model predicts them
+        val_raw = predict_dataset(ensemble, dataset, val_rows, batch_size=cfg.eval_batch_size, raw=True)
+    else:
+        val_raw = np.mean([r.fit.val_scores for r in cv.folds], axis=0)
     calibrator = PlattCalibrator().fit(val_raw, y_val)
+    ensemble.calibrator = calibrator
     val_cal = calibrator.predict_proba(val_raw)
     metrics = {f"val_{k}": v for k, v in score_metrics(y_val, val_cal).items()}
     metrics["val_log_loss_raw"] = binary_log_loss(y_val, val_raw)
-    ensemble = FoldEnsemble([r.fit.model for r in cv.folds], calibrator)
     return TrainedEnsemble(ensemble, cv, val_rows, val_raw, val_cal, metrics)

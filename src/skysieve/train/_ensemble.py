@@ -38,7 +38,17 @@ def outputs_proba(outputs: np.ndarray) -> np.ndarray:
 
 
 class FoldEnsemble:
-    """k fold models whose probabilities are averaged, then Platt-scaled.
+    r"""k fold models whose probabilities are averaged, then Platt-scaled.
+
+    With ``tta`` each cutout is also scored in the eight elements g of the
+    dihedral group D4 (right-angle rotations and flips, the training
+    augmentation's), and the raw score is the mean over folds and views,
+
+    .. math:: \bar p(x) = \frac{1}{8k} \sum_{g \in D_4} \sum_{i=1}^{k} p_i(g\,x),
+
+    which is invariant under every g; the calibrator must then have been
+    fitted on such averaged scores (:func:`skysieve.train.train_ensemble`
+    does, from ``TrainParams.tta``).
 
     Parameters
     ----------
@@ -48,19 +58,29 @@ class FoldEnsemble:
         Fitted on the validation split; ``None`` leaves the average as is.
     metadata : dict, optional
         Written to ``ensemble.json`` (task, params, provenance, MLflow run…).
+    tta : bool
+        Average over the eight D4 views (square cutouts only).
     """
 
     def __init__(self, models: Sequence[Any], calibrator: PlattCalibrator | None = None, *,
-                 metadata: dict | None = None):
+                 metadata: dict | None = None, tta: bool = False):
         if not models:
             raise ValueError("FoldEnsemble needs at least one model")
         self.models = list(models)
         self.calibrator = calibrator
         self.metadata = dict(metadata or {})
+        self.tta = bool(tta)
 
     def predict_raw(self, x: np.ndarray) -> np.ndarray:
-        """Mean of the fold models' probabilities, shape (n,), before calibration."""
-        return np.mean([model_proba(m, x) for m in self.models], axis=0)
+        """Mean of the fold models' probabilities (over the D4 views too with ``tta``), shape (n,), before calibration."""
+        if not self.tta:
+            return np.mean([model_proba(m, x) for m in self.models], axis=0)
+        from skysieve.data.dihedral import dihedral
+
+        if x.shape[1] != x.shape[2]:
+            raise DataError(f"test-time augmentation needs square cutouts (got {x.shape[1]}×{x.shape[2]} px); "
+                            "train with tta: false for rectangular ones")
+        return np.mean([model_proba(m, dihedral(x, k)) for k in range(8) for m in self.models], axis=0)
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """Calibrated probability that each cutout is positive.
@@ -91,9 +111,11 @@ class FoldEnsemble:
                 files.append(name)
             if self.calibrator is not None:
                 (tmp / CALIBRATION_FILE).write_text(json.dumps(self.calibrator.to_dict(), indent=2) + "\n")
+            combine = ("mean of fold probabilities over the 8 D4 views, then Platt scaling" if self.tta else
+                       "mean of fold probabilities, then Platt scaling")
             manifest = {"format": "skysieve.FoldEnsemble/1", "models": files,
                         "calibration": CALIBRATION_FILE if self.calibrator is not None else None,
-                        "combine": "mean of fold probabilities, then Platt scaling", **self.metadata}
+                        "combine": combine, **({"tta": True} if self.tta else {}), **self.metadata}
             (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
         return directory
 
@@ -114,8 +136,9 @@ class FoldEnsemble:
         calibrator = None
         if manifest.get("calibration"):
             calibrator = PlattCalibrator.from_dict(json.loads((directory / manifest["calibration"]).read_text()))
-        meta = {k: v for k, v in manifest.items() if k not in {"format", "models", "calibration", "combine"}}
-        return cls(models, calibrator, metadata=meta)
+        meta = {k: v for k, v in manifest.items() if k not in {"format", "models", "calibration", "combine", "tta"}}
+        # a model saved before the option was scored plainly
+        return cls(models, calibrator, metadata=meta, tta=bool(manifest.get("tta", False)))
 
 
 def load_trained(models_dir: str | Path) -> FoldEnsemble:
