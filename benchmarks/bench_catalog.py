@@ -165,7 +165,7 @@ def child_register(params_path: str, models_dir: str, map_paths: str) -> dict:
     import numpy as np
 
     from skysieve._tracking import configure_mlflow
-    from skysieve.tasks.sz._catalog_config import catalog_tags
+    from skysieve.tasks.sz._catalog_config import catalog_documents
     from skysieve.catalog import iter_tile_batches, tile_grid
     from skysieve.config import load_params
     from skysieve.data import read_maps
@@ -191,7 +191,7 @@ def child_register(params_path: str, models_dir: str, map_paths: str) -> dict:
                                    {"cnn_prob": probs, "mf_snr": np.random.default_rng(1).normal(0, 1, 5000)})
         metrics = {m: {"f1": 0.0} for m in ("mf", "cnn", "and", "rank_product")}
         mv = register_ensemble(ens, ENSEMBLE, task="sz", test_metrics=metrics, provenance=prov,
-                               cnn_model_uri=f"models:/{CNN}/{cnn_mv.version}", tags=catalog_tags(p))
+                               cnn_model_uri=f"models:/{CNN}/{cnn_mv.version}", documents=catalog_documents(p))
     return {"uri": f"models:/{ENSEMBLE}/{mv.version}", "t_cnn": t_cnn}
 
 
