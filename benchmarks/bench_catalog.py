@@ -220,7 +220,7 @@ def child_speed(uri: str, map_paths: str, repeat: str, block_px: str) -> dict:
     cal = ens.calibrator
 
     # a model with test-time augmentation scores every tile in the eight D4 views: so does the baseline
-    views = range(8) if getattr(ens, "tta", False) else range(1)
+    views = range(8) if ens.tta else range(1)
 
     def bare_predict():
         raw = np.mean([np.asarray(m.predict(dihedral(x, k), batch_size=512, verbose=0), float).ravel()

@@ -86,13 +86,13 @@ def _enqueue_base(study: Any, values: dict[str, Any], *, created: bool, n_trials
     import optuna
 
     state = optuna.trial.TrialState
-    tries = [t for t in study.get_trials(deepcopy=False)
-             if t.system_attrs.get("fixed_params", t.params) == values]
+    trials = study.get_trials(deepcopy=False)
+    tries = [t for t in trials if t.system_attrs.get("fixed_params", t.params) == values]
     if created:
         if not tries:
             study.enqueue_trial(values)
         return
-    finished = len(study.get_trials(deepcopy=False, states=(state.COMPLETE, state.PRUNED)))
+    finished = sum(t.state in (state.COMPLETE, state.PRUNED) for t in trials)
     if tries and all(t.state == state.FAIL for t in tries) and finished < n_trials:
         study.enqueue_trial(values)
 
