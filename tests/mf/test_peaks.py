@@ -65,3 +65,66 @@ def test_detection_catalog_gives_sky_positions_scale_and_y():
     ra, dec = wcs.wcs_pix2world([[20, 10]], 0)[0]
     assert (cat["ra"][0], cat["dec"][0]) == pytest.approx((ra, dec), abs=1e-9)
     assert cat["theta_c_arcmin"][0] == 1.0 and cat["y_arcmin2"][0] == pytest.approx(6.0 * 2e-5)
+
+
+def _pair(shape=(64, 96), sep=14.0, a1=40.0, a2=24.0, width=4.0):
+    """A faint blob on the wing of a bright one: one connected region above 4."""
+    y0, x0 = 32.0, 30.0
+    return blob(shape, y0, x0, a1, width) + blob(shape, y0, x0 + sep, a2, width), (y0, x0), (y0, x0 + sep)
+
+
+def _prominence_of_the_faint_blob(a1, a2, sep, width):
+    """Analytic: its peak minus the lowest value on the line between the two (the saddle), on a fine grid."""
+    t = np.linspace(0.0, sep, 200001)
+    line = a1 * np.exp(-0.5 * (t / width) ** 2) + a2 * np.exp(-0.5 * ((t - sep) / width) ** 2)
+    near = t > sep / 2
+    peak = line[near].max()
+    between = (t > t[np.argmax(line[~near])]) & (t < t[near][np.argmax(line[near])])
+    return peak - line[between].min()
+
+
+def test_deblending_splits_a_faint_cluster_off_a_bright_ones_wing():
+    snr, bright, faint = _pair()
+    assert len(find_peaks(snr, threshold=4.0)) == 1  # without deblending: one region, one detection
+    peaks = find_peaks(snr, threshold=4.0, deblend_prominence=3.0)
+    assert len(peaks) == 2
+    assert (peaks["y_peak"][0], peaks["x_peak"][0]) == (32, 30)
+    assert (peaks["y_peak"][1], peaks["x_peak"][1]) == (32, 44)
+    assert peaks["snr"][1] == pytest.approx(snr[32, 44])
+    # each part's position is near its own blob, not pulled to the pair's middle
+    assert abs(peaks["x"][0] - bright[1]) < 0.5 and abs(peaks["x"][1] - faint[1]) < 0.5
+    assert peaks["y"][1] == pytest.approx(32.0, abs=1e-6)  # symmetric about y = 32
+
+
+def test_deblending_threshold_is_the_analytic_prominence():
+    """The split happens exactly when deblend_prominence is below the faint peak's height above the saddle."""
+    snr, *_ = _pair(sep=14.0, a1=40.0, a2=24.0, width=4.0)
+    prom = _prominence_of_the_faint_blob(40.0, 24.0, 14.0, 4.0)
+    assert 3.0 < prom < 30.0
+    # the pixel grid samples the continuous profile: the pixel saddle lies within a fraction of a unit of it
+    below, above = prom - 0.5, prom + 0.5
+    assert len(find_peaks(snr, threshold=4.0, deblend_prominence=below)) == 2
+    assert len(find_peaks(snr, threshold=4.0, deblend_prominence=above)) == 1
+
+
+def test_deblending_leaves_single_peaked_regions_exactly_as_they_were():
+    rng = np.random.default_rng(3)
+    stack = np.stack([blob((64, 64), 20, 15, 8.0, 2.0) + blob((64, 64), 40, 45.5, 30.0, 3.0),
+                      blob((64, 64), 20.3, 15.2, 9.0, 3.0) + blob((64, 64), 40, 45.5, 33.0, 4.0)])
+    stack += 0.05 * rng.standard_normal(stack.shape)  # tiny ripples: local maxima of prominence ≪ 3
+    plain = find_peaks(stack, threshold=4.0)
+    deblended = find_peaks(stack, threshold=4.0, deblend_prominence=3.0)
+    assert len(plain) == 2
+    for col in plain.colnames:
+        np.testing.assert_array_equal(np.asarray(deblended[col]), np.asarray(plain[col]))
+
+
+def test_deblended_part_keeps_its_own_best_scale():
+    """Two scales: the bright blob is best at the wide one, the compact faint one at the narrow one."""
+    shape = (64, 96)
+    narrow = blob(shape, 32, 30, 20.0, 2.0) + blob(shape, 32, 44, 18.0, 2.0) + blob(shape, 32, 37, 12.0, 5.0)
+    wide = blob(shape, 32, 30, 30.0, 5.0) + blob(shape, 32, 44, 12.0, 5.0)
+    peaks = find_peaks(np.stack([narrow, wide]), threshold=4.0, deblend_prominence=3.0)
+    assert len(peaks) == 2
+    assert peaks["scale"][0] == 1 and peaks["scale"][1] == 0
+    assert peaks["x_peak"][1] == 44

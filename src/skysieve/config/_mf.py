@@ -52,6 +52,9 @@ class MfParams(Section):
     snr_threshold: float = Field(4.0, gt=0, description="pixels above this SNR form detection groups")
     centroid_core_fraction: float = Field(0.5, ge=0, lt=1, description="position: SNR-weighted mean of the group "
                                           "pixels above this fraction of its peak (0: all, as DeepSZ)")
+    deblend_prominence: float | None = Field(
+        None, gt=0, le=100, description="split a detection region at peaks of max-over-scales SNR this far above "
+        "their saddle with a higher one (null: never; docs/matched_filter.md, 'Deblending')")
     match_radius_arcmin: float = Field(1.0, gt=0, le=30)
     match_mass_column: Literal["mvir", "m500c"] = "mvir"
     # Noise model (noise_model = "model"), DeepSZ section 2.1

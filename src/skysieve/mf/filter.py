@@ -133,6 +133,9 @@ class MatchedFilter:
     centroid_core_fraction : float
         Detections are placed at the SNR-weighted mean of the pixels above
         this fraction of their peak (see :mod:`skysieve.mf.peaks`).
+    deblend_prominence : float, optional
+        Split detection regions at envelope peaks of at least this
+        prominence (:func:`~skysieve.mf.peaks.find_peaks`); None: never.
     tcmb_k : float
         CMB temperature, K (converts Compton-y to µK_CMB).
 
@@ -158,13 +161,15 @@ class MatchedFilter:
 
     def __init__(self, *, beam_fwhm_arcmin: Mapping[str, float], noise: NoiseEstimator,
                  theta_c_arcmin: Sequence[float] | None = None, truncate_theta_c: float = 25.0,
-                 snr_threshold: float = 4.0, centroid_core_fraction: float = 0.5, tcmb_k: float = 2.7255) -> None:
+                 snr_threshold: float = 4.0, centroid_core_fraction: float = 0.5,
+                 deblend_prominence: float | None = None, tcmb_k: float = 2.7255) -> None:
         self.beam_fwhm_arcmin = dict(beam_fwhm_arcmin)
         self.noise = noise
         self.theta_c_arcmin = np.asarray(default_scales() if theta_c_arcmin is None else theta_c_arcmin, float)
         self.truncate_theta_c = float(truncate_theta_c)
         self.snr_threshold = float(snr_threshold)
         self.centroid_core_fraction = float(centroid_core_fraction)
+        self.deblend_prominence = None if deblend_prominence is None else float(deblend_prominence)
         self.tcmb_k = float(tcmb_k)
 
     # -- fitting -----------------------------------------------------------------------------------------------
@@ -329,5 +334,6 @@ class MatchedFilter:
             ``scale``, ``x``, ``y``, ``npix``; see
             :func:`~skysieve.mf.peaks.detection_catalog`.
         """
-        peaks = find_peaks(snr_maps, threshold=self.snr_threshold, core_fraction=self.centroid_core_fraction)
+        peaks = find_peaks(snr_maps, threshold=self.snr_threshold, core_fraction=self.centroid_core_fraction,
+                           deblend_prominence=self.deblend_prominence)
         return detection_catalog(peaks, wcs=self.wcs_, theta_c_arcmin=self.theta_c_arcmin, sigma_arcmin2=self.sigma_)

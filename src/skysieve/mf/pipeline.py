@@ -59,6 +59,7 @@ def build_matched_filter(params: MfParams, *, bands: Sequence[BandParams], cmb_c
         truncate_theta_c=params.truncate_theta_c,
         snr_threshold=params.snr_threshold,
         centroid_core_fraction=params.centroid_core_fraction,
+        deblend_prominence=params.deblend_prominence,
         tcmb_k=tcmb_k,
     )
 

@@ -143,3 +143,29 @@ def test_a_sky_without_clusters_gives_an_empty_catalog_that_still_writes(tmp_pat
     out = write_catalog(result, tmp_path / "empty.fits")
     back = Table.read(out)
     assert len(back) == 0 and "decision_rank_product" in back.colnames and back.meta["NCAND"] == 0
+
+
+
+def test_a_second_detection_in_a_kept_tile_gets_a_row_of_its_own(loaded_model):
+    """A tile scores its best detection; another in its central region becomes a row (tile's CNN, its SNR).
+
+    Rows no method calls positive are dropped: the registered thresholds are MF 5, CNN 0.5, AND 0.5 / 5,
+    rank product 0.8 (``tests/catalog/conftest.py``).
+    """
+    from skysieve.tasks.sz._catalog_mf import TileMf
+    from skysieve.tasks.sz.catalog import _with_extra
+
+    detections = Table({"snr": [30.0, 9.0, 4.2, 7.0], "x": [10.0, 14.0, 12.0, 60.0], "y": [10.0, 10.0, 13.0, 60.0]})
+    mf = TileMf(central_max=np.zeros((4, 4), np.float32), best_detection=np.full((4, 4), -1, np.int32),
+                detections=detections, sources=Table(), n_blocks=1, n_sources_treated=0, snr_threshold=4.0,
+                extra=np.array([[5, 1], [5, 2], [9, 3]], np.int64))
+    ids, cnn, snr, det = np.array([5, 6]), np.array([0.2, 0.9]), np.array([30.0, 3.0]), np.array([0, -1])
+    out_ids, out_cnn, out_snr, out_det = _with_extra(ids, cnn, snr, det, mf=mf, model=loaded_model)
+    # detection 1 (SNR 9 ≥ 5: MF-positive) joins as tile 5's; detection 2 (SNR 4.2, CNN 0.2) is positive
+    # for no method; detection 3's tile 9 was not kept
+    np.testing.assert_array_equal(out_ids, [5, 6, 5])
+    np.testing.assert_array_equal(out_det, [0, -1, 1])
+    np.testing.assert_allclose(out_cnn, [0.2, 0.9, 0.2])
+    np.testing.assert_allclose(out_snr, [30.0, 3.0, 9.0])
+    decided = loaded_model.ensembles.decide(np.array([0.2]), np.array([4.2]))
+    assert not any(np.asarray(v).any() for v in decided.values())

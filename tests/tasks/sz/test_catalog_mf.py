@@ -86,3 +86,18 @@ def test_tile_scores_follow_the_mf_sz_rule(config):
     assert snr[others].max() <= config.mf.snr_threshold
     np.testing.assert_allclose(snr[others], np.minimum(mf.central_max.ravel()[others], config.mf.snr_threshold),
                                rtol=1e-6)
+
+
+def test_a_second_detection_in_a_central_region_is_kept_as_extra(config):
+    """Two clusters 9′ apart in one tile's 30′ central region: the brighter is the tile's, the other is extra."""
+    shape = (128, 128)
+    wcs = make_car_wcs(shape)
+    signal = (cluster_signal(shape, wcs, x=44.0, y=64.0, y_arcmin2=2e-4, theta_c_arcmin=0.8, truncate=3)
+              + cluster_signal(shape, wcs, x=80.0, y=64.0, y_arcmin2=1.2e-4, theta_c_arcmin=0.8, truncate=3))
+    sky = make_sky(shape, seed=4, signal=signal)
+    grid = tile_grid(shape, size_px=128, central_px=120, stride_px=8)  # one tile
+    mf = filter_tiles(sky, grid, config=config)
+    assert len(mf.detections) == 2
+    assert np.asarray(mf.detections["x"]) == pytest.approx([44.0, 80.0], abs=0.5)  # brighter first
+    assert mf.best_detection.tolist() == [[0]]
+    assert mf.extra.tolist() == [[0, 1]]

@@ -38,7 +38,7 @@ detections themselves are a table.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 
 import numpy as np
@@ -133,6 +133,10 @@ class TileMf:
         Sources subtracted or masked (above the flux cut).
     snr_threshold : float
         The detection threshold (caps the score of detection-free tiles).
+    extra : ndarray of shape (k, 2), int64
+        ``(tile id, row of detections)`` of every detection in a tile's
+        central region that is not the tile's best: a second cluster in the
+        tile, which the catalog makes a candidate of its own.
     """
 
     central_max: np.ndarray
@@ -142,6 +146,7 @@ class TileMf:
     n_blocks: int
     n_sources_treated: int
     snr_threshold: float
+    extra: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int64))
 
     def tile_snr(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``mf_snr`` of tiles ``ids`` and the detection each holds.
@@ -405,12 +410,14 @@ def filter_tiles(maps: SkyMaps, grid: TileGrid, *, config: CatalogConfig, block_
     sources = vstack(srcs, metadata_conflicts="silent")
     if "source_id" in sources.colnames:
         sources["source_id"] = np.arange(len(sources), dtype=np.int64)
-    # Each tile's best detection: the highest-SNR one in its central region.
+    # Each tile's best detection: the highest-SNR one in its central region; the others there are extra.
     best = np.full(grid.n, -1, dtype=np.int32)
+    extra = []
     snr = np.asarray(detections["snr"], float) if len(detections) else np.zeros(0)
     for d in np.argsort(-snr, kind="stable"):
         ids = grid.holders(detections["x"][d], detections["y"][d])
-        free = ids[best[ids] < 0]
-        best[free] = d
+        free = best[ids] < 0
+        best[ids[free]] = d
+        extra.extend((int(t), int(d)) for t in ids[~free])
     return TileMf(central_max, best.reshape(grid.nty, grid.ntx), detections, sources, len(blocks), n_treated,
-                  float(mfp.snr_threshold))
+                  float(mfp.snr_threshold), np.asarray(extra, dtype=np.int64).reshape(-1, 2))

@@ -155,9 +155,37 @@ def _score_tiles(data: np.ndarray, grid: TileGrid, mf: TileMf, model: CatalogMod
     return kept, n_pos
 
 
+def _with_extra(ids: np.ndarray, cnn: np.ndarray, snr: np.ndarray, det: np.ndarray, *, mf: TileMf,
+                model: CatalogModel) -> tuple[np.ndarray, ...]:
+    """The kept tiles, and a row for each further detection in a kept tile's central region.
+
+    A tile scores its best detection; a second cluster in its central region
+    (another detection, e.g. one deblended from a brighter neighbour's wing,
+    ``docs/matched_filter.md``) gets a row of its own — the tile's CNN
+    probability with the detection's SNR — kept if some method calls that
+    positive.  Two detections are never merged (:func:`merge_tiles`), so it
+    becomes a candidate of its own.
+    """
+    if mf.extra.size == 0 or ids.size == 0:
+        return ids, cnn, snr, det
+    where = {int(t): k for k, t in enumerate(ids.tolist())}
+    rows = [(where[t], d) for t, d in mf.extra.tolist() if t in where]
+    if not rows:
+        return ids, cnn, snr, det
+    at, d = (np.asarray(v, np.int64) for v in zip(*rows, strict=True))
+    e_snr = np.asarray(mf.detections["snr"], float)[d]
+    decisions = model.ensembles.decide(cnn[at], e_snr)
+    keep = np.zeros(at.size, dtype=bool)
+    for v in decisions.values():
+        keep |= np.asarray(v, bool)
+    at, d, e_snr = at[keep], d[keep], e_snr[keep]
+    return (np.concatenate([ids, ids[at]]), np.concatenate([cnn, cnn[at]]), np.concatenate([snr, e_snr]),
+            np.concatenate([det, d]))
+
+
 def _candidates(kept: _Kept, *, grid: TileGrid, maps: SkyMaps, mf: TileMf, model: CatalogModel,
                 merge_radius_arcmin: float) -> Table:
-    ids, cnn, snr, det = kept.arrays()
+    ids, cnn, snr, det = _with_extra(*kept.arrays(), mf=mf, model=model)
     wcs = maps.wcs.celestial
     xc, yc = grid.centres(ids)
     x, y = xc.astype(float), yc.astype(float)
