@@ -23,11 +23,17 @@ from the top (pixels in decreasing ``E``, 8-connectivity, union–find), two
 regions meet at a saddle ``E_saddle``; the lower peak's *prominence* is
 ``E_peak − E_saddle`` (its height above the lowest level at which it joins a
 higher one).  A peak of prominence ≥ ``deblend_prominence`` is an object of
-its own: its *island*, the pixels joined to it before the saddle (so above
-``E_saddle``), is cut from the region, and the rest stays with the higher
-peak.  Each part then keeps, as above, its best scale — the highest
-``SNR_s`` over its pixels — and the SNR-weighted position of its pixels with
-``SNR_s ≥ core_fraction × peak`` at that scale.  Regions with one prominent
+its own.  The region is then cut into the *basins* of its prominent peaks
+(a watershed: taken in decreasing ``E``, each pixel joins the part of its
+highest neighbour, a local maximum its own peak's; a peak below the
+prominence hands its basin to the higher peak it joined), so the dip
+between two clusters and each one's outer skirt go to their own cluster.
+Each part then keeps, as above, its best scale — the highest ``SNR_s`` over
+its pixels — and the SNR-weighted position of its core: its pixels
+(connected or not) with ``SNR_s ≥ core_fraction × peak`` at that scale and,
+for a peak cut from a higher one, ``E`` at or above their saddle (the cap
+that stands out of the other's wing; the rest of its basin, lower on the
+side facing the other, would pull it towards it).  Regions with one prominent
 peak are left exactly as without deblending.  The SNR maps have unit noise,
 so a prominence of 3 asks the dip between the two to be a 3σ feature; on a
 7.5° realistic sky (`docs/catalog.md`) the flooding finds eight merged peaks
@@ -97,8 +103,8 @@ def _neighbours(lin: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 def deblend_labels(envelope: np.ndarray, lin: np.ndarray, shape: tuple[int, int], *,
-                   prominence: float) -> np.ndarray:
-    """Split a set of pixels into the islands of its prominent peaks (see the module docstring).
+                   prominence: float) -> tuple[np.ndarray, np.ndarray]:
+    """Split a set of pixels into the basins of its prominent peaks (see the module docstring).
 
     Parameters
     ----------
@@ -113,18 +119,24 @@ def deblend_labels(envelope: np.ndarray, lin: np.ndarray, shape: tuple[int, int]
 
     Returns
     -------
-    ndarray of shape (n,), int
+    label : ndarray of shape (n,), int
         For each pixel, the index (into ``lin``) of the peak whose part it is.
+    saddle : ndarray of shape (n,)
+        For each pixel that is a peak, the envelope at the saddle where it
+        meets a higher peak (−inf for the highest of its region).
     """
     n = lin.size
     label = np.full(n, -1, dtype=np.int64)
+    saddle = np.full(n, -np.inf)
     if n == 0:
-        return label
-    nbr = _neighbours(lin, shape)
+        return label, saddle
+    nbr = _neighbours(lin, shape).tolist()
     env = np.asarray(envelope, np.float64)
-    parent = np.full(n, -1, dtype=np.int64)  # −1: not flooded yet
-    top = np.arange(n)
-    members: dict[int, list[int]] = {}
+    order = np.argsort(-env, kind="stable")
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    parent = np.full(n, -1, dtype=np.int64)  # −1: not flooded yet; a root is its component's highest pixel
+    owner = np.arange(n)  # a peak joined below the prominence: the peak whose part takes its basin
 
     def root(a: int) -> int:
         while parent[a] != a:
@@ -132,26 +144,26 @@ def deblend_labels(envelope: np.ndarray, lin: np.ndarray, shape: tuple[int, int]
             a = parent[a]
         return a
 
-    for p in np.argsort(-env, kind="stable").tolist():
-        roots = {root(q) for q in nbr[p].tolist() if q >= 0 and parent[q] >= 0}
+    for p in order.tolist():  # flooding: the prominence of each peak, at the saddle where it meets a higher one
+        roots = sorted({root(q) for q in nbr[p] if q >= 0 and parent[q] >= 0}, key=lambda r: rank[r])
         parent[p] = p
-        if not roots:
-            members[p] = [p]
-            continue
-        ordered = sorted(roots, key=lambda r: (-env[top[r]], top[r]))
-        main = ordered[0]
-        for r in ordered[1:]:
-            island = members.pop(r)
-            if env[top[r]] - env[p] >= prominence:  # its own object: its pixels so far are its island
-                label[island] = top[r]
-            else:
-                members[main].extend(island)
-            parent[r] = main
-        parent[p] = main
-        members[main].append(p)
-    for r, pix in members.items():
-        label[pix] = top[r]
-    return label
+        for r in roots[1:]:
+            saddle[r] = env[p]
+            if env[r] - env[p] < prominence:
+                owner[r] = roots[0]
+            parent[r] = roots[0]
+        if roots:
+            parent[p] = roots[0]
+
+    def resolve(a: int) -> int:
+        while owner[a] != a:
+            a = owner[a]
+        return a
+
+    for p in order.tolist():  # watershed: each pixel joins its highest neighbour's part; a maximum, its peak's
+        up = [q for q in nbr[p] if q >= 0 and rank[q] < rank[p]]
+        label[p] = label[min(up, key=lambda q: rank[q])] if up else resolve(p)
+    return label, saddle
 
 
 def find_peaks(snr_maps: np.ndarray, *, threshold: float, core_fraction: float = 0.5,
@@ -232,7 +244,8 @@ def _deblend(snr_maps: np.ndarray, union: np.ndarray, objects: np.ndarray, best:
     """``best`` and ``scale`` with each region of several prominent peaks replaced by its parts (appended)."""
     shape = snr_maps.shape[-2:]
     values = snr_maps.reshape(snr_maps.shape[0], -1)[:, union].astype(np.float64)  # (nscale, n)
-    part = deblend_labels(values.max(axis=0), union, shape, prominence=prominence)
+    envelope = values.max(axis=0)
+    part, saddle = deblend_labels(envelope, union, shape, prominence=prominence)
     pairs = np.unique(np.stack([objects, part], axis=1), axis=0)  # (object, part) pairs
     split = np.flatnonzero(np.bincount(pairs[:, 0], minlength=scale.size) > 1)
     if split.size == 0:
@@ -244,7 +257,8 @@ def _deblend(snr_maps: np.ndarray, union: np.ndarray, objects: np.ndarray, best:
         v = np.where(values[:, pix] > threshold, values[:, pix], -np.inf)  # each scale's pixels above threshold
         s = int(np.argmax(v.max(axis=1)))
         top = float(v[s].max())
-        w = np.where(v[s] >= core_fraction * top, v[s], 0.0)
+        # the core: above core_fraction of the peak, and above the saddle (the cap on the other's wing)
+        w = np.where((v[s] >= core_fraction * top) & (envelope[pix] >= saddle[peak]), v[s], 0.0)
         brightest = pix[int(np.argmax(v[s]))]
         rows["snr"].append(top)
         rows["y"].append(float(np.sum(w * py[pix]) / w.sum()))

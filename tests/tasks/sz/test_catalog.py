@@ -155,14 +155,18 @@ def test_a_second_detection_in_a_kept_tile_gets_a_row_of_its_own(loaded_model):
     from skysieve.tasks.sz._catalog_mf import TileMf
     from skysieve.tasks.sz.catalog import _with_extra
 
-    detections = Table({"snr": [30.0, 9.0, 4.2, 7.0], "x": [10.0, 14.0, 12.0, 60.0], "y": [10.0, 10.0, 13.0, 60.0]})
-    mf = TileMf(central_max=np.zeros((4, 4), np.float32), best_detection=np.full((4, 4), -1, np.int32),
+    detections = Table({"snr": [30.0, 9.0, 4.2, 7.0, 8.0], "x": [10.0, 14.0, 12.0, 60.0, 20.0],
+                        "y": [10.0, 10.0, 13.0, 60.0, 20.0]})
+    best = np.full((4, 4), -1, np.int32)
+    best.flat[5], best.flat[11] = 0, 4  # detection 4 is tile 11's best (tile 11 not kept: scored no positive)
+    mf = TileMf(central_max=np.zeros((4, 4), np.float32), best_detection=best,
                 detections=detections, sources=Table(), n_blocks=1, n_sources_treated=0, snr_threshold=4.0,
-                extra=np.array([[5, 1], [5, 2], [9, 3]], np.int64))
+                extra=np.array([[5, 1], [5, 2], [9, 3], [6, 4]], np.int64))
     ids, cnn, snr, det = np.array([5, 6]), np.array([0.2, 0.9]), np.array([30.0, 3.0]), np.array([0, -1])
     out_ids, out_cnn, out_snr, out_det = _with_extra(ids, cnn, snr, det, mf=mf, model=loaded_model)
     # detection 1 (SNR 9 ≥ 5: MF-positive) joins as tile 5's; detection 2 (SNR 4.2, CNN 0.2) is positive
-    # for no method; detection 3's tile 9 was not kept
+    # for no method; detection 3's tile 9 was not kept; detection 4 is tile 11's best, scored there, and
+    # does not borrow kept tile 6's CNN probability 0.9 (which would make it CNN-positive)
     np.testing.assert_array_equal(out_ids, [5, 6, 5])
     np.testing.assert_array_equal(out_det, [0, -1, 1])
     np.testing.assert_allclose(out_cnn, [0.2, 0.9, 0.2])

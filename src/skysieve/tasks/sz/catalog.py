@@ -161,15 +161,18 @@ def _with_extra(ids: np.ndarray, cnn: np.ndarray, snr: np.ndarray, det: np.ndarr
 
     A tile scores its best detection; a second cluster in its central region
     (another detection, e.g. one deblended from a brighter neighbour's wing,
-    ``docs/matched_filter.md``) gets a row of its own — the tile's CNN
-    probability with the detection's SNR — kept if some method calls that
-    positive.  Two detections are never merged (:func:`merge_tiles`), so it
-    becomes a candidate of its own.
+    ``docs/matched_filter.md``) that is no tile's best — so no row holds it —
+    gets a row of its own: the tile's CNN probability with the detection's
+    SNR, kept if some method calls that positive.  Two detections are never
+    merged (:func:`merge_tiles`), so it becomes a candidate of its own.  A
+    detection that is some tile's best is left to that tile's own scores (it
+    borrows no other tile's CNN probability).
     """
     if mf.extra.size == 0 or ids.size == 0:
         return ids, cnn, snr, det
     where = {int(t): k for k, t in enumerate(ids.tolist())}
-    rows = [(where[t], d) for t, d in mf.extra.tolist() if t in where]
+    held = set(np.unique(mf.best_detection).tolist())
+    rows = [(where[t], d) for t, d in mf.extra.tolist() if t in where and d not in held]
     if not rows:
         return ids, cnn, snr, det
     at, d = (np.asarray(v, np.int64) for v in zip(*rows, strict=True))
