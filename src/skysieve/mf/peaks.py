@@ -49,6 +49,25 @@ from scipy.sparse.csgraph import connected_components
 
 __all__ = ["detection_catalog", "find_peaks"]
 
+def _neighbours(lin: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Index in ``lin`` of each pixel's eight neighbours, −1 where absent; shape (n, 8)."""
+    n = lin.size
+    ny, nx = shape
+    y, x = np.divmod(lin, nx)
+    out = np.full((n, 8), -1, dtype=np.int64)
+    k = 0
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            if dy == 0 and dx == 0:
+                continue
+            ty, tx = y + dy, x + dx
+            at = np.minimum(np.searchsorted(lin, ty * nx + tx), n - 1)
+            hit = (ty >= 0) & (ty < ny) & (tx >= 0) & (tx < nx) & (lin[at] == ty * nx + tx)
+            out[hit, k] = at[hit]
+            k += 1
+    return out
+
+
 def _label_pixels(lin: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, int]:
     """8-connected components of a sparse set of pixels.
 
@@ -67,39 +86,12 @@ def _label_pixels(lin: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, 
     n = lin.size
     if n == 0:
         return np.zeros(0, dtype=np.int64), 0
-    ny, nx = shape
-    y, x = np.divmod(lin, nx)
-    rows, cols = [], []
-    for dy, dx in ((0, 1), (1, -1), (1, 0), (1, 1)):  # half the neighbours: the graph is undirected
-        ty, tx = y + dy, x + dx
-        target = ty * nx + tx
-        at = np.minimum(np.searchsorted(lin, target), n - 1)
-        hit = (ty < ny) & (tx >= 0) & (tx < nx) & (lin[at] == target)
-        rows.append(np.flatnonzero(hit))
-        cols.append(at[hit])
-    rows, cols = np.concatenate(rows), np.concatenate(cols)
+    nbr = _neighbours(lin, shape)
+    rows, k = np.nonzero(nbr >= 0)
+    cols = nbr[rows, k]
     graph = scipy.sparse.coo_matrix((np.ones(rows.size, dtype=np.int8), (rows, cols)), shape=(n, n))
     ncomp, labels = connected_components(graph, directed=False)
     return labels.astype(np.int64), int(ncomp)
-
-
-def _neighbours(lin: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Index in ``lin`` of each pixel's eight neighbours, −1 where absent; shape (n, 8)."""
-    n = lin.size
-    ny, nx = shape
-    y, x = np.divmod(lin, nx)
-    out = np.full((n, 8), -1, dtype=np.int64)
-    k = 0
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
-            if dy == 0 and dx == 0:
-                continue
-            ty, tx = y + dy, x + dx
-            at = np.minimum(np.searchsorted(lin, ty * nx + tx), n - 1)
-            hit = (ty >= 0) & (ty < ny) & (tx >= 0) & (tx < nx) & (lin[at] == ty * nx + tx)
-            out[hit, k] = at[hit]
-            k += 1
-    return out
 
 
 def deblend_labels(envelope: np.ndarray, lin: np.ndarray, shape: tuple[int, int], *,
