@@ -128,3 +128,40 @@ def test_members_intervals_are_the_engines_unstratified_bootstrap(scored):
         assert (m[key], m[f"{key}_lo"], m[f"{key}_hi"]) == (iv[name].value, iv[name].lo, iv[name].hi)
     members_only = bootstrap_metrics(np.ones(5, int), np.linspace(0, 1, 5), threshold=0.5, n_boot=20, seed=0)
     assert members_only["completeness"] == 0.6 and np.isnan(members_only["ae"]) and np.isnan(members_only["roc_auc"])
+
+
+def test_the_cnn_against_each_baseline_is_a_paired_roc_auc_difference(tmp_path):
+    """A CNN that ranks better than one baseline and worse than another: ΔAUC matches sklearn, signs and report."""
+    from skysieve.tasks.members.evaluate import evaluate_members
+    from skysieve.tasks.members.report import write_members_report
+
+    rng = np.random.default_rng(5)
+    n = 600
+    y = (rng.random(n) < 0.45).astype(int)
+    latent = (2 * y - 1) + 0.6 * rng.standard_normal(n)  # what every method sees, so their errors are shared
+
+    def method(noise):
+        return 1 / (1 + np.exp(-(latent + noise * rng.standard_normal(n))))
+
+    s = {"cnn": method(0.4), "rf": method(1.5), "gmm": method(0.05)}
+    half = n // 2
+    scores = {m: {"val": v[:half], "test": v[half:]} for m, v in s.items()}
+    ev = evaluate_members({"val": y[:half], "test": y[half:]}, scores, {}, target_purity=0.9, n_boot=400, seed=1,
+                          bins={})
+    yt = y[half:]
+    for m in ("rf", "gmm"):
+        d = ev.auc_vs_cnn[m]
+        assert d["value"] == pytest.approx(roc_auc_score(yt, s["cnn"][half:]) - roc_auc_score(yt, s[m][half:]),
+                                           abs=1e-12)
+        assert d["lo"] <= d["value"] <= d["hi"]
+    assert ev.auc_vs_cnn["rf"]["lo"] > 0 and ev.auc_vs_cnn["rf"]["fraction_not_above_zero"] < 0.025
+    assert ev.auc_vs_cnn["gmm"]["hi"] < 0 and ev.auc_vs_cnn["gmm"]["fraction_not_above_zero"] > 0.975
+    # The paired interval is narrower than the two methods' own intervals side by side.
+    t = ev.test
+    assert ev.auc_vs_cnn["rf"]["hi"] - ev.auc_vs_cnn["rf"]["lo"] < (t["cnn"]["roc_auc_hi"] - t["cnn"]["roc_auc_lo"]
+                                                                    + t["rf"]["roc_auc_hi"] - t["rf"]["roc_auc_lo"])
+    files = write_members_report(ev, tmp_path, meta={"band_config": "mixed", "target_purity": 0.9})
+    table = files.markdown.read_text()
+    assert "## Does the CNN rank members better than the baselines?" in table
+    assert f"| random forest (aperture photometry) | {100 * ev.auc_vs_cnn['rf']['value']:+.1f} [" in table
+    assert files.metrics["auc_cnn_minus"]["gmm"]["value"] < 0
