@@ -148,6 +148,9 @@ class InjectDetectParams(Section):
     n_fields: int = Field(48, ge=2)
     log_m200_bins: tuple[float, ...] = (14.0, 14.25, 14.5, 14.75, 15.0)
     z_bins: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4)
+    isolated_fields: int = Field(0, ge=0, description=(
+        "fields holding one massive cluster each (M200 ≥ evaluate_detect.massive_m200, log-uniform to the top "
+        "of log_m200_bins; z uniform over z_bins): the massive-cluster recall at a real sky's crowding; 0 = off"))
     seed: int = 99
 
 
