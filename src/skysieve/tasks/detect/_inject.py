@@ -40,10 +40,18 @@ class InjectionResult:
     isolated: dict | None = None
 
 
+def _fraction(recovered: np.ndarray, key: str = "completeness") -> dict:
+    """``recovered`` and ``n`` of a boolean array, the fraction under ``key`` (None if empty), its Wilson ``lo``/``hi``."""
+    from skysieve.metrics import wilson_interval
+
+    k, n = int(np.sum(recovered)), int(np.size(recovered))
+    lo, hi = wilson_interval(k, n)
+    return {"recovered": k, "n": n, key: k / n if n else None, "lo": float(lo), "hi": float(hi)}
+
+
 def run_injection(p, *, name: str, version: str, progress: bool = True) -> InjectionResult:
     """Inject clusters into ``inject_detect.n_fields`` fields and score them with registered ``name`` v``version``."""
     from skysieve.catalog import load_pyfunc, resolve_model
-    from skysieve.metrics import wilson_interval
 
     cfg = p.inject_detect
     ref = resolve_model(f"models:/{name}/{version}")
@@ -60,15 +68,9 @@ def run_injection(p, *, name: str, version: str, progress: bool = True) -> Injec
     for a, b in zip(lm[:-1], lm[1:], strict=True):
         for c, d in zip(zb[:-1], zb[1:], strict=True):
             sel = (logm >= a) & (logm < b) & (z >= c) & (z < d)
-            k, n = int(recovered[sel].sum()), int(sel.sum())
-            lo, hi = wilson_interval(k, n)
             bins.append({"log_m200_lo": float(a), "log_m200_hi": float(b), "z_lo": float(c), "z_hi": float(d),
-                         "recovered": k, "n": n, "completeness": k / n if n else None, "lo": float(lo),
-                         "hi": float(hi)})
-    k, n = int(recovered.sum()), len(truth)
-    lo, hi = wilson_interval(k, n)
-    overall = {"recovered": k, "n": n, "completeness": k / n if n else None, "lo": float(lo), "hi": float(hi),
-               "n_detections": n_det, "n_false": n_false}
+                         **_fraction(recovered[sel])})
+    overall = {**_fraction(recovered), "n_detections": n_det, "n_false": n_false}
     isolated = isolated_massive_recall(p, models, threshold, progress=progress) if cfg.isolated_fields else None
     return InjectionResult(truth, bins, threshold, overall, isolated)
 
@@ -150,22 +152,19 @@ def isolated_massive_recall(p, models, threshold: float, *, progress: bool = Tru
         matched to no cluster), and ``by_z`` rows (``z_lo``, ``z_hi``,
         ``recovered``, ``n``).
     """
-    from skysieve.metrics import wilson_interval
-
     cfg, e = p.inject_detect, p.evaluate_detect
     zb = np.asarray(cfg.z_bins)
     truth, n_false, _ = _inject_and_score(p, models, threshold, isolated_draws(cfg, e), seed=cfg.seed + 1,
                                           progress=progress, desc="inject (isolated)")
     rec, z = np.asarray(truth["recovered"]), np.asarray(truth["z"])
-    k, n = int(rec.sum()), len(truth)
-    lo, hi = wilson_interval(k, n)
+    found = _fraction(rec, key="recall")
+    n = found["n"]
     by_z = []
     for z0, z1 in zip(zb[:-1], zb[1:], strict=True):
         sel = (z >= z0) & ((z < z1) | (z1 == zb[-1]))
         by_z.append({"z_lo": float(z0), "z_hi": float(z1), "recovered": int(rec[sel].sum()), "n": int(sel.sum())})
-    return {"m200_min": float(e.massive_m200), "n": n, "recovered": k, "recall": k / n if n else None,
-            "lo": float(lo), "hi": float(hi), "n_false": n_false, "false_per_field": n_false / n if n else None,
-            "by_z": by_z}
+    return {"m200_min": float(e.massive_m200), **found, "n_false": n_false,
+            "false_per_field": n_false / n if n else None, "by_z": by_z}
 
 
 def write_completeness(result: InjectionResult, out_dir: Path) -> None:
