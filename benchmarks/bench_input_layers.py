@@ -1,0 +1,117 @@
+"""Benchmark: how much of a training epoch the parameter-free input layers take (lens and members nets).
+
+Every model begins with :func:`skysieve.nets.input_layers` — per-cutout
+centring, the colour-difference images (lens), and the asinh stretch, whose
+σ and median come from two sorts of the outer ring per channel.  They hold
+no weights and, because the ring, the centred aperture and the spatial mean
+are each mapped onto themselves by the rotations and flips the training
+augmentation draws (the dihedral group D4 of a square cutout),
+
+    head(g · x) = g · head(x)     for every g in D4,
+
+up to the order of floating-point sums.  So a trainer could apply them once
+per cutout and train the rest of the net on the stored result.  This script
+measures what that would save, without changing the trainer:
+
+1. ``full``: the search's model (``build_net`` with ``train_<task>.net`` of
+   ``--params``, ``--filters`` overriding the width) fitted on ``--images``
+   raw cutouts, best of ``--repeat`` epochs after an untimed one;
+2. ``body``: the same architecture without the colour differences and the
+   stretch, fitted on the same cutouts already passed through them once
+   (it keeps the centring, which is a subtraction);
+3. the largest |head(g·x) − g·head(x)| over the seven non-identity g,
+   relative to the largest |head(x)|: the equivariance above, measured.
+
+One TensorFlow thread, batches of ``--batch`` (as in a fold worker).  The
+cutouts are ``data/<task>/cutouts`` when present, else Gaussian noise with a
+central exponential galaxy (the sort's cost does not depend on the pixels).
+Printed: seconds per epoch and the ratio full / body, measured in the same run.
+
+Run: .venv/bin/python benchmarks/bench_input_layers.py [--task lens] [--filters 12] [--images 512]
+"""
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _cutouts(task: str, n: int, shape: tuple[int, int, int] | None):
+    import numpy as np
+
+    directory = REPO / "data" / task / "cutouts"
+    if (directory / "cutouts.h5").is_file():
+        from skysieve.data.dataset import open_dataset
+
+        ds = open_dataset(directory)
+        rows = np.arange(min(n, len(ds)))
+        return ds.read(rows), ds.labels[rows].astype("float32"), str(directory)
+    ny, nx, nc = shape
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:ny, :nx]
+    galaxy = np.exp(-np.hypot(yy - (ny - 1) / 2, xx - (nx - 1) / 2) / 4.0)[None, :, :, None]
+    x = (rng.normal(size=(n, ny, nx, nc)) + 50 * rng.random((n, 1, 1, nc)) * galaxy).astype("float32")
+    return x, (rng.random(n) > 0.5).astype("float32"), "synthetic"
+
+
+def _epoch(model, x, y, *, batch: int, repeat: int) -> float:
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    model.fit(x, y, batch_size=batch, epochs=1, verbose=0)  # trace
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        model.fit(x, y, batch_size=batch, epochs=1, verbose=0)
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--task", default="lens", choices=("lens", "members"))
+    ap.add_argument("--params", default=str(REPO / "params.yaml"))
+    ap.add_argument("--filters", type=int, default=None, help="first block's filters (default: the params')")
+    ap.add_argument("--images", type=int, default=512)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+
+    import numpy as np
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    from skysieve.config import load_params
+    from skysieve.data.dihedral import dihedral
+    from skysieve.nets import build_net
+    from skysieve.nets._layers import preprocess
+    from skysieve.nets._registry import InputSpec
+
+    net = getattr(load_params(args.params), f"train_{args.task}").net
+    if args.filters:
+        net = net.model_copy(update={"filters": args.filters})
+    default_shape = {"lens": (80, 80, 3), "members": (64, 64, 5)}[args.task]
+    x, y, source = _cutouts(args.task, args.images, default_shape)
+
+    def spec(a):
+        return InputSpec(shape=a.shape[1:], mean=a.mean(axis=(0, 1, 2)), variance=a.var(axis=(0, 1, 2)))
+
+    head = preprocess(x, net).astype("float32")
+    worst = max(float(np.max(np.abs(preprocess(dihedral(x, k), net) - dihedral(head, k)))) for k in range(1, 8))
+    scale = float(np.max(np.abs(head)))
+    body_net = net.model_copy(update={"input_stretch": "none", "colour_difference": False})
+    full = _epoch(build_net(net, inputs=spec(x), seed=1), x, y, batch=args.batch, repeat=args.repeat)
+    body = _epoch(build_net(body_net, inputs=spec(head), seed=1), head, y, batch=args.batch, repeat=args.repeat)
+    print(f"{args.task}: {len(x)} cutouts {x.shape[1:]} ({source}) → input layers → {head.shape[1:]}; "
+          f"net {net.name}, {net.filters} filters, batch {args.batch}, one thread")
+    print(f"  epoch with the input layers: {full:.3f} s; body alone on stored inputs: {body:.3f} s; "
+          f"ratio {full / body:.2f}× (input layers {100 * (1 - body / full):.0f} % of the epoch)")
+    print(f"  D4 equivariance of the input layers: max |head(g·x) − g·head(x)| = {worst:.2e} "
+          f"({worst / scale:.1e} of max |head(x)|)")
+
+
+if __name__ == "__main__":
+    main()
