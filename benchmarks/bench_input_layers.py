@@ -27,7 +27,15 @@ cutouts are ``data/<task>/cutouts`` when present, else Gaussian noise with a
 central exponential galaxy (the sort's cost does not depend on the pixels).
 Printed: seconds per epoch and the ratio full / body, measured in the same run.
 
-Run: .venv/bin/python benchmarks/bench_input_layers.py [--task lens] [--filters 12] [--images 512]
+With ``--fit EPOCHS`` (needs ``data/<task>/cutouts``) it also times the
+engine's own fold fit (:func:`skysieve.train.fit_model`: batches streamed
+from the cutout file, augmentation, the per-epoch validation scoring) on
+the first fold of ``train_<task>``'s splitter, ``EPOCHS`` epochs without
+early stopping, with ``store_inputs`` off and on, in the same process:
+seconds per epoch from the fit's own clock, and the time to store the
+inputs.
+
+Run: .venv/bin/python benchmarks/bench_input_layers.py [--task lens] [--filters 12] [--images 512] [--fit 4]
 """
 
 import argparse
@@ -75,6 +83,7 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=512)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--fit", type=int, default=0, metavar="EPOCHS", help="also time the engine's fold fit (0: skip)")
     args = ap.parse_args()
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
@@ -111,6 +120,36 @@ def main() -> None:
           f"ratio {full / body:.2f}× (input layers {100 * (1 - body / full):.0f} % of the epoch)")
     print(f"  D4 equivariance of the input layers: max |head(g·x) − g·head(x)| = {worst:.2e} "
           f"({worst / scale:.1e} of max |head(x)|)")
+    if args.fit:
+        _fit(args, getattr(load_params(args.params), f"train_{args.task}"))
+
+
+def _fit(args, cfg) -> None:
+    import numpy as np
+
+    from skysieve.data.dataset import open_dataset
+    from skysieve.train import fit_model
+    from skysieve.train._split import make_folds
+
+    ds = open_dataset(REPO / "data" / args.task / "cutouts")
+    fold = make_folds(ds, splitter=cfg.splitter, k=cfg.k_folds, seed=cfg.seed)[0]
+    val_rows = ds.indices("val")  # the engine validates every fold on the val split
+    update = {"epochs": args.fit, "schedule": cfg.schedule.model_copy(update={"early_stopping_patience": args.fit})}
+    if args.filters:
+        update["net"] = cfg.net.model_copy(update={"filters": args.filters})
+    for store in (False, True):
+        c = cfg.model_copy(update={**update, "store_inputs": store})
+        t0 = time.perf_counter()
+        fit = fit_model(c, ds, fit_rows=fold.fit_rows, val_rows=val_rows, seed=c.seed)
+        total = time.perf_counter() - t0
+        per = fit.train_seconds / len(fit.history)
+        print(f"  fit_model, store_inputs={str(store).lower():5}: {len(fold.fit_rows)} fit / {len(val_rows)} val "
+              f"cutouts, {len(fit.history)} epochs, {per:.2f} s per epoch; {total - fit.train_seconds:.1f} s outside the "
+              f"epochs (model, statistics{', storing the inputs' if store else ''}); best val ROC-AUC "
+              f"{max(h['val_roc_auc'] for h in fit.history):.3f}")
+        if store:
+            print(f"  ratio of seconds per epoch: {base / per:.2f}×")
+        base = per
 
 
 if __name__ == "__main__":

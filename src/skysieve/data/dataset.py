@@ -112,7 +112,9 @@ class CutoutReader:
     """Reads rows of a cutout tensor (:func:`read_rows`) through one HDF5 handle kept open.
 
     Safe to share between threads (one lock); pickles without the handle
-    (reopened on the next read), so Keras workers can take it.
+    (reopened on the next read), so Keras workers can take it.  A dataset held
+    in memory (:class:`skysieve.train._stored.StoredInputs`, which has
+    ``images``) is read from there instead of the file.
 
     Parameters
     ----------
@@ -124,9 +126,12 @@ class CutoutReader:
         self.item_shape = tuple(dataset.shape[1:])
         self._lock = threading.Lock()
         self._h5: h5py.File | None = None
+        self._memory = dataset if hasattr(dataset, "images") else None
 
     def read(self, rows: np.ndarray) -> np.ndarray:
         """Cutouts ``rows`` in the order given, shape (len(rows), ny, nx, nchan), float32."""
+        if self._memory is not None:
+            return self._memory.read(rows)
         with self._lock:
             if self._h5 is None:
                 self._h5 = h5py.File(self.path, "r")
@@ -140,11 +145,11 @@ class CutoutReader:
                 self._h5 = None
 
     def __getstate__(self):
-        return {"path": self.path, "item_shape": self.item_shape}
+        return {"path": self.path, "item_shape": self.item_shape, "memory": self._memory}
 
     def __setstate__(self, state):
         self.path, self.item_shape = state["path"], state["item_shape"]
-        self._lock, self._h5 = threading.Lock(), None
+        self._lock, self._h5, self._memory = threading.Lock(), None, state.get("memory")
 
 
 def open_dataset(directory: str | Path) -> CutoutDataset:

@@ -23,6 +23,7 @@ from skysieve.train._dense import training_loss
 from skysieve.train._ensemble import predict_dataset
 from skysieve.train._seed import set_seeds
 from skysieve.train._split import Fold
+from skysieve.train._stored import split_input_layers, store_inputs
 from skysieve.train._stream import TrainingBatches
 
 if TYPE_CHECKING:
@@ -160,7 +161,13 @@ def fit_model(cfg: TrainParams, dataset, *, fit_rows: np.ndarray, val_rows: np.n
     mean, var = channel_stats(dataset, fit_rows, sample=cfg.norm_sample, seed=seed, net=cfg.net)
     spec = InputSpec(tuple(dataset.shape[1:]), mean, var, tuple(dataset.channels))
     model = build_net(cfg.net, inputs=spec, seed=seed)
-    compile_built(model, optimizer=make_optimizer(cfg.optimizer), loss=training_loss(dataset))
+    # With store_inputs the weightless input layers run once per cutout; the body (sharing model's layers) trains.
+    split = split_input_layers(model) if cfg.store_inputs else None
+    train_model, train_data = model, dataset
+    if split is not None:
+        head, train_model = split
+        train_data = store_inputs(head, dataset, np.concatenate([fit_rows, val_rows]), batch_size=cfg.eval_batch_size)
+    compile_built(train_model, optimizer=make_optimizer(cfg.optimizer), loss=training_loss(dataset))
 
     labels = dataset.labels
     y_fit, y_val = labels[fit_rows], labels[val_rows]
@@ -174,7 +181,9 @@ def fit_model(cfg: TrainParams, dataset, *, fit_rows: np.ndarray, val_rows: np.n
     images, seconds = 0, 0.0
     saved = checkpoint.load_epoch() if checkpoint is not None else None
     if saved is not None:
-        model, state = saved
+        train_model, state = saved  # the body, with store_inputs: its weights go back into model at the end
+        if split is None:
+            model = train_model
         history, stage_best, images, seconds = list(state.history), list(state.stage_best), state.images, state.seconds
         if on_epoch is not None:
             for step, record in enumerate(history):
@@ -188,11 +197,11 @@ def fit_model(cfg: TrainParams, dataset, *, fit_rows: np.ndarray, val_rows: np.n
             vp, vn = max(int(y_val.sum()), 1), max(int(y_val.size - y_val.sum()), 1)
             weights = np.where(y_val == 1, vn / (ratio * vp), 1.0)
         batches = TrainingBatches(
-            dataset, fit_rows, batch_size=cfg.batch_size, seed=seed * 1000 + stage, steps=cfg.steps_per_epoch,
+            train_data, fit_rows, batch_size=cfg.batch_size, seed=seed * 1000 + stage, steps=cfg.steps_per_epoch,
             augment_fraction=cfg.augment.fraction,
             positive_fraction=None if ratio is None else 1.0 / (1.0 + ratio), class_weight=class_weight,
         )
-        monitor = _Monitor(dataset=dataset, rows=val_rows, labels=y_val, weights=weights,
+        monitor = _Monitor(dataset=train_data, rows=val_rows, labels=y_val, weights=weights,
                            batch_size=cfg.eval_batch_size, patience=cfg.schedule.early_stopping_patience,
                            step0=len(history), ratio=ratio, stage=stage, metric=metric)
         plateau_state, warmup_seen, first_epoch, stage_done = None, 0, 0, False
@@ -203,7 +212,7 @@ def fit_model(cfg: TrainParams, dataset, *, fit_rows: np.ndarray, val_rows: np.n
             first_epoch, stage_done = state.epoch + 1, state.stage_done
             batches.start_at(first_epoch)
         else:
-            model.optimizer.learning_rate = cfg.optimizer.learning_rate
+            train_model.optimizer.learning_rate = cfg.optimizer.learning_rate
         plateau = _Plateau(state=plateau_state, monitor=monitor.key, mode=monitor.mode,
                            factor=cfg.schedule.reduce_lr_factor,
                            patience=cfg.schedule.reduce_lr_patience, min_lr=cfg.schedule.min_learning_rate,
@@ -227,11 +236,11 @@ def fit_model(cfg: TrainParams, dataset, *, fit_rows: np.ndarray, val_rows: np.n
 
         callbacks.append(_EpochEnd(monitor, on_epoch=on_epoch, checkpoint=checkpoint, snapshot=snapshot))
         if not stage_done and first_epoch < cfg.epochs:
-            model.fit(batches, epochs=cfg.epochs, initial_epoch=first_epoch, callbacks=callbacks, verbose=0,
+            train_model.fit(batches, epochs=cfg.epochs, initial_epoch=first_epoch, callbacks=callbacks, verbose=0,
                       shuffle=False)
         seconds += time.perf_counter() - t0
         images += len(monitor.history) * batches.steps * batches.batch_size
-        model.set_weights(monitor.best_weights)
+        train_model.set_weights(monitor.best_weights)
         best = monitor.history[monitor.best_index]
         select = monitor.key if metric is not None else f"val_{cfg.metric}"
         stage_best.append((best[select], len(history) + monitor.best_index, monitor.best_weights))
@@ -239,9 +248,11 @@ def fit_model(cfg: TrainParams, dataset, *, fit_rows: np.ndarray, val_rows: np.n
     if len(stage_best) > 1:
         # Pick the stage best on the whole (un-reweighted) validation set; NaN metrics rank last.
         chosen = max(stage_best, key=lambda s: -np.inf if np.isnan(s[0]) else s[0])
-        model.set_weights(chosen[2])
+        train_model.set_weights(chosen[2])
         best_index = chosen[1]
     else:
         best_index = stage_best[0][1]
+    if train_model is not model:
+        model.set_weights(train_model.get_weights())  # a resumed body is not model's; the same weights, in order
     val_scores = predict_dataset(model, dataset, val_rows, batch_size=cfg.eval_batch_size)
     return FitResult(model, history, best_index, val_scores, images, seconds, resumed_epochs)
