@@ -23,7 +23,15 @@ from skysieve.catalog._positions import PositionCutouts, open_positions, read_po
 from skysieve.catalog._tagged import read_stored_config
 from skysieve.catalog._tiles import TileBatch, TileGrid, iter_tile_batches, tile_grid
 from skysieve.catalog._truth import check_truth, match_one_to_one, select_truth, truth_counts
-from skysieve.catalog._write import CatalogResult, code_version, file_sha256, progress_bars, write_catalog
+from skysieve.catalog._write import (
+    CatalogResult,
+    check_output,
+    code_version,
+    file_sha256,
+    model_header,
+    progress_bars,
+    write_catalog,
+)
 
 __all__ = [
     "TASK_TAG",
@@ -35,6 +43,7 @@ __all__ = [
     "SurveyReport",
     "TileBatch",
     "TileGrid",
+    "check_output",
     "check_truth",
     "code_version",
     "drop_duplicates",
@@ -45,6 +54,7 @@ __all__ = [
     "load_pyfunc",
     "match_one_to_one",
     "merge_tiles",
+    "model_header",
     "open_positions",
     "parse_model_uri",
     "progress_bars",

@@ -50,6 +50,65 @@ def code_version() -> dict[str, str]:
     return {"skysieve": ver, "git_commit": prov["git.commit"], "git_dirty": prov["git.dirty"]}
 
 
+def check_output(out: str | Path, inputs: Any) -> None:
+    """Refuse, before any work, an ``--out`` that cannot be written or that would overwrite or join an input.
+
+    ``inputs`` holds the command's input paths (paths, or lists of them; other
+    values are ignored).  An output equal to an input file would replace it;
+    one inside an input directory would be read back as an input next time.
+
+    Raises
+    ------
+    ConfigError
+        ``out`` is a directory, lies under a file, is one of the inputs, or
+        lies inside an input directory.
+    """
+    from skysieve.errors import ConfigError
+
+    target = Path(out).expanduser().resolve()
+    if target.is_dir():
+        raise ConfigError(f"--out {out}: is a directory; give the catalog's file name (e.g. {Path(out) / 'catalog.fits'})")
+    for parent in target.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(f"--out {out}: {parent} is a file, not a directory; choose another path")
+            break
+    flat: list[Path] = []
+    for value in inputs:
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(item, (str, Path)) and str(item):
+                flat.append(Path(item).expanduser().resolve())
+    for path in flat:
+        if target == path:
+            raise ConfigError(f"--out {out}: is an input of this command; writing the catalog would replace it — "
+                              "choose another file name")
+        if path.is_dir() and path in target.parents:
+            raise ConfigError(f"--out {out}: lies inside the input directory {path}, where a later run would read it "
+                              "as an input; write the catalog elsewhere")
+
+
+def model_header(ref: Any, *, task: str) -> dict[str, Any]:
+    """The provenance keywords every search's catalog header starts with: what ran, on which model, from what.
+
+    ``ORIGIN``, ``DATE`` (UTC), ``TASK``; the registered version (``MODEL``,
+    ``MODELVER``, ``MODALIAS``, ``MODELURI``, ``RUNID``) and what it was
+    trained from (``MODGIT``: its git commit, ``DATAHASH``: its data hash,
+    from the version's tags); the running code (``SKYSVER``, ``GITCOMM``,
+    ``GITDIRTY``, :func:`code_version`).  ``ref`` is a
+    :class:`skysieve.catalog.ModelRef`.
+    """
+    from datetime import UTC, datetime
+
+    code = code_version()
+    tags = getattr(ref, "tags", {}) or {}
+    return {
+        "ORIGIN": "skysieve catalog", "DATE": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"), "TASK": task,
+        "MODEL": ref.name, "MODELVER": ref.version, "MODALIAS": ref.alias or "", "MODELURI": ref.uri,
+        "RUNID": ref.run_id, "MODGIT": tags.get("git_commit", "unknown"), "DATAHASH": tags.get("data_hash", "unknown"),
+        "SKYSVER": code["skysieve"], "GITCOMM": code["git_commit"], "GITDIRTY": code["git_dirty"],
+    }
+
+
 @dataclass
 class CatalogResult:
     """What a search's catalog function returns (:meth:`skysieve.tasks.Search.make_catalog`).

@@ -115,7 +115,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     @handle_errors
     def catalog(ctx: typer.Context, **kwargs: Any) -> None:
         from skysieve._tracking import configure_mlflow
-        from skysieve.catalog import resolve_model
+        from skysieve.catalog import check_output, resolve_model
         from skysieve.errors import ConfigError
 
         extra = list(ctx.args)
@@ -142,6 +142,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         if survey:  # --fields A B C: click hands B and C over as extra arguments
             _survey(ref, [*kwargs["fields"], *extra], options=options, given=given, cli=kwargs)
             return
+        check_output(kwargs["out"], [*options.values(), kwargs["truth"]])
         show = sys.stderr.isatty() if kwargs["progress"] is None else kwargs["progress"]
         search.make_catalog(ref, out=kwargs["out"], options=options, given=given, truth=kwargs["truth"],
                             batch_size=kwargs["batch_size"], progress=show, echo=typer.echo)

@@ -13,7 +13,7 @@ from astropy.wcs import WCS
 from typer.testing import CliRunner
 
 from skysieve.cli import build_app
-from skysieve.errors import RegistryError
+from skysieve.errors import DataError, RegistryError
 from tests.catalog.conftest import (
     ENSEMBLE,
     LENS,
@@ -225,6 +225,18 @@ def test_hst_and_scaled_units_are_converted_and_nan_pixels_flagged(lens_model, l
     assert list(table["flag_nan"]) == [False, False, True]
     assert np.isnan(table["score"][2]) and not table["is_lens"][2] and np.isnan(table["percentile"][2])
     assert result.summary["n_nan"] == 1 and table.meta["NNAN"] == 1
+
+
+def test_cutouts_that_cannot_be_scored_at_all_are_an_error_and_no_catalog(lens_model, tmp_path):
+    from skysieve.tasks.lens.catalog import make_lens_catalog
+
+    cutouts = tmp_path / "cutouts"
+    cutouts.mkdir()
+    for i, image in enumerate(cutout_arrays(2, seed=3)):
+        image[5, 5, i] = np.nan
+        write_cutout(cutouts / f"n{i}.fits", image)
+    with pytest.raises(DataError, match=r"cutouts: none of the 2 cutouts could be scored \(2 with NaN"):
+        make_lens_catalog(model=lens_model, cutouts=cutouts)
 
 
 def _paste(cutouts, corners, *, shape=(160, 200), shifts=((0, 0), (7, -5), (-3, 11)), seed=9):

@@ -174,7 +174,7 @@ class CutoutDirectory:
         ``SHA256`` is :func:`combined_sha256` of the per-file digests, so it
         is complete only after :meth:`batches` has run to the end.
         """
-        return {"INPUT": "cutouts", "CUTDIR": str(self.directory), "NFILES": len(self.digests),
+        return {"INPUT": "cutouts", "CUTDIR": str(self.directory.resolve()), "NFILES": len(self.digests),
                 "NCUTOUT": self.n, "SHA256": combined_sha256(list(self.digests.values()))}
 
     def columns(self) -> dict[str, tuple[np.ndarray, str | None]]:

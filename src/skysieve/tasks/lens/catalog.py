@@ -19,7 +19,6 @@ Order of work (every check comes before the first expensive step):
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from time import perf_counter
 from typing import Any
@@ -27,7 +26,7 @@ from typing import Any
 import numpy as np
 from astropy.table import Table
 
-from skysieve.catalog import CatalogResult, ModelRef, code_version, load_pyfunc, progress_bars, resolve_model
+from skysieve.catalog import CatalogResult, ModelRef, load_pyfunc, model_header, progress_bars, resolve_model
 from skysieve.errors import ConfigError, DataError, RegistryError
 from skysieve.tasks.lens._catalog_config import LensCatalogConfig, read_lens_catalog_config
 from skysieve.tasks.lens._inputs import CutoutDirectory, PositionCutouts, open_cutout_dir, open_positions
@@ -175,22 +174,12 @@ def _inputs(model: LensCatalogModel, cutouts, images, positions) -> CutoutDirect
 
 
 def _header(model: LensCatalogModel, inputs, *, n_scored: int, n_lens: int, n_nan: int) -> dict[str, Any]:
-    ref, cfg, code = model.ref, model.config, code_version()
+    cfg = model.config
     meta: dict[str, Any] = {
-        "ORIGIN": "skysieve catalog",
-        "DATE": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
-        "TASK": "lens",
-        "MODEL": ref.name,
-        "MODELVER": ref.version,
-        "MODALIAS": ref.alias or "",
-        "MODELURI": ref.uri,
-        "RUNID": ref.run_id,
-        "MODGIT": model.tags.get("git_commit", "unknown"),
-        "DATAHASH": model.tags.get("data_hash", "unknown"),
+        **model_header(model.ref, task="lens"),
         "THR_CNN": float(model.threshold),
         "OPPOINT": model.operating_point,
         "REFN": len(model.reference),
-        "SKYSVER": code["skysieve"], "GITCOMM": code["git_commit"], "GITDIRTY": code["git_dirty"],
         "SIZE_PX": cfg.size_px, "PIX_ASEC": float(cfg.pixel_arcsec), "PIXUNIT": cfg.unit, "NBANDS": len(cfg.bands),
     }
     for i, band in enumerate(cfg.bands, start=1):
@@ -287,6 +276,11 @@ def make_lens_catalog(*, model: str | LensCatalogModel, cutouts: str | Path | No
             inputs.close()
 
     scored = np.isfinite(score)
+    if not scored.any():
+        where = inputs.directory if isinstance(inputs, CutoutDirectory) else positions
+        raise DataError(f"{where}: none of the {n} cutouts could be scored ({int(flag_nan.sum())} with NaN or "
+                        "infinite pixels, the rest not inside every band image); nothing written — check the "
+                        "inputs' masks and footprints")
     table = Table()
     table["id"] = ids
     table["ra"], table["dec"] = inputs.ra, inputs.dec

@@ -74,6 +74,10 @@ class MembersSearch(Search):
         """Versions carrying the members band configuration tag."""
         return "members.band_config" in tags
 
+    def gallery_score(self, table) -> str | None:
+        """The membership probability: a gallery shows the likeliest members first and ``--max`` keeps them."""
+        return "member_prob" if "member_prob" in table.colnames else super().gallery_score(table)
+
 
 #: The instance the ``skysieve.tasks`` entry point names.
 search = MembersSearch()

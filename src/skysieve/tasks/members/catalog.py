@@ -50,6 +50,20 @@ class MembersCatalogModel:
     name: str
     version: str
     operating_point: str
+    ref: Any = None  # the resolved ModelRef, for the header's provenance
+
+
+def _provenance(model: MembersCatalogModel) -> dict[str, Any]:
+    """The header's provenance keywords (:func:`skysieve.catalog.model_header`); name and version without a ref."""
+    from skysieve.catalog import code_version, model_header
+
+    if model.ref is not None:
+        head = model_header(model.ref, task="members")
+    else:
+        code = code_version()
+        head = {"ORIGIN": "skysieve catalog", "TASK": "members", "MODEL": model.name, "MODELVER": model.version,
+                "SKYSVER": code["skysieve"], "GITCOMM": code["git_commit"], "GITDIRTY": code["git_dirty"]}
+    return {**head, "CODEVER": head["SKYSVER"]}
 
 
 def load_members_catalog_model(ref) -> MembersCatalogModel:
@@ -78,7 +92,7 @@ def load_members_catalog_model(ref) -> MembersCatalogModel:
                             "`skysieve register members`")
     cnn = load_pyfunc(f"models:/{ref.name}/{ref.version}", "members CNN")
     return MembersCatalogModel(cnn=cnn, threshold=threshold, config=config, name=ref.name, version=str(ref.version),
-                               operating_point=ref.tags.get("operating_point", ""))
+                               operating_point=ref.tags.get("operating_point", ""), ref=ref)
 
 
 def _pixel_scale_arcsec(header) -> float | None:
@@ -95,42 +109,54 @@ def _pixel_scale_arcsec(header) -> float | None:
 def read_member_cutout(path: Path, config: dict) -> tuple[np.ndarray | None, float, float, int]:
     """One cutout file → (image of shape (size, size, nbands) or None if a band is missing, ra, dec, flags).
 
+    Each band is an image HDU whose ``FILTER`` names it (case-insensitive);
+    its ``BUNIT`` must convert to the model's unit (``electron/s``; HST's
+    ``ELECTRONS/S``, ``electron/ks``… are converted, an empty ``BUNIT`` is
+    taken as the model's) — :func:`skysieve.catalog._fits_checks.unit_factor`.
+
     Raises
     ------
     DataError
-        Not FITS, wrong pixel scale, BUNIT or size, or no RA/Dec.
+        Not FITS or damaged, no HDU of any of the model's bands, a band twice,
+        wrong pixel scale, BUNIT or size, or no RA/Dec.
     """
-    from astropy.io import fits
+    from skysieve.catalog._fits_checks import _open, unit_factor
 
     bands, size = list(config["bands"]), int(config["size_px"])
     scale, unit = float(config["pixel_scale_arcsec"]), str(config["unit"])
-    try:
-        hdul = fits.open(path)
-    except OSError as exc:
-        raise DataError(f"{path}: not a readable FITS file ({exc})") from None
-    with hdul:
-        planes, ra, dec = {}, None, None
-        for hdu in hdul:
-            if hdu.data is None or hdu.data.ndim != 2:
-                continue
+    wanted = {b.upper(): b for b in bands}
+    with _open(path) as hdul:
+        planes, ra, dec, found = {}, None, None, []
+        for index, hdu in enumerate(hdul):
             h = hdu.header
-            band = str(h.get("FILTER", "")).strip().upper()
-            if band not in bands:
+            if h.get("NAXIS") != 2 or not h.get("NAXIS1") or not h.get("NAXIS2"):
                 continue
-            if str(h.get("BUNIT", "")).strip() != unit:
-                raise DataError(f"{path}[{band}]: BUNIT {h.get('BUNIT')!r}, the model needs {unit!r}; convert the "
-                                "image to e-/s before cataloguing")
+            if ra is None and h.get("RA_OBJ", h.get("CRVAL1")) is not None:
+                ra, dec = h.get("RA_OBJ", h.get("CRVAL1")), h.get("DEC_OBJ", h.get("CRVAL2"))
+            name = str(h.get("FILTER", "")).strip()
+            found.append(name or "?")
+            band = wanted.get(name.upper())
+            if band is None:
+                continue
+            if band in planes:
+                raise DataError(f"{path}: band {band} twice (HDUs with FILTER = {name!r}); keep one image per band")
+            where = f"{path}[{band}]"
+            factor = unit_factor(h.get("BUNIT", ""), unit, where=where)
             px = _pixel_scale_arcsec(h)
             if px is None or abs(px / scale - 1) > 0.01:
-                raise DataError(f"{path}[{band}]: pixel scale {px} arcsec, the model needs {scale} (within 1 %); "
+                raise DataError(f"{where}: pixel scale {px} arcsec, the model needs {scale} (within 1 %); "
                                 "resample the cutout or set PIXSCALE / a celestial WCS")
-            if hdu.data.shape != (size, size):
-                raise DataError(f"{path}[{band}]: {hdu.data.shape[1]}×{hdu.data.shape[0]} px, the model needs "
-                                f"{size}×{size}")
-            planes[band] = np.asarray(hdu.data, dtype=np.float32)
-            if ra is None:
-                ra = h.get("RA_OBJ", h.get("CRVAL1"))
-                dec = h.get("DEC_OBJ", h.get("CRVAL2"))
+            if (h["NAXIS2"], h["NAXIS1"]) != (size, size):
+                raise DataError(f"{where}: {h['NAXIS1']}×{h['NAXIS2']} px, the model needs {size}×{size}")
+            try:
+                data = hdu.data
+            except Exception as exc:  # truncated data behind a good header
+                raise DataError(f"{path}: cannot read the image of HDU {index} ({exc.__class__.__name__}: {exc}); "
+                                "the file is damaged or truncated — re-download or regenerate it") from exc
+            planes[band] = np.asarray(data, dtype=np.float32) * np.float32(factor)
+    if not planes:
+        raise DataError(f"{path}: no image HDU of the model's bands {bands} (FILTER keywords found: "
+                        f"{', '.join(found) or 'none'}); set FILTER to the band names the model was trained on")
     if ra is None or dec is None:
         raise DataError(f"{path}: no RA_OBJ/DEC_OBJ or CRVAL1/CRVAL2 in a band header; the catalog needs positions")
     if len(planes) < len(bands):
@@ -150,25 +176,30 @@ def make_members_catalog(model: MembersCatalogModel, cutouts: Path, *, batch_siz
         ``flags`` (1 = missing band, 2 = NaN pixels); header: model, version,
         threshold, band configuration, the inputs' checksum and code version.
     """
-    from skysieve.catalog import CatalogResult, code_version, file_sha256
+    from skysieve.catalog import CatalogResult, file_sha256, progress_bars
+    from skysieve.catalog._fits_checks import fits_stem
 
     t0 = time.perf_counter()
     cutouts = Path(cutouts)
     if not cutouts.is_dir():
         raise DataError(f"{cutouts}: not a directory; give --member-cutouts DIR of FITS cutouts")
-    files = sorted(p for p in cutouts.iterdir() if p.suffix.lower() in (".fits", ".fit", ".fz"))
+    files = sorted(p for p in cutouts.iterdir() if p.is_file() and fits_stem(p.name))
     if not files:
-        raise DataError(f"{cutouts}: no .fits files")
+        raise DataError(f"{cutouts}: no FITS files (*.fits, *.fit, *.fts, optionally .gz); put one file per source "
+                        "with one image HDU per band (FILTER keyword)")
     ids, ras, decs, flags, images, good = [], [], [], [], [], []
-    for i, f in enumerate(files):
-        image, ra, dec, flag = read_member_cutout(f, model.config)
-        ids.append(f.stem)
-        ras.append(ra)
-        decs.append(dec)
-        flags.append(flag)
-        if flag == 0:
-            images.append(image)
-            good.append(i)
+    with progress_bars(progress) as add:
+        advance = add("reading cutouts", len(files))
+        for i, f in enumerate(files):
+            image, ra, dec, flag = read_member_cutout(f, model.config)
+            ids.append(fits_stem(f.name))
+            ras.append(ra)
+            decs.append(dec)
+            flags.append(flag)
+            if flag == 0:
+                images.append(image)
+                good.append(i)
+            advance(1)
     if not good:
         n_missing, n_nan = sum(f == FLAG_MISSING_BAND for f in flags), sum(f == FLAG_NAN for f in flags)
         raise DataError(f"{cutouts}: none of {len(files)} cutouts is usable ({n_missing} lack one of the bands "
@@ -183,10 +214,10 @@ def make_members_catalog(model: MembersCatalogModel, cutouts: Path, *, batch_siz
                    "is_member": np.nan_to_num(prob, nan=-1.0) >= model.threshold,
                    "flags": np.array(flags, dtype=np.int16)})
     table["ra"].unit = table["dec"].unit = "deg"
-    table.meta.update({"MODEL": model.name, "MODELVER": model.version, "THR_CNN": model.threshold,
+    table.meta.update({**_provenance(model), "THR_CNN": model.threshold,
                        "OPPOINT": model.operating_point[:60], "BANDCFG": model.config["band_config"],
-                       "BANDS": ",".join(model.config["bands"]), "INPUTSHA": digest[:64],
-                       "NFILES": len(files), "CODEVER": code_version()["skysieve"]})
+                       "BANDS": ",".join(model.config["bands"]), "CUTDIR": str(cutouts.resolve()),
+                       "INPUTSHA": digest[:64], "NFILES": len(files)})
     summary = {"n_rows": len(files), "n_scored": len(good), "n_members": int(table["is_member"].sum()),
                "n_missing_band": sum(f == FLAG_MISSING_BAND for f in flags), "n_nan": sum(f == FLAG_NAN for f in flags),
                "threshold": model.threshold, "t_total_s": time.perf_counter() - t0}
@@ -229,7 +260,7 @@ def make_members_catalog_at_positions(model: MembersCatalogModel, images: list[P
     DataError
         Bad images or positions (:func:`skysieve.catalog.open_positions`), or no scorable position.
     """
-    from skysieve.catalog import CatalogResult, code_version, open_positions
+    from skysieve.catalog import CatalogResult, open_positions
 
     t0 = time.perf_counter()
     where = f"model {model.name} v{model.version}"
@@ -253,10 +284,9 @@ def make_members_catalog_at_positions(model: MembersCatalogModel, images: list[P
             table[name] = values
             if unit:
                 table[name].unit = unit
-        table.meta.update({"MODEL": model.name, "MODELVER": model.version, "THR_CNN": model.threshold,
+        table.meta.update({**_provenance(model), "THR_CNN": model.threshold,
                            "OPPOINT": model.operating_point[:60], "BANDCFG": model.config["band_config"],
-                           "BANDS": ",".join(model.config["bands"]), **cuts.header(),
-                           "CODEVER": code_version()["skysieve"]})
+                           "BANDS": ",".join(model.config["bands"]), **cuts.header()})
         summary = {"n_rows": cuts.n, "n_scored": int(np.isfinite(prob).sum()),
                    "n_members": int(table["is_member"].sum()), "n_missing_band": 0,
                    "n_nan": int((flags & FLAG_NAN).astype(bool).sum()), **cuts.summary(),
