@@ -169,11 +169,27 @@ def _radec(wcs: WCS, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 def _open(path: Path, *, memmap: bool = False) -> fits.HDUList:
+    """Open a FITS file with every HDU's header read; a damaged or truncated file is a :class:`DataError`.
+
+    Astropy reads a truncated file's headers as far as they go and only warns
+    ("File may have been truncated"), so the missing HDUs would look like
+    missing bands; the warning is turned into the error here.
+    """
     try:
-        return fits.open(path, memmap=memmap)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            hdul = fits.open(path, memmap=memmap)
+            hdul.readall()  # the headers only; the data stay unread (or memory-mapped)
     except Exception as exc:  # astropy raises OSError, VerifyError, TypeError… on damage
         raise DataError(f"{path}: not a readable FITS file ({exc.__class__.__name__}: {exc}); re-download or "
                         "regenerate it") from exc
+    truncated = [str(w.message) for w in caught if "truncated" in str(w.message)]
+    if truncated:
+        hdul.close()
+        raise DataError(f"{path}: truncated ({truncated[0]}); re-download or regenerate it")
+    for w in caught:  # anything else astropy had to say, as it would have said it
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return hdul
 
 
 def _image_headers(hdul: fits.HDUList) -> list[tuple[int, fits.Header]]:

@@ -81,6 +81,11 @@ def read_positions(path: str | Path) -> Table:
         raise DataError(f"{path}: no rows; give at least one position")
     out = Table()
     out["id"] = table[names["id"]] if names["id"] else np.arange(len(table), dtype=np.int64)
+    keys, counts = np.unique(np.asarray(out["id"]).astype(str), return_counts=True)
+    if (counts > 1).any():
+        twice = keys[counts > 1]
+        raise DataError(f"{path}: {twice.size} ids occur more than once (e.g. {twice[:3].tolist()}); each row of the "
+                        "catalog is one source: make the ids unique or drop the id column (rows are then numbered)")
     for key in ("ra", "dec"):
         col = table[names[key]]
         mask = np.asarray(getattr(col, "mask", np.zeros(len(col), bool)), dtype=bool)

@@ -47,7 +47,7 @@ def test_damaged_files_and_wrong_bands_are_errors_naming_the_file(tmp_path):
     cases = {}
     _cutout(tmp_path / "cut.fits", x)
     data = (tmp_path / "cut.fits").read_bytes()
-    cases["truncated"] = (data[: len(data) - 2000], r"cut\.fits: cannot read the image of HDU \d .*truncated")
+    cases["truncated"] = (data[: len(data) - 2000], r"cut\.fits: truncated")
     _cutout(tmp_path / "dup.fits", x[..., [0, 1, 1]], names=["F435W", "F606W", "F606W"])
     cases["duplicate"] = ((tmp_path / "dup.fits").read_bytes(), r"dup\.fits: band F606W twice")
     _cutout(tmp_path / "names.fits", x, names=["g", "r", "i"])

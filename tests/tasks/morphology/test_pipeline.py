@@ -93,6 +93,9 @@ def test_the_catalog_has_one_row_per_galaxy_with_per_band_and_combined_probabili
                                                 "unclassifiable")])
     assert np.allclose(combined, per_band.mean(axis=0), atol=1e-6)
     assert cat.meta["MODEL"] == "morphology-cnn" and cat.meta["SRCMODEL"].startswith("models:/morphology-source")
+    # the provenance every search's catalog carries (skysieve.catalog.model_header)
+    assert cat.meta["TASK"] == "morphology" and cat.meta["RUNID"] and {"MODELURI", "MODGIT", "DATAHASH",
+                                                                        "GITCOMM", "STMPDIR"} <= set(cat.meta)
 
 
 def test_bad_inputs_are_refused_with_nothing_written(run_dir):

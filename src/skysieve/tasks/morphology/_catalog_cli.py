@@ -64,7 +64,7 @@ def make_catalog(ref, *, out, options, given, truth, batch_size, progress, echo,
     import mlflow.keras
     import numpy as np
 
-    from skysieve.catalog import CatalogResult, code_version, file_sha256, write_catalog
+    from skysieve.catalog import CatalogResult, file_sha256, model_header, write_catalog
     from skysieve.data import open_dataset
     from skysieve.errors import ConfigError, DataError
     from skysieve.tasks.morphology.params import CLASSES
@@ -97,10 +97,11 @@ def make_catalog(ref, *, out, options, given, truth, batch_size, progress, echo,
     proba /= proba.sum(axis=1, keepdims=True)
     table = build_catalog_table(data.catalog["group"], band, data.catalog["ra"], data.catalog["dec"], proba,
                                 bands=bands or tuple(sorted(set(band))), classes=CLASSES)
-    table.meta.update({"MODEL": ref.name, "MODELVER": ref.version, "SRCMODEL": ref.tags.get(
-        "transfer.source_uri", ""), "STMP_SHA": file_sha256(data.tensor_path)[:64],
-        "CAT_SHA": file_sha256(data.catalog_path)[:64], "CODEVER": code_version()["skysieve"],
-        "COMBINE": "mean over bands"})
+    head = model_header(ref, task="morphology")
+    table.meta.update({**head, "SRCMODEL": ref.tags.get("transfer.source_uri", ""),
+                       "STMPDIR": str(Path(data.tensor_path).resolve().parent),
+                       "STMP_SHA": file_sha256(data.tensor_path)[:64], "CAT_SHA": file_sha256(data.catalog_path)[:64],
+                       "CODEVER": head["SKYSVER"], "COMBINE": "mean over bands"})
     write_catalog(CatalogResult(table=table, summary={"n_galaxies": len(table), "n_stamps": len(data)}), out)
     counts = {c: int((table["map_class"] == c).sum()) for c in CLASSES}
     echo(f"wrote {out}: {len(table)} galaxies from {len(data)} stamps; MAP classes {counts}")
