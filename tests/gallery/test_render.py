@@ -50,6 +50,21 @@ def test_lupton_rgb_is_astropys_on_sky_subtracted_bands():
     assert ours[::factor, ::factor][19, 20, 0] > ours[::factor, ::factor][19, 20, 2]  # row 20 flipped: red source
 
 
+def test_an_inf_pixel_spoils_only_itself_and_no_finite_pixel_gives_the_placeholder():
+    rng = np.random.default_rng(2)
+    r, g, b = (rng.normal(5.0, 1.0, (40, 40)) for _ in range(3))
+    r[20, 20] += 50
+    clean = lupton_rgb(r, g, b)
+    r[3, 3] = np.inf
+    spoiled = lupton_rgb(r, g, b)
+    factor = clean.shape[0] // 40
+    assert spoiled[::factor, ::factor][19, 20].sum() > 0  # the source still shows (rows flipped)
+    differs = np.any(spoiled[::factor, ::factor] != clean[::factor, ::factor], axis=-1)
+    assert differs.sum() <= 1 + 0.01 * differs.size  # the inf pixel, drawn black; the rest as before but for the sky
+    blank = lupton_rgb(*(np.full((40, 40), np.nan) for _ in range(3)))
+    assert blank.std() > 0 and blank.mean() > 40  # the grey placeholder with its text, not a black square
+
+
 def test_default_thumbnails_colour_for_three_optical_bands_panels_otherwise(optical):
     from astropy.io import fits
 

@@ -101,16 +101,20 @@ def band_panels(panels: Sequence[tuple[np.ndarray | None, str]], *, signed: bool
 
 def lupton_rgb(red: np.ndarray, green: np.ndarray, blue: np.ndarray, *, q: float = 8.0,
                label: str = "") -> np.ndarray:
-    """A Lupton asinh colour composite (H, W, 3) uint8 of three sky-subtracted bands (NaN drawn black).
+    """A Lupton asinh colour composite (H, W, 3) uint8 of three sky-subtracted bands (NaN and inf drawn black).
 
     The sky is each band's median; ``stretch`` is the 99.5th percentile of
     the mean intensity, so the brightest source of the cutout saturates.
+    Bands without one finite pixel give the grey :func:`placeholder`.
     """
     from astropy.visualization import make_lupton_rgb
 
     bands = []
+    if not any(np.isfinite(np.asarray(d, float)).any() for d in (red, green, blue)):
+        return placeholder(text="no finite pixels")
     for data in (red, green, blue):
         data = np.asarray(data, float)
+        data = np.where(np.isfinite(data), data, np.nan)  # an inf pixel is as unusable as a NaN one
         sky = np.nanmedian(data) if np.isfinite(data).any() else 0.0
         bands.append(np.nan_to_num(data - sky, nan=0.0))
     intensity = (bands[0] + bands[1] + bands[2]) / 3.0
