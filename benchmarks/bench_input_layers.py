@@ -22,9 +22,9 @@ measures what that would save, without changing the trainer:
 3. the largest |head(g·x) − g·head(x)| over the seven non-identity g,
    relative to the largest |head(x)|: the equivariance above, measured.
 
-One TensorFlow thread, batches of ``--batch`` (as in a fold worker).  The
-cutouts are ``data/<task>/cutouts`` when present, else Gaussian noise with a
-central exponential galaxy (the sort's cost does not depend on the pixels).
+One TensorFlow thread, batches of ``--batch`` (as in a fold worker), on the
+search's own cutouts, ``data/<task>/cutouts`` (``--task`` names any
+registered search whose net has input layers to store).
 Printed: seconds per epoch and the ratio full / body, measured in the same run.
 
 With ``--fit EPOCHS`` (needs ``data/<task>/cutouts``) it also times the
@@ -46,22 +46,18 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _cutouts(task: str, n: int, shape: tuple[int, int, int] | None):
+def _cutouts(task: str, n: int):
+    """The dataset ``data/<task>/cutouts`` (the search's own), its first ``n`` cutouts and their labels."""
     import numpy as np
 
-    directory = REPO / "data" / task / "cutouts"
-    if (directory / "cutouts.h5").is_file():
-        from skysieve.data.dataset import open_dataset
+    from skysieve.data.dataset import open_dataset
 
-        ds = open_dataset(directory)
-        rows = np.arange(min(n, len(ds)))
-        return ds.read(rows), ds.labels[rows].astype("float32"), str(directory)
-    ny, nx, nc = shape
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[:ny, :nx]
-    galaxy = np.exp(-np.hypot(yy - (ny - 1) / 2, xx - (nx - 1) / 2) / 4.0)[None, :, :, None]
-    x = (rng.normal(size=(n, ny, nx, nc)) + 50 * rng.random((n, 1, 1, nc)) * galaxy).astype("float32")
-    return x, (rng.random(n) > 0.5).astype("float32"), "synthetic"
+    directory = REPO / "data" / task / "cutouts"
+    if not (directory / "cutouts.h5").is_file():
+        raise SystemExit(f"{directory}: no cutouts; make them first (dvc repro cutouts_{task})")
+    ds = open_dataset(directory)
+    rows = np.arange(min(n, len(ds)))
+    return ds, ds.read(rows), ds.labels[rows].astype("float32")
 
 
 def _epoch(model, x, y, *, batch: int, repeat: int) -> float:
@@ -77,7 +73,8 @@ def _epoch(model, x, y, *, batch: int, repeat: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--task", default="lens", choices=("lens", "members"))
+    ap.add_argument("--task", default="lens", help="a registered search whose train section's net has input "
+                    "layers to store (lens, members)")
     ap.add_argument("--params", default=str(REPO / "params.yaml"))
     ap.add_argument("--filters", type=int, default=None, help="first block's filters (default: the params')")
     ap.add_argument("--images", type=int, default=512)
@@ -98,12 +95,12 @@ def main() -> None:
     from skysieve.nets import build_net
     from skysieve.nets._layers import preprocess
     from skysieve.nets._registry import InputSpec
+    from skysieve.tasks import get_search
 
-    net = getattr(load_params(args.params), f"train_{args.task}").net
-    if args.filters:
-        net = net.model_copy(update={"filters": args.filters})
-    default_shape = {"lens": (80, 80, 3), "members": (64, 64, 5)}[args.task]
-    x, y, source = _cutouts(args.task, args.images, default_shape)
+    get_search(args.task)  # a registered search, or an error listing them
+    train = getattr(load_params(args.params), f"train_{args.task}")
+    net = train.net.model_copy(update={"filters": args.filters}) if args.filters else train.net
+    ds, x, y = _cutouts(args.task, args.images)
 
     def spec(a):
         return InputSpec(shape=a.shape[1:], mean=a.mean(axis=(0, 1, 2)), variance=a.var(axis=(0, 1, 2)))
@@ -114,24 +111,20 @@ def main() -> None:
     body_net = net.model_copy(update={"input_stretch": "none", "colour_difference": False})
     full = _epoch(build_net(net, inputs=spec(x), seed=1), x, y, batch=args.batch, repeat=args.repeat)
     body = _epoch(build_net(body_net, inputs=spec(head), seed=1), head, y, batch=args.batch, repeat=args.repeat)
-    print(f"{args.task}: {len(x)} cutouts {x.shape[1:]} ({source}) → input layers → {head.shape[1:]}; "
+    print(f"{args.task}: {len(x)} cutouts {x.shape[1:]} (data/{args.task}/cutouts) → input layers → {head.shape[1:]}; "
           f"net {net.name}, {net.filters} filters, batch {args.batch}, one thread")
     print(f"  epoch with the input layers: {full:.3f} s; body alone on stored inputs: {body:.3f} s; "
           f"ratio {full / body:.2f}× (input layers {100 * (1 - body / full):.0f} % of the epoch)")
     print(f"  D4 equivariance of the input layers: max |head(g·x) − g·head(x)| = {worst:.2e} "
           f"({worst / scale:.1e} of max |head(x)|)")
     if args.fit:
-        _fit(args, getattr(load_params(args.params), f"train_{args.task}"))
+        _fit(args, train, ds)
 
 
-def _fit(args, cfg) -> None:
-    import numpy as np
-
-    from skysieve.data.dataset import open_dataset
+def _fit(args, cfg, ds) -> None:
     from skysieve.train import fit_model
     from skysieve.train._split import make_folds
 
-    ds = open_dataset(REPO / "data" / args.task / "cutouts")
     fold = make_folds(ds, splitter=cfg.splitter, k=cfg.k_folds, seed=cfg.seed)[0]
     val_rows = ds.indices("val")  # the engine validates every fold on the val split
     update = {"epochs": args.fit, "schedule": cfg.schedule.model_copy(update={"early_stopping_patience": args.fit})}

@@ -42,8 +42,8 @@ def _register(work: Path, params_path: Path) -> str:
     import mlflow
     import numpy as np
 
-    from skysieve.tasks.lens._catalog_config import lens_catalog_tags
     from skysieve.config import load_params
+    from skysieve.tasks.lens._catalog_config import lens_catalog_documents
     from skysieve.registry import register_cnn
 
     mlflow.set_tracking_uri(f"sqlite:///{work}/mlflow.db")
@@ -51,7 +51,7 @@ def _register(work: Path, params_path: Path) -> str:
              "references": {"cnn_prob": np.random.default_rng(0).random(500).tolist()}}
     record = register_cnn(task="lens", models_dir=REPO / "models" / "lens" / "cnn", name=NAME, state=state,
                           provenance={"git.commit": "bench", "data.bench.md5": "bench"}, params={},
-                          tags=lens_catalog_tags(load_params(params_path)))
+                          documents=lens_catalog_documents(load_params(params_path)))
     return f"models:/{NAME}/{record['version']}"
 
 

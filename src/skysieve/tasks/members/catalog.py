@@ -54,15 +54,11 @@ class MembersCatalogModel:
 
 
 def _provenance(model: MembersCatalogModel) -> dict[str, Any]:
-    """The header's provenance keywords (:func:`skysieve.catalog.model_header`); name and version without a ref."""
-    from skysieve.catalog import code_version, model_header
+    """The header's provenance keywords (:func:`skysieve.catalog.model_header`), and ``CODEVER`` as before."""
+    from skysieve.catalog import ModelRef, model_header
 
-    if model.ref is not None:
-        head = model_header(model.ref, task="members")
-    else:
-        code = code_version()
-        head = {"ORIGIN": "skysieve catalog", "TASK": "members", "MODEL": model.name, "MODELVER": model.version,
-                "SKYSVER": code["skysieve"], "GITCOMM": code["git_commit"], "GITDIRTY": code["git_dirty"]}
+    ref = model.ref or ModelRef(uri="", name=model.name, version=model.version, alias=None, run_id="")
+    head = model_header(ref, task="members")
     return {**head, "CODEVER": head["SKYSVER"]}
 
 
