@@ -115,6 +115,12 @@ def test_toy_search_runs_simulate_to_catalog_through_the_real_engine(blobs, work
     found = WCS(wcs.to_header()).wcs_world2pix(best["ra"], best["dec"], 0)
     assert sorted(zip(np.round(found[1] - 7.5), np.round(found[0] - 7.5))) == [(8.0, 8.0), (40.0, 32.0)]
 
+    # with a progress bar, the TensorFlow start-up is announced before the wait (no message without one)
+    assert "loading model" not in out
+    out = invoke(app, "catalog", "--model", "models:/toy-blobs-cnn@champion", "--image", "field.fits",
+                 "--out", "cat2.fits", "--progress")
+    assert "loading model 'toy-blobs-cnn' v1" in out and "TensorFlow start-up" in out
+
     # another search's option is refused, naming the model's own inputs
     result = runner.invoke(app, ["catalog", "--model", "models:/toy-blobs-cnn@champion", "--maps", "field.fits",
                                  "--out", "bad.fits"])

@@ -144,6 +144,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             return
         check_output(kwargs["out"], [*options.values(), kwargs["truth"]])
         show = sys.stderr.isatty() if kwargs["progress"] is None else kwargs["progress"]
+        if show:  # TensorFlow's import and the model's load take 10-20 s before the first bar moves
+            typer.echo(f"loading {ref.where} (TensorFlow start-up: 10-20 s)…", err=True)
         search.make_catalog(ref, out=kwargs["out"], options=options, given=given, truth=kwargs["truth"],
                             batch_size=kwargs["batch_size"], progress=show, echo=typer.echo)
 

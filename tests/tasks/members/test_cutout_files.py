@@ -42,6 +42,22 @@ def test_gzipped_and_fts_files_are_read_and_units_converted(tmp_path):
     np.testing.assert_allclose(table["member_prob"], expected, rtol=1e-6)
 
 
+def test_acs_filter1_filter2_headers_name_the_band(tmp_path):
+    """HST/ACS files name the band in FILTER1/FILTER2 (one of them CLEAR…), not FILTER: the same scores."""
+    x = _images(2)
+    _cutout(tmp_path / "a.fits", x[0])
+    hdus = [fits.PrimaryHDU()]
+    for k, band in enumerate(BANDS):
+        pair = {"FILTER1": band, "FILTER2": "CLEAR2L"} if k % 2 else {"FILTER1": "CLEAR1L", "FILTER2": band.lower()}
+        h = fits.Header({**pair, "BUNIT": "electron/s", "PIXSCALE": SCALE, "RA_OBJ": 150.0, "DEC_OBJ": 2.0})
+        hdus.append(fits.ImageHDU(x[1][..., k], header=h))
+    fits.HDUList(hdus).writeto(tmp_path / "b.fits")
+    model = _model()
+    table = make_members_catalog(model, tmp_path).table
+    assert list(table["flags"]) == [0, 0]
+    np.testing.assert_allclose(table["member_prob"], model.cnn.predict_proba(x), rtol=1e-6)
+
+
 def test_damaged_files_and_wrong_bands_are_errors_naming_the_file(tmp_path):
     x = _images(1)[0]
     cases = {}
@@ -52,7 +68,7 @@ def test_damaged_files_and_wrong_bands_are_errors_naming_the_file(tmp_path):
     cases["duplicate"] = ((tmp_path / "dup.fits").read_bytes(), r"dup\.fits: band F606W twice")
     _cutout(tmp_path / "names.fits", x, names=["g", "r", "i"])
     cases["names"] = ((tmp_path / "names.fits").read_bytes(),
-                      r"names\.fits: no image HDU of the model's bands .*found: g, r, i")
+                      r"names\.fits: no image HDU of the model's bands .*found in FILTER/FILTER1/FILTER2: g, r, i")
     for case, (content, message) in cases.items():
         folder = tmp_path / case
         folder.mkdir()

@@ -105,7 +105,9 @@ def _pixel_scale_arcsec(header) -> float | None:
 def read_member_cutout(path: Path, config: dict) -> tuple[np.ndarray | None, float, float, int]:
     """One cutout file → (image of shape (size, size, nbands) or None if a band is missing, ra, dec, flags).
 
-    Each band is an image HDU whose ``FILTER`` names it (case-insensitive);
+    Each band is an image HDU whose ``FILTER`` names it (case-insensitive;
+    ACS's ``FILTER1``/``FILTER2`` pair, one of them ``CLEAR…``, also works,
+    and a file with one image may name it in the primary header);
     its ``BUNIT`` must convert to the model's unit (``electron/s``; HST's
     ``ELECTRONS/S``, ``electron/ks``… are converted, an empty ``BUNIT`` is
     taken as the model's) — :func:`skysieve.catalog._fits_checks.unit_factor`.
@@ -116,26 +118,26 @@ def read_member_cutout(path: Path, config: dict) -> tuple[np.ndarray | None, flo
         Not FITS or damaged, no HDU of any of the model's bands, a band twice,
         wrong pixel scale, BUNIT or size, or no RA/Dec.
     """
-    from skysieve.catalog._fits_checks import _open, unit_factor
+    from skysieve.catalog._fits_checks import _filter_name, _open, unit_factor
 
     bands, size = list(config["bands"]), int(config["size_px"])
     scale, unit = float(config["pixel_scale_arcsec"]), str(config["unit"])
-    wanted = {b.upper(): b for b in bands}
     with _open(path) as hdul:
         planes, ra, dec, found = {}, None, None, []
-        for index, hdu in enumerate(hdul):
+        images = [(index, hdu) for index, hdu in enumerate(hdul)
+                  if hdu.header.get("NAXIS") == 2 and hdu.header.get("NAXIS1") and hdu.header.get("NAXIS2")]
+        for index, hdu in images:
             h = hdu.header
-            if h.get("NAXIS") != 2 or not h.get("NAXIS1") or not h.get("NAXIS2"):
-                continue
             if ra is None and h.get("RA_OBJ", h.get("CRVAL1")) is not None:
                 ra, dec = h.get("RA_OBJ", h.get("CRVAL1")), h.get("DEC_OBJ", h.get("CRVAL2"))
-            name = str(h.get("FILTER", "")).strip()
-            found.append(name or "?")
-            band = wanted.get(name.upper())
-            if band is None:
+            # FILTER, or ACS's FILTER1/FILTER2; a lone image may carry it in the primary header
+            band = _filter_name(h, hdul[0].header, bands, inherit=len(images) == 1)
+            found.append(band or "?")
+            if band not in bands:
                 continue
             if band in planes:
-                raise DataError(f"{path}: band {band} twice (HDUs with FILTER = {name!r}); keep one image per band")
+                raise DataError(f"{path}: band {band} twice (two image HDUs name it in FILTER/FILTER1/FILTER2); "
+                                "keep one image per band")
             where = f"{path}[{band}]"
             factor = unit_factor(h.get("BUNIT", ""), unit, where=where)
             px = _pixel_scale_arcsec(h)
@@ -151,7 +153,7 @@ def read_member_cutout(path: Path, config: dict) -> tuple[np.ndarray | None, flo
                                 "the file is damaged or truncated — re-download or regenerate it") from exc
             planes[band] = np.asarray(data, dtype=np.float32) * np.float32(factor)
     if not planes:
-        raise DataError(f"{path}: no image HDU of the model's bands {bands} (FILTER keywords found: "
+        raise DataError(f"{path}: no image HDU of the model's bands {bands} (bands found in FILTER/FILTER1/FILTER2: "
                         f"{', '.join(found) or 'none'}); set FILTER to the band names the model was trained on")
     if ra is None or dec is None:
         raise DataError(f"{path}: no RA_OBJ/DEC_OBJ or CRVAL1/CRVAL2 in a band header; the catalog needs positions")
