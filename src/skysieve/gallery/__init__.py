@@ -6,12 +6,14 @@ each with a thumbnail cut from the images at its ``ra``, ``dec``, its score,
 decisions and truth match, and the model version that made the catalog.
 The page needs no server and fetches nothing (inline CSS and script).
 Thumbnails are search-specific (:meth:`skysieve.tasks.Search.gallery_thumbnails`);
-the engine's default (:func:`default_thumbnails`) cuts FITS images through
-their WCS: a Lupton colour composite for three optical bands, labelled
-per-band panels otherwise.  See ``docs/catalog.md``.
+the engine's default (:func:`catalog_thumbnails`) draws a catalog made from
+cutout files from those files, and otherwise cuts FITS images through their
+WCS (:func:`default_thumbnails`): a Lupton colour composite for three optical
+bands, labelled per-band panels otherwise.  See ``docs/catalog.md``.
 """
 
 from skysieve.gallery._build import GalleryReport, model_link, page_columns, read_catalog, write_gallery
+from skysieve.gallery._cutouts import catalog_thumbnails, read_cutout_bands
 from skysieve.gallery._images import GalleryImage, cut, open_images, wavelength_nm
 from skysieve.gallery._page import PageColumns, render_page
 from skysieve.gallery._render import (
@@ -32,6 +34,7 @@ __all__ = [
     "GalleryReport",
     "PageColumns",
     "band_panels",
+    "catalog_thumbnails",
     "cut",
     "cut_rows",
     "default_thumbnails",
@@ -42,6 +45,7 @@ __all__ = [
     "placeholder",
     "png_bytes",
     "read_catalog",
+    "read_cutout_bands",
     "render_bands",
     "render_page",
     "thumbnails_from_images",

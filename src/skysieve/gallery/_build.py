@@ -2,7 +2,7 @@
 
 The catalog's search is its header's ``TASK`` (or ``--task``); that search's
 :meth:`~skysieve.tasks.Search.gallery_thumbnails` draws the thumbnails (the
-engine's :func:`~skysieve.gallery.default_thumbnails` for a catalog of no
+engine's :func:`~skysieve.gallery.catalog_thumbnails` for a catalog of no
 known search).  The page and its ``thumbs/`` are written in a temporary
 sibling of the output directory and renamed onto it at the end, so a failed
 run leaves no page.
@@ -24,7 +24,8 @@ from skysieve._io import atomic_path
 from skysieve._urls import safe_url
 from skysieve.errors import ConfigError, DataError
 from skysieve.gallery._page import PageColumns, render_page
-from skysieve.gallery._render import default_thumbnails, placeholder, png_bytes
+from skysieve.gallery._cutouts import catalog_thumbnails
+from skysieve.gallery._render import placeholder, png_bytes
 
 __all__ = ["GalleryReport", "model_link", "page_columns", "read_catalog", "write_gallery"]
 
@@ -168,8 +169,8 @@ def write_gallery(catalog: str | Path, *, images: Sequence[str | Path], out: str
     columns = _scalar_columns(table, marks)
     if search is not None:
         thumbs = search.gallery_thumbnails(rows, tuple(Path(p) for p in images), size_px=size_px)
-    elif images:
-        thumbs = default_thumbnails(rows, [Path(p) for p in images], size_px=size_px)
+    elif images or meta.get("INPUT") == "cutouts":  # no search known: drawn from the catalog's inputs all the same
+        thumbs = catalog_thumbnails(rows, tuple(Path(p) for p in images), size_px=size_px, who=str(catalog))
     else:
         raise ConfigError(f"{catalog}: no --images given; the thumbnails are cut from FITS images with a WCS")
     n_missing = 0

@@ -365,20 +365,18 @@ class Search(ABC):
         skysieve.errors.SkysieveError
             Unusable images, named with the fix (nothing is written).
 
-        By default, the engine's :func:`skysieve.gallery.default_thumbnails`:
-        every image cut at each row's ``ra``, ``dec`` through its WCS, a Lupton
-        colour composite for three or more optical bands (``FILTER``), one
-        labelled panel per band otherwise.
+        By default, the engine's :func:`skysieve.gallery.catalog_thumbnails`:
+        a catalog made from a directory of cutout files (``INPUT = 'cutouts'``,
+        ``CUTDIR``, a ``file`` column) is drawn from those files; otherwise
+        every image is cut at each row's ``ra``, ``dec`` through its WCS
+        (:func:`skysieve.gallery.default_thumbnails`) — a Lupton colour
+        composite for three or more optical bands (``FILTER``), one labelled
+        panel per band otherwise.
         """
         # loaded by name: no pipeline stage runs the gallery, so its code is no stage's dependency (skysieve pipeline
         # check follows every import of the contract into every stage's deps)
-        default_thumbnails = importlib.import_module("skysieve.gallery").default_thumbnails
-        if not images:
-            from skysieve.errors import ConfigError
-
-            raise ConfigError(f"the '{self.name}' search cuts gallery thumbnails from FITS images: give --images "
-                              "(one FITS image per band, with a celestial WCS)")
-        return default_thumbnails(rows, images, size_px=size_px)
+        catalog_thumbnails = importlib.import_module("skysieve.gallery").catalog_thumbnails
+        return catalog_thumbnails(rows, images, size_px=size_px, who=f"the '{self.name}' search")
 
     def make_catalog(self, ref: Any, *, out: Path, options: Mapping[str, Any], given: frozenset[str],
                      truth: Path | None, batch_size: int, progress: bool, echo: Callable[[str], None],

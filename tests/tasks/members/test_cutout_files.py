@@ -91,6 +91,36 @@ def test_the_header_says_which_version_code_and_data_made_the_catalog(tmp_path):
     assert meta["GITCOMM"] and meta["CUTDIR"] == str(tmp_path.resolve()) and len(meta["INPUTSHA"]) == 64
 
 
+def test_a_members_catalog_from_cutout_files_gets_a_gallery_from_the_same_files(tmp_path):
+    """No --images: the gallery finds the cutouts through the header's CUTDIR and the ``file`` column."""
+    from skysieve.catalog import write_catalog
+    from skysieve.gallery import write_gallery
+
+    cutdir = tmp_path / "cutouts"
+    cutdir.mkdir()
+    x = _images(3)
+    yy, xx = np.mgrid[:SIZE, :SIZE] - (SIZE - 1) / 2
+    x[1][..., 2] += 20.0 * np.exp(-(xx ** 2 + yy ** 2) / 18.0)  # a source bright in F814W only: red
+    x[2][:4, :4, 0] = np.nan  # NaN pixels: not scored, but drawn
+    for k in range(3):
+        _cutout(cutdir / f"s{k}.fits", x[k])
+    result = make_members_catalog(_model(), cutdir)
+    table = result.table
+    assert list(table["file"]) == ["s0.fits", "s1.fits", "s2.fits"] and list(table["flags"]) == [0, 0, 2]
+    assert (table.meta["INPUT"], table.meta["SIZE_PX"]) == ("cutouts", SIZE)
+    write_catalog(result, tmp_path / "members.fits")
+    report = write_gallery(tmp_path / "members.fits", images=(), out=tmp_path / "gallery", echo=lambda _: None)
+    assert report.n_rows == 3 and report.n_placeholders == 0
+    assert len(list((tmp_path / "gallery" / "thumbs").glob("*.png"))) == 3
+    rows = Table.read(tmp_path / "members.fits")
+    thumbs = list(members_search.gallery_thumbnails(rows, (), size_px=None))
+    centre = thumbs[1][thumbs[1].shape[0] // 2, thumbs[1].shape[1] // 2].astype(int)
+    assert centre[0] > centre[2] + 50  # F814W → red channel of the Lupton composite
+    (cutdir / "s2.fits").unlink()
+    with pytest.raises(DataError, match=r"s2\.fits: cutout file of the catalog not found"):
+        list(members_search.gallery_thumbnails(rows, (cutdir,), size_px=None))
+
+
 def test_a_members_gallery_ranks_by_membership_probability():
     table = Table({"id": ["a", "b"], "member_prob": [0.2, 0.9]})
     assert members_search.gallery_score(table) == "member_prob"

@@ -74,12 +74,6 @@ class LensSearch(Search):
 
         return LENS_CATALOG_CONFIG_TAG in tags
 
-    def gallery_thumbnails(self, rows, images, *, size_px):
-        """Colour cutouts (Lupton, three HST bands) from the catalog's cutout directory or its band images."""
-        from skysieve.tasks.lens._gallery_thumbs import gallery_thumbnails
-
-        return gallery_thumbnails(rows, images, size_px=size_px)
-
 
 #: The instance the ``skysieve.tasks`` entry point names.
 search = LensSearch()

@@ -62,6 +62,13 @@ def _provenance(model: MembersCatalogModel) -> dict[str, Any]:
     return {**head, "CODEVER": head["SKYSVER"]}
 
 
+def _model_meta(model: MembersCatalogModel) -> dict[str, Any]:
+    """What every members catalog's header says of its model: provenance, threshold, operating point, bands, size."""
+    return {**_provenance(model), "THR_CNN": model.threshold, "OPPOINT": model.operating_point[:60],
+            "BANDCFG": model.config["band_config"], "BANDS": ",".join(model.config["bands"]),
+            "SIZE_PX": int(model.config["size_px"])}
+
+
 def load_members_catalog_model(ref) -> MembersCatalogModel:
     """Load a version registered by ``skysieve register members``.
 
@@ -171,8 +178,10 @@ def make_members_catalog(model: MembersCatalogModel, cutouts: Path, *, batch_siz
     skysieve.catalog.CatalogResult
         ``id`` (file stem), ``ra``, ``dec`` (deg), ``member_prob`` (NaN if
         skipped), ``is_member`` (``member_prob ≥`` the registered threshold),
-        ``flags`` (1 = missing band, 2 = NaN pixels); header: model, version,
-        threshold, band configuration, the inputs' checksum and code version.
+        ``flags`` (1 = missing band, 2 = NaN pixels), ``file`` (the file's
+        name, for the gallery); header: model, version, threshold, band
+        configuration, cutout size (``SIZE_PX``), ``INPUT = 'cutouts'``,
+        ``CUTDIR``, the inputs' checksum and code version.
     """
     from skysieve.catalog import CatalogResult, file_sha256, progress_bars
     from skysieve.catalog._fits_checks import fits_stem
@@ -212,9 +221,8 @@ def make_members_catalog(model: MembersCatalogModel, cutouts: Path, *, batch_siz
                    "is_member": np.nan_to_num(prob, nan=-1.0) >= model.threshold,
                    "flags": np.array(flags, dtype=np.int16)})
     table["ra"].unit = table["dec"].unit = "deg"
-    table.meta.update({**_provenance(model), "THR_CNN": model.threshold,
-                       "OPPOINT": model.operating_point[:60], "BANDCFG": model.config["band_config"],
-                       "BANDS": ",".join(model.config["bands"]), "CUTDIR": str(cutouts.resolve()),
+    table["file"] = [f.name for f in files]  # for the gallery: thumbnails from the same files (CUTDIR)
+    table.meta.update({**_model_meta(model), "INPUT": "cutouts", "CUTDIR": str(cutouts.resolve()),
                        "INPUTSHA": digest[:64], "NFILES": len(files)})
     summary = {"n_rows": len(files), "n_scored": len(good), "n_members": int(table["is_member"].sum()),
                "n_missing_band": sum(f == FLAG_MISSING_BAND for f in flags), "n_nan": sum(f == FLAG_NAN for f in flags),
@@ -282,9 +290,7 @@ def make_members_catalog_at_positions(model: MembersCatalogModel, images: list[P
             table[name] = values
             if unit:
                 table[name].unit = unit
-        table.meta.update({**_provenance(model), "THR_CNN": model.threshold,
-                           "OPPOINT": model.operating_point[:60], "BANDCFG": model.config["band_config"],
-                           "BANDS": ",".join(model.config["bands"]), **cuts.header()})
+        table.meta.update({**_model_meta(model), **cuts.header()})
         summary = {"n_rows": cuts.n, "n_scored": int(np.isfinite(prob).sum()),
                    "n_members": int(table["is_member"].sum()), "n_missing_band": 0,
                    "n_nan": int((flags & FLAG_NAN).astype(bool).sum()), **cuts.summary(),

@@ -1,12 +1,14 @@
-"""Gallery thumbnails of a lens catalog: colour cutouts, from its cutout directory or its band images.
+"""Gallery thumbnails of a catalog made from cutouts or from band images: the engine's default for every search.
 
-A catalog made from a cutout directory (header ``INPUT = 'cutouts'``, a
-``file`` column) is drawn from the same files: each row's bands (``FILTER``,
-or the ``<stem>_<FILTER>`` name of a band file), cropped to the central
-``SIZE_PX`` pixels the model scored.  A catalog made from band images and
-positions is cut from ``--images`` at each row's ``ra``, ``dec`` (the
-engine's default).  Three HST bands make a Lupton asinh colour composite
-(F814W red, F606W green, F435W blue); fewer make one panel per band.
+A catalog made from a directory of cutout files (header ``INPUT =
+'cutouts'``, ``CUTDIR``, a ``file`` column with each row's file names) is
+drawn from the same files: each row's bands (``FILTER``, ACS's
+``FILTER1``/``FILTER2``, or the ``<stem>_<FILTER>`` name of a one-band file),
+cropped to the central ``SIZE_PX`` pixels the model scored.  A catalog made
+from band images (and positions) is cut from ``--images`` at each row's
+``ra``, ``dec`` (:func:`~skysieve.gallery.default_thumbnails`).  Three or more
+optical bands make a Lupton asinh colour composite (e.g. F814W red, F606W
+green, F435W blue); fewer make one panel per band.
 """
 
 from collections.abc import Iterator, Sequence
@@ -16,16 +18,18 @@ from typing import Any
 import numpy as np
 from astropy.io import fits
 
-from skysieve.errors import ConfigError, DataError
-from skysieve.gallery import DEFAULT_SIZE_PX, default_thumbnails, render_bands
 from skysieve.catalog._fits_checks import _filter_name, _image_headers, fits_stem
+from skysieve.errors import ConfigError, DataError
+from skysieve.gallery._render import DEFAULT_SIZE_PX, default_thumbnails, render_bands
 
-__all__ = ["gallery_thumbnails", "read_cutout_bands"]
+__all__ = ["catalog_thumbnails", "read_cutout_bands"]
 
 
 def _channels(meta: Any) -> tuple[str, ...]:
+    """The model's bands from a catalog header: ``NBANDS`` + ``BAND<i>``, else a comma-separated ``BANDS``."""
     n = int(meta.get("NBANDS", 0) or 0)
-    return tuple(str(meta[f"BAND{i}"]) for i in range(1, n + 1) if f"BAND{i}" in meta)
+    named = tuple(str(meta[f"BAND{i}"]) for i in range(1, n + 1) if f"BAND{i}" in meta)
+    return named or tuple(b.strip() for b in str(meta.get("BANDS", "")).split(",") if b.strip())
 
 
 def read_cutout_bands(directory: Path, names: Sequence[str], *, channels: Sequence[str], size_px: int
@@ -75,11 +79,15 @@ def _from_directory(rows: Any, directory: Path, side: int) -> Iterator[np.ndarra
         yield render_bands([bands[b] for b in order], order) if order else None
 
 
-def gallery_thumbnails(rows: Any, images: tuple[Path, ...], *, size_px: int | None) -> Iterator[Any]:
-    """Colour cutouts of a lens catalog's rows (:meth:`Search.gallery_thumbnails`).
+def catalog_thumbnails(rows: Any, images: tuple[Path, ...], *, size_px: int | None, who: str
+                       ) -> Iterator[Any]:
+    """Thumbnails of a catalog's rows from its own inputs (the default :meth:`Search.gallery_thumbnails`).
 
     ``images`` is the catalog's cutout directory (the header's ``CUTDIR``
-    when none is given), or its band images (``FILTER``, celestial WCS).
+    when none is given and the catalog was made from cutouts), or band
+    images (``FILTER`` or ``FREQ``, celestial WCS); ``size_px`` defaults to
+    the model's cutout side (``SIZE_PX``), else :data:`DEFAULT_SIZE_PX`.
+    ``who`` (the search, or the catalog) opens the error when nothing is given.
     """
     meta = rows.meta
     side = size_px or int(meta.get("SIZE_PX", DEFAULT_SIZE_PX))
@@ -93,5 +101,5 @@ def gallery_thumbnails(rows: Any, images: tuple[Path, ...], *, size_px: int | No
             raise ConfigError(f"--images {dirs}: give one cutout directory, or band images (FITS files), not both")
         yield from default_thumbnails(rows, images, size_px=side)
     else:
-        raise ConfigError("a lens gallery draws from the catalog's inputs: give --images with its cutout directory or "
-                          "its band images (one FITS image per band, FILTER, celestial WCS)")
+        raise ConfigError(f"{who}: the thumbnails are drawn from the catalog's inputs; give --images with its cutout "
+                          "directory or its band images (one FITS image per band with a celestial WCS)")
