@@ -26,7 +26,7 @@ from astropy.table import Table
 
 from skysieve.errors import DataError
 
-__all__ = ["IMAGES_KEY", "CutoutDataset", "CutoutReader", "open_dataset", "read_rows"]
+__all__ = ["IMAGES_KEY", "CutoutDataset", "CutoutReader", "H5Rows", "open_dataset", "read_rows"]
 
 IMAGES_KEY = "images"
 REQUIRED_COLUMNS = ("id", "ra", "dec", "label", "split", "group")
@@ -108,34 +108,31 @@ def read_rows(images: "h5py.Dataset", rows: np.ndarray | list[int]) -> np.ndarra
     return out
 
 
-class CutoutReader:
-    """Reads rows of a cutout tensor (:func:`read_rows`) through one HDF5 handle kept open.
+class H5Rows:
+    """Reads rows of one dataset of an HDF5 file (:func:`read_rows`) through one handle kept open.
 
     Safe to share between threads (one lock); pickles without the handle
-    (reopened on the next read), so Keras workers can take it.  A dataset held
-    in memory (:class:`skysieve.train._stored.StoredInputs`, which has
-    ``images``) is read from there instead of the file.
+    (reopened on the next read), so Keras workers can take it.
 
     Parameters
     ----------
-    dataset : CutoutDataset
+    path : path
+        The HDF5 file.
+    key : str
+        The dataset in it (n, ...).
     """
 
-    def __init__(self, dataset: CutoutDataset):
-        self.path = dataset.tensor_path
-        self.item_shape = tuple(dataset.shape[1:])
+    def __init__(self, path: Path, key: str):
+        self.path, self.key = path, key
         self._lock = threading.Lock()
         self._h5: h5py.File | None = None
-        self._memory = dataset if hasattr(dataset, "images") else None
 
     def read(self, rows: np.ndarray) -> np.ndarray:
-        """Cutouts ``rows`` in the order given, shape (len(rows), ny, nx, nchan), float32."""
-        if self._memory is not None:
-            return self._memory.read(rows)
+        """Rows ``rows`` of the dataset in the order given, float32."""
         with self._lock:
             if self._h5 is None:
                 self._h5 = h5py.File(self.path, "r")
-            return read_rows(self._h5[IMAGES_KEY], rows)
+            return read_rows(self._h5[self.key], rows)
 
     def close(self) -> None:
         """Close the HDF5 handle (reopened on the next read)."""
@@ -145,11 +142,34 @@ class CutoutReader:
                 self._h5 = None
 
     def __getstate__(self):
-        return {"path": self.path, "item_shape": self.item_shape, "memory": self._memory}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_h5")}
 
     def __setstate__(self, state):
-        self.path, self.item_shape = state["path"], state["item_shape"]
-        self._lock, self._h5, self._memory = threading.Lock(), None, state.get("memory")
+        self.__dict__.update(state)
+        self._lock, self._h5 = threading.Lock(), None
+
+
+class CutoutReader(H5Rows):
+    """Reads rows of a cutout tensor through one HDF5 handle kept open (:class:`H5Rows`).
+
+    A dataset held in memory (:class:`skysieve.train._stored.StoredInputs`,
+    which has ``images``) is read from there instead of the file.
+
+    Parameters
+    ----------
+    dataset : CutoutDataset
+    """
+
+    def __init__(self, dataset: CutoutDataset):
+        super().__init__(dataset.tensor_path, IMAGES_KEY)
+        self.item_shape = tuple(dataset.shape[1:])
+        self._memory = dataset if hasattr(dataset, "images") else None
+
+    def read(self, rows: np.ndarray) -> np.ndarray:
+        """Cutouts ``rows`` in the order given, shape (len(rows), ny, nx, nchan), float32."""
+        if self._memory is not None:
+            return self._memory.read(rows)
+        return super().read(rows)
 
 
 def open_dataset(directory: str | Path) -> CutoutDataset:

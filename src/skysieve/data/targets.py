@@ -21,14 +21,13 @@ metrics, tuning objective and Platt calibration score each cutout by the
 maximum of the first target channel the network predicts (its score map).
 """
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
 import numpy as np
 
-from skysieve.data.dataset import read_rows
+from skysieve.data.dataset import H5Rows
 from skysieve.errors import DataError
 
 __all__ = ["TARGETS_KEY", "DenseTargets", "TargetReader", "dense_targets", "transpose_pairs", "write_dense_targets"]
@@ -112,23 +111,8 @@ def write_dense_targets(h5: h5py.File, targets: np.ndarray, *, loss: str, stride
     ds.attrs["channels"] = [str(c) for c in channels]
 
 
-class TargetReader:
-    """Reads rows of the target maps through one HDF5 handle kept open (pickles without it)."""
+class TargetReader(H5Rows):
+    """Reads rows of the target maps, (len(rows), ty, tx, tc) float32, through one HDF5 handle (:class:`H5Rows`)."""
 
     def __init__(self, targets: DenseTargets):
-        self.path = targets.path
-        self._lock = threading.Lock()
-        self._h5: h5py.File | None = None
-
-    def read(self, rows: np.ndarray) -> np.ndarray:
-        """Target maps ``rows`` in the order given, (len(rows), ty, tx, tc), float32."""
-        with self._lock:
-            if self._h5 is None:
-                self._h5 = h5py.File(self.path, "r")
-            return read_rows(self._h5[TARGETS_KEY], rows)
-
-    def __getstate__(self):
-        return {"path": self.path}
-
-    def __setstate__(self, state):
-        self.path, self._lock, self._h5 = state["path"], threading.Lock(), None
+        super().__init__(targets.path, TARGETS_KEY)
