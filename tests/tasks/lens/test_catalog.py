@@ -362,7 +362,7 @@ def test_each_task_refuses_the_other_ones_model_in_the_library(lens_registry, re
         load_lens_catalog_model(f"models:/{ENSEMBLE}@candidate")
 
 
-BAD = ["missing band", "missing band file", "pixel scale", "bunit", "too small", "no ra/dec", "bad image pixel scale",
+BAD = ["missing band", "band twice", "missing band file", "pixel scale", "bunit", "too small", "no ra/dec", "bad image pixel scale",
        "images without positions", "no usable position", "sz model with cutouts", "lens model with maps",
        "sz option for lens"]
 
@@ -376,11 +376,14 @@ def test_bad_lens_input_exits_2_naming_the_file_and_writes_nothing(case, lens_re
     model, inputs = lens_registry["uri"], ["--cutouts", cut]
     if case == "missing band":
         write_cutout(cut / "lacks.fits", arrays[1], bands=(None, "F606W", "F814W"))
-        expect = "lacks.fits: no F435W image for cutout 'lacks' (bands found: ['F606W', 'F814W'])"
+        expect = f"{cut / 'lacks.fits'}: no F435W image for cutout 'lacks' (bands found: ['F606W', 'F814W'])"
+    elif case == "band twice":
+        write_cutout(cut / "dup.fits", arrays[1], bands=("F435W", "F606W", "F606W"))
+        expect = f"cutout 'dup': band F606W twice ({cut / 'dup.fits'} HDU"
     elif case == "missing band file":
         write_band_files(cut, "pair", arrays[1])
         (cut / "pair_F606W.fits").unlink()
-        expect = "pair_F435W.fits, pair_F814W.fits: no F606W image for cutout 'pair'"
+        expect = f"{cut / 'pair_F435W.fits'}, {cut / 'pair_F814W.fits'}: no F606W image for cutout 'pair'"
     elif case == "pixel scale":
         write_cutout(cut / "coarse.fits", arrays[1], wcs=tan_wcs(pixel_arcsec=0.03))
         expect = "coarse.fits (HDU 2, F435W): pixels of 0.03 × 0.03″ but model 'test-lens-cnn' v1 takes 0.06″"

@@ -264,8 +264,8 @@ def open_cutout_dir(directory: str | Path, config: LensCatalogConfig, *, who: st
                 continue
             if band in bands:
                 first = bands[band][0]
-                raise DataError(f"cutout '{group}': band {band} twice ({first.name} HDU {bands[band][1]} and "
-                                f"{path.name} HDU {index}); keep one image per band")
+                raise DataError(f"cutout '{group}': band {band} twice ({first} HDU {bands[band][1]} and "
+                                f"{path} HDU {index}); keep one image per band")
             bands[band] = (path, index, header, primary)
     if not groups:
         raise DataError(f"{directory}: none of its {len(paths)} FITS files holds a band {who} takes "
@@ -274,7 +274,7 @@ def open_cutout_dir(directory: str | Path, config: LensCatalogConfig, *, who: st
     cutouts, ras, decs, shapes, files = [], [], [], [], []
     for gid in sorted(groups):
         bands = groups[gid]
-        names = ", ".join(p.name for p in sources[gid])
+        names = ", ".join(str(p) for p in sources[gid])
         missing = [c for c in channels if c not in bands]
         if missing:
             have = sorted(bands) or "none"
