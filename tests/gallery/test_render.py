@@ -130,3 +130,10 @@ def test_lens_thumbnails_from_a_cutout_directory(tmp_path):
     (cutdir / "c1.fits").unlink()
     with pytest.raises(DataError, match="c1.fits: cutout file of the catalog not found"):
         list(lens.gallery_thumbnails(rows, (cutdir,), size_px=None))
+    moved = rows.copy()
+    moved.meta["CUTDIR"] = str(tmp_path / "gone")
+    with pytest.raises(DataError, match="gone: the catalog's cutout directory .* not found; give --images"):
+        list(lens.gallery_thumbnails(moved, (), size_px=None))
+    del moved.meta["CUTDIR"]
+    with pytest.raises(ConfigError, match="'lens' search: the thumbnails are drawn from the catalog's inputs"):
+        list(lens.gallery_thumbnails(moved, (), size_px=None))

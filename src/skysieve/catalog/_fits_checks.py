@@ -223,6 +223,24 @@ def _filter_name(header: fits.Header, primary: fits.Header, channels: Sequence[s
     return None
 
 
+def _band_of(header: fits.Header, primary: fits.Header, stem: str, channels: Sequence[str],
+             n_images: int) -> tuple[str | None, str | None]:
+    """(band, group id if a band file ``<stem>_<FILTER>``) of an image HDU of a cutout file named ``stem``.
+
+    An HDU's own ``FILTER`` (or ACS's ``FILTER1``/``FILTER2``) names its band;
+    a file's single image HDU may inherit it from the primary header, or,
+    without one, be named by the file: ``<group>_<band>.fits``.
+    """
+    band = _filter_name(header, primary, channels, inherit=n_images == 1)
+    if n_images != 1:
+        return band, None
+    names = [band] if band else list(channels)
+    for name in names:
+        if stem.lower().endswith("_" + name.lower()) and len(stem) > len(name) + 1:
+            return name, stem[: -len(name) - 1]
+    return band, None
+
+
 def _sha256(path: Path) -> str:
     from skysieve.catalog._write import file_sha256
 

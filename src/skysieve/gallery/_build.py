@@ -129,8 +129,8 @@ def write_gallery(catalog: str | Path, *, images: Sequence[str | Path], out: str
     catalog : path
         A candidate catalog (``skysieve catalog``): ``ra``, ``dec`` (deg).
     images : sequence of path, keyword-only
-        What the thumbnails are cut from (FITS images with a celestial WCS;
-        a search may take other inputs, e.g. the lens search a cutout directory).
+        What the thumbnails are cut from (FITS images with a celestial WCS, or
+        the directory of cutout files a catalog with ``INPUT = 'cutouts'`` was made from).
     out : path, keyword-only
         The output directory (replaced atomically).
     max_rows : int, keyword-only, optional
@@ -194,6 +194,9 @@ def write_gallery(catalog: str | Path, *, images: Sequence[str | Path], out: str
             raise ConfigError(f"search '{search.name if search else 'engine'}': gallery_thumbnails gave "
                               f"{len(names)} thumbnails for {len(rows)} rows")
         if len(rows) and n_missing == len(rows):
+            if meta.get("INPUT") == "cutouts":
+                raise DataError(f"{catalog}: none of its {len(rows)} rows' cutout files holds one of the catalog's "
+                                "bands (FILTER); give --images the directory of cutouts the catalog was made from")
             raise DataError(f"{catalog}: every one of the {len(rows)} rows lies outside every image "
                             f"({', '.join(str(p) for p in images) or 'none given'}); give the images the catalog "
                             "was made from")

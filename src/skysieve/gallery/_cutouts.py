@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from astropy.io import fits
 
-from skysieve.catalog._fits_checks import _filter_name, _image_headers, fits_stem
+from skysieve.catalog._fits_checks import _band_of, _image_headers, fits_stem
 from skysieve.errors import ConfigError, DataError
 from skysieve.gallery._render import DEFAULT_SIZE_PX, default_thumbnails, render_bands
 
@@ -52,9 +52,7 @@ def read_cutout_bands(directory: Path, names: Sequence[str], *, channels: Sequen
                 headers = _image_headers(hdul)
                 stem = fits_stem(path.name) or path.stem
                 for index, header in headers:
-                    band = _filter_name(header, hdul[0].header, channels, inherit=len(headers) == 1)
-                    if band is None and len(headers) == 1:
-                        band = next((c for c in channels if stem.lower().endswith("_" + c.lower())), None)
+                    band, _ = _band_of(header, hdul[0].header, stem, channels, len(headers))
                     if band is None or (channels and band not in channels):
                         continue
                     data = np.asarray(hdul[index].data, dtype=np.float32)
@@ -91,10 +89,14 @@ def catalog_thumbnails(rows: Any, images: tuple[Path, ...], *, size_px: int | No
     """
     meta = rows.meta
     side = size_px or int(meta.get("SIZE_PX", DEFAULT_SIZE_PX))
+    cutdir = str(meta.get("CUTDIR") or "").strip()
     if len(images) == 1 and images[0].is_dir():
         yield from _from_directory(rows, images[0], side)
-    elif not images and meta.get("INPUT") == "cutouts" and Path(str(meta.get("CUTDIR", ""))).is_dir():
-        yield from _from_directory(rows, Path(str(meta["CUTDIR"])), side)
+    elif not images and meta.get("INPUT") == "cutouts" and cutdir:
+        if not Path(cutdir).is_dir():
+            raise DataError(f"{cutdir}: the catalog's cutout directory (its CUTDIR header) is not found; give "
+                            "--images with the directory where the cutouts are now")
+        yield from _from_directory(rows, Path(cutdir), side)
     elif images:
         dirs = [str(p) for p in images if p.is_dir()]
         if dirs:

@@ -56,6 +56,16 @@ def test_acs_filter1_filter2_headers_name_the_band(tmp_path):
     table = make_members_catalog(model, tmp_path).table
     assert list(table["flags"]) == [0, 0]
     np.testing.assert_allclose(table["member_prob"], model.cnn.predict_proba(x), rtol=1e-6)
+    # one band per file, named in the primary header, with a table extension beside the image: still that band
+    lone = tmp_path / "lone"
+    lone.mkdir()
+    head = fits.Header({"FILTER": BANDS[0], "RA_OBJ": 150.0, "DEC_OBJ": 2.0})
+    image = fits.ImageHDU(x[0][..., 0], header=fits.Header({"BUNIT": "electron/s", "PIXSCALE": SCALE}))
+    fits.HDUList([fits.PrimaryHDU(header=head), image, fits.BinTableHDU(Table({"a": [1, 2]}))]).writeto(
+        lone / "one.fits")
+    _cutout(lone / "a.fits", x[1])
+    # read as F435W with the other bands missing (flag 1), not refused as a file of none of the model's bands
+    assert list(make_members_catalog(model, lone).table["flags"]) == [0, 1]
 
 
 def test_damaged_files_and_wrong_bands_are_errors_naming_the_file(tmp_path):

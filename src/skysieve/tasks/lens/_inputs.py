@@ -50,7 +50,7 @@ from skysieve.errors import DataError
 from skysieve.tasks.lens._catalog_config import LensCatalogConfig
 from skysieve.catalog._fits_checks import (
     _check_scale,
-    _filter_name,
+    _band_of,
     _image_headers,
     _keyword,
     _open,
@@ -186,23 +186,6 @@ class CutoutDirectory:
         return {"n_files": self.n_files, "n_skipped_files": self.n_skipped}
 
 
-def _band_of(header: fits.Header, primary: fits.Header, stem: str, channels: Sequence[str],
-             n_images: int) -> tuple[str | None, str | None]:
-    """(band, group id if a band file ``<stem>_<FILTER>``) of an image HDU.
-
-    An HDU's own ``FILTER`` names its band; a file's single image HDU may
-    inherit it from the primary header.
-    """
-    band = _filter_name(header, primary, channels, inherit=n_images == 1)
-    if n_images != 1:
-        return band, None
-    names = [band] if band else list(channels)
-    for name in names:
-        if stem.lower().endswith("_" + name.lower()) and len(stem) > len(name) + 1:
-            return name, stem[: -len(name) - 1]
-    return band, None
-
-
 def open_cutout_dir(directory: str | Path, config: LensCatalogConfig, *, who: str = "the model") -> CutoutDirectory:
     """Find and check the cutouts of a directory, reading headers only.
 
@@ -274,11 +257,12 @@ def open_cutout_dir(directory: str | Path, config: LensCatalogConfig, *, who: st
     cutouts, ras, decs, shapes, files = [], [], [], [], []
     for gid in sorted(groups):
         bands = groups[gid]
-        names = ", ".join(str(p) for p in sources[gid])
+        names = ", ".join(p.name for p in sources[gid])
         missing = [c for c in channels if c not in bands]
         if missing:
             have = sorted(bands) or "none"
-            raise DataError(f"{names}: no {', '.join(missing)} image for cutout '{gid}' (bands found: {have}); "
+            raise DataError(f"{', '.join(str(p) for p in sources[gid])}: no {', '.join(missing)} image for cutout "
+                            f"'{gid}' (bands found: {have}); "
                             f"{who} takes {', '.join(channels)}: give each cutout file one image HDU per band with "
                             "FILTER = <band>, or one file per band named <stem>_<FILTER>.fits")
         refs, shape, wcs0, seen = [], None, None, {}

@@ -125,16 +125,15 @@ def read_member_cutout(path: Path, config: dict) -> tuple[np.ndarray | None, flo
         Not FITS or damaged, no HDU of any of the model's bands, a band twice,
         wrong pixel scale, BUNIT or size, or no RA/Dec.
     """
-    from skysieve.catalog._fits_checks import _filter_name, _open, unit_factor
+    from skysieve.catalog._fits_checks import _filter_name, _image_headers, _open, unit_factor
 
     bands, size = list(config["bands"]), int(config["size_px"])
     scale, unit = float(config["pixel_scale_arcsec"]), str(config["unit"])
     with _open(path) as hdul:
         planes, ra, dec, found = {}, None, None, []
-        images = [(index, hdu) for index, hdu in enumerate(hdul)
-                  if hdu.header.get("NAXIS") == 2 and hdu.header.get("NAXIS1") and hdu.header.get("NAXIS2")]
-        for index, hdu in images:
-            h = hdu.header
+        images = [(index, h) for index, h in _image_headers(hdul) if h.get("NAXIS1") and h.get("NAXIS2")]
+        for index, h in images:
+            hdu = hdul[index]
             if ra is None and h.get("RA_OBJ", h.get("CRVAL1")) is not None:
                 ra, dec = h.get("RA_OBJ", h.get("CRVAL1")), h.get("DEC_OBJ", h.get("CRVAL2"))
             # FILTER, or ACS's FILTER1/FILTER2; a lone image may carry it in the primary header
@@ -159,11 +158,15 @@ def read_member_cutout(path: Path, config: dict) -> tuple[np.ndarray | None, flo
                 raise DataError(f"{path}: cannot read the image of HDU {index} ({exc.__class__.__name__}: {exc}); "
                                 "the file is damaged or truncated — re-download or regenerate it") from exc
             planes[band] = np.asarray(data, dtype=np.float32) * np.float32(factor)
+        if ra is None:  # the position may be the file's, in the primary header
+            primary = hdul[0].header
+            ra, dec = primary.get("RA_OBJ", primary.get("CRVAL1")), primary.get("DEC_OBJ", primary.get("CRVAL2"))
     if not planes:
         raise DataError(f"{path}: no image HDU of the model's bands {bands} (bands found in FILTER/FILTER1/FILTER2: "
                         f"{', '.join(found) or 'none'}); set FILTER to the band names the model was trained on")
     if ra is None or dec is None:
-        raise DataError(f"{path}: no RA_OBJ/DEC_OBJ or CRVAL1/CRVAL2 in a band header; the catalog needs positions")
+        raise DataError(f"{path}: no RA_OBJ/DEC_OBJ or CRVAL1/CRVAL2 in a band or the primary header; the catalog "
+                        "needs positions")
     if len(planes) < len(bands):
         return None, float(ra), float(dec), FLAG_MISSING_BAND
     image = np.stack([planes[b] for b in bands], axis=-1)
