@@ -52,7 +52,7 @@ __all__ = [
 #: Metrics of decisions (0/1 predictions), given by default.
 DECISION_METRICS = ("purity", "completeness", "f1", "accuracy")
 #: Metrics of decisions given only when named: the mean of the two classes' completeness,
-#: ½ [TP/(TP+FN) + TN/(TN+FP)] (Angora et al. 2020's "AE"; NaN where a class is absent).
+#: ½ [TP/(TP+FN) + TN/(TN+FP)] (NaN where a class is absent).
 OPTIONAL_DECISION_METRICS = ("balanced_accuracy",)
 _ALL_DECISION_METRICS = DECISION_METRICS + OPTIONAL_DECISION_METRICS
 #: Metrics of scores (threshold-free).

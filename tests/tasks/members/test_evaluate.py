@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
+from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 
 from skysieve.tasks.members.baselines import ColourMixtureMembers, aperture_magnitudes, photometry_features
 from skysieve.tasks.members.evaluate import (
@@ -29,7 +29,7 @@ def test_bootstrap_metrics_match_sklearn_and_bracket_the_estimate(scored):
     assert m["completeness"] == pytest.approx(recall_score(y, d))
     assert m["f1"] == pytest.approx(f1_score(y, d))
     assert m["roc_auc"] == pytest.approx(roc_auc_score(y, s))
-    assert m["ae"] == pytest.approx(0.5 * (recall_score(y, d) + recall_score(1 - y, ~d)))
+    assert m["ae"] == pytest.approx(accuracy_score(y, d))  # eq. A.1 of the paper
     for k in ("purity", "completeness", "f1", "ae", "roc_auc"):
         assert m[f"{k}_lo"] < m[k] < m[f"{k}_hi"]
     assert m["n"] == 400 and m["n_members"] == y.sum()
@@ -119,15 +119,30 @@ def test_members_intervals_are_the_engines_unstratified_bootstrap(scored):
 
     y, s = scored
     m = bootstrap_metrics(y, s, threshold=0.5, n_boot=300, seed=4)
-    iv = engine(y, scores=s, decisions=s >= 0.5, metrics=("f1", "balanced_accuracy", "roc_auc"), n_boot=300, seed=4,
+    iv = engine(y, scores=s, decisions=s >= 0.5, metrics=("f1", "accuracy", "roc_auc"), n_boot=300, seed=4,
                 stratify=False)
     # the member fraction varies between resamples (a stratified bootstrap would hold it fixed)
     idx = bootstrap_indices(y, n_boot=300, seed=4, stratify=False)
     assert np.ptp(y[idx].sum(axis=1)) > 10
-    for key, name in (("f1", "f1"), ("ae", "balanced_accuracy"), ("roc_auc", "roc_auc")):
+    for key, name in (("f1", "f1"), ("ae", "accuracy"), ("roc_auc", "roc_auc")):
         assert (m[key], m[f"{key}_lo"], m[f"{key}_hi"]) == (iv[name].value, iv[name].lo, iv[name].hi)
     members_only = bootstrap_metrics(np.ones(5, int), np.linspace(0, 1, 5), threshold=0.5, n_boot=20, seed=0)
-    assert members_only["completeness"] == 0.6 and np.isnan(members_only["ae"]) and np.isnan(members_only["roc_auc"])
+    assert members_only["completeness"] == 0.6 and members_only["ae"] == 0.6 and np.isnan(members_only["roc_auc"])
+
+
+def test_ae_is_the_papers_eq_a1_as_its_table_d5_prints_it():
+    """Angora et al. (2020) Table D.5, CNN on M1149: member purity 82.3 %, completeness 91.3 %, non-member
+    completeness 88.3 %, AE 89.4 % — the fraction of all sources right (eq. A.1), not the mean of the two
+    completenesses (89.8 %)."""
+    n_mem = 1000  # members; the non-members follow from the purity: FP = TP (1 − pur) / pur
+    tp = round(0.913 * n_mem)
+    fp = round(tp * (1 - 0.823) / 0.823)
+    n_non = round(fp / (1 - 0.883))
+    y = np.r_[np.ones(n_mem), np.zeros(n_non)].astype(int)
+    s = np.r_[np.ones(tp), np.zeros(n_mem - tp), np.ones(fp), np.zeros(n_non - fp)]
+    m = bootstrap_metrics(y, s, threshold=0.5, n_boot=20, seed=0)
+    assert round(100 * m["purity"], 1) == 82.3 and round(100 * m["completeness"], 1) == 91.3
+    assert round(100 * m["ae"], 1) == 89.4
 
 
 def test_the_cnn_against_each_baseline_is_a_paired_roc_auc_difference(tmp_path):

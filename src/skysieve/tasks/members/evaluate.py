@@ -3,7 +3,7 @@
 For each method the operating threshold is chosen on the validation split
 for a target member purity (:func:`target_purity_threshold`) and applied
 unchanged to the test split, where member purity, completeness, F1, the
-accuracy averaged over both classes (the paper's AE) and ROC-AUC are
+fraction of all sources classified correctly (the paper's AE, its eq. A.1) and ROC-AUC are
 measured with 95 % bootstrap intervals over the test sources
 (:func:`bootstrap_metrics`, the engine's bootstrap), then per bin of F814W magnitude, colour offset
 from the cluster's red sequence and cluster redshift (:func:`binned_metrics`,
@@ -32,7 +32,7 @@ __all__ = ["METHODS", "MembersEvaluation", "binned_metrics", "bootstrap_metrics"
 METHODS = {"cnn": "CNN (VGG)", "rf": "random forest (aperture photometry)", "gmm": "colour method (Gaussian mixture)"}
 
 #: The report's metrics and their names in the engine's bootstrap.
-_ENGINE = {"purity": "purity", "completeness": "completeness", "f1": "f1", "ae": "balanced_accuracy",
+_ENGINE = {"purity": "purity", "completeness": "completeness", "f1": "f1", "ae": "accuracy",
            "roc_auc": "roc_auc"}
 
 
@@ -53,8 +53,9 @@ def bootstrap_metrics(y_true: np.ndarray, y_score: np.ndarray, *, threshold: flo
     the interval includes the noise of the member fraction — what a purity
     measured on a new cluster field carries; resamples where a metric is
     undefined are left out of its interval.  AE is the paper's average
-    efficiency, the mean of the two classes' completeness (balanced
-    accuracy); AE and ROC-AUC are NaN where a class is absent.
+    efficiency, its eq. (A.1): AE = (TP + TN) / (TP + FP + TN + FN), the
+    fraction of all sources classified correctly; ROC-AUC is NaN where a
+    class is absent.
 
     Returns
     -------
