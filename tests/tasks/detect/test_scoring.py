@@ -93,6 +93,17 @@ def test_ks_bias_against_scipy():
     assert out["d_critical"] == pytest.approx(1.358 * np.sqrt((60 + 80) / (60 * 80)), rel=1e-3)
 
 
+def test_the_papers_ks_form_is_the_missed_form_diluted_and_misses_a_real_bias():
+    """D(rec, all) = n_missed/n_all × D(rec, missed) exactly; a recall falling from 0.95 to 0.65 with z is found
+    by recovered vs missed and not by the paper's recovered vs input."""
+    rng = np.random.default_rng(3)
+    z = rng.uniform(0.1, 0.4, 440)
+    found = rng.random(z.size) < 0.95 - (z - 0.1)  # 0.95 at z = 0.1, 0.65 at z = 0.4
+    paper, missed = ks_bias(z[found], z), ks_bias(z[found], z[~found])
+    assert paper["d"] == pytest.approx((~found).sum() / z.size * missed["d"], rel=1e-12)
+    assert paper["d"] < paper["d_critical"] and missed["d"] > missed["d_critical"] and missed["p_value"] < 0.05
+
+
 def test_coco_map_perfect_and_bootstrap():
     truth = Table({"image": [0, 1], "box_x0": [10.0, 20.0], "box_y0": [10.0, 30.0], "box_x1": [50.0, 60.0],
                    "box_y1": [40.0, 70.0]})
