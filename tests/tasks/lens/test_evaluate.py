@@ -10,7 +10,13 @@ from astropy.table import Table
 from skysieve.errors import DataError
 from skysieve.evaluate import best_f1_threshold, class_metrics, purity_completeness_crossing
 from skysieve.tasks.lens._learning_params import AdversarialParams, LensEvaluateParams
-from skysieve.tasks.lens.evaluate import adversarial_mask, align_truth, evaluate_lens, lens_truth
+from skysieve.tasks.lens.evaluate import (
+    adversarial_mask,
+    align_truth,
+    evaluate_lens,
+    false_positives_by_kind,
+    lens_truth,
+)
 from skysieve.tasks.lens.report import write_lens_report
 
 
@@ -30,6 +36,7 @@ def _catalog(n: int, rng) -> Table:
         "src_z": np.where(lens, rng.uniform(0.8, 6.0, n), nan),
         "arc_snr": np.where(lens, rng.lognormal(np.log(17), 1.0, n), nan),
         "lens_mag_f814w": mag, "lens_colour": colour,
+        "kind": np.where(lens, "lens", rng.choice(["member", "twin", "blue_neighbour", "edge_on"], n)),
     })
 
 
@@ -53,7 +60,7 @@ def test_lens_truth_finds_columns_and_normalises_colour(data):
     catalog, _, _ = data
     params = LensEvaluateParams()
     truth = lens_truth(catalog, params)
-    assert truth.colnames == ["id", "source_mag", "theta_e", "source_z", "arc_snr", "lens_mag", "lens_colour"]
+    assert truth.colnames == ["id", "source_mag", "theta_e", "source_z", "arc_snr", "lens_mag", "lens_colour", "kind"]
     assert np.array_equal(np.isnan(truth["source_mag"]), np.asarray(catalog["label"]) == 0)
     red = np.asarray(catalog["lens_colour"]) > 0.5
     assert abs(np.median(truth["lens_colour"][red])) < 0.01 and np.all(truth["lens_colour"][~red] < -0.5)
@@ -145,6 +152,16 @@ def test_lens_report_writes_the_papers_tables(data, tmp_path):
     assert "In brackets: 95 % bootstrap" in md
     reg = ev.registry_metrics()
     assert reg["f1_lo"] <= reg["f1_hi"] and reg["non_lens_f1_lo"] <= reg["non_lens_f1_hi"] and reg["n_pos"] == y.sum()
+    # issue 14's red-member false-positive rate: members and twins called lenses, by hand
+    test = scores[scores["split"] == "test"]
+    kinds = np.asarray(align_truth(lens_truth(catalog, params), np.asarray(test["id"]))["kind"])
+    red = np.isin(kinds, ["member", "twin"]) & ~y
+    fp = int((red & (np.asarray(test["cnn_prob"]) >= ev.threshold)).sum())
+    assert reg["red_member_fpr"] == pytest.approx(fp / red.sum()) and reg["red_member_fpr_lo"] < reg["red_member_fpr"]
+    assert md.count("### False positives by kind of non-lens") == 2 and "| red (member + twin) |" in md
+    with (tmp_path / "report/tables/fp_by_kind_test.csv").open() as fh:
+        last = list(csv.DictReader(fh))[-1]
+    assert last["kind"] == "red (member + twin)" and int(last["fp"]) == fp
     with (tmp_path / "report/tables/a5_false_negatives_test.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert rows[0]["selection"] == "total" and int(rows[0]["lenses"]) == int(np.sum(scores["label"][
@@ -185,3 +202,13 @@ def test_arc_snr_breakdown_and_balanced_default(data):
     snr = ev.breakdown["test"].cuts["arc_snr"]  # rows: <6, >=6, <20, >=20
     assert snr.kind == "false_negative" and snr.n_total == int(np.sum(scores["label"][scores["split"] == "test"]))
     assert np.all((snr.rate_lo <= snr.rate) & (snr.rate <= snr.rate_hi))
+
+
+def test_false_positives_by_kind_counts_each_kind_and_the_red_ones_together():
+    labels = np.array([1, 1, 0, 0, 0, 0, 0, 0, 0], bool)
+    calls = np.array([1, 0, 1, 0, 1, 1, 0, 0, 1], bool)
+    kinds = np.array(["lens", "lens", "member", "member", "twin", "edge_on", "edge_on", "blue_neighbour", "twin"])
+    out = false_positives_by_kind(labels, calls, kinds)
+    assert list(out) == ["blue_neighbour", "edge_on", "member", "twin", "red (member + twin)"]
+    assert [(v["n"], v["fp"]) for v in out.values()] == [(1, 0), (2, 1), (2, 1), (2, 2), (4, 3)]
+    assert out["red (member + twin)"]["rate"] == 0.75 and 0.3 < out["red (member + twin)"]["lo"] < 0.75

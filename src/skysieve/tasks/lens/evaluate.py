@@ -62,6 +62,7 @@ __all__ = [
     "balanced_threshold",
     "class_intervals",
     "evaluate_lens",
+    "false_positives_by_kind",
     "lens_breakdown",
     "lens_truth",
 ]
@@ -131,6 +132,8 @@ def lens_truth(catalog: Table, params: LensEvaluateParams) -> Table:
             groups = np.char.strip(np.asarray(catalog[params.colour_group_column]).astype(str))
         colour = normalised_colour(colour, np.asarray(out["lens_mag"]), groups=groups)
     out["lens_colour"] = colour
+    if "kind" in catalog.colnames:  # what each cutout is (lens, member, twin, blue_neighbour…): FP rates by kind
+        out["kind"] = np.char.strip(np.asarray(catalog["kind"]).astype(str))
     return out
 
 
@@ -150,7 +153,10 @@ def align_truth(truth: Table, ids: np.ndarray) -> dict[str, np.ndarray]:
     if truth_ids.size == 0 or not np.array_equal(truth_ids[idx], ids):
         missing = np.setdiff1d(ids, truth_ids)[:3].tolist()
         raise DataError(f"the truth table lacks cutout ids {missing}; score and evaluate the same cutout catalog")
-    return {name: np.asarray(truth[name], dtype=np.float64)[idx] for name in BREAKDOWN_VARIABLES}
+    out = {name: np.asarray(truth[name], dtype=np.float64)[idx] for name in BREAKDOWN_VARIABLES}
+    if "kind" in truth.colnames:
+        out["kind"] = np.asarray(truth["kind"]).astype(str)[idx]
+    return out
 
 
 def adversarial_mask(labels: np.ndarray, truth: Mapping[str, np.ndarray], *, params: AdversarialParams) -> np.ndarray:
@@ -186,21 +192,51 @@ class LensBreakdown:
         Per variable, in the ``*_bins`` of the params (paper Figs. 8, 9).
     cuts : dict of str to ErrorRates
         Per variable, below/above each of the ``*_cuts`` (Tables A.4, A.5).
+    by_kind : dict of str to dict
+        False positives per kind of non-lens (:func:`false_positives_by_kind`);
+        empty when the truth has no ``kind``.
     """
 
     bins: dict[str, ErrorRates]
     cuts: dict[str, ErrorRates]
+    by_kind: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def of_kind(self, kind: str) -> list[str]:
         """The variables broken down by ``kind`` (``false_negative`` or ``false_positive``)."""
         return [v for v, spec in BREAKDOWN_VARIABLES.items() if spec[0] == kind and v in self.bins]
 
 
+#: The red galaxies among the negatives: cluster members and their colour twins (``docs/lens.md``, "Negatives").
+RED_KINDS = ("member", "twin")
+
+
+def false_positives_by_kind(labels: np.ndarray, decisions: np.ndarray, kinds: np.ndarray) -> dict[str, dict[str, Any]]:
+    """The false-positive rate FP / (TN + FP) of every kind of non-lens, and of the red ones together.
+
+    Returns ``{kind: {"n", "fp", "rate", "lo", "hi"}}`` (Wilson 95 %
+    interval), the kinds in sorted order and then ``red (member + twin)``
+    over :data:`RED_KINDS` — issue 14's red-member false-positive rate.
+    """
+    from skysieve.metrics import wilson_interval
+
+    labels, decisions = np.asarray(labels, dtype=bool), np.asarray(decisions, dtype=bool)
+    kinds = np.asarray(kinds).astype(str)
+    groups = {k: kinds == k for k in sorted(set(kinds[~labels].tolist()))}
+    groups[f"red ({' + '.join(RED_KINDS)})"] = np.isin(kinds, RED_KINDS)
+    out = {}
+    for name, member in groups.items():
+        rows = member & ~labels
+        n, fp = int(rows.sum()), int((rows & decisions).sum())
+        lo, hi = wilson_interval(fp, n)
+        out[name] = {"n": n, "fp": fp, "rate": fp / n if n else float("nan"), "lo": float(lo), "hi": float(hi)}
+    return out
+
+
 def lens_breakdown(
     labels: np.ndarray, decisions: np.ndarray, truth: Mapping[str, np.ndarray], *, params: LensEvaluateParams
 ) -> LensBreakdown:
     """False-negative rates by source magnitude, θ_E, source redshift and arc SNR; false-positive rates by lens
-    magnitude and colour.
+    magnitude and colour, and by kind of non-lens where the truth has ``kind``.
 
     Parameters
     ----------
@@ -219,7 +255,8 @@ def lens_breakdown(
         values = np.asarray(truth[name], dtype=np.float64)
         bins[name] = rate_by_bin(labels, decisions, values, getattr(params, bins_key), kind=kind)
         cuts[name] = rate_by_cut(labels, decisions, values, getattr(params, cuts_key), kind=kind)
-    return LensBreakdown(bins=bins, cuts=cuts)
+    by_kind = false_positives_by_kind(labels, decisions, truth["kind"]) if "kind" in truth else {}
+    return LensBreakdown(bins=bins, cuts=cuts, by_kind=by_kind)
 
 
 def _auc(fn, y: np.ndarray, s: np.ndarray) -> float | None:
@@ -366,7 +403,7 @@ class LensEvaluation:
         for sample, b in self.breakdown.items():
             first_fn = b.bins[b.of_kind("false_negative")[0]]
             first_fp = b.bins[b.of_kind("false_positive")[0]]
-            rates[sample] = {"fnr": first_fn.total_rate, "fpr": first_fp.total_rate}
+            rates[sample] = {"fnr": first_fn.total_rate, "fpr": first_fp.total_rate, "fpr_by_kind": b.by_kind}
         return {
             "operating_point": self.operating_point,
             "threshold": self.threshold,
@@ -401,7 +438,8 @@ class LensEvaluation:
 
         The keys of :meth:`SplitMetrics.as_dict` (``purity``, ``completeness``,
         ``f1``… of the lenses, ``roc_auc``, ``pr_auc``) plus ``non_lens_*``,
-        the starred ``clean_*`` F1s and the cross-validated ROC-AUC spread;
+        the starred ``clean_*`` F1s, the red members' false-positive rate
+        ``red_member_fpr`` (Wilson interval) and the cross-validated ROC-AUC spread;
         ``<metric>_lo`` / ``_hi`` (95 % bootstrap) and ``n_pos`` / ``n_neg``
         where intervals were computed.
         """
@@ -414,6 +452,10 @@ class LensEvaluation:
                 out[f"{k}_lo"], out[f"{k}_hi"] = test.intervals[k].lo, test.intervals[k].hi
         clean = test.clean.as_dict()
         out.update({"clean_lens_f1": clean["lens_f1"], "clean_non_lens_f1": clean["non_lens_f1"]})
+        red = next((v for k, v in self.breakdown["test"].by_kind.items() if k.startswith("red")), None) \
+            if "test" in self.breakdown else None
+        if red is not None and red["n"]:
+            out.update({"red_member_fpr": red["rate"], "red_member_fpr_lo": red["lo"], "red_member_fpr_hi": red["hi"]})
         aucs = [f["roc_auc"] for f in self.folds if np.isfinite(f["roc_auc"])]
         if aucs:
             out["cv_roc_auc_mean"] = float(np.mean(aucs))

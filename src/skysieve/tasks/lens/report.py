@@ -11,6 +11,7 @@ written first; this module adds, under ``out_dir``::
     tables/a2_fold_spread.csv              # Table A.2: mean, std, median, quartiles, IQR, whiskers over folds
     tables/a4_false_positives_<sample>.csv # Table A.4: FP rows by lens magnitude and colour cuts
     tables/a5_false_negatives_<sample>.csv # Table A.5: FN rows by source magnitude, θ_E, source z cuts
+    tables/fp_by_kind_<sample>.csv         # FP rate of each kind of non-lens and of the red ones (member + twin)
     plots/breakdown/<sample>/<variable>.csv  # the binned rates (Figs. 8, 9)
     plots/purity_completeness/<split>.csv  # purity and completeness against threshold (Fig. 11)
     false_negatives_<sample>.png, false_positives_<sample>.png, purity_completeness.png
@@ -164,6 +165,12 @@ def error_table(cuts: Mapping[str, ErrorRates]) -> Table:
     return header, rows
 
 
+def kind_table(by_kind: Mapping[str, Mapping[str, Any]]) -> Table:
+    """One row per kind of non-lens: how many, how many called lenses, and the rate with its interval."""
+    rows = [[k, v["n"], v["fp"], _rate(v["rate"], v["lo"], v["hi"])] for k, v in by_kind.items()]
+    return ["non-lens kind", "N", "FP", "FPR (95 %)"], rows
+
+
 def _table_columns(table: Table) -> dict[str, list[Any]]:
     header, rows = table
     return {h: [row[i] for row in rows] for i, h in enumerate(header)}
@@ -193,6 +200,10 @@ def lens_tables_markdown(evaluation: LensEvaluation) -> str:
         fp = {v: b.cuts[v] for v in b.of_kind("false_positive")}
         fn = {v: b.cuts[v] for v in b.of_kind("false_negative")}
         parts.append(_markdown(f"Table A.4 — false positives ({where})", error_table(fp)))
+        if b.by_kind:
+            parts.append(_markdown(f"False positives by kind of non-lens ({where})", kind_table(b.by_kind),
+                                   "FPR = FP / (TN + FP) among the non-lenses of each kind; Wilson 95 % intervals. "
+                                   "Red: cluster members and their colour twins."))
         parts.append(_markdown(f"Table A.5 — false negatives ({where})", error_table(fn)))
     c = evaluation.crossing
     parts.append(f"Purity = completeness: validation threshold {c['val'].threshold:.4g} (purity "
@@ -306,6 +317,11 @@ def write_lens_report(evaluation: LensEvaluation, out_dir: str | Path, *, max_cu
                 tables / f"{table_name}_{sample}.csv", _table_columns(error_table({v: b.cuts[v] for v in names})))
             files.pngs[f"{kind}s_{sample}"] = plot_error_rates({v: b.bins[v] for v in names},
                                                                out / f"{kind}s_{sample}.png", xlabels=xlabels)
+        if b.by_kind:
+            files.csvs[f"tables/fp_by_kind_{sample}"] = write_csv(
+                tables / f"fp_by_kind_{sample}.csv",
+                {"kind": list(b.by_kind), **{c: [v[c] for v in b.by_kind.values()]
+                                             for c in ("n", "fp", "rate", "lo", "hi")}})
         for name, r in b.bins.items():
             files.csvs[f"breakdown/{sample}/{name}"] = write_csv(out / "plots" / "breakdown" / sample / f"{name}.csv",
                                                                  r.as_columns())
