@@ -161,7 +161,7 @@ def test_lens_report_writes_the_papers_tables(data, tmp_path):
     assert md.count("### False positives by kind of non-lens") == 2 and "| red (member + twin) |" in md
     with (tmp_path / "report/tables/fp_by_kind_test.csv").open() as fh:
         last = list(csv.DictReader(fh))[-1]
-    assert last["kind"] == "red (member + twin)" and int(last["fp"]) == fp
+    assert last["kind"] == "red" and int(last["fp"]) == fp
     with (tmp_path / "report/tables/a5_false_negatives_test.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert rows[0]["selection"] == "total" and int(rows[0]["lenses"]) == int(np.sum(scores["label"][
@@ -209,6 +209,6 @@ def test_false_positives_by_kind_counts_each_kind_and_the_red_ones_together():
     calls = np.array([1, 0, 1, 0, 1, 1, 0, 0, 1], bool)
     kinds = np.array(["lens", "lens", "member", "member", "twin", "edge_on", "edge_on", "blue_neighbour", "twin"])
     out = false_positives_by_kind(labels, calls, kinds)
-    assert list(out) == ["blue_neighbour", "edge_on", "member", "twin", "red (member + twin)"]
+    assert list(out) == ["blue_neighbour", "edge_on", "member", "twin", "red"]
     assert [(v["n"], v["fp"]) for v in out.values()] == [(1, 0), (2, 1), (2, 1), (2, 2), (4, 3)]
-    assert out["red (member + twin)"]["rate"] == 0.75 and 0.3 < out["red (member + twin)"]["lo"] < 0.75
+    assert out["red"]["rate"] == 0.75 and 0.3 < out["red"]["lo"] < 0.75

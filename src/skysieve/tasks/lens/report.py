@@ -27,7 +27,7 @@ import numpy as np
 from skysieve.evaluate import ErrorRates
 from skysieve.evaluate._plots import interval_bars, save_figure
 from skysieve.evaluate.report import ReportFiles, write_csv, write_evaluation_report, write_metrics_json
-from skysieve.tasks.lens.evaluate import BREAKDOWN_VARIABLES, LensEvaluation
+from skysieve.tasks.lens.evaluate import BREAKDOWN_VARIABLES, RED_GROUP, RED_KINDS, LensEvaluation
 
 __all__ = [
     "class_metrics_table",
@@ -167,7 +167,8 @@ def error_table(cuts: Mapping[str, ErrorRates]) -> Table:
 
 def kind_table(by_kind: Mapping[str, Mapping[str, Any]]) -> Table:
     """One row per kind of non-lens: how many, how many called lenses, and the rate with its interval."""
-    rows = [[k, v["n"], v["fp"], _rate(v["rate"], v["lo"], v["hi"])] for k, v in by_kind.items()]
+    label = {RED_GROUP: f"{RED_GROUP} ({' + '.join(RED_KINDS)})"}
+    rows = [[label.get(k, k), v["n"], v["fp"], _rate(v["rate"], v["lo"], v["hi"])] for k, v in by_kind.items()]
     return ["non-lens kind", "N", "FP", "FPR (95 %)"], rows
 
 
