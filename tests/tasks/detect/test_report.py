@@ -73,9 +73,12 @@ def test_perfect_maps_give_a_stable_threshold_and_no_false_detection(tiny, tmp_p
     assert list(st["test_f1_at_resampled_pct"].values()) == pytest.approx([t["f1"]] * 3)
     by_z = ev.extra["recall_by_z"]
     assert sum(r["n"] for r in by_z) == t["n_clusters"] and sum(r["recovered"] for r in by_z) == t["tp"]
+    m = ev.extra["massive"]  # massive recall with its interval from resampled fields beside Wilson's
+    assert m["n"] > 0 and 0.0 <= m["field_lo"] <= m["recall"] <= m["field_hi"] <= 1.0
     write_report(ev, tmp_path / "report")
     text = (tmp_path / "report" / "table.md").read_text()
     assert "Threshold stability: over" in text and "(an oracle, not a result)" in text and "≤ z <" in text
+    assert "fields resampled" in text and "D, rec vs missed" in text
 
 
 class _ShiftedMaps(_TargetMaps):
