@@ -239,7 +239,8 @@ class TrainParams(Section):
     store_inputs: bool = Field(False, description=(
         "apply the net's parameter-free input layers (colour differences, asinh stretch) once per cutout and "
         "train the rest of the net on the stored result, in memory (they commute with the rotations and flips "
-        "of the augmentation; ~1.5x faster epochs for the lens and members nets, equal to rounding)"))
+        "of the augmentation; ~1.5x faster epochs for nets with a costly asinh stretch, equal to rounding; "
+        "docs/training.md)"))
     seed: int = Field(2021, ge=0)
     experiment: str | None = Field(None, min_length=1, description="MLflow experiment name; default the task name")
     fold_workers: int = Field(0, ge=0, le=256, description=(

@@ -237,7 +237,7 @@ def fit_model(cfg: TrainParams, dataset, *, fit_rows: np.ndarray, val_rows: np.n
         callbacks.append(_EpochEnd(monitor, on_epoch=on_epoch, checkpoint=checkpoint, snapshot=snapshot))
         if not stage_done and first_epoch < cfg.epochs:
             train_model.fit(batches, epochs=cfg.epochs, initial_epoch=first_epoch, callbacks=callbacks, verbose=0,
-                      shuffle=False)
+                            shuffle=False)
         seconds += time.perf_counter() - t0
         images += len(monitor.history) * batches.steps * batches.batch_size
         train_model.set_weights(monitor.best_weights)

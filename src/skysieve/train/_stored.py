@@ -14,8 +14,8 @@ outer ring are each mapped onto themselves, so the medians, the aperture
 sums and the pixelwise stretch see the same values (the sums in another
 order: equal to rounding, ``benchmarks/bench_input_layers.py``).  Hence
 training b on :math:`g\,h(x)` is training f on :math:`g\,x`, and h needs to
-run once per cutout instead of once per cutout per epoch — 35–37 % of a lens
-or members epoch.
+run once per cutout instead of once per cutout per epoch — about 40 % of an
+epoch of a small net with the asinh stretch (``docs/benchmarks.md``).
 
 :func:`split_input_layers` finds the split, :func:`store_inputs` applies h to
 the fold's rows and returns a :class:`StoredInputs` that the batch streams and

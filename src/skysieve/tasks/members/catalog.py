@@ -109,6 +109,12 @@ def _pixel_scale_arcsec(header) -> float | None:
     return None
 
 
+def _position(header) -> tuple[Any, Any]:
+    """``RA_OBJ``/``DEC_OBJ`` of a header, else its ``CRVAL1``/``CRVAL2``; (None, None) without an RA."""
+    ra = header.get("RA_OBJ", header.get("CRVAL1"))
+    return (None, None) if ra is None else (ra, header.get("DEC_OBJ", header.get("CRVAL2")))
+
+
 def read_member_cutout(path: Path, config: dict) -> tuple[np.ndarray | None, float, float, int]:
     """One cutout file → (image of shape (size, size, nbands) or None if a band is missing, ra, dec, flags).
 
@@ -134,8 +140,8 @@ def read_member_cutout(path: Path, config: dict) -> tuple[np.ndarray | None, flo
         images = [(index, h) for index, h in _image_headers(hdul) if h.get("NAXIS1") and h.get("NAXIS2")]
         for index, h in images:
             hdu = hdul[index]
-            if ra is None and h.get("RA_OBJ", h.get("CRVAL1")) is not None:
-                ra, dec = h.get("RA_OBJ", h.get("CRVAL1")), h.get("DEC_OBJ", h.get("CRVAL2"))
+            if ra is None:
+                ra, dec = _position(h)
             # FILTER, or ACS's FILTER1/FILTER2; a lone image may carry it in the primary header
             band = _filter_name(h, hdul[0].header, bands, inherit=len(images) == 1)
             found.append(band or "?")
@@ -159,8 +165,7 @@ def read_member_cutout(path: Path, config: dict) -> tuple[np.ndarray | None, flo
                                 "the file is damaged or truncated — re-download or regenerate it") from exc
             planes[band] = np.asarray(data, dtype=np.float32) * np.float32(factor)
         if ra is None:  # the position may be the file's, in the primary header
-            primary = hdul[0].header
-            ra, dec = primary.get("RA_OBJ", primary.get("CRVAL1")), primary.get("DEC_OBJ", primary.get("CRVAL2"))
+            ra, dec = _position(hdul[0].header)
     if not planes:
         raise DataError(f"{path}: no image HDU of the model's bands {bands} (bands found in FILTER/FILTER1/FILTER2: "
                         f"{', '.join(found) or 'none'}); set FILTER to the band names the model was trained on")
